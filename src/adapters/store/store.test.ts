@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { Store, StoreOp } from '../../ports/store.js';
+import { MemoryStore } from './memory.js';
+import { SqliteStore } from './sqlite.js';
+
+/** One contract, every adapter. */
+function contract(name: string, make: () => { store: Store; cleanup: () => void }) {
+  describe(`${name} store`, () => {
+    test('put, get, versions and delete', async () => {
+      const { store, cleanup } = make();
+      assert.equal(await store.get('a'), undefined);
+      assert.equal(await store.put('a', '1'), 1);
+      assert.equal(await store.put('a', '2'), 2);
+      assert.deepEqual(await store.get('a'), { key: 'a', value: '2', version: 2 });
+      await store.delete('a');
+      assert.equal(await store.get('a'), undefined);
+      await store.close();
+      cleanup();
+    });
+
+    test('compare-and-set writes only on the expected version', async () => {
+      const { store, cleanup } = make();
+      assert.equal(await store.compareAndSet('k', 0, 'x'), true);
+      assert.equal(await store.compareAndSet('k', 0, 'y'), false);
+      assert.equal(await store.compareAndSet('k', 1, 'y'), true);
+      assert.equal((await store.get('k'))?.value, 'y');
+      await store.close();
+      cleanup();
+    });
+
+    test('list by prefix returns only that prefix, in key order', async () => {
+      const { store, cleanup } = make();
+      await store.batch([
+        { type: 'put', key: 'm/t/2', value: 'b' },
+        { type: 'put', key: 'm/t/1', value: 'a' },
+        { type: 'put', key: 'm/u/1', value: 'c' },
+        { type: 'put', key: 'm/t', value: 'no' },
+      ]);
+      assert.deepEqual(
+        (await store.list('m/t/')).map((e) => e.key),
+        ['m/t/1', 'm/t/2'],
+      );
+      await store.close();
+      cleanup();
+    });
+
+    test('a batch is applied whole, and watchers see each change', async () => {
+      const { store, cleanup } = make();
+      const seen: StoreOp[] = [];
+      const stop = store.watch('w/', (op) => seen.push(op));
+      await store.batch([
+        { type: 'put', key: 'w/1', value: 'a' },
+        { type: 'put', key: 'x/1', value: 'b' },
+        { type: 'delete', key: 'w/1' },
+      ]);
+      stop();
+      await store.put('w/2', 'c');
+      assert.deepEqual(seen, [
+        { type: 'put', key: 'w/1', value: 'a' },
+        { type: 'delete', key: 'w/1' },
+      ]);
+      await store.close();
+      cleanup();
+    });
+  });
+}
+
+contract('memory', () => ({ store: new MemoryStore(), cleanup: () => {} }));
+contract('sqlite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  return { store: new SqliteStore(join(dir, 'r.db')), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+test('sqlite: a committed batch survives kill -9 of the writing process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-kill-'));
+  const db = join(dir, 'r.db');
+  const mod = new URL('./sqlite.js', import.meta.url).pathname;
+  // The child commits, prints, and is killed with SIGKILL before it can close the database.
+  const script = `import(${JSON.stringify(mod)}).then(async ({ SqliteStore }) => {
+    const s = new SqliteStore(${JSON.stringify(db)});
+    await s.batch([{ type: 'put', key: 'k1', value: 'v1' }, { type: 'put', key: 'k2', value: 'v2' }]);
+    process.kill(process.pid, 'SIGKILL');
+  });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script]);
+  assert.equal(r.signal, 'SIGKILL');
+  const s = new SqliteStore(db);
+  assert.deepEqual(
+    (await s.list('k')).map((e) => [e.key, e.value]),
+    [
+      ['k1', 'v1'],
+      ['k2', 'v2'],
+    ],
+  );
+  await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
