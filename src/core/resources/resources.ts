@@ -3,7 +3,7 @@ import { addRanges, coalesce, formatRanges, parseRanges, rangesContain, subtract
 
 /**
  * Resource arithmetic over the wire form (`Resource[]`). A normalized list has at most one entry
- * per (name, type, reservation role), no empty entries, coalesced ranges and sorted set items.
+ * per kind of resource (see `keyOf`: name, type, reservation role, allocation role, ...), no empty entries, coalesced ranges and sorted set items.
  * Scalars are rounded to three decimals as Mesos does, so sums of 0.1 stay exact.
  */
 
@@ -18,7 +18,19 @@ export function reservationRole(r: Resource): string {
   return r.role ?? '*';
 }
 
-const keyOf = (r: Resource): string => `${r.name}\u0000${r.type}\u0000${reservationRole(r)}`;
+/**
+ * Entries merge only when they are the same kind of resource: same name, type and reservation
+ * role, and (as in Mesos' `Resources::addable`) the same allocation role, revocability, sharedness
+ * and disk info. Merging cpus allocated to role "a" with cpus allocated to "b", or two persistent
+ * volumes, would lose which is which.
+ */
+function keyOf(r: Resource): string {
+  let k = `${r.name}\u0000${r.type}\u0000${reservationRole(r)}\u0000${r.allocation_info?.role ?? ''}`;
+  if (r.revocable) k += '\u0000revocable';
+  if (r.shared) k += '\u0000shared';
+  if (r.disk !== undefined && r.disk !== null) k += `\u0000${JSON.stringify(r.disk)}`;
+  return k;
+}
 
 function cloneEntry(r: Resource): Resource {
   const c: Resource = { name: r.name, type: r.type };
@@ -28,6 +40,11 @@ function cloneEntry(r: Resource): Resource {
   if (r.role !== undefined) c.role = r.role;
   if (r.reservations) c.reservations = r.reservations.map((x) => ({ ...x }));
   if (r.allocation_info) c.allocation_info = { role: r.allocation_info.role };
+  // Disk info (persistent volumes, mount sources) is opaque here: copied by value so that a
+  // normalized list never shares it with its input.
+  if (r.disk !== undefined && r.disk !== null) c.disk = JSON.parse(JSON.stringify(r.disk)) as unknown;
+  if (r.revocable) c.revocable = {};
+  if (r.shared) c.shared = {};
   return c;
 }
 
@@ -45,7 +62,7 @@ function isEmptyEntry(r: Resource): boolean {
 }
 
 function mergeInto(target: Resource, r: Resource): void {
-  if (r.type === 'SCALAR') target.scalar = { value: roundScalar((target.scalar?.value ?? 0) + (r.scalar?.value ?? 0)) };
+  if (r.type === 'SCALAR') target.scalar = { value: roundScalar((target.scalar?.value ?? 0) + roundScalar(r.scalar?.value ?? 0)) };
   else if (r.type === 'RANGES') target.ranges = { range: addRanges(target.ranges?.range ?? [], r.ranges?.range ?? []) };
   else if (r.type === 'SET') target.set = { item: [...new Set([...(target.set?.item ?? []), ...(r.set?.item ?? [])])].sort() };
 }
@@ -146,7 +163,15 @@ export function unallocated(rs: readonly Resource[]): Resource[] {
 /** The legacy flat form: {cpus, gpus, mem, disk, ports: "[a-b]"}; cpus/gpus/mem/disk always present. */
 export function toLegacy(rs: readonly Resource[]): Record<string, number | string> {
   const out: Record<string, number | string> = { cpus: 0, gpus: 0, mem: 0, disk: 0 };
-  for (const r of normalize(rs.map((x) => ({ ...x, role: '*', reservations: undefined as never })))) {
+  const flat = rs.map((x) => {
+    const c: Resource = { ...x, role: '*' };
+    delete c.reservations;
+    delete c.allocation_info;
+    delete c.disk;
+    delete c.shared;
+    return c;
+  });
+  for (const r of normalize(flat)) {
     const name = r.revocable ? `${r.name}_revocable` : r.name;
     if (r.type === 'SCALAR') out[name] = roundScalar(r.scalar?.value ?? 0);
     else if (r.type === 'RANGES') out[name] = formatRanges(r.ranges?.range ?? []);
@@ -193,7 +218,11 @@ export function parseResources(text: string): Resource[] | string {
       if (!rs) return `cannot parse ranges '${value}' of resource '${name}'`;
       out.push(ranges(name, rs, role));
     } else if (value.startsWith('{')) {
-      const items = value.slice(1, -1).split(',').map((x) => x.trim()).filter(Boolean);
+      const items = value
+        .slice(1, -1)
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       const r: Resource = { name, type: 'SET', set: { item: items } };
       if (role && role !== '*') r.reservations = [{ type: 'STATIC', role }];
       out.push(r);
@@ -218,8 +247,7 @@ export function validateResources(rs: unknown): string | undefined {
     } else if (r.type === 'RANGES') {
       if (!Array.isArray(r.ranges?.range)) return `resource '${r.name}' has no ranges`;
       for (const x of r.ranges.range)
-        if (typeof x?.begin !== 'number' || typeof x?.end !== 'number' || x.end < x.begin)
-          return `resource '${r.name}' has an invalid range`;
+        if (typeof x?.begin !== 'number' || typeof x?.end !== 'number' || x.end < x.begin) return `resource '${r.name}' has an invalid range`;
     } else if (r.type === 'SET') {
       if (!Array.isArray(r.set?.item)) return `resource '${r.name}' has no set items`;
     } else return `resource '${r.name}' has an unknown type '${String(r.type)}'`;

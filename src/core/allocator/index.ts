@@ -1,0 +1,2 @@
+export * from './hierarchical.js';
+export * from './types.js';
