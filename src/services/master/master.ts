@@ -523,8 +523,8 @@ export class Master {
       const role = taskRole(rec.task);
       const k = `${rec.task.framework_id.value}\u0000${role}`;
       const cur = byKey.get(k);
-      if (cur) cur.resources = R.add(cur.resources, rec.task.resources);
-      else byKey.set(k, { frameworkId: rec.task.framework_id.value, role, resources: R.normalize(rec.task.resources) });
+      if (cur) cur.resources = R.add(cur.resources, R.unallocated(rec.task.resources));
+      else byKey.set(k, { frameworkId: rec.task.framework_id.value, role, resources: R.normalize(R.unallocated(rec.task.resources)) });
     }
     return [...byKey.values()];
   }
@@ -1168,12 +1168,15 @@ export class Master {
     }
 
     const launched: (TaskRecord & { launch?: TaskInfo })[] = [];
+    const role = records[0]?.role ?? '*';
     for (const op of operations) {
       if (op?.type !== 'LAUNCH') {
         this.log('warn', `framework ${fw.id}: operation ${String(op?.type)} is not supported yet; ignored`);
         continue;
       }
-      for (const t of op.launch?.task_infos ?? []) {
+      for (const t0 of op.launch?.task_infos ?? []) {
+        // Like Mesos, resources without allocation_info are taken to be allocated to the offer's role.
+        const t = t0 && Array.isArray(t0.resources) ? { ...t0, resources: t0.resources.map((r) => (r && !r.allocation_info ? { ...r, allocation_info: { role } } : r)) } : t0;
         const err = this.validateTask(fw, t, agent, available);
         if (err) {
           this.errorTask(fw, t, agent.id, err);
