@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { LaunchSpec } from '../../ports/runtime.js';
+import { ProcessRuntime, commandArgv } from './process.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dcos-process-runtime-'));
+/** Every task group started here, killed at the end even when a test failed half-way. */
+const groups: number[] = [];
+after(() => {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Fails instead of hanging when a process does not end. */
+function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms).unref())]);
+}
+
+let seq = 0;
+function spec(command: LaunchSpec['command'], env: Record<string, string> = {}): LaunchSpec {
+  const id = `c${++seq}`;
+  return { containerId: id, sandboxDir: join(root, 'sandboxes', id), command, env: { PATH: '/usr/bin:/bin', ...env } };
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('process runtime', () => {
+  const rt = new ProcessRuntime({ stateDir: join(root, 'state'), pollIntervalMs: 50 });
+  const launch = rt.launch.bind(rt);
+  rt.launch = async (s) => {
+    const h = await launch(s);
+    groups.push(h.pid);
+    return h;
+  };
+  const wait = rt.wait.bind(rt);
+  rt.wait = (id) => within(wait(id));
+  after(() => rt.close());
+
+  test('a shell command writes stdout and stderr to files in the sandbox and exits 0', async () => {
+    const s = spec({ value: 'echo hello; echo oops >&2; echo "$GREETING"' }, { GREETING: 'from env' });
+    const h = await rt.launch(s);
+    assert.ok(h.pid > 1);
+    const exit = await rt.wait(s.containerId);
+    assert.deepEqual(exit, { exitCode: 0 });
+    assert.equal(readFileSync(join(s.sandboxDir, 'stdout'), 'utf8'), 'hello\nfrom env\n');
+    assert.equal(readFileSync(join(s.sandboxDir, 'stderr'), 'utf8'), 'oops\n');
+  });
+
+  test('the exit code of a failing command is reported', async () => {
+    const s = spec({ value: 'exit 3' });
+    await rt.launch(s);
+    assert.deepEqual(await rt.wait(s.containerId), { exitCode: 3 });
+  });
+
+  test('argv form runs value with arguments[1..] and no shell', async () => {
+    const s = spec({ shell: false, value: '/bin/echo', arguments: ['echo', 'a b', '$HOME'] });
+    await rt.launch(s);
+    assert.deepEqual(await rt.wait(s.containerId), { exitCode: 0 });
+    assert.equal(readFileSync(join(s.sandboxDir, 'stdout'), 'utf8'), 'a b $HOME\n');
+  });
+
+  test('a missing executable in argv form fails with a non-zero exit code, reason in stderr', async () => {
+    const s = spec({ shell: false, value: '/nonexistent/program', arguments: ['program'] });
+    await rt.launch(s);
+    const exit = await rt.wait(s.containerId);
+    assert.notEqual(exit.exitCode, 0);
+    assert.match(readFileSync(join(s.sandboxDir, 'stderr'), 'utf8'), /nonexistent/);
+  });
+
+  test('the task runs in the sandbox as its own process group leader', async () => {
+    const s = spec({ value: 'pwd; ps -o pgid= -p $$' });
+    const h = await rt.launch(s);
+    await rt.wait(s.containerId);
+    const [cwd, pgid] = readFileSync(join(s.sandboxDir, 'stdout'), 'utf8').trim().split('\n');
+    assert.equal(cwd, s.sandboxDir);
+    assert.equal(Number(pgid), h.pid);
+  });
+
+  test('kill sends SIGTERM first: a task that handles it exits within the grace period', async () => {
+    const s = spec({ value: "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.05; done" });
+    await rt.launch(s);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await rt.kill(s.containerId, 5000);
+    const exit = await rt.wait(s.containerId);
+    assert.ok(Date.now() - t0 < 3000, 'did not wait for the whole grace period');
+    assert.equal(exit.exitCode, 0);
+    assert.match(readFileSync(join(s.sandboxDir, 'stdout'), 'utf8'), /got-term/);
+  });
+
+  test('a task that ignores SIGTERM is SIGKILLed after the grace period', async () => {
+    const s = spec({ value: "trap '' TERM; while true; do sleep 0.05; done" });
+    const h = await rt.launch(s);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await rt.kill(s.containerId, 400);
+    const exit = await rt.wait(s.containerId);
+    const took = Date.now() - t0;
+    assert.ok(took >= 380, `killed after ${took} ms, before the grace period`);
+    assert.equal(exit.signal, 9);
+    assert.equal(exit.exitCode, 137);
+    assert.equal(alive(h.pid), false);
+  });
+
+  test('kill takes the whole process group, grandchildren included', async () => {
+    const s = spec({ value: "sh -c 'sleep 300 & echo $! > grandchild.pid; wait' & wait" });
+    await rt.launch(s);
+    const pidFile = join(s.sandboxDir, 'grandchild.pid');
+    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
+    const grandchild = Number(readFileSync(pidFile, 'utf8').trim());
+    assert.equal(alive(grandchild), true);
+    await rt.kill(s.containerId, 1000);
+    await rt.wait(s.containerId);
+    await until(() => !alive(grandchild));
+  });
+
+  test('processes left in the group die when the main process exits', async () => {
+    const s = spec({ value: 'sleep 300 & echo $! > bg.pid' });
+    await rt.launch(s);
+    assert.deepEqual(await rt.wait(s.containerId), { exitCode: 0 });
+    const bg = Number(readFileSync(join(s.sandboxDir, 'bg.pid'), 'utf8').trim());
+    await until(() => !alive(bg));
+  });
+
+  test('a second runtime over the same state dir recovers a running task and sees its real exit code', async () => {
+    const s = spec({ value: 'sleep 0.4; exit 7' });
+    const h = await rt.launch(s);
+    const rt2 = new ProcessRuntime({ stateDir: join(root, 'state'), pollIntervalMs: 50 });
+    try {
+      const [r] = await rt2.recover([{ containerId: s.containerId, sandboxDir: s.sandboxDir }]);
+      assert.deepEqual(r, { containerId: s.containerId, state: 'running', pid: h.pid });
+      assert.deepEqual(await within(rt2.wait(s.containerId)), { exitCode: 7 });
+    } finally {
+      rt2.close();
+    }
+  });
+
+  test('recovery reports a task that exited while nobody watched with its exit code', async () => {
+    const s = spec({ value: 'exit 42' });
+    await rt.launch(s);
+    await rt.wait(s.containerId);
+    const rt2 = new ProcessRuntime({ stateDir: join(root, 'state') });
+    const [r] = await rt2.recover([{ containerId: s.containerId, sandboxDir: s.sandboxDir }]);
+    assert.deepEqual(r, { containerId: s.containerId, state: 'exited', exit: { exitCode: 42 } });
+    const [u] = await rt2.recover([{ containerId: 'never-launched', sandboxDir: join(root, 'x') }]);
+    assert.equal(u?.state, 'unknown');
+    rt2.close();
+  });
+
+  test('a recovered task can be killed by the new runtime', async () => {
+    const s = spec({ value: 'sleep 300' });
+    const h = await rt.launch(s);
+    const rt2 = new ProcessRuntime({ stateDir: join(root, 'state'), pollIntervalMs: 50 });
+    try {
+      await rt2.recover([{ containerId: s.containerId, sandboxDir: s.sandboxDir }]);
+      await rt2.kill(s.containerId, 1000);
+      const exit = await within(rt2.wait(s.containerId));
+      assert.equal(exit.signal, 15);
+      assert.equal(alive(h.pid), false);
+    } finally {
+      rt2.close();
+    }
+  });
+
+  test('bad launches are rejected', async () => {
+    await assert.rejects(rt.launch(spec({ value: '' })), /command.value is required/);
+    await assert.rejects(rt.launch({ ...spec({ value: 'true' }), containerId: '../evil' }), /invalid container id/);
+    assert.deepEqual(commandArgv({ shell: false, arguments: ['/bin/ls', '-l'] }), ['/bin/ls', '-l']);
+  });
+});

@@ -1,0 +1,445 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type {
+  CheckpointedContainer,
+  ContainerHandle,
+  ContainerRuntime,
+  ContainerStats,
+  ExitStatus,
+  LaunchSpec,
+  RecoveredContainer,
+} from '../../ports/runtime.js';
+
+/**
+ * The `process` runtime: each task runs as a plain process group in its sandbox, no isolation
+ * beyond that (cgroups come with the containers work).
+ *
+ * Node cannot become a child subreaper, so a detached task would lose its exit status when the
+ * agent restarts. Each task therefore runs under a tiny `/bin/sh` supervisor (its own session,
+ * started detached) that starts the task in a new session with `setsid`, records the task's pid,
+ * waits for it, kills whatever is left of its process group, and writes the exit status
+ * atomically (temp + rename) to `<stateDir>/<containerId>/exit_status`. While the agent lives it
+ * waits on the supervisor; after a restart it polls that file and the pids' liveness.
+ */
+
+const SUPERVISOR = [
+  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; shift 4',
+  'cd "$__s" || exit 121',
+  '"$__setsid" "$@" </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
+  '__p=$!',
+  'echo "$__p" >"$__d/pid.tmp" && "$__mv" -f "$__d/pid.tmp" "$__d/pid"',
+  // Only now ignore SIGPIPE (the task was forked before and keeps the default disposition):
+  // if the agent died before reading the pid, the echo below must not kill the supervisor.
+  "trap '' PIPE",
+  'echo "$__p"',
+  'exec >/dev/null 2>&1',
+  'wait "$__p"',
+  '__c=$?',
+  // The main process is gone: so is the rest of its process group (Mesos destroys the container).
+  'kill -KILL -"$__p" 2>/dev/null',
+  'echo "$__c" >"$__d/exit_status.tmp" && "$__mv" -f "$__d/exit_status.tmp" "$__d/exit_status"',
+].join('\n');
+
+const LAUNCH_TIMEOUT_MS = 10_000;
+const KILL_POLL_MS = 20;
+const AFTER_SIGKILL_WAIT_MS = 2_000;
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+export interface ProcessRuntimeOptions {
+  /** Absolute directory for the runtime's own per-container state (pid, exit status). */
+  stateDir: string;
+  /** How often recovered containers are polled for their exit. */
+  pollIntervalMs?: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+interface RuntimeRecord {
+  supervisorPid?: number;
+  supervisorStart?: string;
+  pid: number;
+  pidStart?: string;
+  sandboxDir: string;
+}
+
+interface Tracked {
+  containerId: string;
+  dir: string;
+  rec: RuntimeRecord;
+  exit: ExitStatus | undefined;
+  done: Promise<ExitStatus>;
+  resolve: (s: ExitStatus) => void;
+  poll: NodeJS.Timeout | undefined;
+  killing: Promise<void> | undefined;
+  child?: ChildProcess | undefined;
+}
+
+export class ProcessRuntime implements ContainerRuntime {
+  private readonly containers = new Map<string, Tracked>();
+  private readonly setsidPath: string;
+  private readonly mvPath: string;
+  private readonly pollIntervalMs: number;
+  private closed = false;
+
+  constructor(private readonly options: ProcessRuntimeOptions) {
+    if (!isAbsolute(options.stateDir)) throw new Error(`stateDir must be absolute: ${options.stateDir}`);
+    this.setsidPath = findTool('setsid', 'util-linux');
+    this.mvPath = findTool('mv', 'coreutils');
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+  }
+
+  async launch(spec: LaunchSpec): Promise<ContainerHandle> {
+    if (this.closed) throw new Error('runtime is closed');
+    if (!CONTAINER_ID.test(spec.containerId)) throw new Error(`invalid container id '${spec.containerId}'`);
+    if (this.containers.has(spec.containerId)) throw new Error(`container ${spec.containerId} already exists`);
+    if (!isAbsolute(spec.sandboxDir)) throw new Error(`sandbox must be absolute: ${spec.sandboxDir}`);
+    const image = spec.container?.docker?.image ?? spec.container?.mesos?.image;
+    if (image) throw new Error('container images are not supported by the process runtime (the oci and docker runtimes will run them)');
+    const argv = commandArgv(spec.command);
+    const dir = join(this.options.stateDir, spec.containerId);
+    await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
+
+    const child = spawn('/bin/sh', ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, ...argv], {
+      cwd: spec.sandboxDir,
+      env: spec.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const supervisorPid = child.pid;
+    // Listen for the exit right away: a short task can end before launch() returns.
+    let exited = false;
+    let onExit: (() => void) | undefined;
+    child.once('exit', () => {
+      exited = true;
+      onExit?.();
+    });
+    const pid = await readPid(child);
+    const rec: RuntimeRecord = { pid, sandboxDir: spec.sandboxDir };
+    if (supervisorPid !== undefined) {
+      rec.supervisorPid = supervisorPid;
+      const s = procStartTime(supervisorPid);
+      if (s !== undefined) rec.supervisorStart = s;
+    }
+    const ps = procStartTime(pid);
+    if (ps !== undefined) rec.pidStart = ps;
+    await fs.writeFile(join(dir, 'runtime.json'), JSON.stringify(rec));
+    const t = this.track(spec.containerId, dir, rec);
+    // The child stays referenced while tracked (it keeps a waiting agent alive); close() lets go.
+    onExit = () => {
+      t.child = undefined;
+      void this.onSupervisorExit(t);
+    };
+    if (exited) onExit();
+    else t.child = child;
+    return { containerId: spec.containerId, pid };
+  }
+
+  wait(containerId: string): Promise<ExitStatus> {
+    const t = this.containers.get(containerId);
+    if (!t) return Promise.reject(new Error(`unknown container ${containerId}`));
+    return t.done;
+  }
+
+  kill(containerId: string, gracePeriodMs: number): Promise<void> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) return Promise.resolve();
+    if (!t.killing) t.killing = this.killGroup(t, Math.max(0, gracePeriodMs));
+    return t.killing;
+  }
+
+  async recover(checkpointed: readonly CheckpointedContainer[]): Promise<RecoveredContainer[]> {
+    const out: RecoveredContainer[] = [];
+    for (const c of checkpointed) {
+      if (!CONTAINER_ID.test(c.containerId)) {
+        out.push({ containerId: c.containerId, state: 'unknown' });
+        continue;
+      }
+      const known = this.containers.get(c.containerId);
+      if (known) {
+        out.push(
+          known.exit ? { containerId: c.containerId, state: 'exited', exit: known.exit } : { containerId: c.containerId, state: 'running', pid: known.rec.pid },
+        );
+        continue;
+      }
+      const dir = join(this.options.stateDir, c.containerId);
+      const exit = await readExitStatus(dir);
+      if (exit) {
+        out.push({ containerId: c.containerId, state: 'exited', exit });
+        continue;
+      }
+      const rec = await readRecord(dir, c.sandboxDir);
+      if (!rec) {
+        out.push({ containerId: c.containerId, state: 'unknown' });
+        continue;
+      }
+      const t = this.track(c.containerId, dir, rec);
+      if (this.supervisorAlive(rec) || processAlive(rec.pid, rec.pidStart)) {
+        this.startPolling(t);
+        out.push({ containerId: c.containerId, state: 'running', pid: rec.pid });
+        continue;
+      }
+      // Both are gone: the exit status may have landed between the two reads.
+      const late = await readExitStatus(dir);
+      const status = late ?? lostStatus();
+      if (!late) signalGroup(rec.pid, 'SIGKILL');
+      this.finish(t, status);
+      out.push({ containerId: c.containerId, state: 'exited', exit: status });
+    }
+    return out;
+  }
+
+  async cleanup(containerId: string): Promise<void> {
+    const t = this.containers.get(containerId);
+    if (t?.poll) clearInterval(t.poll);
+    this.containers.delete(containerId);
+    if (CONTAINER_ID.test(containerId)) await fs.rm(join(this.options.stateDir, containerId), { recursive: true, force: true });
+  }
+
+  async stats(containerId: string): Promise<ContainerStats | undefined> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) return undefined;
+    try {
+      const stat = parseProcStat(await fs.readFile(`/proc/${t.rec.pid}/stat`, 'utf8'));
+      const statm = (await fs.readFile(`/proc/${t.rec.pid}/statm`, 'utf8')).trim().split(/\s+/);
+      const hz = 100; // USER_HZ on Linux
+      return {
+        timestampMs: Date.now(),
+        cpuUserSeconds: Number(stat[13]) / hz,
+        cpuSystemSeconds: Number(stat[14]) / hz,
+        memRssBytes: Number(statm[1]) * 4096,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.containers.values()) {
+      if (t.poll) clearInterval(t.poll);
+      t.poll = undefined;
+      t.child?.unref();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private track(containerId: string, dir: string, rec: RuntimeRecord): Tracked {
+    let resolve!: (s: ExitStatus) => void;
+    const done = new Promise<ExitStatus>((r) => {
+      resolve = r;
+    });
+    const t: Tracked = { containerId, dir, rec, exit: undefined, done, resolve, poll: undefined, killing: undefined };
+    this.containers.set(containerId, t);
+    return t;
+  }
+
+  private finish(t: Tracked, status: ExitStatus): void {
+    if (t.exit) return;
+    t.exit = status;
+    if (t.poll) clearInterval(t.poll);
+    t.poll = undefined;
+    t.resolve(status);
+  }
+
+  private async onSupervisorExit(t: Tracked): Promise<void> {
+    const exit = await readExitStatus(t.dir);
+    if (exit) {
+      this.finish(t, exit);
+      return;
+    }
+    // The supervisor died without recording anything (it was killed): watch the task itself.
+    if (processAlive(t.rec.pid, t.rec.pidStart)) {
+      this.options.log?.('warn', `supervisor of container ${t.containerId} died; watching pid ${t.rec.pid}`);
+      this.startPolling(t);
+      return;
+    }
+    signalGroup(t.rec.pid, 'SIGKILL');
+    this.finish(t, lostStatus());
+  }
+
+  private startPolling(t: Tracked): void {
+    if (this.closed || t.poll || t.exit) return;
+    let busy = false;
+    t.poll = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void (async () => {
+        try {
+          const exit = await readExitStatus(t.dir);
+          if (exit) return this.finish(t, exit);
+          if (this.supervisorAlive(t.rec) || processAlive(t.rec.pid, t.rec.pidStart)) return;
+          const late = await readExitStatus(t.dir);
+          if (!late) signalGroup(t.rec.pid, 'SIGKILL');
+          this.finish(t, late ?? lostStatus());
+        } finally {
+          busy = false;
+        }
+      })();
+    }, this.pollIntervalMs);
+  }
+
+  private supervisorAlive(rec: RuntimeRecord): boolean {
+    return rec.supervisorPid !== undefined && processAlive(rec.supervisorPid, rec.supervisorStart);
+  }
+
+  private async killGroup(t: Tracked, graceMs: number): Promise<void> {
+    const pid = t.rec.pid;
+    // A pid that now belongs to another process (reused) must not be signalled.
+    if (t.rec.pidStart !== undefined && existsSync(`/proc/${pid}`) && procStartTime(pid) !== t.rec.pidStart) return;
+    if (!signalGroup(pid, 'SIGTERM')) return;
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      if (!groupAlive(pid)) return;
+      await sleep(Math.min(KILL_POLL_MS, Math.max(1, deadline - Date.now())));
+    }
+    if (!signalGroup(pid, 'SIGKILL')) return;
+    const killDeadline = Date.now() + AFTER_SIGKILL_WAIT_MS;
+    while (groupAlive(pid) && Date.now() < killDeadline) await sleep(KILL_POLL_MS);
+  }
+}
+
+/** The argv a CommandInfo runs: shell form through /bin/sh, argv form as Mesos execs it. */
+export function commandArgv(command: LaunchSpec['command']): string[] {
+  if (command.shell !== false) {
+    if (typeof command.value !== 'string' || command.value.trim() === '') throw new Error('command.value is required for a shell command');
+    return ['/bin/sh', '-c', command.value];
+  }
+  // Mesos: execvp(value, arguments) where arguments[0] is argv[0]. POSIX sh cannot set argv[0],
+  // so arguments[0] is dropped in favour of value. Without a value, arguments[0] is the program.
+  const args = command.arguments ?? [];
+  const exe = command.value && command.value !== '' ? command.value : args[0];
+  if (!exe) throw new Error('command.value (or arguments) is required for a non-shell command');
+  return [exe, ...args.slice(1)];
+}
+
+function findTool(name: string, pkg: string): string {
+  for (const d of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
+    const p = `${d}/${name}`;
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`the process runtime needs '${name}' (Debian package ${pkg})`);
+}
+
+function readPid(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let settled = false;
+    const settle = (err: Error | undefined, pid?: number): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.destroy();
+      if (err) reject(err);
+      else resolve(pid as number);
+    };
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      settle(new Error(`the task did not start within ${LAUNCH_TIMEOUT_MS} ms`));
+    }, LAUNCH_TIMEOUT_MS);
+    child.once('error', (e) => settle(new Error(`cannot start the task supervisor: ${e.message}`)));
+    // 'close' (not 'exit'): the pid line may still be in the pipe when the supervisor has exited.
+    child.once('close', (code, signal) => settle(new Error(`the task supervisor exited before the task started (${signal ?? `status ${code}`})`)));
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const pid = Number(buf.slice(0, nl).trim());
+      if (!Number.isInteger(pid) || pid <= 1) settle(new Error(`the task supervisor reported a bad pid '${buf.slice(0, nl)}'`));
+      else settle(undefined, pid);
+    });
+  });
+}
+
+async function readExitStatus(dir: string): Promise<ExitStatus | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(join(dir, 'exit_status'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const code = Number(text.trim());
+  if (!Number.isInteger(code) || code < 0) return { message: `unreadable exit status '${text.trim()}'` };
+  return code > 128 && code <= 128 + 64 ? { exitCode: code, signal: code - 128 } : { exitCode: code };
+}
+
+async function readRecord(dir: string, sandboxDir: string): Promise<RuntimeRecord | undefined> {
+  try {
+    const rec = JSON.parse(await fs.readFile(join(dir, 'runtime.json'), 'utf8')) as RuntimeRecord;
+    if (Number.isInteger(rec.pid) && rec.pid > 1) return rec;
+  } catch {
+    // fall through: the agent may have died before writing runtime.json
+  }
+  try {
+    const pid = Number((await fs.readFile(join(dir, 'pid'), 'utf8')).trim());
+    if (Number.isInteger(pid) && pid > 1) return { pid, sandboxDir };
+  } catch {
+    // nothing recorded
+  }
+  return undefined;
+}
+
+function lostStatus(): ExitStatus {
+  return { message: 'the task exited but its exit status was lost (its supervisor was killed)' };
+}
+
+/** Fields of /proc/<pid>/stat after the command name (index 0 = state, field 3 of the man page). */
+function parseProcStat(text: string): string[] {
+  const close = text.lastIndexOf(')');
+  return text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
+}
+
+/** The process's start time in clock ticks since boot (survives pid reuse checks); undefined if gone. */
+function procStartTime(pid: number): string | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive, not a zombie, and (when known) still the same process. */
+function processAlive(pid: number, startTime: string | undefined): boolean {
+  let fields: string[];
+  try {
+    fields = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  return startTime === undefined || fields[19] === startTime;
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Signals a whole process group; false when the group no longer exists. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { join, resolve as resolvePath } from 'node:path';
+import { RealClock } from '../adapters/clock-real.js';
+import { HttpMasterLink } from '../adapters/master-link-http.js';
+import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
+import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
+import { ProcessRuntime } from '../adapters/runtime/process.js';
+import { agentRoutes } from '../api/agent.js';
+import { Router, sendJson } from '../api/http.js';
+import { parseDurationMs } from '../base/duration.js';
+import { parseFlags } from '../base/flags.js';
+import { Random } from '../base/random.js';
+import { parseRanges, parseResources } from '../core/resources/index.js';
+import type { Attribute, DomainInfo, Resource } from '../model/mesos.js';
+import type { MasterLink } from '../ports/master-link.js';
+import type { ContainerRuntime } from '../ports/runtime.js';
+import { Agent, type AgentEvent, type LogFn } from '../services/agent/agent.js';
+import type { RecoverMode } from '../services/agent/config.js';
+import { VERSION } from './version.js';
+
+export const DEFAULT_AGENT_WORK_DIR = '/var/lib/dcos-ts/agent';
+
+export interface AgentOptions {
+  /** `host:port` of the master. */
+  master: string;
+  workDir?: string;
+  ip?: string;
+  /** 0 = any free port. */
+  port?: number;
+  hostname?: string;
+  /** The --resources flag (`cpus:2;mem:1024;ports:[31000-31100]` or JSON); overrides detection per name. */
+  resources?: string;
+  /** The --attributes flag: `rack:r1;zone:z1` (numbers become SCALAR, `[a-b]` RANGES, `{a,b}` SET). */
+  attributes?: string;
+  /** The --domain flag: DomainInfo JSON. */
+  domain?: DomainInfo;
+  recover?: RecoverMode;
+  pingIntervalMs?: number;
+  /** Shown by /flags. */
+  flags?: Record<string, string>;
+  log?: LogFn;
+  seed?: number;
+  /** Tests: replace the HTTP link or the process runtime. */
+  link?: MasterLink;
+  runtime?: ContainerRuntime;
+  /** Tests: agent tuning passed through to the service. */
+  tuning?: { registerBackoffMinMs?: number; registerBackoffMaxMs?: number; statusUpdateRetryMinMs?: number; statusUpdateRetryMaxMs?: number };
+}
+
+export interface RunningAgent {
+  agent: Agent;
+  port: number;
+  /** Resolves with the agent id at the first (re)registration. */
+  registered: Promise<string>;
+  /** Stops the agent and its HTTP server. Tasks keep running (an agent restart reattaches). */
+  stop(): Promise<void>;
+}
+
+/** Parses --attributes: `rack:r1;zone:z1;cores:8;ids:[1-4];tags:{a,b}`. */
+export function parseAttributes(text: string): Attribute[] | string {
+  const out: Attribute[] = [];
+  for (const part of text.split(';')) {
+    if (part.trim() === '') continue;
+    const i = part.indexOf(':');
+    if (i <= 0) return `cannot parse attribute '${part}': expected name:value`;
+    const name = part.slice(0, i).trim();
+    const value = part.slice(i + 1).trim();
+    if (value.startsWith('[')) {
+      const ranges = parseRanges(value);
+      if (!ranges) return `cannot parse the ranges of attribute '${name}'`;
+      out.push({ name, type: 'RANGES', ranges: { range: ranges } });
+    } else if (value.startsWith('{') && value.endsWith('}')) {
+      out.push({
+        name,
+        type: 'SET',
+        set: {
+          item: value
+            .slice(1, -1)
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        },
+      });
+    } else if (/^-?\d+(\.\d+)?$/.test(value)) {
+      out.push({ name, type: 'SCALAR', scalar: { value: Number(value) } });
+    } else {
+      out.push({ name, type: 'TEXT', text: { value } });
+    }
+  }
+  return out;
+}
+
+/** Starts an agent (HTTP server + service) in this process. */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const workDir = resolvePath(opts.workDir ?? DEFAULT_AGENT_WORK_DIR);
+  const ip = opts.ip ?? '127.0.0.1';
+  const log: LogFn = opts.log ?? (() => {});
+  await fs.mkdir(workDir, { recursive: true });
+
+  let resources: Resource[] = detectResources(workDir);
+  if (opts.resources !== undefined && opts.resources.trim() !== '') {
+    const given = parseResources(opts.resources);
+    if (typeof given === 'string') throw new Error(`--resources: ${given}`);
+    resources = mergeResources(resources, given);
+  }
+  let attributes: Attribute[] = [];
+  if (opts.attributes) {
+    const a = parseAttributes(opts.attributes);
+    if (typeof a === 'string') throw new Error(`--attributes: ${a}`);
+    attributes = a;
+  }
+
+  // Listen first: with port 0 the agent must know its port before it registers.
+  const router = new Router();
+  const server = createServer((req, res) => {
+    router.handle(req, res).then(
+      (handled) => {
+        if (!handled) sendJson(res, 404, { code: 404, message: `No route for ${req.method} ${req.url}` });
+      },
+      (err: Error) => {
+        log('error', `request ${req.method} ${req.url} failed: ${err.stack ?? err.message}`);
+        if (!res.headersSent) sendJson(res, 500, { code: 500, message: err.message });
+        else res.destroy();
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  const sockets = new Set<Socket>();
+  server.on('connection', (c) => {
+    sockets.add(c);
+    c.on('close', () => sockets.delete(c));
+  });
+  const port = await listen(server, opts.port ?? 5051, ip);
+
+  const link = opts.link ?? new HttpMasterLink({ master: opts.master });
+  const runtime = opts.runtime ?? new ProcessRuntime({ stateDir: join(workDir, 'meta', 'runtime'), log });
+  const agent = new Agent({
+    clock: new RealClock(),
+    random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
+    link,
+    runtime,
+    checkpointer: new FsCheckpointer(workDir),
+    log,
+    config: {
+      workDir,
+      hostname: opts.hostname ?? ip,
+      ip,
+      port,
+      resources,
+      attributes,
+      ...(opts.domain ? { domain: opts.domain } : {}),
+      version: VERSION.mesos,
+      ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
+      recover: opts.recover ?? 'reconnect',
+      flags: {
+        master: opts.master,
+        work_dir: workDir,
+        ip,
+        port: String(port),
+        hostname: opts.hostname ?? ip,
+        recover: opts.recover ?? 'reconnect',
+        ...(opts.resources ? { resources: opts.resources } : {}),
+        ...(opts.attributes ? { attributes: opts.attributes } : {}),
+        ...opts.flags,
+      },
+      ...opts.tuning,
+    },
+  });
+  agentRoutes(router, agent);
+
+  const registered = new Promise<string>((resolve) => {
+    agent.onEvent((e: AgentEvent) => {
+      if (e.type === 'registered') resolve(e.agentId);
+    });
+  });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await agent.stop();
+    runtime.close?.();
+    if (link instanceof HttpMasterLink) link.close();
+    for (const c of sockets) c.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  try {
+    await agent.start();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { agent, port, registered, stop };
+}
+
+function listen(server: Server, port: number, ip: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, ip, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+const AGENT_HELP = `Usage: dcos agent --master=HOST:PORT [flags]
+
+Runs an agent: registers this machine's resources with the master, runs the tasks it is sent,
+and serves the agent API (/state, /files/*, /metrics/snapshot) on its port.
+
+Flags:
+  --master=HOST:PORT            the master (required)
+  --work_dir=DIR                checkpoints and sandboxes (default ${DEFAULT_AGENT_WORK_DIR})
+  --ip=IP                       address to bind and advertise (default 127.0.0.1)
+  --port=PORT                   agent port (default 5051; 0 = any free port)
+  --hostname=NAME               hostname to advertise (default the ip)
+  --resources=SPEC              e.g. 'cpus:4;mem:4096;disk:10240;ports:[31000-32000]' (default: detected)
+  --attributes=SPEC             e.g. 'rack:r1;zone:z1'
+  --domain=JSON                 fault domain, e.g. '{"fault_domain":{"region":{"name":"r"},"zone":{"name":"z"}}}'
+  --recover=reconnect|cleanup   reattach to the tasks of the last run (default) or kill them and start anew
+  --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
+
+Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
+SIGINT it stops; its tasks keep running and the next start reattaches to them.
+`;
+
+/** `dcos agent`: runs until SIGTERM/SIGINT, or until the master marks the agent gone. */
+export async function runAgent(argv: string[]): Promise<void> {
+  const { flags } = parseFlags(argv, new Set(['help']));
+  if (flags.has('help')) {
+    process.stdout.write(AGENT_HELP);
+    return;
+  }
+  const master = flags.get('master');
+  if (!master) throw new Error('--master=HOST:PORT is required (see dcos agent --help)');
+  const portText = flags.get('port');
+  const port = portText === undefined ? 5051 : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected 0-65535, got '${portText}'`);
+  const recover = flags.get('recover') ?? 'reconnect';
+  if (recover !== 'reconnect' && recover !== 'cleanup') throw new Error(`--recover must be reconnect or cleanup, got '${recover}'`);
+  const pingText = flags.get('agent-ping-timeout');
+  let pingIntervalMs: number | undefined;
+  if (pingText !== undefined) {
+    pingIntervalMs = parseDurationMs(pingText);
+    if (pingIntervalMs === undefined || pingIntervalMs <= 0) throw new Error(`--agent_ping_timeout: cannot parse duration '${pingText}'`);
+  }
+  let domain: DomainInfo | undefined;
+  const domainText = flags.get('domain');
+  if (domainText) {
+    try {
+      domain = JSON.parse(domainText) as DomainInfo;
+    } catch (e) {
+      throw new Error(`--domain: not JSON: ${(e as Error).message}`);
+    }
+  }
+  const workDir = flags.get('work-dir') ?? DEFAULT_AGENT_WORK_DIR;
+  const ip = flags.get('ip') ?? '127.0.0.1';
+  const shown: Record<string, string> = {};
+  for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
+
+  const log: LogFn = (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} agent: ${msg}\n`);
+  const running = await startAgent({
+    master,
+    workDir,
+    ip,
+    port,
+    hostname: flags.get('hostname') ?? ip,
+    ...(flags.get('resources') !== undefined ? { resources: flags.get('resources') as string } : {}),
+    ...(flags.get('attributes') !== undefined ? { attributes: flags.get('attributes') as string } : {}),
+    ...(domain ? { domain } : {}),
+    recover,
+    ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
+    flags: shown,
+    log,
+  });
+  void running.registered.then((agentId) => {
+    process.stdout.write(`${JSON.stringify({ event: 'registered', agent_id: agentId, port: running.port })}\n`);
+  });
+  await new Promise<void>((resolve) => {
+    running.agent.onEvent((e) => {
+      if (e.type === 'gone') {
+        log('warn', `removed from the cluster: ${e.message}`);
+        process.exitCode = 1;
+        resolve();
+      }
+    });
+    const done = () => resolve();
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+  });
+  await running.stop();
+}

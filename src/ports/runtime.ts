@@ -1,0 +1,99 @@
+import type { CommandInfo, ContainerInfo } from '../model/mesos.js';
+
+/**
+ * The agent's edges to the machine: a ContainerRuntime that runs task processes, and a
+ * Checkpointer that makes the agent's state survive a restart. Both are small on purpose: the
+ * `process` runtime implements them today; crun/OCI and docker runtimes and the simulator's
+ * in-memory runtime implement the same interfaces.
+ */
+
+/** What to run, where. The agent computes everything; the runtime only executes it. */
+export interface LaunchSpec {
+  /** Unique per run; names the runtime's own state (pid, exit status). */
+  containerId: string;
+  /** Absolute sandbox directory; created by the runtime; stdout and stderr go there. */
+  sandboxDir: string;
+  /** The command to run (shell form or argv form, as in Mesos CommandInfo). */
+  command: CommandInfo;
+  /** The complete environment of the task (the runtime adds nothing). */
+  env: Record<string, string>;
+  /** The task's ContainerInfo, if any: a runtime rejects what it cannot honour (e.g. an image). */
+  container?: ContainerInfo;
+}
+
+export interface ContainerHandle {
+  containerId: string;
+  /** The pid of the task's main process (also its process group id). */
+  pid: number;
+}
+
+/** How a container ended. A runtime that cannot tell leaves fields unset. */
+export interface ExitStatus {
+  /** The exit code as a shell reports it (128 + N when killed by signal N). */
+  exitCode?: number;
+  /** The signal number that ended the task, when known or inferred. */
+  signal?: number;
+  oomKilled?: boolean;
+  /** Set when the runtime lost track of the exit status (e.g. its supervisor was killed). */
+  message?: string;
+}
+
+/** A container found again after an agent restart. */
+export type RecoveredContainer =
+  | { containerId: string; state: 'running'; pid: number }
+  | { containerId: string; state: 'exited'; exit: ExitStatus }
+  /** The runtime has no trace of it (never launched, or its state was lost). */
+  | { containerId: string; state: 'unknown' };
+
+export interface CheckpointedContainer {
+  containerId: string;
+  sandboxDir: string;
+}
+
+export interface ContainerStats {
+  timestampMs: number;
+  cpuUserSeconds?: number;
+  cpuSystemSeconds?: number;
+  memRssBytes?: number;
+}
+
+export interface ContainerRuntime {
+  /** Starts a container. Rejects when it could not be started (the task fails to launch). */
+  launch(spec: LaunchSpec): Promise<ContainerHandle>;
+  /**
+   * Resolves once when the container's main process has exited (launched or recovered
+   * containers). Rejects for a container this runtime does not know.
+   */
+  wait(containerId: string): Promise<ExitStatus>;
+  /**
+   * SIGTERM to the container's whole process group, SIGKILL after gracePeriodMs. Resolves when
+   * the signals were delivered (the exit itself is reported through wait). Unknown or already
+   * exited containers resolve quietly.
+   */
+  kill(containerId: string, gracePeriodMs: number): Promise<void>;
+  /** Reattaches to containers launched before an agent restart; wait works on running ones afterwards. */
+  recover(checkpointed: readonly CheckpointedContainer[]): Promise<RecoveredContainer[]>;
+  /** Forgets a container whose exit was handled (frees the runtime's state for it). */
+  cleanup?(containerId: string): Promise<void>;
+  stats?(containerId: string): Promise<ContainerStats | undefined>;
+  /** Stops watching containers; running containers keep running (an agent restart). */
+  close?(): void;
+}
+
+/**
+ * Durable key-value files under the agent's work dir. Paths are relative ('meta/agent.json') and
+ * use '/' separators; the agent validates every id it puts into one. Writes are durable when the
+ * promise resolves (fsync): the agent relies on that before it acts on what it wrote.
+ */
+export interface Checkpointer {
+  /** The file's contents, or undefined when it does not exist. */
+  read(path: string): Promise<string | undefined>;
+  /** Replaces the file atomically (temp file + fsync + rename + directory fsync). */
+  write(path: string, data: string): Promise<void>;
+  /** Appends and fsyncs. A crash may leave a torn last line: readers must skip it. */
+  append(path: string, data: string): Promise<void>;
+  /** Names of the entries in a directory; empty when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** Removes a file or a directory tree; quiet when missing. */
+  remove(path: string): Promise<void>;
+}
