@@ -129,6 +129,7 @@ describe('a local cluster of real processes', () => {
       const tasks = JSON.parse((await dcos(['task', 'list', '--json'], env)).stdout);
       assert.equal(tasks.filter((t: { framework_id: string }) => t.framework_id === frameworkId).length, 2);
 
+      assert.deepEqual(errors, [], 'no errors before the teardown');
       scheduler.teardown();
       await waitFor(
         'the framework to be completed',
@@ -138,7 +139,6 @@ describe('a local cluster of real processes', () => {
         },
         15_000,
       );
-      assert.deepEqual(errors, []);
     } finally {
       try {
         scheduler.httpAgent?.destroy?.();
