@@ -82,7 +82,7 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
       if (req.headers['mesos-stream-id'] !== undefined) {
         return sendText(res, 400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
       }
-      if (!acceptsJson(req)) return sendText(res, 406, 'Expecting \'Accept\' to allow application/json');
+      if (!acceptsJson(req)) return sendText(res, 406, "Expecting 'Accept' to allow application/json");
       const streamId = randomUUID();
       const sink = new RecordIOSink(res, opts.maxSubscriberBufferBytes, {
         'Content-Type': 'application/json',
@@ -233,7 +233,8 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
       unregistered_frameworks: [],
     });
   });
-  for (const p of ['/master/tasks', '/master/tasks.json']) router.on('GET', p, (_req, res, ctx) => sendLegacyJson(res, ctx.query, V.legacyTasks(master, ctx.query)));
+  for (const p of ['/master/tasks', '/master/tasks.json'])
+    router.on('GET', p, (_req, res, ctx) => sendLegacyJson(res, ctx.query, V.legacyTasks(master, ctx.query)));
   router.on('GET', '/master/roles', (_req, res, ctx) => sendLegacyJson(res, ctx.query, V.legacyRoles(master)));
   router.on('GET', '/master/flags', (_req, res, ctx) => sendLegacyJson(res, ctx.query, { flags: Object.fromEntries(V.getFlags(master).flags as never) }));
   router.on('GET', '/master/health', (_req, res) => {

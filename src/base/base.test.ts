@@ -12,8 +12,14 @@ test('a seed replays the same random stream; another seed does not', () => {
   const b = new Random(42);
   const c = new Random(43);
   const xs = Array.from({ length: 100 }, () => a.nextU32());
-  assert.deepEqual(Array.from({ length: 100 }, () => b.nextU32()), xs);
-  assert.notDeepEqual(Array.from({ length: 100 }, () => c.nextU32()), xs);
+  assert.deepEqual(
+    Array.from({ length: 100 }, () => b.nextU32()),
+    xs,
+  );
+  assert.notDeepEqual(
+    Array.from({ length: 100 }, () => c.nextU32()),
+    xs,
+  );
   assert.match(new Random(1).uuid(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
 
@@ -73,7 +79,10 @@ test('durations parse in the Mesos forms', () => {
 });
 
 test('flags: = and space forms, booleans, underscores equal dashes, -- ends flags', () => {
-  const { flags, positionals } = parseFlags(['--work_dir=/x', '--port', '5', '--json', 'list', '--no-follow', '--', '--not-a-flag'], new Set(['json', 'follow']));
+  const { flags, positionals } = parseFlags(
+    ['--work_dir=/x', '--port', '5', '--json', 'list', '--no-follow', '--', '--not-a-flag'],
+    new Set(['json', 'follow']),
+  );
   assert.equal(flags.get('work-dir'), '/x');
   assert.equal(flags.get('port'), '5');
   assert.equal(flags.get('json'), 'true');

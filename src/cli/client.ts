@@ -17,7 +17,10 @@ export class ClusterClient {
       });
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-      throw new CliError(`Cannot reach the cluster at ${this.baseUrl} (${cause}).`, "Is it running? Start a local one with 'dcos up', or check 'dcos cluster list'.");
+      throw new CliError(
+        `Cannot reach the cluster at ${this.baseUrl} (${cause}).`,
+        "Is it running? Start a local one with 'dcos up', or check 'dcos cluster list'.",
+      );
     }
     return res;
   }

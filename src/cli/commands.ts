@@ -89,10 +89,19 @@ async function findTask(c: ClusterClient, query: string): Promise<{ task: Legacy
   const exact = tasks.filter((t) => t.id === query);
   const matches = exact.length ? exact : tasks.filter((t) => t.id.includes(query) || t.name === query);
   // Prefer a live task over completed ones with the same name.
-  const live = matches.filter((t) => !['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR'].includes(t.state));
+  const live = matches.filter(
+    (t) => !['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR'].includes(t.state),
+  );
   const pick = live.length === 1 ? live : matches;
   if (pick.length === 0) throw new CliError(`No task matches '${query}'.`, "See 'dcos task list --all'.");
-  if (pick.length > 1) throw new CliError(`'${query}' matches ${pick.length} tasks: ${pick.slice(0, 5).map((t) => t.id).join(', ')}${pick.length > 5 ? ', …' : ''}`, 'Give the full task id.');
+  if (pick.length > 1)
+    throw new CliError(
+      `'${query}' matches ${pick.length} tasks: ${pick
+        .slice(0, 5)
+        .map((t) => t.id)
+        .join(', ')}${pick.length > 5 ? ', …' : ''}`,
+      'Give the full task id.',
+    );
   return { task: pick[0] as LegacyTask, state: s };
 }
 
@@ -193,7 +202,14 @@ const taskList: CommandSpec = {
     console.log(
       table(
         ['NAME', 'HOST', 'USER', 'STATE', 'FRAMEWORK', 'ID'],
-        tasks.map((t) => [t.name, hosts.get(t.slave_id) ?? t.slave_id, t.user ?? '', t.state.replace(/^TASK_/, ''), fwNames.get(t.framework_id) ?? t.framework_id, t.id]),
+        tasks.map((t) => [
+          t.name,
+          hosts.get(t.slave_id) ?? t.slave_id,
+          t.user ?? '',
+          t.state.replace(/^TASK_/, ''),
+          fwNames.get(t.framework_id) ?? t.framework_id,
+          t.id,
+        ]),
       ),
     );
     return 0;
@@ -227,7 +243,12 @@ const taskShow: CommandSpec = {
       ),
     );
     console.log('\nSTATUS HISTORY');
-    console.log(table(['TIME', 'STATE'], task.statuses.map((st) => [new Date(st.timestamp * 1000).toISOString(), st.state])));
+    console.log(
+      table(
+        ['TIME', 'STATE'],
+        task.statuses.map((st) => [new Date(st.timestamp * 1000).toISOString(), st.state]),
+      ),
+    );
     return 0;
   },
 };
@@ -403,7 +424,12 @@ const clusterList: CommandSpec = {
       console.log("No clusters. Run 'dcos up' or 'dcos cluster setup <url>'.");
       return 0;
     }
-    console.log(table(['NAME', 'URL', 'ATTACHED', 'WORK DIR'], entries.map((e) => [e.name, e.url, e.attached ? '*' : '', e.workDir ?? ''])));
+    console.log(
+      table(
+        ['NAME', 'URL', 'ATTACHED', 'WORK DIR'],
+        entries.map((e) => [e.name, e.url, e.attached ? '*' : '', e.workDir ?? '']),
+      ),
+    );
     return 0;
   },
 };

@@ -70,8 +70,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const ip = opts.ip ?? '127.0.0.1';
   const clock = new RealClock();
   const random = new Random(opts.seed ?? (Math.random() * 2 ** 32) >>> 0);
-  const store: Store =
-    opts.store === 'memory' ? new MemoryStore() : new SqliteStore(join(opts.workDir ?? '/var/lib/dcos-ts/master', 'registry.db'));
+  const store: Store = opts.store === 'memory' ? new MemoryStore() : new SqliteStore(join(opts.workDir ?? '/var/lib/dcos-ts/master', 'registry.db'));
   const allocator = new HierarchicalAllocator({ random: random.fork() });
   const server0 = serve(new Router());
   const port = await listen(server0, opts.port ?? 5050, ip);
@@ -112,10 +111,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     gatewayPort = await listen(gatewayServer, opts.gatewayPort, ip);
   }
   const sockets = new Set<import('node:net').Socket>();
-  for (const s of [server0, gatewayServer]) s?.on('connection', (c) => {
-    sockets.add(c);
-    c.on('close', () => sockets.delete(c));
-  });
+  for (const s of [server0, gatewayServer])
+    s?.on('connection', (c) => {
+      sockets.add(c);
+      c.on('close', () => sockets.delete(c));
+    });
 
   return {
     master,
@@ -193,9 +193,7 @@ export async function runMaster(argv: string[]): Promise<void> {
     config,
     log: (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} master: ${msg}\n`),
   });
-  process.stdout.write(
-    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null })}\n`);
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGTERM', done);

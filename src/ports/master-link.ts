@@ -17,9 +17,5 @@ export interface MasterLink {
    * Opens the command stream. Resolves with the stream once the master accepted it, or with the
    * master's error reply (e.g. 409: reregister first). onClose fires once when the stream ends.
    */
-  subscribe(
-    agentId: string,
-    onCommand: (command: AgentCommand) => void,
-    onClose: () => void,
-  ): Promise<CommandStream | MasterLinkReply>;
+  subscribe(agentId: string, onCommand: (command: AgentCommand) => void, onClose: () => void): Promise<CommandStream | MasterLinkReply>;
 }

@@ -56,7 +56,10 @@ export function openStream(url: string, body: unknown, headers: Record<string, s
           close: () => req.destroy(),
           next(pred = () => true, timeoutMs = 10_000) {
             return new Promise((res2, rej2) => {
-              const deadline = setTimeout(() => rej2(new Error(`timed out waiting for an event; got ${JSON.stringify(events.slice(cursor).map((e) => e.type))}`)), timeoutMs);
+              const deadline = setTimeout(
+                () => rej2(new Error(`timed out waiting for an event; got ${JSON.stringify(events.slice(cursor).map((e) => e.type))}`)),
+                timeoutMs,
+              );
               const check = () => {
                 while (cursor < events.length) {
                   const e = events[cursor++] as Record<string, unknown>;

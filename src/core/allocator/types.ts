@@ -69,12 +69,7 @@ export interface Allocator {
    * Resources of `frameworkId` on `agentId` come back to the pool. With refuseSeconds > 0 the
    * framework gets no offer from this agent until nowMs + refuseSeconds (a refuse filter).
    */
-  recoverResources(
-    frameworkId: string,
-    agentId: string,
-    resources: Resource[],
-    filter?: { refuseSeconds: number; nowMs: number },
-  ): void;
+  recoverResources(frameworkId: string, agentId: string, resources: Resource[], filter?: { refuseSeconds: number; nowMs: number }): void;
 
   /** Marks resources on an agent as allocated to a framework outside an offer (recovery). */
   addAllocation(frameworkId: string, agentId: string, role: string, resources: Resource[]): void;

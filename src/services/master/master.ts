@@ -544,7 +544,12 @@ export class Master {
     // Commands that could not be delivered while the stream was down.
     for (const rec of agent.tasks.values()) {
       if (rec.killRequested && !isTerminal(rec.task.state)) {
-        this.sendToAgent(agent, { type: 'KILL_TASK', framework_id: rec.task.framework_id, task_id: rec.task.task_id, ...(rec.task.kill_policy ? { kill_policy: rec.task.kill_policy } : {}) });
+        this.sendToAgent(agent, {
+          type: 'KILL_TASK',
+          framework_id: rec.task.framework_id,
+          task_id: rec.task.task_id,
+          ...(rec.task.kill_policy ? { kill_policy: rec.task.kill_policy } : {}),
+        });
       }
     }
     return undefined;
@@ -858,7 +863,7 @@ export class Master {
   ): Promise<CallResult | undefined> {
     if (!this.recovered) return { status: 503, body: 'Master has not finished recovery' };
     const info = call.subscribe?.framework_info;
-    if (!info) return bad('Failed to validate scheduler::Call: Expecting \'subscribe\' to be present');
+    if (!info) return bad("Failed to validate scheduler::Call: Expecting 'subscribe' to be present");
     const infoErr = validateFrameworkInfo(info);
     if (infoErr) return bad(`Failed to validate scheduler::Call: ${infoErr}`);
     const requestedId = info.id?.value;
@@ -1176,7 +1181,10 @@ export class Master {
       }
       for (const t0 of op.launch?.task_infos ?? []) {
         // Like Mesos, resources without allocation_info are taken to be allocated to the offer's role.
-        const t = t0 && Array.isArray(t0.resources) ? { ...t0, resources: t0.resources.map((r) => (r && !r.allocation_info ? { ...r, allocation_info: { role } } : r)) } : t0;
+        const t =
+          t0 && Array.isArray(t0.resources)
+            ? { ...t0, resources: t0.resources.map((r) => (r && !r.allocation_info ? { ...r, allocation_info: { role } } : r)) }
+            : t0;
         const err = this.validateTask(fw, t, agent, available);
         if (err) {
           this.errorTask(fw, t, agent.id, err);
@@ -1213,7 +1221,8 @@ export class Master {
     if (!t.executor && !t.command) return 'Task should have at least one of CommandInfo or ExecutorInfo present';
     if (t.executor) return 'Custom executors are not supported yet; use a command task';
     if (t.command && t.command.shell !== false && !t.command.value && !t.container) return 'Command task with shell=true needs a command value';
-    if (t.command && t.command.shell === false && !t.command.value && !(t.command.arguments?.length)) return 'Command task with shell=false needs a value or arguments';
+    if (t.command && t.command.shell === false && !t.command.value && !t.command.arguments?.length)
+      return 'Command task with shell=false needs a value or arguments';
     const rerr = R.validateResources(t.resources ?? []);
     if (rerr) return rerr;
     const used = R.normalize(t.resources ?? []);
@@ -1350,7 +1359,7 @@ export class Master {
         type: 'KILL_TASK',
         framework_id: { value: fw.id },
         task_id: { value: taskId },
-        ...(killPolicy ?? rec.task.kill_policy ? { kill_policy: killPolicy ?? rec.task.kill_policy } : {}),
+        ...((killPolicy ?? rec.task.kill_policy) ? { kill_policy: killPolicy ?? rec.task.kill_policy } : {}),
       });
     }
     return ACCEPTED;
@@ -1570,7 +1579,9 @@ export class Master {
     return ACCEPTED;
   }
 
-  async updateQuota(configs: { role: string; guarantees?: Record<string, { value: number }>; limits?: Record<string, { value: number }> }[]): Promise<CallResult> {
+  async updateQuota(
+    configs: { role: string; guarantees?: Record<string, { value: number }>; limits?: Record<string, { value: number }> }[],
+  ): Promise<CallResult> {
     for (const c of configs) {
       if (typeof c?.role !== 'string' || c.role === '' || c.role === '*') return bad('Invalid quota: a named role is required');
       const g = flattenQuantities(c.guarantees);

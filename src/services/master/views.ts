@@ -89,7 +89,9 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
   if (a.info.domain) out.domain = a.info.domain;
   if (full) {
     out.reserved_resources_full = Object.fromEntries(
-      [...new Set(a.info.resources.map(R.reservationRole))].filter((r) => r !== '*').map((role) => [role, a.info.resources.filter((r) => R.reservationRole(r) === role)]),
+      [...new Set(a.info.resources.map(R.reservationRole))]
+        .filter((r) => r !== '*')
+        .map((role) => [role, a.info.resources.filter((r) => R.reservationRole(r) === role)]),
     );
     out.unreserved_resources_full = unreserved;
     out.used_resources_full = used;
