@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,7 +35,10 @@ describe('a local cluster of real processes', () => {
   let info: { url: string; mesos: string; workDir: string };
 
   before(async () => {
-    const r = await dcos(['up', '--detach', '--json', '--agents=2', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048'], env);
+    const r = await dcos(
+      ['up', '--detach', '--json', '--agents=2', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048', '--agent-ping-timeout=1secs'],
+      env,
+    );
     assert.equal(r.code, 0, `dcos up failed: ${r.stderr}`);
     info = JSON.parse(r.stdout);
   });
@@ -172,5 +175,24 @@ describe('a local cluster of real processes', () => {
     assert.deepEqual(after.slaves.map((s: { id: string }) => s.id).sort(), ids);
     // The torn-down framework is remembered across the restart.
     assert.ok(after.completed_frameworks.some((f: { name: string }) => f.name === 'acceptance-fw'));
+  });
+
+  test('an agent killed with SIGKILL becomes unreachable after the ping timeout', async () => {
+    const cluster = JSON.parse(readFileSync(join(workDir, 'cluster.json'), 'utf8'));
+    const pid = cluster.pids.agents[1] as number;
+    process.kill(pid, 'SIGKILL');
+    // agent_ping_timeout 1 s × 5 missed pings.
+    const s = await waitFor(
+      'the agent to be marked unreachable',
+      async () => {
+        const st = await getJson(`${info.url}/mesos/master/state`);
+        return st.unreachable_slaves === 1 ? st : undefined;
+      },
+      20_000,
+      250,
+    );
+    assert.equal(s.slaves.length, 1);
+    const nodes = await dcos(['node', 'list'], env);
+    assert.match(nodes.stdout, /1 agent\(s\) unreachable/);
   });
 });
