@@ -1,0 +1,387 @@
+import { isTerminal, type Offer, type Range, type Resource, type TaskInfo, type TaskState, type TaskStatus } from '../model/mesos.js';
+import type { Master } from '../services/master/master.js';
+import type { AgentObserver, SimAgent } from './agent.js';
+import type { FrameworkObserver, SimFramework } from './framework.js';
+import type { MasterHost } from './master-host.js';
+
+/**
+ * The invariants the simulator checks after every step, and the convergence check once faults
+ * have stopped. Each violation names what broke in words a bug report can quote.
+ *
+ * Safety (every step):
+ *  1. No agent is oversubscribed: on every agent, the resources of the tasks it runs fit its
+ *     total; in the master's books, tasks plus outstanding offers fit the agent's total.
+ *  2. No offer is accepted twice: an offer id the master consumed never becomes valid again,
+ *     and no framework is offered the same id twice.
+ *  3. Every task a framework launched is known to the master or was reported terminal to the
+ *     framework (with a grace period for launches lost in flight, which the framework's launch
+ *     timeout and reconciliation must resolve).
+ *  4. No status update the master acknowledged to an agent is lost, and none is reordered: a
+ *     framework never receives update #i of a task after #j > i, nor skips one.
+ *  5. The master never throws; agents and schedulers never see a command a correct master
+ *     would not send.
+ * Liveness (after faults stop): the system converges (see `convergence`).
+ */
+
+export interface Violation {
+  invariant: string;
+  message: string;
+}
+
+interface UpdateInfo {
+  key: string;
+  index: number;
+  state: TaskState;
+}
+
+interface TaskTrack {
+  /** Highest update index (agent sequence) the framework has received. */
+  maxSeen: number;
+  /** Update indices the master acknowledged to the agent. */
+  acked: Set<number>;
+  /** Indices the framework received. */
+  received: Set<number>;
+}
+
+interface LaunchTrack {
+  fw: SimFramework;
+  agentId: string;
+  launchedMs: number;
+  /** Virtual ms this launch has been unaccounted for while the master was up. */
+  unaccountedMs: number;
+  terminalSeen: boolean;
+}
+
+export interface CheckerOptions {
+  /** A launch may stay unaccounted for this long (master up) before it is a violation. */
+  unaccountedGraceMs: number;
+  /** Injected bug: pretend agents have half their resources (shows the checker can fail). */
+  brokenCapacity: boolean;
+  /** Known bug 'stale-update-reallocates': leave out tasks their agent already reports terminal. */
+  ignoreTasksEndedOnAgent: boolean;
+}
+
+export class InvariantChecker {
+  readonly violations: Violation[] = [];
+  private readonly updates = new Map<string, UpdateInfo>();
+  /** Next update index per task, in the order agents generated them (across agent restarts). */
+  private readonly nextIndex = new Map<string, number>();
+  private readonly perTask = new Map<string, TaskTrack>();
+  private readonly launches = new Map<string, LaunchTrack>();
+  private readonly consumedOffers = new Set<string>();
+  private readonly seenOffers = new Map<SimFramework, Set<string>>();
+  private lastCheckMs = 0;
+  checks = 0;
+
+  constructor(
+    private readonly host: MasterHost,
+    private readonly agents: readonly SimAgent[],
+    private readonly frameworks: readonly SimFramework[],
+    private readonly options: CheckerOptions,
+  ) {}
+
+  private fail(invariant: string, message: string): void {
+    if (this.violations.length < 100) this.violations.push({ invariant, message });
+  }
+
+  // --- observation hooks -----------------------------------------------------------------------
+
+  readonly agentObserver: AgentObserver = {
+    updateCreated: (_agent, fwId, status) => {
+      if (!status.uuid) return;
+      const key = `${fwId}/${status.task_id.value}`;
+      const index = this.nextIndex.get(key) ?? 0;
+      this.nextIndex.set(key, index + 1);
+      this.updates.set(status.uuid, { key, index, state: status.state });
+    },
+    updateAcked: (_agent, fwId, status) => {
+      if (!status.uuid) return;
+      const info = this.updates.get(status.uuid);
+      if (!info) return;
+      this.track(`${fwId}/${status.task_id.value}`).acked.add(info.index);
+    },
+    anomaly: (agent, message) => this.fail('agent-protocol', `${agent.node}: ${message}`),
+  };
+
+  readonly frameworkObserver: FrameworkObserver = {
+    launching: (fw, _offerIds, tasks: TaskInfo[]) => {
+      for (const t of tasks) {
+        this.launches.set(`${fw.options.name}/${t.task_id.value}`, {
+          fw,
+          agentId: t.agent_id.value,
+          launchedMs: this.host.net.clock.nowMs(),
+          unaccountedMs: 0,
+          terminalSeen: false,
+        });
+      }
+    },
+    offersReceived: (fw, offers: Offer[]) => {
+      let seen = this.seenOffers.get(fw);
+      if (!seen) this.seenOffers.set(fw, (seen = new Set()));
+      for (const o of offers) {
+        if (seen.has(o.id.value)) this.fail('offer-once', `${fw.options.name} was offered ${o.id.value} twice`);
+        seen.add(o.id.value);
+      }
+    },
+    updateReceived: (fw, status: TaskStatus) => {
+      const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
+      if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
+      if (!status.uuid || !fw.frameworkId) return;
+      const info = this.updates.get(status.uuid);
+      if (!info) {
+        this.fail('update-order', `${fw.options.name} received update ${status.uuid} (${status.state}) for ${status.task_id.value} that no agent sent`);
+        return;
+      }
+      const tr = this.track(info.key);
+      if (info.index < tr.maxSeen) {
+        this.fail(
+          'update-order',
+          `${fw.options.name} received update #${info.index} (${info.state}) of task ${status.task_id.value} after update #${tr.maxSeen}: reordered`,
+        );
+      }
+      for (let i = tr.maxSeen + 1; i < info.index; i++) {
+        if (tr.acked.has(i) && !tr.received.has(i)) {
+          this.fail(
+            'update-lost',
+            `${fw.options.name} received update #${info.index} of task ${status.task_id.value} but never #${i}, which the master had acknowledged`,
+          );
+        }
+      }
+      tr.received.add(info.index);
+      if (info.index > tr.maxSeen) tr.maxSeen = info.index;
+    },
+    anomaly: (fw, message) => this.fail('scheduler-protocol', `${fw.options.name}: ${message}`),
+  };
+
+  private track(key: string): TaskTrack {
+    let t = this.perTask.get(key);
+    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set() }));
+    return t;
+  }
+
+  /**
+   * Called with each ACCEPT or DECLINE just before the master handles it; the returned function
+   * runs right after the master's synchronous part, which is where offers are consumed.
+   */
+  aroundOfferCall(master: Master, offerIds: string[], accept: boolean): () => void {
+    const valid = offerIds.filter((id) => master.offers.has(id));
+    for (const id of valid) {
+      if (this.consumedOffers.has(id)) this.fail('offer-once', `offer ${id} is valid again after it was ${accept ? 'accepted' : 'used'}`);
+    }
+    return () => {
+      for (const id of valid) if (!master.offers.has(id)) this.consumedOffers.add(id);
+    };
+  }
+
+  // --- per-step checks -------------------------------------------------------------------------
+
+  /** Runs the safety checks. Returns the violations found in this step. */
+  check(nowMs: number): Violation[] {
+    const before = this.violations.length;
+    this.checks++;
+    const elapsed = this.lastCheckMs === 0 ? 0 : nowMs - this.lastCheckMs;
+    this.lastCheckMs = nowMs;
+    for (const e of this.host.errors.splice(0)) this.fail('master-exception', e);
+    this.checkAgentsRunWithinResources();
+    const m = this.host.master;
+    if (m?.recovered) {
+      this.checkMasterBooks(m);
+      this.checkLaunchesAccounted(m, elapsed);
+    }
+    return this.violations.slice(before);
+  }
+
+  private capacity(total: Resource[]): { cpus: number; mem: number; disk: number; ports: Range[] } {
+    const c = sumScalars(total);
+    const f = this.options.brokenCapacity ? 0.5 : 1;
+    return { cpus: c.cpus * f, mem: c.mem * f, disk: c.disk * f, ports: c.ports };
+  }
+
+  private checkAgentsRunWithinResources(): void {
+    for (const a of this.agents) {
+      const cap = this.capacity(a.options.resources);
+      const used = sumScalars(a.activeTasks().flatMap((t) => t.resources));
+      const over = exceeds(used, cap);
+      if (over) this.fail('no-oversubscription', `agent ${a.node} (${a.agentId}) runs tasks needing ${over}`);
+    }
+  }
+
+  private checkMasterBooks(m: Master): void {
+    const simById = new Map<string, SimAgent>();
+    if (this.options.ignoreTasksEndedOnAgent) for (const a of this.agents) if (a.agentId) simById.set(a.agentId, a);
+    for (const agent of m.agents.values()) {
+      if (agent.state !== 'REGISTERED') continue;
+      const rs: Resource[] = [];
+      const sim = simById.get(agent.id);
+      for (const rec of agent.tasks.values()) {
+        if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
+        if (sim && isTerminal(sim.tasks.get(`${rec.task.framework_id.value}/${rec.task.task_id.value}`)?.state ?? 'TASK_RUNNING')) continue;
+        for (const r of rec.task.resources) rs.push(r);
+      }
+      for (const id of agent.offers) {
+        const o = m.offers.get(id);
+        if (o) for (const r of o.offer.resources) rs.push(r);
+      }
+      const over = exceeds(sumScalars(rs), this.capacity(agent.info.resources));
+      if (over) this.fail('no-oversubscription', `the master's books for agent ${agent.id} (${agent.info.hostname}) hold tasks and offers needing ${over}`);
+    }
+  }
+
+  private checkLaunchesAccounted(m: Master, elapsedMs: number): void {
+    const completed = new Map<string, Set<string>>();
+    const completedOf = (fwId: string): Set<string> => {
+      let set = completed.get(fwId);
+      if (!set) {
+        set = new Set();
+        for (const t of m.frameworks.get(fwId)?.completedTasks ?? []) set.add(t.task_id.value);
+        completed.set(fwId, set);
+      }
+      return set;
+    };
+    for (const [key, l] of this.launches) {
+      if (l.terminalSeen) {
+        this.launches.delete(key);
+        continue;
+      }
+      const fwId = l.fw.frameworkId;
+      const fw = fwId ? m.frameworks.get(fwId) : undefined;
+      const taskId = key.slice(l.fw.options.name.length + 1);
+      const known = fw !== undefined && (fw.tasks.has(taskId) || fw.unreachableTasks.has(taskId) || completedOf(fw.id).has(taskId));
+      if (known) {
+        l.unaccountedMs = 0;
+        continue;
+      }
+      l.unaccountedMs += elapsedMs;
+      if (l.unaccountedMs > this.options.unaccountedGraceMs) {
+        this.fail(
+          'task-accounted',
+          `task ${taskId} launched by ${l.fw.options.name} on ${l.agentId} is unknown to the master and was never reported terminal to the framework (for ${Math.round(l.unaccountedMs / 1000)} s)`,
+        );
+        this.launches.delete(key);
+      }
+    }
+  }
+
+  // --- convergence -----------------------------------------------------------------------------
+
+  /**
+   * Whether the system has settled: every agent registered, every framework subscribed with its
+   * declared service tasks RUNNING in its own view, the master's and the agents', no task
+   * running that nobody wants, and no status update waiting anywhere. Returns what is not there yet.
+   */
+  convergence(): string[] {
+    const why: string[] = [];
+    const m = this.host.master;
+    if (!m?.recovered) return ['the master is not up'];
+    for (const a of this.agents) {
+      if (a.state === 'shutdown') continue;
+      const rec = a.agentId ? m.agents.get(a.agentId) : undefined;
+      if (!rec || rec.state !== 'REGISTERED') why.push(`agent ${a.node} is not registered (${a.state}, master: ${rec?.state ?? 'unknown'})`);
+      if (a.pendingUpdates > 0) why.push(`agent ${a.node} has ${a.pendingUpdates} unacknowledged status updates`);
+    }
+    const running = new Map<string, { agentNode: string }>();
+    for (const a of this.agents) {
+      for (const t of a.tasks.values()) {
+        if (t.done || !t.container.running || t.killing) continue;
+        running.set(`${t.frameworkId}/${t.info.task_id.value}`, { agentNode: a.node });
+      }
+    }
+    for (const f of this.frameworks) {
+      if (f.conn !== 'subscribed' || !f.frameworkId) {
+        why.push(`framework ${f.options.name} is ${f.conn}`);
+        continue;
+      }
+      const mf = m.frameworks.get(f.frameworkId);
+      if (!mf || mf.state !== 'CONNECTED') why.push(`framework ${f.options.name} is ${mf?.state ?? 'unknown'} in the master`);
+      if (mf && mf.pendingTasks.size > 0) why.push(`framework ${f.options.name} has ${mf.pendingTasks.size} tasks with unacknowledged updates in the master`);
+      const svc = f.runningServiceTasks();
+      if (svc.length !== f.declared) why.push(`framework ${f.options.name} runs ${svc.length} of ${f.declared} declared tasks`);
+      for (const t of svc) {
+        const rec = mf?.tasks.get(t.id);
+        if (!rec || rec.task.state !== 'TASK_RUNNING')
+          why.push(`task ${t.id} is RUNNING for ${f.options.name} but ${rec?.task.state ?? 'unknown'} in the master`);
+        if (!running.has(`${f.frameworkId}/${t.id}`)) why.push(`task ${t.id} is RUNNING for ${f.options.name} but runs on no agent`);
+      }
+      for (const t of f.tasks.values()) {
+        if (isTerminal(t.state as TaskState) || t.state === 'TASK_RUNNING') continue;
+        // Unreachable is a fixed point only while its agent really is away.
+        const rec = mf?.unreachableTasks.get(t.id);
+        const agent = rec ? m.agents.get(rec.task.agent_id.value) : undefined;
+        if (t.state === 'TASK_UNREACHABLE' && agent && agent.state !== 'REGISTERED') continue;
+        why.push(`task ${t.id} of ${f.options.name} is still ${t.state}`);
+      }
+    }
+    const fwById = new Map(this.frameworks.filter((f) => f.frameworkId).map((f) => [f.frameworkId!, f] as const));
+    for (const [key, r] of running) {
+      const [fwId, taskId] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+      const f = fwById.get(fwId);
+      const ft = f?.tasks.get(taskId);
+      if (!ft || ft.state !== 'TASK_RUNNING' || ft.killRequested)
+        why.push(`task ${taskId} runs on ${r.agentNode} but its framework ${f?.options.name ?? fwId} does not want it (${ft?.state ?? 'unknown'})`);
+      const rec = m.frameworks.get(fwId)?.tasks.get(taskId);
+      if (!rec || isTerminal(rec.task.state)) why.push(`task ${taskId} runs on ${r.agentNode} but the master has it ${rec?.task.state ?? 'unknown'}`);
+    }
+    return why.slice(0, 20);
+  }
+
+  /** End of run: every update the master acknowledged reached its framework (or the task ended otherwise). */
+  finalChecks(): void {
+    for (const [key, tr] of this.perTask) {
+      for (const i of tr.acked) {
+        if (tr.received.has(i)) continue;
+        const [fwId, taskId] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+        const f = this.frameworks.find((x) => x.frameworkId === fwId);
+        const ft = f?.tasks.get(taskId);
+        // Superseded by a terminal state the framework did get (e.g. lost with its agent) or
+        // the task ended long ago and was forgotten: acceptable, as in Mesos.
+        if (!ft || isTerminal(ft.state as TaskState)) continue;
+        this.fail('update-lost', `update #${i} of task ${taskId} was acknowledged by the master but never reached ${f?.options.name ?? fwId}`);
+      }
+    }
+  }
+}
+
+interface Sums {
+  cpus: number;
+  mem: number;
+  disk: number;
+  ports: Range[];
+}
+
+function sumScalars(rs: readonly Resource[]): Sums {
+  const s: Sums = { cpus: 0, mem: 0, disk: 0, ports: [] };
+  for (const r of rs) {
+    if (r.name === 'cpus') s.cpus += r.scalar?.value ?? 0;
+    else if (r.name === 'mem') s.mem += r.scalar?.value ?? 0;
+    else if (r.name === 'disk') s.disk += r.scalar?.value ?? 0;
+    else if (r.name === 'ports') for (const x of r.ranges?.range ?? []) s.ports.push(x);
+  }
+  return s;
+}
+
+/** Describes how `used` exceeds `cap`, or undefined when it fits. */
+function exceeds(used: Sums, cap: Sums): string | undefined {
+  const eps = 1e-6;
+  const out: string[] = [];
+  if (used.cpus > cap.cpus + eps) out.push(`cpus ${round(used.cpus)} > ${round(cap.cpus)}`);
+  if (used.mem > cap.mem + eps) out.push(`mem ${round(used.mem)} > ${round(cap.mem)}`);
+  if (used.disk > cap.disk + eps) out.push(`disk ${round(used.disk)} > ${round(cap.disk)}`);
+  if (used.ports.length > 0) {
+    const sorted = [...used.ports].sort((a, b) => a.begin - b.begin);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]!.begin <= sorted[i - 1]!.end) {
+        out.push(`port ${sorted[i]!.begin} twice`);
+        break;
+      }
+    }
+    for (const p of sorted) {
+      if (!cap.ports.some((c) => c.begin <= p.begin && p.end <= c.end)) {
+        out.push(`port ${p.begin} not on the agent`);
+        break;
+      }
+    }
+  }
+  return out.length > 0 ? out.join(', ') : undefined;
+}
+
+const round = (v: number): number => Math.round(v * 1000) / 1000;
