@@ -575,21 +575,15 @@ describe('scheduler API: more events', () => {
     assert.deepEqual(r.rescind.offer_id, o.id);
   });
 
-  test(
-    'an agent that is removed (marked gone) is reported to frameworks with FAILURE{agent_id}',
-    {
-      todo: 'bug: the master never sends the FAILURE event (Mesos sends LostSlaveMessage -> FAILURE{agent_id} to every framework when an agent is removed or unreachable)',
-    },
-    async (t) => {
-      const env = await setup(t);
-      const agent = await env.agent();
-      const s = await env.sched();
-      await s.offer();
-      assert.equal((await post(`${env.base}/api/v1`, { type: 'MARK_AGENT_GONE', mark_agent_gone: { agent_id: { value: agent.id } } })).status, 202);
-      const f = await s.ev.take((e) => e.type === 'FAILURE', 'FAILURE', 2000);
-      assert.deepEqual(f.failure, { agent_id: { value: agent.id } });
-    },
-  );
+  test('an agent that is removed (marked gone) is reported to frameworks with FAILURE{agent_id}', {}, async (t) => {
+    const env = await setup(t);
+    const agent = await env.agent();
+    const s = await env.sched();
+    await s.offer();
+    assert.equal((await post(`${env.base}/api/v1`, { type: 'MARK_AGENT_GONE', mark_agent_gone: { agent_id: { value: agent.id } } })).status, 202);
+    const f = await s.ev.take((e) => e.type === 'FAILURE', 'FAILURE', 2000);
+    assert.deepEqual(f.failure, { agent_id: { value: agent.id } });
+  });
 
   test('MESSAGE goes to the agent as FRAMEWORK_MESSAGE; an executor message reaches the framework as MESSAGE', async (t) => {
     const env = await setup(t);
@@ -760,9 +754,7 @@ describe('scheduler API: TEARDOWN and failover', () => {
 
   test(
     're-SUBSCRIBE with the same id fails over: same id, new stream id, the old stream gets ERROR and closes; the new instance gets offers',
-    {
-      todo: "bug: on failover the old instance's outstanding offers are neither rescinded nor recovered (Master.subscribe), so the new instance never gets those resources offered",
-    },
+    {},
     async (t) => {
       const env = await setup(t);
       await env.agent();

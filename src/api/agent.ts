@@ -1,11 +1,12 @@
 import { constants as FS, promises as fs, readFileSync, type Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { basename, posix, resolve as resolvePath, sep } from 'node:path';
+import { flatAttributes, legacyTask, taskRole } from '../core/legacy.js';
 import * as R from '../core/resources/index.js';
-import type { Attribute, FrameworkInfo, Resource, Task } from '../model/mesos.js';
+import type { FrameworkInfo, Resource } from '../model/mesos.js';
 import type { Agent, AgentView, TaskView } from '../services/agent/agent.js';
 import { type RouteContext, type Router, sendLegacyJson, sendText } from './http.js';
+import { systemMetrics } from './system-metrics.js';
 
 /**
  * The legacy agent HTTP endpoints (api-contracts.md §3.1) in their hand-written JSON shapes:
@@ -145,7 +146,7 @@ function legacyExecutor(v: AgentView, t: TaskView, live: boolean): Record<string
   const command = t.info.command;
   const cmdText = command?.shell === false ? [command.value ?? '', ...(command.arguments ?? []).slice(1)].join(' ') : (command?.value ?? '');
   const role = taskRole(t.task);
-  const task = legacyTask(v, t);
+  const task = legacyTask(t.task, v.id ?? '');
   const out: Record<string, unknown> = {
     id: t.executorId,
     name: `Command Executor (Task: ${t.info.task_id.value}) (Command: sh -c '${cmdText.slice(0, 100)}')`,
@@ -160,55 +161,6 @@ function legacyExecutor(v: AgentView, t: TaskView, live: boolean): Record<string
     completed_tasks: live ? [] : [task],
   };
   if (t.info.labels?.labels?.length) out.labels = t.info.labels.labels;
-  return out;
-}
-
-function legacyTask(v: AgentView, t: TaskView): Record<string, unknown> {
-  const task = t.task;
-  const out: Record<string, unknown> = {
-    id: task.task_id.value,
-    name: task.name,
-    framework_id: task.framework_id.value,
-    // Mesos leaves executor_id empty for command tasks (the command executor is implicit).
-    executor_id: '',
-    slave_id: task.agent_id.value || (v.id ?? ''),
-    state: task.state,
-    resources: R.toLegacy(task.resources),
-    role: taskRole(task),
-    statuses: task.statuses.map((s) => {
-      const st: Record<string, unknown> = { state: s.state, timestamp: s.timestamp ?? 0 };
-      if (s.labels?.labels?.length) st.labels = s.labels.labels;
-      if (s.container_status) st.container_status = s.container_status;
-      if (s.healthy !== undefined) st.healthy = s.healthy;
-      return st;
-    }),
-  };
-  if (task.user) out.user = task.user;
-  if (task.labels?.labels?.length) out.labels = task.labels.labels;
-  if (task.discovery) out.discovery = task.discovery;
-  if (task.container) out.container = task.container;
-  if (task.health_check) out.health_check = task.health_check;
-  if (task.kill_policy) out.kill_policy = task.kill_policy;
-  if (task.limits) out.limits = task.limits;
-  return out;
-}
-
-function taskRole(task: Task): string {
-  for (const r of task.resources) {
-    if (r.allocation_info?.role) return r.allocation_info.role;
-  }
-  const reserved = task.resources.map(R.reservationRole).find((x) => x !== '*');
-  return reserved ?? '*';
-}
-
-function flatAttributes(attrs: Attribute[] | undefined): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const a of attrs ?? []) {
-    if (a.type === 'TEXT') out[a.name] = a.text?.value ?? '';
-    else if (a.type === 'SCALAR') out[a.name] = a.scalar?.value ?? 0;
-    else if (a.type === 'RANGES') out[a.name] = R.formatRanges(a.ranges?.range ?? []);
-    else if (a.type === 'SET') out[a.name] = `{${(a.set?.item ?? []).join(', ')}}`;
-  }
   return out;
 }
 
@@ -241,18 +193,6 @@ function containerList(v: AgentView, q: URLSearchParams) {
     }
   }
   return out;
-}
-
-function systemMetrics(): Record<string, number> {
-  const [l1, l5, l15] = loadavg();
-  return {
-    'system/cpus_total': cpus().length,
-    'system/load_1min': l1 ?? 0,
-    'system/load_5min': l5 ?? 0,
-    'system/load_15min': l15 ?? 0,
-    'system/mem_total_bytes': totalmem(),
-    'system/mem_free_bytes': freemem(),
-  };
 }
 
 // --- Files API -------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { encodeRecord } from '../base/recordio.js';
 import type { EventSink } from '../ports/sink.js';
 
@@ -194,4 +195,52 @@ export function queryBool(q: URLSearchParams, name: string, dflt: boolean): bool
   if (l === 'true' || l === '1') return true;
   if (l === 'false' || l === '0') return false;
   return dflt;
+}
+
+export interface HttpServer {
+  server: Server;
+  port: number;
+  /** Closes the listener and every open connection (streams included). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a router on ip:port (0 = any free port): unmatched routes get a JSON 404, a handler
+ * that throws gets a JSON 500 and a log line, long-lived streams are never timed out.
+ */
+export function serveHttp(router: Router, port: number, ip: string, log: (level: 'error', msg: string) => void = () => {}): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    router.handle(req, res).then(
+      (handled) => {
+        if (!handled) sendJson(res, 404, { code: 404, message: `No route for ${req.method} ${req.url}` });
+      },
+      (err: Error) => {
+        log('error', `request ${req.method} ${req.url} failed: ${err.stack ?? err.message}`);
+        if (!res.headersSent) sendJson(res, 500, { code: 500, message: err.message });
+        else res.destroy();
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0;
+  const sockets = new Set<Socket>();
+  server.on('connection', (c) => {
+    sockets.add(c);
+    c.on('close', () => sockets.delete(c));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, ip, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve({
+        server,
+        port: typeof addr === 'object' && addr ? addr.port : port,
+        close: () => {
+          for (const c of sockets) c.destroy();
+          return new Promise<void>((r) => server.close(() => r()));
+        },
+      });
+    });
+  });
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { AgentCall, AgentCommand } from '../model/agent-protocol.js';
 import { stripNulls } from '../model/mesos.js';
 import { SCHEDULER_CALL_TYPES, type Master, type SchedulerCall } from '../services/master/master.js';
 import * as V from '../services/master/views.js';
+import { systemMetrics } from './system-metrics.js';
 import { BodyError, RecordIOSink, type Router, readBody, sendJson, sendLegacyJson, sendText } from './http.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -260,16 +260,4 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
     if (!id) return sendText(res, 400, "Missing 'frameworkId' query parameter in the request body");
     reply(res, master.teardown(id));
   });
-}
-
-function systemMetrics(): Record<string, number> {
-  const [l1, l5, l15] = loadavg();
-  return {
-    'system/cpus_total': cpus().length,
-    'system/load_1min': l1 ?? 0,
-    'system/load_5min': l5 ?? 0,
-    'system/load_15min': l15 ?? 0,
-    'system/mem_total_bytes': totalmem(),
-    'system/mem_free_bytes': freemem(),
-  };
 }

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { RealClock } from '../adapters/clock-real.js';
 import { HttpMasterLink } from '../adapters/master-link-http.js';
@@ -9,7 +7,7 @@ import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
 import { ProcessRuntime } from '../adapters/runtime/process.js';
 import { agentRoutes } from '../api/agent.js';
-import { Router, sendJson } from '../api/http.js';
+import { Router, serveHttp } from '../api/http.js';
 import { parseDurationMs } from '../base/duration.js';
 import { parseFlags } from '../base/flags.js';
 import { Random } from '../base/random.js';
@@ -115,25 +113,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   // Listen first: with port 0 the agent must know its port before it registers.
   const router = new Router();
-  const server = createServer((req, res) => {
-    router.handle(req, res).then(
-      (handled) => {
-        if (!handled) sendJson(res, 404, { code: 404, message: `No route for ${req.method} ${req.url}` });
-      },
-      (err: Error) => {
-        log('error', `request ${req.method} ${req.url} failed: ${err.stack ?? err.message}`);
-        if (!res.headersSent) sendJson(res, 500, { code: 500, message: err.message });
-        else res.destroy();
-      },
-    );
-  });
-  server.keepAliveTimeout = 65_000;
-  const sockets = new Set<Socket>();
-  server.on('connection', (c) => {
-    sockets.add(c);
-    c.on('close', () => sockets.delete(c));
-  });
-  const port = await listen(server, opts.port ?? 5051, ip);
+  const http = await serveHttp(router, opts.port ?? 5051, ip, log);
+  const port = http.port;
 
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
   const runtime = opts.runtime ?? new ProcessRuntime({ stateDir: join(workDir, 'meta', 'runtime'), log });
@@ -183,8 +164,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     await agent.stop();
     runtime.close?.();
     if (link instanceof HttpMasterLink) link.close();
-    for (const c of sockets) c.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
+    await http.close();
   };
   try {
     await agent.start();
@@ -193,17 +173,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     throw e;
   }
   return { agent, port, registered, stop };
-}
-
-function listen(server: Server, port: number, ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, ip, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : port);
-    });
-  });
 }
 
 const AGENT_HELP = `Usage: dcos agent --master=HOST:PORT [flags]

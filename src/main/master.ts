@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { parseDurationMs } from '../base/duration.js';
@@ -8,7 +7,7 @@ import { RealClock } from '../adapters/clock-real.js';
 import { MemoryStore } from '../adapters/store/memory.js';
 import { SqliteStore } from '../adapters/store/sqlite.js';
 import { gatewayRoutes } from '../api/gateway.js';
-import { Router, sendJson } from '../api/http.js';
+import { type HttpServer, Router, serveHttp } from '../api/http.js';
 import { masterRoutes } from '../api/master.js';
 import { HierarchicalAllocator } from '../core/allocator/index.js';
 import type { Store } from '../ports/store.js';
@@ -37,34 +36,6 @@ export interface RunningMaster {
   stop(): Promise<void>;
 }
 
-function listen(server: Server, port: number, ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, ip, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : port);
-    });
-  });
-}
-
-function serve(router: Router): Server {
-  const server = createServer((req, res) => {
-    router.handle(req, res).then(
-      (handled) => {
-        if (!handled) sendJson(res, 404, { code: 404, message: `No route for ${req.method} ${req.url}` });
-      },
-      (err: Error) => {
-        if (!res.headersSent) sendJson(res, 500, { code: 500, message: err.message });
-        else res.destroy();
-      },
-    );
-  });
-  server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 0;
-  return server;
-}
-
 /** Starts a master (and optionally the gateway) in this process. */
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const ip = opts.ip ?? '127.0.0.1';
@@ -72,8 +43,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const random = new Random(opts.seed ?? (Math.random() * 2 ** 32) >>> 0);
   const store: Store = opts.store === 'memory' ? new MemoryStore() : new SqliteStore(join(opts.workDir ?? '/var/lib/dcos-ts/master', 'registry.db'));
   const allocator = new HierarchicalAllocator({ random: random.fork() });
-  const server0 = serve(new Router());
-  const port = await listen(server0, opts.port ?? 5050, ip);
+  const log = opts.log ?? (() => {});
+  // Listen first: with port 0 the master must know its port before it describes itself.
+  const router = new Router();
+  const http = await serveHttp(router, opts.port ?? 5050, ip, log);
+  const port = http.port;
   const config: MasterConfig = {
     ...DEFAULT_MASTER_CONFIG,
     hostname: opts.hostname ?? ip,
@@ -83,49 +57,25 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     ...(opts.workDir ? { workDir: opts.workDir } : {}),
     ...opts.config,
   };
-  const log = opts.log ?? (() => {});
   const master = new Master({ clock, random, store, allocator, config, log, defer: (fn) => setImmediate(fn) });
-  const router = new Router();
   masterRoutes(router, master, { maxSubscriberBufferBytes: config.maxSubscriberBufferBytes, heartbeatIntervalMs: config.heartbeatIntervalMs });
-  server0.removeAllListeners('request');
-  server0.on('request', (req, res) => {
-    router.handle(req, res).then(
-      (handled) => {
-        if (!handled) sendJson(res, 404, { code: 404, message: `No route for ${req.method} ${req.url}` });
-      },
-      (err: Error) => {
-        log('error', `request ${req.method} ${req.url} failed: ${err.stack ?? err.message}`);
-        if (!res.headersSent) sendJson(res, 500, { code: 500, message: err.message });
-        else res.destroy();
-      },
-    );
-  });
   await master.start();
 
-  let gatewayServer: Server | undefined;
-  let gatewayPort: number | undefined;
+  let gateway: HttpServer | undefined;
   if (opts.gatewayPort !== undefined) {
     const g = new Router();
     gatewayRoutes(g, { master, masterRouter: router, version: VERSION.dcos, clusterName: config.cluster ?? 'dcos-ts' });
-    gatewayServer = serve(g);
-    gatewayPort = await listen(gatewayServer, opts.gatewayPort, ip);
+    gateway = await serveHttp(g, opts.gatewayPort, ip, log);
   }
-  const sockets = new Set<import('node:net').Socket>();
-  for (const s of [server0, gatewayServer])
-    s?.on('connection', (c) => {
-      sockets.add(c);
-      c.on('close', () => sockets.delete(c));
-    });
 
   return {
     master,
     port,
-    gatewayPort,
+    gatewayPort: gateway?.port,
     store,
     async stop() {
       await master.stop();
-      for (const c of sockets) c.destroy();
-      await Promise.all([server0, gatewayServer].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
+      await Promise.all([http.close(), gateway?.close()]);
       await store.close();
     },
   };

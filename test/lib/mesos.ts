@@ -47,10 +47,6 @@ export async function startTestMaster(opts: { config?: Partial<MasterConfig>; st
       if (stopped) return;
       stopped = true;
       await running.stop();
-      // Workaround for a master bug (reported; asserted in master-recovery.test.ts): stop() closes
-      // the framework streams, which starts each framework's failover timer again, so a stopped
-      // master keeps a timer alive for failover_timeout and the test process cannot exit.
-      for (const fw of running.master.frameworks.values()) fw.failoverTimer?.cancel();
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../../base/clock.js';
 import { RingBuffer } from '../../base/queue.js';
 import type { Random } from '../../base/random.js';
 import type { Allocation, Allocator } from '../../core/allocator/types.js';
+import { taskRole } from '../../core/legacy.js';
 import * as R from '../../core/resources/index.js';
 import type {
   AgentCall,
@@ -163,6 +164,7 @@ export class Master {
   readonly startTimeMs: number;
   electedTimeMs = 0;
   recovered = false;
+  private stopped = false;
 
   readonly agents = new Map<string, AgentRecord>();
   readonly frameworks = new Map<string, FrameworkRecord>();
@@ -229,15 +231,26 @@ export class Master {
 
   /** Stops timers and closes every stream. The store is left to its owner. */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) t.cancel();
     this.timers.length = 0;
     this.allocationSoon?.cancel();
+    this.allocationSoon = undefined;
     for (const fw of this.frameworks.values()) {
       fw.failoverTimer?.cancel();
       fw.heartbeatTimer?.cancel();
-      fw.sink?.close();
+      fw.failoverTimer = undefined;
+      fw.heartbeatTimer = undefined;
+      // Detach before closing, so the close is not taken for a disconnection (no failover timer).
+      const sink = fw.sink;
+      fw.sink = undefined;
+      sink?.close();
     }
-    for (const a of this.agents.values()) a.sink?.close();
+    for (const a of this.agents.values()) {
+      const sink = a.sink;
+      a.sink = undefined;
+      sink?.close();
+    }
     for (const s of this.operatorSinks) s.close();
     for (const o of this.offers.values()) o.timer?.cancel();
     await this.writer.flush();
@@ -363,21 +376,7 @@ export class Master {
     const now = this.clock.nowMs();
     const id = `${this.id}-S${this.nextAgentNum++}`;
     const info: AgentInfo = { ...call.agent_info, id: { value: id }, resources: R.normalize(call.agent_info.resources) };
-    const agent: AgentRecord = {
-      id,
-      info,
-      ip: call.ip,
-      pid: agentPid(call.ip, info.port ?? 5051),
-      state: 'REGISTERED',
-      version: call.version,
-      sink: undefined,
-      lastSeenMs: now,
-      registeredTimeMs: now,
-      reregisteredTimeMs: undefined,
-      unreachableTimeMs: undefined,
-      tasks: new Map(),
-      offers: new Set(),
-    };
+    const agent = newAgentRecord(id, info, call, now);
     this.agents.set(id, agent);
     this.persistAgent(agent);
     this.persistMeta();
@@ -405,21 +404,8 @@ export class Master {
     if (agent?.state === 'GONE') return { status: 403, body: { error: 'gone', message: `Agent ${id} has been marked gone` } };
     const info: AgentInfo = { ...call.agent_info, id: { value: id }, resources: R.normalize(call.agent_info.resources) };
     if (!agent) {
-      agent = {
-        id,
-        info,
-        ip: call.ip,
-        pid: agentPid(call.ip, info.port ?? 5051),
-        state: 'REGISTERED',
-        version: call.version,
-        sink: undefined,
-        lastSeenMs: now,
-        registeredTimeMs: now,
-        reregisteredTimeMs: now,
-        unreachableTimeMs: undefined,
-        tasks: new Map(),
-        offers: new Set(),
-      };
+      agent = newAgentRecord(id, info, call, now);
+      agent.reregisteredTimeMs = now;
       this.agents.set(id, agent);
     } else {
       this.rescindAgentOffers(agent);
@@ -597,10 +583,16 @@ export class Master {
         this.transitionByMaster(fw, rec, 'TASK_LOST', 'REASON_AGENT_REMOVED', 'Agent is unreachable');
       }
     }
+    this.notifyAgentLost(agent.id);
     this.metrics['master/slave_unreachable_completed']!++;
     this.persistAgent(agent);
     void this.writer.flush();
     this.broadcast({ type: 'AGENT_REMOVED', agent_removed: { agent_id: { value: agent.id } } });
+  }
+
+  /** Every connected framework hears that the agent is lost (Mesos' LostSlaveMessage). */
+  private notifyAgentLost(agentId: string): void {
+    for (const fw of this.frameworks.values()) this.sendEvent(fw, { type: 'FAILURE', failure: { agent_id: { value: agentId } } });
   }
 
   private boundedUnreachable(fw: FrameworkRecord): void {
@@ -635,6 +627,7 @@ export class Master {
       this.transitionByMaster(fw, rec, state, 'REASON_AGENT_REMOVED_BY_OPERATOR', 'Agent was marked gone by the operator');
     }
     agent.tasks.clear();
+    this.notifyAgentLost(agent.id);
     this.metrics['master/slave_removals']!++;
     this.persistAgent(agent);
     void this.writer.flush();
@@ -891,6 +884,8 @@ export class Master {
         fw.sink = undefined;
         old.close();
       }
+      // Offers made to the old instance go back to the pool; the new one gets fresh offers.
+      for (const offerId of [...fw.offers]) this.removeOffer(offerId, { rescind: false });
       fw.failoverTimer?.cancel();
       fw.failoverTimer = undefined;
       // user and checkpoint cannot change on re-subscription.
@@ -936,7 +931,7 @@ export class Master {
   }
 
   private disconnectFramework(fw: FrameworkRecord): void {
-    if (fw.state === 'COMPLETED') return;
+    if (fw.state === 'COMPLETED' || this.stopped) return;
     fw.sink = undefined;
     fw.streamId = undefined;
     fw.state = 'DISCONNECTED';
@@ -1461,7 +1456,7 @@ export class Master {
 
   /** Runs an allocation soon (coalescing bursts of events into one cycle). */
   allocateSoon(): void {
-    if (this.allocationSoon || !this.recovered) return;
+    if (this.allocationSoon || !this.recovered || this.stopped) return;
     this.allocationSoon = this.clock.setTimer(0, () => {
       this.allocationSoon = undefined;
       this.runAllocation();
@@ -1852,9 +1847,22 @@ function taskStoreKey(t: Task): string {
   return `${K_TASK}${t.framework_id.value}/${t.task_id.value}`;
 }
 
-export function taskRole(t: Task): string {
-  for (const r of t.resources) if (r.allocation_info?.role) return r.allocation_info.role;
-  return '*';
+function newAgentRecord(id: string, info: AgentInfo, call: { ip: string; version: string }, nowMs: number): AgentRecord {
+  return {
+    id,
+    info,
+    ip: call.ip,
+    pid: agentPid(call.ip, info.port ?? 5051),
+    state: 'REGISTERED',
+    version: call.version,
+    sink: undefined,
+    lastSeenMs: nowMs,
+    registeredTimeMs: nowMs,
+    reregisteredTimeMs: undefined,
+    unreachableTimeMs: undefined,
+    tasks: new Map(),
+    offers: new Set(),
+  };
 }
 
 export function agentPid(ip: string, port: number): string {

@@ -1,7 +1,8 @@
+import { flatAttributes, legacyTask } from '../../core/legacy.js';
 import * as R from '../../core/resources/index.js';
-import { type Attribute, type Resource, type Task, TASK_STATES, isTerminal } from '../../model/mesos.js';
+import { type Resource, type Task, TASK_STATES, isTerminal } from '../../model/mesos.js';
 import { configFlags } from './config.js';
-import { type AgentRecord, type FrameworkRecord, type Master, taskRole } from './master.js';
+import type { AgentRecord, FrameworkRecord, Master } from './master.js';
 
 /**
  * JSON views of the master's state: the legacy hand-written shapes (/master/state and friends:
@@ -12,44 +13,6 @@ import { type AgentRecord, type FrameworkRecord, type Master, taskRole } from '.
 const BUILD_DATE = '2026-11-25 00:00:00';
 const BUILD_TIME_SECS = 1_795_564_800;
 const secs = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
-
-export function flatAttributes(attrs: Attribute[] | undefined): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const a of attrs ?? []) {
-    if (a.type === 'TEXT') out[a.name] = a.text?.value ?? '';
-    else if (a.type === 'SCALAR') out[a.name] = a.scalar?.value ?? 0;
-    else if (a.type === 'RANGES') out[a.name] = R.formatRanges(a.ranges?.range ?? []);
-    else if (a.type === 'SET') out[a.name] = `{${(a.set?.item ?? []).join(', ')}}`;
-  }
-  return out;
-}
-
-export function legacyTask(t: Task): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: t.task_id.value,
-    name: t.name,
-    framework_id: t.framework_id.value,
-    executor_id: t.executor_id?.value ?? '',
-    slave_id: t.agent_id.value,
-    state: t.state,
-    resources: R.toLegacy(t.resources),
-    role: taskRole(t),
-    statuses: t.statuses.map((s) => {
-      const st: Record<string, unknown> = { state: s.state, timestamp: s.timestamp ?? 0 };
-      if (s.labels) st.labels = s.labels.labels;
-      if (s.container_status) st.container_status = s.container_status;
-      if (s.healthy !== undefined) st.healthy = s.healthy;
-      return st;
-    }),
-  };
-  if (t.user) out.user = t.user;
-  if (t.labels?.labels?.length) out.labels = t.labels.labels;
-  if (t.discovery) out.discovery = t.discovery;
-  if (t.container) out.container = t.container;
-  if (t.health_check) out.health_check = t.health_check;
-  if (t.limits) out.limits = t.limits;
-  return out;
-}
 
 function reservedByRole(rs: Resource[]): { reserved: Record<string, Record<string, number | string>>; unreserved: Resource[] } {
   const byRole = new Map<string, Resource[]>();
@@ -143,9 +106,9 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
     registered_time: secs(fw.registeredTimeMs),
     unregistered_time: secs(fw.unregisteredTimeMs) ?? 0,
     resources: usedFlat,
-    tasks: tasks.map(legacyTask),
+    tasks: tasks.map((t) => legacyTask(t)),
     unreachable_tasks: [...fw.unreachableTasks.values()].map((r) => legacyTask(r.task)),
-    completed_tasks: fw.completedTasks.toArray().map(legacyTask),
+    completed_tasks: fw.completedTasks.toArray().map((t) => legacyTask(t)),
     offers,
     executors: [],
   });
@@ -264,7 +227,7 @@ export function legacyTasks(m: Master, q: URLSearchParams): Record<string, unkno
   const filtered = taskFilter ? tasks.filter((t) => t.task_id.value === taskFilter) : tasks;
   const ts = (t: Task): number => t.statuses[0]?.timestamp ?? 0;
   filtered.sort((a, b) => (order === 'asc' ? ts(a) - ts(b) : ts(b) - ts(a)));
-  return { tasks: filtered.slice(offset, offset + limit).map(legacyTask) };
+  return { tasks: filtered.slice(offset, offset + limit).map((t) => legacyTask(t)) };
 }
 
 export function legacyRoles(m: Master): Record<string, unknown> {
