@@ -56,14 +56,13 @@ export function openStream(url: string, body: unknown, headers: Record<string, s
           close: () => req.destroy(),
           next(pred = () => true, timeoutMs = 10_000) {
             return new Promise((res2, rej2) => {
-              const deadline = setTimeout(
-                () => rej2(new Error(`timed out waiting for an event; got ${JSON.stringify(events.slice(cursor).map((e) => e.type))}`)),
-                timeoutMs,
-              );
+              let done = false;
               const check = () => {
+                if (done) return;
                 while (cursor < events.length) {
                   const e = events[cursor++] as Record<string, unknown>;
                   if (pred(e)) {
+                    done = true;
                     clearTimeout(deadline);
                     res2(e);
                     return;
@@ -71,6 +70,11 @@ export function openStream(url: string, body: unknown, headers: Record<string, s
                 }
                 waiters.push(check);
               };
+              // On timeout the waiter is retired, so it cannot swallow a later event.
+              const deadline = setTimeout(() => {
+                done = true;
+                rej2(new Error(`timed out waiting for an event; got ${JSON.stringify(events.slice(cursor).map((e) => e.type))}`));
+              }, timeoutMs);
               check();
             });
           },
