@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getJson, waitFor } from './lib/http.js';
+import { Scheduler, frameworkInfo, taskInfo } from './lib/mesos.js';
 
 const require = createRequire(import.meta.url);
 const DCOS = resolve('dist/src/main/dcos.js');
@@ -155,6 +156,42 @@ describe('a local cluster of real processes', () => {
     assert.match(r.stderr, /^Error: No task matches 'no-such-task'/);
   });
 
+  let ticker: { taskId: string; agentId: string; frameworkId: string } | undefined;
+
+  test("dcos task log --follow streams a running task's output as it is written", async () => {
+    const sched = await Scheduler.subscribe(info.mesos, frameworkInfo({ name: 'ticker', failover_timeout: 3600 }));
+    try {
+      const offer = await sched.offer(() => true, 10_000);
+      const task = taskInfo(offer, 'ticker-1');
+      // Bounded, so nothing can outlive the test run by much.
+      task.command.value = 'for i in $(seq 1 3000); do echo "tick $i"; sleep 0.2; done';
+      await sched.launch(offer, [task]);
+      for (const state of ['TASK_STARTING', 'TASK_RUNNING']) await sched.ack(await sched.update('ticker-1', state, 15_000));
+      ticker = { taskId: 'ticker-1', agentId: offer.agent_id.value, frameworkId: sched.frameworkId };
+      const child = spawn(process.execPath, [DCOS, 'task', 'log', 'ticker-1', '--follow', '--lines=1'], { env: { ...process.env, ...env } });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      try {
+        const ticks = await waitFor(
+          'three new ticks while following',
+          () => {
+            const n = [...out.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+            return n.length >= 4 ? n : undefined;
+          },
+          15_000,
+        );
+        // Consecutive lines, in order: the follower neither skips nor repeats output.
+        for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i], (ticks[i - 1] as number) + 1);
+      } finally {
+        child.kill('SIGINT');
+      }
+    } finally {
+      sched.close();
+    }
+  });
+
   test('dcos down stops the cluster and dcos up brings back the same agents', async () => {
     const before = await getJson(`${info.url}/mesos/master/state`);
     const ids = before.slaves.map((s: { id: string }) => s.id).sort();
@@ -175,11 +212,27 @@ describe('a local cluster of real processes', () => {
     assert.deepEqual(after.slaves.map((s: { id: string }) => s.id).sort(), ids);
     // The torn-down framework is remembered across the restart.
     assert.ok(after.completed_frameworks.some((f: { name: string }) => f.name === 'acceptance-fw'));
+    // The task kept running while the cluster was down; its agent reattached it.
+    assert.ok(ticker, 'the ticker task was launched');
+    const running = await waitFor(
+      'the ticker task to be running again',
+      async () => {
+        const s = await getJson(`${info.url}/mesos/master/state`);
+        const fw = s.frameworks.find((f: { id: string }) => f.id === ticker?.frameworkId);
+        return fw?.tasks.find((t: { id: string; state: string }) => t.id === 'ticker-1' && t.state === 'TASK_RUNNING');
+      },
+      20_000,
+    );
+    assert.equal(running.slave_id, ticker?.agentId);
   });
 
   test('an agent killed with SIGKILL becomes unreachable after the ping timeout', async () => {
     const cluster = JSON.parse(readFileSync(join(workDir, 'cluster.json'), 'utf8'));
-    const pid = cluster.pids.agents[1] as number;
+    // Kill the agent that does not run the ticker, so the purge at the end can still stop it.
+    const state = await getJson(`${info.url}/mesos/master/state`);
+    const tickerHost = state.slaves.find((a: { id: string }) => a.id === ticker?.agentId)?.hostname;
+    const victim = cluster.agents.findIndex((a: { ip: string }) => a.ip !== tickerHost);
+    const pid = cluster.pids.agents[victim] as number;
     process.kill(pid, 'SIGKILL');
     // agent_ping_timeout 1 s × 5 missed pings.
     const s = await waitFor(
