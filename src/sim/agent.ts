@@ -129,6 +129,8 @@ export class SimAgent {
   private session = 0;
   /** When set, the agent is about to start (or is in) a fresh (re)registration. */
   private connectScheduled = false;
+  /** Set when a task was added (the only way usage grows); the invariant checker clears it. */
+  usageGrew = false;
   readonly stats = { registrations: 0, reregistrations: 0, updatesSent: 0, updatesAcked: 0, launches: 0, crashes: 0 };
   /** Injected misbehaviour for checker self-tests; never set in a normal run. */
   bug: 'reorder-updates' | 'forget-failure' | undefined;
@@ -441,6 +443,7 @@ export class SimAgent {
       done: false,
     };
     this.tasks.set(key, t);
+    this.usageGrew = true;
     const runMs = Number(task.labels?.labels.find((l) => l.key === 'sim_run_ms')?.value ?? NaN);
     const startMs = this.jitter(this.options.launchMinMs, this.options.launchMaxMs);
     if (this.options.sendStarting) this.update(key, t, 'TASK_STARTING');

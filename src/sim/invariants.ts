@@ -1,5 +1,5 @@
 import { isTerminal, type Offer, type Range, type Resource, type TaskInfo, type TaskState, type TaskStatus } from '../model/mesos.js';
-import type { Master } from '../services/master/master.js';
+import type { AgentRecord, Master } from '../services/master/master.js';
 import type { AgentObserver, SimAgent } from './agent.js';
 import type { FrameworkObserver, SimFramework } from './framework.js';
 import type { MasterHost } from './master-host.js';
@@ -71,6 +71,7 @@ export class InvariantChecker {
   private readonly consumedOffers = new Set<string>();
   private readonly seenOffers = new Map<SimFramework, Set<string>>();
   private lastCheckMs = 0;
+  private launchElapsedMs = 0;
   checks = 0;
 
   constructor(
@@ -186,45 +187,72 @@ export class InvariantChecker {
     const m = this.host.master;
     if (m?.recovered) {
       this.checkMasterBooks(m);
-      this.checkLaunchesAccounted(m, elapsed);
+      // Launch accounting has a grace of minutes: once a second is plenty.
+      this.launchElapsedMs += elapsed;
+      if (this.launchElapsedMs >= 1000) {
+        this.checkLaunchesAccounted(m, this.launchElapsedMs);
+        this.launchElapsedMs = 0;
+      }
     }
     return this.violations.slice(before);
   }
 
-  private capacity(total: Resource[]): { cpus: number; mem: number; disk: number; ports: Range[] } {
-    const c = sumScalars(total);
-    const f = this.options.brokenCapacity ? 0.5 : 1;
-    return { cpus: c.cpus * f, mem: c.mem * f, disk: c.disk * f, ports: c.ports };
+  private readonly capacityCache = new WeakMap<readonly Resource[], Sums>();
+  private readonly acc: Sums = { cpus: 0, mem: 0, disk: 0, ports: [] };
+
+  private capacity(total: readonly Resource[]): Sums {
+    let c = this.capacityCache.get(total);
+    if (!c) {
+      c = newSums();
+      addResources(c, total);
+      const f = this.options.brokenCapacity ? 0.5 : 1;
+      c.cpus *= f;
+      c.mem *= f;
+      c.disk *= f;
+      this.capacityCache.set(total, c);
+    }
+    return c;
   }
 
   private checkAgentsRunWithinResources(): void {
+    const acc = this.acc;
     for (const a of this.agents) {
-      const cap = this.capacity(a.options.resources);
-      const used = sumScalars(a.activeTasks().flatMap((t) => t.resources));
-      const over = exceeds(used, cap);
+      // Only a launch can make an agent's usage grow: agents with none since the last step still fit.
+      if (!a.usageGrew) continue;
+      a.usageGrew = false;
+      resetSums(acc);
+      for (const t of a.tasks.values()) if (!t.done && t.container.running && !t.killing) addResources(acc, t.resources);
+      const over = exceeds(acc, this.capacity(a.options.resources));
       if (over) this.fail('no-oversubscription', `agent ${a.node} (${a.agentId}) runs tasks needing ${over}`);
     }
   }
 
   private checkMasterBooks(m: Master): void {
-    const simById = new Map<string, SimAgent>();
-    if (this.options.ignoreTasksEndedOnAgent) for (const a of this.agents) if (a.agentId) simById.set(a.agentId, a);
     for (const agent of m.agents.values()) {
       if (agent.state !== 'REGISTERED') continue;
-      const rs: Resource[] = [];
-      const sim = simById.get(agent.id);
-      for (const rec of agent.tasks.values()) {
-        if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
-        if (sim && isTerminal(sim.tasks.get(`${rec.task.framework_id.value}/${rec.task.task_id.value}`)?.state ?? 'TASK_RUNNING')) continue;
-        for (const r of rec.task.resources) rs.push(r);
-      }
-      for (const id of agent.offers) {
-        const o = m.offers.get(id);
-        if (o) for (const r of o.offer.resources) rs.push(r);
-      }
-      const over = exceeds(sumScalars(rs), this.capacity(agent.info.resources));
+      if (!this.masterBooksOver(m, agent, undefined)) continue;
+      let sim: SimAgent | undefined;
+      if (this.options.ignoreTasksEndedOnAgent) sim = this.agents.find((a) => a.agentId === agent.id);
+      const over = sim ? this.masterBooksOver(m, agent, sim) : this.masterBooksOver(m, agent, undefined);
       if (over) this.fail('no-oversubscription', `the master's books for agent ${agent.id} (${agent.info.hostname}) hold tasks and offers needing ${over}`);
     }
+  }
+
+  /** How the master's tasks and offers on an agent exceed it (leaving out tasks `sim` reports ended). */
+  private masterBooksOver(m: Master, agent: AgentRecord, sim: SimAgent | undefined): string | undefined {
+    const acc = this.acc;
+    resetSums(acc);
+    for (const rec of agent.tasks.values()) {
+      const state = rec.task.state;
+      if (state === 'TASK_UNREACHABLE' || isTerminal(state)) continue;
+      if (sim && isTerminal(sim.tasks.get(`${rec.task.framework_id.value}/${rec.task.task_id.value}`)?.state ?? 'TASK_RUNNING')) continue;
+      addResources(acc, rec.task.resources);
+    }
+    for (const id of agent.offers) {
+      const o = m.offers.get(id);
+      if (o) addResources(acc, o.offer.resources);
+    }
+    return exceeds(acc, this.capacity(agent.info.resources));
   }
 
   private checkLaunchesAccounted(m: Master, elapsedMs: number): void {
@@ -251,6 +279,8 @@ export class InvariantChecker {
         l.unaccountedMs = 0;
         continue;
       }
+      // Only time in which the framework could have learned the truth counts.
+      if (l.fw.conn !== 'subscribed' || !this.host.net.connected(l.fw.node, 'master')) continue;
       l.unaccountedMs += elapsedMs;
       if (l.unaccountedMs > this.options.unaccountedGraceMs) {
         this.fail(
@@ -348,15 +378,24 @@ interface Sums {
   ports: Range[];
 }
 
-function sumScalars(rs: readonly Resource[]): Sums {
-  const s: Sums = { cpus: 0, mem: 0, disk: 0, ports: [] };
+function newSums(): Sums {
+  return { cpus: 0, mem: 0, disk: 0, ports: [] };
+}
+
+function resetSums(s: Sums): void {
+  s.cpus = 0;
+  s.mem = 0;
+  s.disk = 0;
+  s.ports.length = 0;
+}
+
+function addResources(s: Sums, rs: readonly Resource[]): void {
   for (const r of rs) {
     if (r.name === 'cpus') s.cpus += r.scalar?.value ?? 0;
     else if (r.name === 'mem') s.mem += r.scalar?.value ?? 0;
     else if (r.name === 'disk') s.disk += r.scalar?.value ?? 0;
     else if (r.name === 'ports') for (const x of r.ranges?.range ?? []) s.ports.push(x);
   }
-  return s;
 }
 
 /** Describes how `used` exceeds `cap`, or undefined when it fits. */
@@ -367,7 +406,7 @@ function exceeds(used: Sums, cap: Sums): string | undefined {
   if (used.mem > cap.mem + eps) out.push(`mem ${round(used.mem)} > ${round(cap.mem)}`);
   if (used.disk > cap.disk + eps) out.push(`disk ${round(used.disk)} > ${round(cap.disk)}`);
   if (used.ports.length > 0) {
-    const sorted = [...used.ports].sort((a, b) => a.begin - b.begin);
+    const sorted = used.ports.length === 1 ? used.ports : [...used.ports].sort((a, b) => a.begin - b.begin);
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i]!.begin <= sorted[i - 1]!.end) {
         out.push(`port ${sorted[i]!.begin} twice`);
