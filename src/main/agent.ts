@@ -5,6 +5,7 @@ import { RealClock } from '../adapters/clock-real.js';
 import { HttpMasterLink } from '../adapters/master-link-http.js';
 import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
+import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { ProcessRuntime } from '../adapters/runtime/process.js';
 import { agentRoutes } from '../api/agent.js';
 import { Router, serveHttp } from '../api/http.js';
@@ -41,6 +42,10 @@ export interface AgentOptions {
   flags?: Record<string, string>;
   log?: LogFn;
   seed?: number;
+  /** `cgroups` (default: per-container cpu, memory and pids limits where the machine allows) or `none`. */
+  isolation?: 'cgroups' | 'none';
+  /** The agent's own cgroup under each hierarchy (default `dcos-ts`). */
+  cgroupsRoot?: string;
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -117,7 +122,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const port = http.port;
 
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
-  const runtime = opts.runtime ?? new ProcessRuntime({ stateDir: join(workDir, 'meta', 'runtime'), log });
+  const runtime = opts.runtime ?? new ProcessRuntime({ stateDir: join(workDir, 'meta', 'runtime'), log, ...cgroupsOption(opts, log) });
   const agent = new Agent({
     clock: new RealClock(),
     random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
@@ -175,6 +180,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   return { agent, port, registered, stop };
 }
 
+/** The runtime's cgroups, or none with a warning where the machine does not allow them. */
+function cgroupsOption(opts: AgentOptions, log: LogFn): { cgroups?: Cgroups } {
+  if (opts.isolation === 'none') return {};
+  const mode = detectCgroups();
+  if (mode.kind === 'none') {
+    log('warn', `tasks run without cgroup isolation (no cpu, memory or pids limits): ${mode.reason}`);
+    return {};
+  }
+  log('info', `cgroup ${mode.kind} isolation under '${opts.cgroupsRoot ?? 'dcos-ts'}'`);
+  return { cgroups: new Cgroups(mode, opts.cgroupsRoot ?? 'dcos-ts') };
+}
+
 const AGENT_HELP = `Usage: dcos agent --master=HOST:PORT [flags]
 
 Runs an agent: registers this machine's resources with the master, runs the tasks it is sent,
@@ -190,6 +207,9 @@ Flags:
   --attributes=SPEC             e.g. 'rack:r1;zone:z1'
   --domain=JSON                 fault domain, e.g. '{"fault_domain":{"region":{"name":"r"},"zone":{"name":"z"}}}'
   --recover=reconnect|cleanup   reattach to the tasks of the last run (default) or kill them and start anew
+  --isolation=cgroups|none      per-task cpu, memory and pids limits in cgroups v1 or v2 (default cgroups;
+                                none where the machine does not allow them, with a warning)
+  --cgroups_root=NAME           the agent's own cgroup (default dcos-ts)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
@@ -226,6 +246,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     }
   }
   const workDir = flags.get('work-dir') ?? DEFAULT_AGENT_WORK_DIR;
+  const isolation = flags.get('isolation') ?? 'cgroups';
+  if (isolation !== 'cgroups' && isolation !== 'none') throw new Error(`--isolation must be cgroups or none, got '${isolation}'`);
   const ip = flags.get('ip') ?? '127.0.0.1';
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
@@ -241,6 +263,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(flags.get('attributes') !== undefined ? { attributes: flags.get('attributes') as string } : {}),
     ...(domain ? { domain } : {}),
     recover,
+    isolation,
+    ...(flags.get('cgroups-root') !== undefined ? { cgroupsRoot: flags.get('cgroups-root') as string } : {}),
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
     log,

@@ -19,6 +19,8 @@ export interface LaunchSpec {
   env: Record<string, string>;
   /** The task's ContainerInfo, if any: a runtime rejects what it cannot honour (e.g. an image). */
   container?: ContainerInfo;
+  /** The task's scalar resources, for limits (cpu shares and quota, memory, pids). */
+  resources?: { cpus?: number; memMb?: number };
 }
 
 export interface ContainerHandle {

@@ -10,6 +10,7 @@ import type {
   LaunchSpec,
   RecoveredContainer,
 } from '../../ports/runtime.js';
+import type { Cgroups } from './cgroups.js';
 
 /**
  * The `process` runtime: each task runs as a plain process group in its sandbox, no isolation
@@ -24,9 +25,12 @@ import type {
  */
 
 const SUPERVISOR = [
-  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; shift 4',
+  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; __cg="$5"; shift 5',
   'cd "$__s" || exit 121',
-  '"$__setsid" "$@" </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
+  'set -f',
+  // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
+  // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
+  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec "$__setsid" "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
   '__p=$!',
   'echo "$__p" >"$__d/pid.tmp" && "$__mv" -f "$__d/pid.tmp" "$__d/pid"',
   // Only now ignore SIGPIPE (the task was forked before and keeps the default disposition):
@@ -42,6 +46,7 @@ const SUPERVISOR = [
 ].join('\n');
 
 const LAUNCH_TIMEOUT_MS = 10_000;
+const DEFAULT_PIDS_MAX = 4096;
 const KILL_POLL_MS = 20;
 const AFTER_SIGKILL_WAIT_MS = 2_000;
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -52,6 +57,20 @@ export interface ProcessRuntimeOptions {
   /** How often recovered containers are polled for their exit. */
   pollIntervalMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Per-container cgroups (cpu, memory, pids limits; OOM evidence; stats). None: no isolation. */
+  cgroups?: Cgroups;
+  /** The pids limit of each container's cgroup. */
+  pidsMax?: number;
+  /**
+   * Turns a launch into the argv the supervisor runs (the OCI runtime wraps `crun run` here) and
+   * says whether the container joins its cgroups through the supervisor (false: the OCI runtime
+   * puts it under them itself). Throws to fail the launch.
+   */
+  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean }>;
+  /** Extra kill step (e.g. `crun kill`) before the process group is signalled. */
+  signal?: (containerId: string, signal: 'SIGTERM' | 'SIGKILL') => Promise<void>;
+  /** Removes what prepare() made (bundles, rootfs mounts). */
+  release?: (containerId: string) => Promise<void>;
 }
 
 interface RuntimeRecord {
@@ -94,14 +113,37 @@ export class ProcessRuntime implements ContainerRuntime {
     if (this.containers.has(spec.containerId)) throw new Error(`container ${spec.containerId} already exists`);
     if (!isAbsolute(spec.sandboxDir)) throw new Error(`sandbox must be absolute: ${spec.sandboxDir}`);
     const image = spec.container?.docker?.image ?? spec.container?.mesos?.image;
-    if (image) throw new Error('container images are not supported by the process runtime (the oci and docker runtimes will run them)');
-    const argv = commandArgv(spec.command);
+    if (image && !this.options.prepare)
+      throw new Error('container images are not supported by the process runtime (the oci and docker runtimes will run them)');
+    let argv = commandArgv(spec.command);
     const dir = join(this.options.stateDir, spec.containerId);
     await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
+    let cgroupDirs: string[] = [];
+    try {
+      const cg = this.options.cgroups;
+      let joinCg = true;
+      if (this.options.prepare) {
+        const p = await this.options.prepare(spec, argv);
+        argv = p.argv;
+        joinCg = p.joinCgroups;
+      }
+      if (cg) {
+        const dirs = await cg.create(spec.containerId, {
+          ...(spec.resources?.cpus !== undefined ? { cpus: spec.resources.cpus } : {}),
+          ...(spec.resources?.memMb !== undefined ? { memBytes: Math.round(spec.resources.memMb * 1024 * 1024) } : {}),
+          pidsMax: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
+        });
+        if (joinCg) cgroupDirs = dirs;
+      }
+    } catch (e) {
+      await this.releaseAll(spec.containerId);
+      throw e;
+    }
+    for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const child = spawn('/bin/sh', ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, ...argv], {
+    const child = spawn('/bin/sh', ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), ...argv], {
       cwd: spec.sandboxDir,
       env: spec.env,
       detached: true,
@@ -115,7 +157,13 @@ export class ProcessRuntime implements ContainerRuntime {
       exited = true;
       onExit?.();
     });
-    const pid = await readPid(child);
+    let pid: number;
+    try {
+      pid = await readPid(child);
+    } catch (e) {
+      await this.releaseAll(spec.containerId);
+      throw e;
+    }
     const rec: RuntimeRecord = { pid, sandboxDir: spec.sandboxDir };
     if (supervisorPid !== undefined) {
       rec.supervisorPid = supervisorPid;
@@ -166,7 +214,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const dir = join(this.options.stateDir, c.containerId);
       const exit = await readExitStatus(dir);
       if (exit) {
-        out.push({ containerId: c.containerId, state: 'exited', exit });
+        out.push({ containerId: c.containerId, state: 'exited', exit: await this.withOom(c.containerId, exit) });
         continue;
       }
       const rec = await readRecord(dir, c.sandboxDir);
@@ -194,12 +242,16 @@ export class ProcessRuntime implements ContainerRuntime {
     const t = this.containers.get(containerId);
     if (t?.poll) clearInterval(t.poll);
     this.containers.delete(containerId);
-    if (CONTAINER_ID.test(containerId)) await fs.rm(join(this.options.stateDir, containerId), { recursive: true, force: true });
+    if (!CONTAINER_ID.test(containerId)) return;
+    await this.releaseAll(containerId);
+    await fs.rm(join(this.options.stateDir, containerId), { recursive: true, force: true });
   }
 
   async stats(containerId: string): Promise<ContainerStats | undefined> {
     const t = this.containers.get(containerId);
     if (!t || t.exit) return undefined;
+    const cg = await this.options.cgroups?.stats(containerId);
+    if (cg) return { timestampMs: Date.now(), ...cg };
     try {
       const stat = parseProcStat(await fs.readFile(`/proc/${t.rec.pid}/stat`, 'utf8'));
       const statm = (await fs.readFile(`/proc/${t.rec.pid}/statm`, 'utf8')).trim().split(/\s+/);
@@ -236,6 +288,32 @@ export class ProcessRuntime implements ContainerRuntime {
     return t;
   }
 
+  /** Cgroups, bundles and mounts of a container; errors are logged (the exit is already known). */
+  private async releaseAll(containerId: string): Promise<void> {
+    try {
+      await this.options.cgroups?.remove(containerId);
+    } catch (e) {
+      this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
+    }
+    try {
+      await this.options.release?.(containerId);
+    } catch (e) {
+      this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Adds the OOM evidence of the container's cgroup (read before the cgroup is removed). */
+  private async withOom(containerId: string, status: ExitStatus): Promise<ExitStatus> {
+    const cg = this.options.cgroups;
+    if (!cg || status.exitCode === 0) return status;
+    try {
+      if (await cg.oomKilled(containerId, status.signal === 9)) return { ...status, oomKilled: true };
+    } catch {
+      // no evidence
+    }
+    return status;
+  }
+
   private finish(t: Tracked, status: ExitStatus): void {
     if (t.exit) return;
     t.exit = status;
@@ -247,7 +325,7 @@ export class ProcessRuntime implements ContainerRuntime {
   private async onSupervisorExit(t: Tracked): Promise<void> {
     const exit = await readExitStatus(t.dir);
     if (exit) {
-      this.finish(t, exit);
+      this.finish(t, await this.withOom(t.containerId, exit));
       return;
     }
     // The supervisor died without recording anything (it was killed): watch the task itself.
@@ -269,7 +347,7 @@ export class ProcessRuntime implements ContainerRuntime {
       void (async () => {
         try {
           const exit = await readExitStatus(t.dir);
-          if (exit) return this.finish(t, exit);
+          if (exit) return this.finish(t, await this.withOom(t.containerId, exit));
           if (this.supervisorAlive(t.rec) || processAlive(t.rec.pid, t.rec.pidStart)) return;
           const late = await readExitStatus(t.dir);
           if (!late) signalGroup(t.rec.pid, 'SIGKILL');
@@ -289,12 +367,14 @@ export class ProcessRuntime implements ContainerRuntime {
     const pid = t.rec.pid;
     // A pid that now belongs to another process (reused) must not be signalled.
     if (t.rec.pidStart !== undefined && existsSync(`/proc/${pid}`) && procStartTime(pid) !== t.rec.pidStart) return;
+    await this.options.signal?.(t.containerId, 'SIGTERM').catch(() => {});
     if (!signalGroup(pid, 'SIGTERM')) return;
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline) {
       if (!groupAlive(pid)) return;
       await sleep(Math.min(KILL_POLL_MS, Math.max(1, deadline - Date.now())));
     }
+    await this.options.signal?.(t.containerId, 'SIGKILL').catch(() => {});
     if (!signalGroup(pid, 'SIGKILL')) return;
     const killDeadline = Date.now() + AFTER_SIGKILL_WAIT_MS;
     while (groupAlive(pid) && Date.now() < killDeadline) await sleep(KILL_POLL_MS);

@@ -670,6 +670,7 @@ export class Agent {
       command: task.command ?? {},
       env: this.taskEnv(run),
       ...(task.container ? { container: task.container } : {}),
+      resources: scalarResources(task.resources ?? []),
     };
     try {
       const handle = await this.runtime.launch(spec);
@@ -1137,6 +1138,17 @@ function validateTask(task: TaskInfo): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The task's cpus and mem (summed over roles), for the runtime's limits. */
+function scalarResources(resources: readonly { name: string; type?: string; scalar?: { value: number } }[]): { cpus?: number; memMb?: number } {
+  const out: { cpus?: number; memMb?: number } = {};
+  for (const r of resources) {
+    if (r.type !== 'SCALAR' || typeof r.scalar?.value !== 'number') continue;
+    if (r.name === 'cpus') out.cpus = (out.cpus ?? 0) + r.scalar.value;
+    if (r.name === 'mem') out.memMb = (out.memMb ?? 0) + r.scalar.value;
+  }
+  return out;
 }
 
 /** Mesos' wording: "Command exited with status N" / "Command terminated with signal Killed". */
