@@ -1,0 +1,3 @@
+export * from './names.js';
+export * from './records.js';
+export * from './zone.js';
