@@ -16,13 +16,15 @@ import {
 } from '../model/mesos.js';
 import type { CommandStream, MasterLink, MasterLinkReply } from '../ports/master-link.js';
 import type { SimClock } from './clock.js';
+import type { AgentNode } from './node.js';
+import { sleepSecondsOf } from './runtime.js';
 import type { Trace } from './trace.js';
 
 /**
  * A protocol-level agent: it speaks the agent protocol (docs/agent-protocol.md) exactly as the
  * real agent must (register, ping, command stream, reliable per-task status updates), and runs
- * fake containers that last as long as their task's `sim_run_ms` label says (forever without
- * one). It is light enough for 10,000 of them in one process, which the scale benchmarks need.
+ * fake containers that run their command's `sleep N` for N seconds (`sleep infinity`: until
+ * killed). It is light enough for 10,000 of them in one process, which the scale benchmarks need.
  *
  * What survives a crash of the agent process is what the real agent checkpoints: its id, its
  * tasks and the status updates not yet acknowledged. Containers keep running while the agent is
@@ -66,11 +68,11 @@ export const DEFAULT_SIM_AGENT: Omit<SimAgentOptions, 'hostname' | 'ip' | 'resou
 /** Observations the invariant checker subscribes to. */
 export interface AgentObserver {
   /** A status update was generated (index = its position in the task's update sequence). */
-  updateCreated?(agent: SimAgent, frameworkId: string, status: TaskStatus, index: number): void;
+  updateCreated?(agent: AgentNode, frameworkId: string, status: TaskStatus, index: number): void;
   /** The master answered 200 to a status update: it is acknowledged and must not be lost. */
-  updateAcked?(agent: SimAgent, frameworkId: string, status: TaskStatus): void;
+  updateAcked?(agent: AgentNode, frameworkId: string, status: TaskStatus): void;
   /** The agent hit something a correct master never causes. */
-  anomaly?(agent: SimAgent, message: string): void;
+  anomaly?(agent: AgentNode, message: string): void;
 }
 
 export interface SimContainer {
@@ -103,7 +105,7 @@ interface PendingUpdate {
 
 export type SimAgentState = 'down' | 'connecting' | 'registered' | 'shutdown';
 
-export class SimAgent {
+export class SimAgent implements AgentNode {
   agentId: string | undefined;
   state: SimAgentState = 'down';
   /** Tasks the agent knows, by `${frameworkId}/${taskId}` (checkpointed). */
@@ -149,6 +151,32 @@ export class SimAgent {
 
   get alive(): boolean {
     return this.state !== 'down' && this.state !== 'shutdown';
+  }
+
+  get gone(): boolean {
+    return this.state === 'shutdown';
+  }
+
+  get registered(): boolean {
+    return this.state === 'registered' && this.stream !== undefined;
+  }
+
+  get resources(): Resource[] {
+    return this.options.resources;
+  }
+
+  runningTasks(): { key: string; resources: Resource[] }[] {
+    const out: { key: string; resources: Resource[] }[] = [];
+    for (const [key, t] of this.tasks) if (!t.done && t.container.running && !t.killing) out.push({ key, resources: t.resources });
+    return out;
+  }
+
+  taskState(key: string): TaskState | undefined {
+    return this.tasks.get(key)?.state;
+  }
+
+  describe(): string {
+    return `${this.state}${this.stream ? '' : ', no stream'}`;
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -444,7 +472,7 @@ export class SimAgent {
     };
     this.tasks.set(key, t);
     this.usageGrew = true;
-    const runMs = Number(task.labels?.labels.find((l) => l.key === 'sim_run_ms')?.value ?? NaN);
+    const runMs = (sleepSecondsOf(task.command ?? {}) ?? Number.NaN) * 1000;
     const startMs = this.jitter(this.options.launchMinMs, this.options.launchMaxMs);
     if (this.options.sendStarting) this.update(key, t, 'TASK_STARTING');
     t.container.timer = this.clock.setTimer(startMs, () => {

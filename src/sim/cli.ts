@@ -8,6 +8,8 @@
  *   --seed N            seed of the run (default 1); a failing run replays exactly from it
  *   --seeds A..B        run a range of seeds one after another (stops at the first failure)
  *   --agents N          simulated agents (default 50)
+ *   --agent-mode M      real: the agent service over SimRuntime (default); sim: the light
+ *                       protocol-level SimAgent (what the scale benchmarks use)
  *   --frameworks N      test schedulers (default 2)
  *   --minutes N         simulated minutes (default 5)
  *   --faults LIST       all | none | comma list of: agent-crash, agent-reboot, partition, drop,
@@ -79,6 +81,12 @@ function parseArgs(argv: string[]): Parsed {
       case '--agents':
         options.agents = Math.floor(num(a, take(), 1));
         break;
+      case '--agent-mode': {
+        const m = take();
+        if (m !== 'real' && m !== 'sim') usage('--agent-mode must be real or sim');
+        options.agentMode = m;
+        break;
+      }
       case '--frameworks':
         options.frameworks = Math.floor(num(a, take(), 0));
         break;

@@ -1,6 +1,6 @@
 import { Random } from '../base/random.js';
 import * as R from '../core/resources/index.js';
-import type { Resource } from '../model/mesos.js';
+import type { Attribute, Resource } from '../model/mesos.js';
 import { DEFAULT_MASTER_CONFIG, type MasterConfig } from '../services/master/config.js';
 import { DEFAULT_SIM_AGENT, SimAgent, type SimAgentOptions } from './agent.js';
 import { SimClock } from './clock.js';
@@ -9,6 +9,8 @@ import { DEFAULT_SIM_FRAMEWORK, type SimApp, SimFramework, type SimFrameworkOpti
 import { InvariantChecker, type Violation } from './invariants.js';
 import { MasterHost, SimMasterLink, SimSchedulerLink } from './master-host.js';
 import { CLEAN_LINKS, type LinkFaults, SimNetwork } from './network.js';
+import type { AgentNode } from './node.js';
+import { RealAgentNode, type RealAgentOptions } from './real-agent.js';
 import { Trace } from './trace.js';
 
 /**
@@ -22,14 +24,22 @@ export const KNOWN_MASTER_BUGS = {
     'An agent reregistering after being marked unreachable reports tasks already reported TASK_LOST to a non-partition-aware framework; the master sends KILL_TASK for them before the agent has reopened its command stream, so the kill is dropped and the tasks run on forever, unknown to the master (orphans; their resources are offered again). Avoided by making every framework partition-aware.',
   'stale-update-reallocates':
     "A task that ended while its agent was partitioned is reported terminal on reregistration (the master leaves it TASK_UNREACHABLE), then the agent's older queued TASK_RUNNING update arrives and the master puts the task's resources back into use (allocator.addAllocation) after it already offered them: the master's books exceed the agent's total until the terminal update lands. Mesos avoids this with StatusUpdate.latest_state. Avoided by not counting, in the master's books, tasks the agent itself already reports terminal.",
+  'kill-overtakes-launch':
+    'A KILL that reaches the master while its ACCEPT is still waiting for the store flush is sent to the agent before the RUN_TASK (accept() sends RUN_TASK only after the flush). The real agent answers the unknown task with TASK_LOST (TASK_LOST even for a partition-aware framework, since it does not know the framework yet), forgets it, then launches it when RUN_TASK arrives; the master acknowledges and drops the late STARTING/RUNNING of a task it has completed, so the task runs on as an orphan. Fixes: master: do not send KILL_TASK for a launch not yet sent (mark it and answer TASK_KILLED instead of sending RUN_TASK); agent: remember recently killed unknown task ids and refuse their RUN_TASK; master: answer a non-terminal update of a completed task with KILL_TASK. Avoided by frameworks not killing a task before its first update.',
+  'duplicate-accept-drops-running-task':
+    'A duplicated (retried) ACCEPT whose offers its first copy already used is answered with TASK_DROPPED (TASK_LOST) REASON_INVALID_OFFERS for task ids that are running: the framework believes a running task died and launches a replacement; the original is an orphan until an implicit reconciliation shows it. The master should not report a terminal state for a task id it has active. Avoided by not counting this report as a violation (the test framework reconciles implicitly and kills such tasks).',
 } as const;
 
 /** Bugs the simulator can inject on purpose, to show that the checker catches them. */
 export const INJECTABLE_BUGS = ['agent-reorder-updates', 'agent-forget-failure', 'checker-broken-capacity', 'store-lose-task-writes'] as const;
 export type InjectableBug = (typeof INJECTABLE_BUGS)[number];
 
+export type AgentMode = 'real' | 'sim';
+
 export interface SimOptions {
   seed: number;
+  /** real: the agent service (src/services/agent) over SimRuntime; sim: the protocol-level SimAgent. */
+  agentMode: AgentMode;
   agents: number;
   frameworks: number;
   minutes: number;
@@ -59,6 +69,7 @@ export interface SimOptions {
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
   seed: 1,
+  agentMode: 'real',
   agents: 50,
   frameworks: 2,
   minutes: 5,
@@ -111,7 +122,7 @@ export class SimCluster {
   readonly trace: Trace;
   readonly net: SimNetwork;
   readonly host: MasterHost;
-  readonly agents: SimAgent[] = [];
+  readonly agents: AgentNode[] = [];
   readonly frameworks: SimFramework[] = [];
   readonly checker: InvariantChecker;
   readonly faults: FaultInjector;
@@ -144,24 +155,27 @@ export class SimCluster {
       unaccountedGraceMs: 2 * DEFAULT_SIM_FRAMEWORK.launchTimeoutMs + 120_000,
       brokenCapacity: options.bug === 'checker-broken-capacity',
       ignoreTasksEndedOnAgent: options.avoidKnownBugs,
+      allowDropOfActiveTask: options.avoidKnownBugs,
     });
     const agentRng = this.random.fork();
     for (let i = 0; i < options.agents; i++) {
       const node = `agent-${i}`;
-      const opts: SimAgentOptions = {
-        ...DEFAULT_SIM_AGENT,
-        hostname: `${node}.sim`,
-        ip: `10.1.${(i >> 8) & 255}.${i & 255}`,
-        resources: agentResources(agentRng),
-        attributes: [{ name: 'rack', type: 'TEXT', text: { value: `r${i % 10}` } }],
-      };
-      this.agents.push(
-        new SimAgent(node, this.clock, agentRng.fork(), new SimMasterLink(this.net, this.host, node), opts, this.trace, this.checker.agentObserver),
-      );
-    }
-    for (const a of this.agents) {
-      if (options.bug === 'agent-reorder-updates') a.bug = 'reorder-updates';
-      if (options.bug === 'agent-forget-failure') a.bug = 'forget-failure';
+      const hostname = `${node}.sim`;
+      const ip = `10.1.${(i >> 8) & 255}.${i & 255}`;
+      const resources = agentResources(agentRng);
+      const attributes: Attribute[] = [{ name: 'rack', type: 'TEXT', text: { value: `r${i % 10}` } }];
+      const link = new SimMasterLink(this.net, this.host, node);
+      // The agent bugs are injected into the protocol-level agent.
+      if (options.agentMode === 'real' && !options.bug?.startsWith('agent-')) {
+        const ro: RealAgentOptions = { hostname, ip, resources, attributes, version: '1.12.0', traceLog: options.trace };
+        this.agents.push(new RealAgentNode(node, this.clock, agentRng.fork(), link, ro, this.trace, this.checker.agentObserver));
+      } else {
+        const opts: SimAgentOptions = { ...DEFAULT_SIM_AGENT, hostname, ip, resources, attributes };
+        const a = new SimAgent(node, this.clock, agentRng.fork(), link, opts, this.trace, this.checker.agentObserver);
+        if (options.bug === 'agent-reorder-updates') a.bug = 'reorder-updates';
+        if (options.bug === 'agent-forget-failure') a.bug = 'forget-failure';
+        this.agents.push(a);
+      }
     }
     const fwRng = this.random.fork();
     const perFw =
@@ -184,6 +198,7 @@ export class SimCluster {
         partitionAware: options.avoidKnownBugs || j % 2 === 0,
         batchPerSecond: options.batchPerSecond,
         churnEveryMs: 30_000,
+        noKillWhileLaunching: options.avoidKnownBugs,
       };
       this.frameworks.push(
         new SimFramework(

@@ -1,8 +1,8 @@
 import type { Random } from '../base/random.js';
-import type { SimAgent } from './agent.js';
 import type { SimClock } from './clock.js';
 import type { SimFramework } from './framework.js';
 import type { MasterHost } from './master-host.js';
+import type { AgentNode } from './node.js';
 import { CLEAN_LINKS, type LinkFaults, type SimNetwork } from './network.js';
 import type { Trace } from './trace.js';
 
@@ -57,7 +57,7 @@ const RATE_PER_MINUTE: Record<FaultKind, (agents: number) => number> = {
 export class FaultInjector {
   on = false;
   readonly counts: Record<string, number> = {};
-  private readonly downAgents = new Set<SimAgent>();
+  private readonly downAgents = new Set<AgentNode>();
   private readonly downFrameworks = new Set<SimFramework>();
   private storms = 0;
   private readonly base: LinkFaults;
@@ -68,7 +68,7 @@ export class FaultInjector {
     private readonly random: Random,
     private readonly net: SimNetwork,
     private readonly host: MasterHost,
-    private readonly agents: readonly SimAgent[],
+    private readonly agents: readonly AgentNode[],
     private readonly frameworks: readonly SimFramework[],
     private readonly trace: Trace,
   ) {
@@ -185,7 +185,7 @@ export class FaultInjector {
     });
   }
 
-  private restartAgent(a: SimAgent): void {
+  private restartAgent(a: AgentNode): void {
     if (!this.downAgents.delete(a)) return;
     a.start();
   }

@@ -57,6 +57,13 @@ export interface SimFrameworkOptions {
   sendSuppressedRoles: boolean;
   /** Wanting offers but getting none for this long: REVIVE again (a REVIVE may be lost). */
   reviveAfterMs: number;
+  /** A task unreachable this long is killed and forgotten (Marathon's unreachableStrategy expunge). */
+  expungeUnreachableAfterMs: number;
+  /**
+   * Never kill a task before its first status update (steers around known bug
+   * 'kill-overtakes-launch'; off by default).
+   */
+  noKillWhileLaunching: boolean;
 }
 
 export const DEFAULT_SIM_FRAMEWORK: Omit<SimFrameworkOptions, 'name' | 'apps'> = {
@@ -74,6 +81,8 @@ export const DEFAULT_SIM_FRAMEWORK: Omit<SimFrameworkOptions, 'name' | 'apps'> =
   churnEveryMs: 0,
   sendSuppressedRoles: true,
   reviveAfterMs: 30_000,
+  expungeUnreachableAfterMs: 600_000,
+  noKillWhileLaunching: false,
 };
 
 export type FwTaskState = TaskState | 'LAUNCHING';
@@ -88,6 +97,8 @@ export interface FwTask {
   launchedMs: number;
   killRequested: boolean;
   lastKillMs: number;
+  /** When it became TASK_UNREACHABLE (0 when it is not). */
+  unreachableSinceMs: number;
   /** Wall-clock ms (performance.now) when submitted and when RUNNING was first seen (benchmarks). */
   submittedWallMs: number;
   launchedWallMs: number;
@@ -191,7 +202,7 @@ export class SimFramework {
     this.backoffMs = 1000;
     void this.subscribe();
     this.every(1000, () => this.tick());
-    this.every(this.options.reconcileEveryMs, () => this.reconcile(true));
+    this.every(this.options.reconcileEveryMs, () => this.reconcileBoth());
   }
 
   /** The scheduler process dies; its framework id and task list survive (its own store). */
@@ -306,7 +317,7 @@ export class SimFramework {
     this.suppressed = false;
     this.conn = 'subscribing';
     this.every(1000, () => this.tick());
-    this.every(this.options.reconcileEveryMs, () => this.reconcile(true));
+    this.every(this.options.reconcileEveryMs, () => this.reconcileBoth());
     this.retrySubscribe();
   }
 
@@ -394,14 +405,13 @@ export class SimFramework {
       return;
     }
     t.state = state;
+    t.unreachableSinceMs = state === 'TASK_UNREACHABLE' ? t.unreachableSinceMs || this.clock.nowMs() : 0;
     if (state === 'TASK_RUNNING' && this.wall && t.runningWallMs === 0) t.runningWallMs = this.wall();
     if (state === 'TASK_UNREACHABLE' || (state === 'TASK_RUNNING' && prev === 'TASK_UNREACHABLE')) this.deficitDirty = true;
     if (state === 'TASK_RUNNING' && prev !== 'TASK_RUNNING') {
       this.killExtras(t);
-      if (this.onAllRunning) {
-        this.runningCount++;
-        if (this.runningCount >= this.declared) this.onAllRunning();
-      }
+      this.runningCount++;
+      if (this.onAllRunning && this.runningCount >= this.declared) this.onAllRunning();
     }
   }
 
@@ -427,6 +437,8 @@ export class SimFramework {
     active.sort((a, b) => b.launchedMs - a.launchedMs || (a.id < b.id ? 1 : -1));
     for (const x of active) {
       if (extra <= 0) break;
+      // It comes back here when that task reports RUNNING.
+      if (this.options.noKillWhileLaunching && x.state === 'LAUNCHING') continue;
       this.kill(x, 'extra instance');
       extra--;
     }
@@ -480,6 +492,15 @@ export class SimFramework {
     this.call({ type: 'RECONCILE', framework_id: { value: this.frameworkId }, reconcile: { tasks } });
   }
 
+  /**
+   * Explicit reconciliation of what it knows, and implicit (empty list) to learn of tasks it
+   * thinks are gone but that still run (it kills those when their RUNNING state comes back).
+   */
+  private reconcileBoth(): void {
+    this.reconcile(true);
+    this.reconcile(false);
+  }
+
   /** Reconciles the given tasks explicitly (benchmarks). */
   reconcileAll(): number {
     const before = this.stats.reconciles;
@@ -499,6 +520,14 @@ export class SimFramework {
     // Launches that never got anywhere are killed; the master or the agent answers with a terminal state.
     for (const t of this.tasks.values()) {
       if (isTerminal(t.state as TaskState)) continue;
+      if (t.state === 'TASK_UNREACHABLE' && t.unreachableSinceMs > 0 && now - t.unreachableSinceMs > this.options.expungeUnreachableAfterMs) {
+        // Expunged: killed (the master delivers the kill if the agent returns) and forgotten.
+        this.kill(t, 'unreachable too long');
+        t.state = 'TASK_GONE';
+        if (t.app) this.byApp.get(t.app)?.delete(t);
+        this.forget(t);
+        continue;
+      }
       if (t.state !== 'LAUNCHING' && t.state !== 'TASK_STAGING' && t.state !== 'TASK_STARTING' && !t.killRequested) continue;
       const since = t.killRequested ? t.lastKillMs : t.launchedMs;
       if (now - since > this.options.launchTimeoutMs) this.kill(t, t.killRequested ? 'kill retry' : 'launch timeout');
@@ -563,6 +592,7 @@ export class SimFramework {
       launchedMs: 0,
       killRequested: false,
       lastKillMs: 0,
+      unreachableSinceMs: 0,
       submittedWallMs: this.wall ? this.wall() : 0,
       launchedWallMs: 0,
       runningWallMs: 0,
@@ -616,19 +646,14 @@ export class SimFramework {
           task_id: { value: t.id },
           agent_id: offer.agent_id,
           resources,
-          command: { value: t.kind === 'batch' ? 'sleep 30' : 'sleep 1000000', shell: true },
-          ...(t.kind === 'batch'
-            ? {
-                labels: {
-                  labels: [
-                    {
-                      key: 'sim_run_ms',
-                      value: String(Math.round(this.options.batchRunMinMs + this.random.next() * (this.options.batchRunMaxMs - this.options.batchRunMinMs))),
-                    },
-                  ],
-                },
-              }
-            : {}),
+          // Batch tasks sleep a random while and exit 0; services run until killed.
+          command: {
+            value:
+              t.kind === 'batch'
+                ? `sleep ${Math.round(this.options.batchRunMinMs + this.random.next() * (this.options.batchRunMaxMs - this.options.batchRunMinMs)) / 1000}`
+                : 'sleep infinity',
+            shell: true,
+          },
         });
       };
       // Service instances first (in app order), then batch tasks.

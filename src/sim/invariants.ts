@@ -1,8 +1,9 @@
 import { isTerminal, type Offer, type Range, type Resource, type TaskInfo, type TaskState, type TaskStatus } from '../model/mesos.js';
 import type { AgentRecord, Master } from '../services/master/master.js';
-import type { AgentObserver, SimAgent } from './agent.js';
+import type { AgentObserver } from './agent.js';
 import type { FrameworkObserver, SimFramework } from './framework.js';
 import type { MasterHost } from './master-host.js';
+import type { AgentNode } from './node.js';
 
 /**
  * The invariants the simulator checks after every step, and the convergence check once faults
@@ -59,6 +60,8 @@ export interface CheckerOptions {
   brokenCapacity: boolean;
   /** Known bug 'stale-update-reallocates': leave out tasks their agent already reports terminal. */
   ignoreTasksEndedOnAgent: boolean;
+  /** Known bug 'duplicate-accept-drops-running-task': do not flag it. */
+  allowDropOfActiveTask: boolean;
 }
 
 export class InvariantChecker {
@@ -76,7 +79,7 @@ export class InvariantChecker {
 
   constructor(
     private readonly host: MasterHost,
-    private readonly agents: readonly SimAgent[],
+    private readonly agents: readonly AgentNode[],
     private readonly frameworks: readonly SimFramework[],
     private readonly options: CheckerOptions,
   ) {}
@@ -125,6 +128,15 @@ export class InvariantChecker {
       }
     },
     updateReceived: (fw, status: TaskStatus) => {
+      if (!this.options.allowDropOfActiveTask && status.reason === 'REASON_INVALID_OFFERS' && fw.frameworkId) {
+        const rec = this.host.master?.frameworks.get(fw.frameworkId)?.tasks.get(status.task_id.value);
+        if (rec && !isTerminal(rec.task.state)) {
+          this.fail(
+            'no-false-terminal',
+            `${fw.options.name} was told ${status.state} (${status.message}) for task ${status.task_id.value}, which the master has ${rec.task.state}`,
+          );
+        }
+      }
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
       if (!status.uuid || !fw.frameworkId) return;
@@ -221,8 +233,8 @@ export class InvariantChecker {
       if (!a.usageGrew) continue;
       a.usageGrew = false;
       resetSums(acc);
-      for (const t of a.tasks.values()) if (!t.done && t.container.running && !t.killing) addResources(acc, t.resources);
-      const over = exceeds(acc, this.capacity(a.options.resources));
+      for (const t of a.runningTasks()) addResources(acc, t.resources);
+      const over = exceeds(acc, this.capacity(a.resources));
       if (over) this.fail('no-oversubscription', `agent ${a.node} (${a.agentId}) runs tasks needing ${over}`);
     }
   }
@@ -231,7 +243,7 @@ export class InvariantChecker {
     for (const agent of m.agents.values()) {
       if (agent.state !== 'REGISTERED') continue;
       if (!this.masterBooksOver(m, agent, undefined)) continue;
-      let sim: SimAgent | undefined;
+      let sim: AgentNode | undefined;
       if (this.options.ignoreTasksEndedOnAgent) sim = this.agents.find((a) => a.agentId === agent.id);
       const over = sim ? this.masterBooksOver(m, agent, sim) : this.masterBooksOver(m, agent, undefined);
       if (over) this.fail('no-oversubscription', `the master's books for agent ${agent.id} (${agent.info.hostname}) hold tasks and offers needing ${over}`);
@@ -239,13 +251,13 @@ export class InvariantChecker {
   }
 
   /** How the master's tasks and offers on an agent exceed it (leaving out tasks `sim` reports ended). */
-  private masterBooksOver(m: Master, agent: AgentRecord, sim: SimAgent | undefined): string | undefined {
+  private masterBooksOver(m: Master, agent: AgentRecord, sim: AgentNode | undefined): string | undefined {
     const acc = this.acc;
     resetSums(acc);
     for (const rec of agent.tasks.values()) {
       const state = rec.task.state;
       if (state === 'TASK_UNREACHABLE' || isTerminal(state)) continue;
-      if (sim && isTerminal(sim.tasks.get(`${rec.task.framework_id.value}/${rec.task.task_id.value}`)?.state ?? 'TASK_RUNNING')) continue;
+      if (sim && isTerminal(sim.taskState(`${rec.task.framework_id.value}/${rec.task.task_id.value}`) ?? 'TASK_RUNNING')) continue;
       addResources(acc, rec.task.resources);
     }
     for (const id of agent.offers) {
@@ -281,6 +293,10 @@ export class InvariantChecker {
       }
       // Only time in which the framework could have learned the truth counts.
       if (l.fw.conn !== 'subscribed' || !this.host.net.connected(l.fw.node, 'master')) continue;
+      // Told TASK_UNREACHABLE while its agent is away: the framework knows it may be gone, and
+      // the master can say no more until the agent returns (Mesos semantics).
+      const agent = m.agents.get(l.agentId);
+      if (l.fw.tasks.get(taskId)?.state === 'TASK_UNREACHABLE' && agent?.state !== 'REGISTERED') continue;
       l.unaccountedMs += elapsedMs;
       if (l.unaccountedMs > this.options.unaccountedGraceMs) {
         this.fail(
@@ -304,17 +320,15 @@ export class InvariantChecker {
     const m = this.host.master;
     if (!m?.recovered) return ['the master is not up'];
     for (const a of this.agents) {
-      if (a.state === 'shutdown') continue;
+      if (a.gone) continue;
       const rec = a.agentId ? m.agents.get(a.agentId) : undefined;
-      if (!rec || rec.state !== 'REGISTERED') why.push(`agent ${a.node} is not registered (${a.state}, master: ${rec?.state ?? 'unknown'})`);
+      if (!a.registered || !rec || rec.state !== 'REGISTERED')
+        why.push(`agent ${a.node} is not registered (${a.describe()}, master: ${rec?.state ?? 'unknown'})`);
       if (a.pendingUpdates > 0) why.push(`agent ${a.node} has ${a.pendingUpdates} unacknowledged status updates`);
     }
     const running = new Map<string, { agentNode: string }>();
     for (const a of this.agents) {
-      for (const t of a.tasks.values()) {
-        if (t.done || !t.container.running || t.killing) continue;
-        running.set(`${t.frameworkId}/${t.info.task_id.value}`, { agentNode: a.node });
-      }
+      for (const t of a.runningTasks()) running.set(t.key, { agentNode: a.node });
     }
     for (const f of this.frameworks) {
       if (f.conn !== 'subscribed' || !f.frameworkId) {
@@ -335,9 +349,8 @@ export class InvariantChecker {
       for (const t of f.tasks.values()) {
         if (isTerminal(t.state as TaskState) || t.state === 'TASK_RUNNING') continue;
         // Unreachable is a fixed point only while its agent really is away.
-        const rec = mf?.unreachableTasks.get(t.id);
-        const agent = rec ? m.agents.get(rec.task.agent_id.value) : undefined;
-        if (t.state === 'TASK_UNREACHABLE' && agent && agent.state !== 'REGISTERED') continue;
+        const agent = m.agents.get(t.agentId);
+        if (t.state === 'TASK_UNREACHABLE' && agent?.state !== 'REGISTERED' && !mf?.tasks.has(t.id)) continue;
         why.push(`task ${t.id} of ${f.options.name} is still ${t.state}`);
       }
     }

@@ -3,6 +3,7 @@ import type { Random } from '../base/random.js';
 import { HierarchicalAllocator } from '../core/allocator/index.js';
 import type { AgentCall, AgentCommand } from '../model/agent-protocol.js';
 import type { CommandStream, MasterLink, MasterLinkReply } from '../ports/master-link.js';
+import type { Store } from '../ports/store.js';
 import type { MasterConfig } from '../services/master/config.js';
 import { type CallResult, Master, type SchedulerCall } from '../services/master/master.js';
 import type { SimClock } from './clock.js';
@@ -21,6 +22,11 @@ export interface MasterHostOptions {
   agentStreamPingMs: number;
   /** Record the master's log lines in the trace. */
   traceLog: boolean;
+  /**
+   * A durable store to use as is (benchmarks: SQLite with fsync). Without it the registry is a
+   * MemoryStore behind a crashable SimStore facade.
+   */
+  store?: Store;
 }
 
 /**
@@ -60,7 +66,8 @@ export class MasterHost {
     if (this.master) throw new Error('master already running');
     this.incarnation++;
     const random = this.random.fork();
-    const store = new SimStore(this.durable, this.clock, random.fork(), this.options.storeLatencyMinMs, this.options.storeLatencyMaxMs);
+    const simStore = new SimStore(this.durable, this.clock, random.fork(), this.options.storeLatencyMinMs, this.options.storeLatencyMaxMs);
+    const store: Store = this.options.store ?? simStore;
     const log = this.options.traceLog ? (level: string, message: string) => this.trace.record(`master.${level}`, message) : undefined;
     const master = new Master({
       clock: this.clock,
@@ -72,8 +79,8 @@ export class MasterHost {
       ...(log ? { log } : {}),
     });
     this.master = master;
-    this.store = store;
-    this.onStart?.(master, store);
+    this.store = simStore;
+    this.onStart?.(master, simStore);
     this.net.setEndpoint(MASTER_NODE, true);
     this.trace.record('master.start', `incarnation ${this.incarnation}`);
     await master.start();
