@@ -115,7 +115,13 @@ export class ProcessRuntime implements ContainerRuntime {
     const image = spec.container?.docker?.image ?? spec.container?.mesos?.image;
     if (image && !this.options.prepare)
       throw new Error('container images are not supported by the process runtime (the oci and docker runtimes will run them)');
-    let argv = commandArgv(spec.command);
+    let argv: string[] = [];
+    try {
+      argv = commandArgv(spec.command);
+    } catch (e) {
+      // An image may supply the command (its entrypoint and cmd).
+      if (!this.options.prepare) throw e;
+    }
     const dir = join(this.options.stateDir, spec.containerId);
     await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });

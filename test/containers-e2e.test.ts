@@ -1,0 +1,295 @@
+/**
+ * Containers through the agent, for real: cgroup-limited processes (OOM), and image tasks pulled
+ * from Debian's docker-registry on loopback (started here with its own config) and run by crun.
+ * Skipped with a printed reason where crun, the registry or busybox-static is missing.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
+import { Cgroups, detectCgroups } from '../src/adapters/runtime/cgroups.js';
+import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
+import { createMesosContainerizer, findOciRuntime } from '../src/adapters/runtime/oci.js';
+import { Random } from '../src/base/random.js';
+import type { AgentCommand } from '../src/model/agent-protocol.js';
+import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
+import { Agent } from '../src/services/agent/agent.js';
+import { FakeMasterLink, ManualClock } from '../src/services/agent/fakes.js';
+
+const work = mkdtempSync(join(tmpdir(), 'dcos-containers-e2e-'));
+const cgMode = detectCgroups();
+const cgRoot = `dcos-ts-e2e-${process.pid}`;
+const cgroups = cgMode.kind === 'none' ? undefined : new Cgroups(cgMode, cgRoot);
+const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
+const crun = findOciRuntime('crun');
+const busybox = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
+
+const imageSkip = !cgroups
+  ? `no cgroups: ${cgMode.kind === 'none' ? cgMode.reason : ''}`
+  : !crun
+    ? 'crun is not installed (apt-get install crun)'
+    : !registryBin
+      ? 'docker-registry is not installed (apt-get install docker-registry)'
+      : !busybox
+        ? 'busybox-static is not installed'
+        : false;
+if (imageSkip) process.stdout.write(`# SKIP image tests: ${imageSkip}\n`);
+if (!cgroups) process.stdout.write(`# SKIP cgroup tests: ${cgMode.kind === 'none' ? cgMode.reason : ''}\n`);
+
+async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function boot() {
+  const workDir = join(work, 'agent');
+  const link = new FakeMasterLink();
+  const runtime = createMesosContainerizer({
+    stateDir: join(workDir, 'meta', 'runtime'),
+    pollIntervalMs: 50,
+    bundleDir: join(workDir, 'bundles'),
+    images: new RegistryImageStore(join(workDir, 'images')),
+    ...(cgroups ? { cgroups } : {}),
+  });
+  const agent = new Agent({
+    clock: new ManualClock(),
+    random: new Random(1),
+    link,
+    runtime,
+    checkpointer: new FsCheckpointer(workDir),
+    config: { workDir, hostname: 'localhost', ip: '127.0.0.1', port: 5051, resources: [], version: 'test' },
+  });
+  return { link, runtime, agent };
+}
+
+let seq = 0;
+function runTask(command: string, o: { memMb?: number; cpus?: number; container?: ContainerInfo } = {}): { id: string; cmd: AgentCommand } {
+  const id = `t${++seq}`;
+  return {
+    id,
+    cmd: {
+      type: 'RUN_TASK',
+      framework_id: { value: 'fw' },
+      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
+      task: {
+        name: id,
+        task_id: { value: id },
+        agent_id: { value: 'agent-1' },
+        command: { value: command },
+        resources: [
+          { name: 'cpus', type: 'SCALAR', scalar: { value: o.cpus ?? 0.5 } },
+          { name: 'mem', type: 'SCALAR', scalar: { value: o.memMb ?? 64 } },
+        ],
+        ...(o.container ? { container: o.container } : {}),
+      },
+    },
+  };
+}
+
+const TERMINAL = ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED'];
+
+describe('containers through the agent', () => {
+  let a: ReturnType<typeof boot>;
+  let registry: ChildProcess | undefined;
+  let registryAddr = '';
+
+  async function finalStatus(id: string): Promise<TaskStatus> {
+    await until(`a terminal update of ${id}`, () => a.link.updateStates(id).some((s) => TERMINAL.includes(s)), 30_000);
+    const s = a.link
+      .callsOf('STATUS_UPDATE')
+      .map((c) => c.status)
+      .filter((st) => st.task_id.value === id)
+      .at(-1);
+    return s as TaskStatus;
+  }
+  const sandboxOf = (id: string) => {
+    const runs = join(work, 'agent', 'slaves', 'agent-1', 'frameworks', 'fw', 'executors', id, 'runs');
+    return join(runs, readdirSync(runs).filter((r) => r !== 'latest')[0] ?? '');
+  };
+
+  before(async () => {
+    a = boot();
+    await a.agent.start();
+    await until('registration', () => a.agent.connection === 'registered');
+    if (imageSkip) return;
+    const port = await freePort();
+    registryAddr = `127.0.0.1:${port}`;
+    const cfg = join(work, 'registry.yml');
+    writeFileSync(
+      cfg,
+      `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(work, 'registry')}}, delete: {enabled: true}}\nhttp: {addr: ${registryAddr}}\n`,
+    );
+    registry = spawn(registryBin as string, ['serve', cfg], { stdio: 'ignore' });
+    await until(
+      'the registry',
+      () => {
+        try {
+          execFileSync('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { stdio: 'ignore' });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+    ).catch(async () => {
+      // bash's /dev/tcp may not be there under sh: fall back to an HTTP probe loop.
+      for (let i = 0; i < 100; i++) {
+        if (
+          await fetch(`http://${registryAddr}/v2/`).then(
+            (r) => r.status === 200,
+            () => false,
+          )
+        )
+          return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('the registry did not start');
+    });
+    await pushBusybox(registryAddr, 'library/busybox', '1', false);
+    await pushBusybox(registryAddr, 'library/corrupt', '1', true);
+  });
+
+  after(async () => {
+    await a?.agent.stop();
+    a?.runtime.close();
+    registry?.kill('SIGKILL');
+    if (cgMode.kind !== 'none') {
+      const dirs = cgMode.kind === 'v2' ? [join(cgMode.mount, cgRoot)] : [...new Set(Object.values(cgMode.mounts))].map((m) => join(m, cgRoot));
+      for (const d of dirs) if (existsSync(d)) rmSync(d, { recursive: true, force: true });
+    }
+    for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+      const target = m.split(' ')[1];
+      if (target?.startsWith(work)) execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a process task that allocates past its mem is TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY', { skip: !cgroups }, async () => {
+    const t = runTask(`exec python3 -c 'b = []\nwhile True: b.append(bytearray(4 << 20))'`, { memMb: 48 });
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    assert.equal(s.state, 'TASK_FAILED');
+    assert.equal(s.reason, 'REASON_CONTAINER_LIMITATION_MEMORY', JSON.stringify(s));
+  });
+
+  test('a task runs from a registry image in its own rootfs and namespaces, its stdout in the sandbox', { skip: imageSkip }, async () => {
+    const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${registryAddr}/library/busybox:1` } } } };
+    const t = runTask('echo hello from $(hostname) pid $$; ls /bin/busybox; cat /proc/1/cmdline | tr "\\0" " "; echo; pwd', { container: image });
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    const out = readFileSync(join(sandboxOf(t.id), 'stdout'), 'utf8');
+    const err = readFileSync(join(sandboxOf(t.id), 'stderr'), 'utf8');
+    assert.equal(s.state, 'TASK_FINISHED', `${JSON.stringify(s)}\n${out}\n${err}`);
+    assert.match(out, /hello from [0-9a-f-]{36} pid/, 'its own UTS namespace: the hostname is the container id');
+    assert.match(out, /pid 1\n/, 'its own PID namespace');
+    assert.match(out, /\/mnt\/mesos\/sandbox/, 'works in the sandbox');
+  });
+
+  test('an image task over its memory is OOM-killed and reported with REASON_CONTAINER_LIMITATION_MEMORY', { skip: imageSkip }, async () => {
+    const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${registryAddr}/library/busybox:1` } } } };
+    // busybox: grow a shell variable until the memory limit is hit.
+    const t = runTask('x=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; while true; do x="$x$x"; done', { memMb: 32, container: image });
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    assert.equal(s.state, 'TASK_FAILED');
+    assert.equal(s.reason, 'REASON_CONTAINER_LIMITATION_MEMORY', JSON.stringify(s));
+  });
+
+  test('a blob whose content does not match its digest fails the launch, naming the digest', { skip: imageSkip }, async () => {
+    const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${registryAddr}/library/corrupt:1` } } } };
+    const t = runTask('true', { container: image });
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    assert.equal(s.state, 'TASK_FAILED');
+    assert.equal(s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(s.message ?? '', /blob sha256:[a-f0-9]{64} .*failed verification/, s.message);
+  });
+
+  test('an image that does not exist fails the launch with a clear message', { skip: imageSkip }, async () => {
+    const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${registryAddr}/library/nothere:1` } } } };
+    const t = runTask('true', { container: image });
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    assert.equal(s.state, 'TASK_FAILED');
+    assert.equal(s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(s.message ?? '', /library\/nothere:1 not found/, s.message);
+  });
+});
+
+/**
+ * Builds a one-layer image from busybox-static and pushes it over plain HTTP (upload, PUT with
+ * the digest, PUT the manifest). `corrupt`: the registry stores a layer whose content does not
+ * match the digest the manifest names (its blob is overwritten on disk after the push).
+ */
+async function pushBusybox(registry: string, repo: string, tag: string, corrupt: boolean): Promise<void> {
+  const dir = mkdtempSync(join(work, 'img-'));
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(join(rootfs, 'bin'), { recursive: true });
+  execFileSync('cp', [busybox as string, join(rootfs, 'bin', 'busybox')]);
+  execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
+  const layerPath = join(dir, 'layer.tar.gz');
+  execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
+  const layer = readFileSync(layerPath);
+  const diffId = `sha256:${createHash('sha256')
+    .update(execFileSync('gzip', ['-dc', layerPath], { maxBuffer: 64 << 20 }))
+    .digest('hex')}`;
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+    }),
+  );
+  const base = `http://${registry}/v2/${repo}`;
+  const upload = async (blob: Buffer): Promise<string> => {
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(start.status, 202, `upload start: ${start.status}`);
+    const loc = new URL(start.headers.get('location') as string, `http://${registry}`);
+    loc.searchParams.set('digest', digest);
+    const put = await fetch(loc, { method: 'PUT', body: blob, headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(put.status, 201, `blob put: ${put.status} ${await put.text()}`);
+    return digest;
+  };
+  const layerDigest = await upload(layer);
+  const configDigest = await upload(config);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: configDigest },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: layerDigest }],
+  };
+  const res = await fetch(`${base}/manifests/${tag}`, {
+    method: 'PUT',
+    body: JSON.stringify(manifest),
+    headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  assert.equal(res.status, 201, `manifest put: ${res.status} ${await res.text()}`);
+  if (corrupt) {
+    const hex = layerDigest.slice(7);
+    const data = join(work, 'registry', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+    const bad = Buffer.from(layer);
+    bad[bad.length - 20] = (bad[bad.length - 20] ?? 0) ^ 0xff;
+    writeFileSync(data, bad);
+  }
+}
