@@ -13,6 +13,7 @@ import { HierarchicalAllocator } from '../core/allocator/index.js';
 import type { Store } from '../ports/store.js';
 import { DEFAULT_MASTER_CONFIG, type MasterConfig } from '../services/master/config.js';
 import { Master } from '../services/master/master.js';
+import { type ClusterDns, mountMesosDns, startClusterDns } from './dns.js';
 import { VERSION } from './version.js';
 
 export interface MasterOptions {
@@ -26,12 +27,19 @@ export interface MasterOptions {
   config?: Partial<MasterConfig>;
   log?: (level: string, msg: string) => void;
   seed?: number;
+  /** Cluster DNS (UDP+TCP) port; undefined = no DNS; 0 = any free port. */
+  dnsPort?: number;
+  /** Mesos-DNS HTTP API port (default 8123 when DNS runs; 0 = any free port). */
+  dnsHttpPort?: number;
+  /** Resolvers for other names ("host[:port]"); default the host's /etc/resolv.conf. */
+  dnsResolvers?: string[];
 }
 
 export interface RunningMaster {
   master: Master;
   port: number;
   gatewayPort: number | undefined;
+  dns: ClusterDns | undefined;
   store: Store;
   stop(): Promise<void>;
 }
@@ -61,10 +69,21 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   masterRoutes(router, master, { maxSubscriberBufferBytes: config.maxSubscriberBufferBytes, heartbeatIntervalMs: config.heartbeatIntervalMs });
   await master.start();
 
+  let dns: ClusterDns | undefined;
+  if (opts.dnsPort !== undefined) {
+    try {
+      const dnsOpts = { ip, masterPort: port, dnsPort: opts.dnsPort, httpPort: opts.dnsHttpPort ?? 8123, log };
+      dns = await startClusterDns(master, opts.dnsResolvers ? { ...dnsOpts, upstreams: opts.dnsResolvers } : dnsOpts);
+    } catch (e) {
+      log('error', `cluster DNS not started (port ${opts.dnsPort}): ${(e as Error).message}`);
+    }
+  }
+
   let gateway: HttpServer | undefined;
   if (opts.gatewayPort !== undefined) {
     const g = new Router();
     gatewayRoutes(g, { master, masterRouter: router, version: VERSION.dcos, clusterName: config.cluster ?? 'dcos-ts' });
+    if (dns) mountMesosDns(g, dns.router);
     gateway = await serveHttp(g, opts.gatewayPort, ip, log);
   }
 
@@ -72,8 +91,10 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     master,
     port,
     gatewayPort: gateway?.port,
+    dns,
     store,
     async stop() {
+      await dns?.stop();
       await master.stop();
       await Promise.all([http.close(), gateway?.close()]);
       await store.close();
@@ -98,6 +119,9 @@ Flags:
   --offer_timeout=DURATION       rescind offers not used within this time (default: never)
   --failover_retry=DURATION      status update retry interval (default 10secs)
   --cluster=NAME                 cluster name
+  --dns_port=PORT                cluster DNS port, UDP and TCP (default 53; 0 = any free port; 'none' = no DNS)
+  --dns_http_port=PORT           Mesos-DNS HTTP API port (default 8123; 0 = any free port)
+  --dns_resolvers=H[:P],...      resolvers for other names (default: nameservers of /etc/resolv.conf)
 `;
 
 /** `dcos master`: runs until SIGTERM/SIGINT. Prints one JSON line when ready. */
@@ -140,10 +164,14 @@ export async function runMaster(argv: string[]): Promise<void> {
     hostname: flags.get('hostname') ?? (ip === '0.0.0.0' ? osHostname() : ip),
     ...(gw !== undefined ? { gatewayPort: Number(gw) } : {}),
     store: flags.get('store') === 'memory' ? 'memory' : 'sqlite',
+    ...(flags.get('dns-port') === 'none' ? {} : { dnsPort: int('dns-port') ?? 53, dnsHttpPort: int('dns-http-port') ?? 8123 }),
+    ...(flags.get('dns-resolvers') !== undefined ? { dnsResolvers: (flags.get('dns-resolvers') as string).split(',').filter(Boolean) } : {}),
     config,
     log: (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} master: ${msg}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null })}\n`,
+  );
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGTERM', done);

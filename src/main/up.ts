@@ -17,6 +17,8 @@ interface ClusterFile {
   agents: { ip: string; port: number; resources: string; attributes?: string }[];
   pids: { master?: number; agents: (number | undefined)[] };
   extraMasterFlags: string[];
+  /** Cluster DNS port (UDP+TCP) the master reported when it became ready. */
+  dnsPort?: number;
 }
 
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'dcos.js');
@@ -187,6 +189,8 @@ export async function up(argv: string[]): Promise<number> {
       '--ip=127.0.0.1',
       `--gateway_port=${c.gatewayPort}`,
       '--cluster=local',
+      '--dns_port=0',
+      '--dns_http_port=0',
       ...c.extraMasterFlags,
     ],
     logDir,
@@ -194,7 +198,9 @@ export async function up(argv: string[]): Promise<number> {
   );
   c.pids.master = master.pid;
   writeClusterFile(workDir, c);
-  await waitForLine(join(logDir, 'master.out'), master.pid, 'ready', join(logDir, 'master.log'));
+  const ready = await waitForLine(join(logDir, 'master.out'), master.pid, 'ready', join(logDir, 'master.log'));
+  if (typeof ready.dns_port === 'number') c.dnsPort = ready.dns_port;
+  else delete c.dnsPort;
   say(`  master ready at 127.0.0.1:${c.masterPort}`);
 
   for (let i = 0; i < nAgents; i++) {
@@ -244,6 +250,7 @@ function describe(workDir: string, c: ClusterFile) {
     url: `http://127.0.0.1:${c.gatewayPort}`,
     mesos: `http://127.0.0.1:${c.masterPort}`,
     workDir,
+    ...(c.dnsPort ? { dns: `127.0.0.1:${c.dnsPort}` } : {}),
     agents: c.agents.map((a) => `${a.ip}:${a.port}`),
     pids: c.pids,
   };
