@@ -2,6 +2,7 @@ import { parseFlags } from '../base/flags.js';
 import { ClusterClient, httpError } from './client.js';
 import { addCluster, loadConfig, saveConfig } from './config.js';
 import { CliError, ago, fmtNum, printJson, table } from './output.js';
+import { nodeDns } from './dns.js';
 
 export type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -464,7 +465,7 @@ const clusterRemove: CommandSpec = {
 };
 
 export const GROUPS: Record<string, { summary: string; commands: Record<string, CommandSpec> }> = {
-  node: { summary: 'Nodes of the cluster', commands: { list: nodeList, show: nodeShow } },
+  node: { summary: 'Nodes of the cluster', commands: { list: nodeList, show: nodeShow, dns: nodeDns } },
   task: { summary: 'Tasks and their logs', commands: { list: taskList, show: taskShow, log: taskLog } },
   service: { summary: 'Services (frameworks)', commands: { list: serviceList, shutdown: serviceShutdown } },
   cluster: { summary: 'Clusters this CLI talks to', commands: { setup: clusterSetup, list: clusterList, attach: clusterAttach, remove: clusterRemove } },
