@@ -14,6 +14,7 @@ import type { Store } from '../ports/store.js';
 import { DEFAULT_MASTER_CONFIG, type MasterConfig } from '../services/master/config.js';
 import { Master } from '../services/master/master.js';
 import { type ClusterDns, mountMesosDns, startClusterDns } from './dns.js';
+import { type RunningMarathon, mountMarathonAlias, startMarathon } from './marathon.js';
 import { VERSION } from './version.js';
 
 export interface MasterOptions {
@@ -33,6 +34,8 @@ export interface MasterOptions {
   dnsHttpPort?: number;
   /** Resolvers for other names ("host[:port]"); default the host's /etc/resolv.conf. */
   dnsResolvers?: string[];
+  /** Port of the Marathon API in this process; undefined = no Marathon; 0 = any free port. */
+  marathonPort?: number;
 }
 
 export interface RunningMaster {
@@ -40,6 +43,7 @@ export interface RunningMaster {
   port: number;
   gatewayPort: number | undefined;
   dns: ClusterDns | undefined;
+  marathon: RunningMarathon | undefined;
   store: Store;
   stop(): Promise<void>;
 }
@@ -79,10 +83,22 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     }
   }
 
+  let marathon: RunningMarathon | undefined;
+  if (opts.marathonPort !== undefined) {
+    marathon = await startMarathon({ master, ip, port: opts.marathonPort, masterPort: port, clock, random: random.fork(), store, log });
+  }
+
   let gateway: HttpServer | undefined;
   if (opts.gatewayPort !== undefined) {
     const g = new Router();
-    gatewayRoutes(g, { master, masterRouter: router, version: VERSION.dcos, clusterName: config.cluster ?? 'dcos-ts' });
+    gatewayRoutes(g, {
+      master,
+      masterRouter: router,
+      version: VERSION.dcos,
+      clusterName: config.cluster ?? 'dcos-ts',
+      ...(marathon ? { services: new Map([['marathon', marathon.router]]) } : {}),
+    });
+    if (marathon) mountMarathonAlias(g, marathon.router);
     if (dns) mountMesosDns(g, dns.router);
     gateway = await serveHttp(g, opts.gatewayPort, ip, log);
   }
@@ -92,8 +108,10 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     port,
     gatewayPort: gateway?.port,
     dns,
+    marathon,
     store,
     async stop() {
+      await marathon?.stop();
       await dns?.stop();
       await master.stop();
       await Promise.all([http.close(), gateway?.close()]);
@@ -121,6 +139,7 @@ Flags:
   --cluster=NAME                 cluster name
   --dns_port=PORT                cluster DNS port, UDP and TCP (default 53; 0 = any free port; 'none' = no DNS)
   --dns_http_port=PORT           Mesos-DNS HTTP API port (default 8123; 0 = any free port)
+  --marathon_port=PORT           Marathon API port (default 8080; 0 = any free port; 'none' = no Marathon)
   --dns_resolvers=H[:P],...      resolvers for other names (default: nameservers of /etc/resolv.conf)
 `;
 
@@ -165,12 +184,13 @@ export async function runMaster(argv: string[]): Promise<void> {
     ...(gw !== undefined ? { gatewayPort: Number(gw) } : {}),
     store: flags.get('store') === 'memory' ? 'memory' : 'sqlite',
     ...(flags.get('dns-port') === 'none' ? {} : { dnsPort: int('dns-port') ?? 53, dnsHttpPort: int('dns-http-port') ?? 8123 }),
+    ...(flags.get('marathon-port') === 'none' ? {} : { marathonPort: int('marathon-port') ?? 8080 }),
     ...(flags.get('dns-resolvers') !== undefined ? { dnsResolvers: (flags.get('dns-resolvers') as string).split(',').filter(Boolean) } : {}),
     config,
     log: (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} master: ${msg}\n`),
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null })}\n`,
+    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null, marathon_port: running.marathon?.port ?? null })}\n`,
   );
   await new Promise<void>((resolve) => {
     const done = () => resolve();

@@ -19,6 +19,8 @@ interface ClusterFile {
   extraMasterFlags: string[];
   /** Cluster DNS port (UDP+TCP) the master reported when it became ready. */
   dnsPort?: number;
+  /** Marathon API port the master reported when it became ready. */
+  marathonPort?: number;
 }
 
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'dcos.js');
@@ -191,6 +193,7 @@ export async function up(argv: string[]): Promise<number> {
       '--cluster=local',
       '--dns_port=0',
       '--dns_http_port=0',
+      '--marathon_port=0',
       ...c.extraMasterFlags,
     ],
     logDir,
@@ -201,6 +204,8 @@ export async function up(argv: string[]): Promise<number> {
   const ready = await waitForLine(join(logDir, 'master.out'), master.pid, 'ready', join(logDir, 'master.log'));
   if (typeof ready.dns_port === 'number') c.dnsPort = ready.dns_port;
   else delete c.dnsPort;
+  if (typeof ready.marathon_port === 'number') c.marathonPort = ready.marathon_port;
+  else delete c.marathonPort;
   say(`  master ready at 127.0.0.1:${c.masterPort}`);
 
   for (let i = 0; i < nAgents; i++) {
@@ -251,6 +256,7 @@ function describe(workDir: string, c: ClusterFile) {
     mesos: `http://127.0.0.1:${c.masterPort}`,
     workDir,
     ...(c.dnsPort ? { dns: `127.0.0.1:${c.dnsPort}` } : {}),
+    ...(c.marathonPort ? { marathon: `http://127.0.0.1:${c.marathonPort}` } : {}),
     agents: c.agents.map((a) => `${a.ip}:${a.port}`),
     pids: c.pids,
   };

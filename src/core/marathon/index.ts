@@ -1,0 +1,6 @@
+export * from './app.js';
+export * from './constraints.js';
+export * from './deployment.js';
+export * from './path.js';
+export * from './placement.js';
+export * from './time.js';

@@ -1,0 +1,111 @@
+/**
+ * Matching one app's task against an offer: role, cpus, mem, disk, gpus, ports, then constraints.
+ * Pure; the scheduler calls it per offer and keeps the reasons it got for its debug summary.
+ */
+import { rangesOf, scalarOf, subtractRanges, takeFromRanges } from '../resources/index.js';
+import type { Range, Resource } from '../../model/mesos.js';
+import type { App } from './app.js';
+import { type AgentFacts, failedConstraint, staticallyFails } from './constraints.js';
+
+/** Marathon's names for why an offer did not fit (NoOfferMatchReason.scala). */
+export type RejectReason =
+  | 'UnfulfilledRole'
+  | 'UnfulfilledConstraint'
+  | 'InsufficientCpus'
+  | 'InsufficientMemory'
+  | 'InsufficientDisk'
+  | 'InsufficientGpus'
+  | 'InsufficientPorts';
+
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'UnfulfilledRole',
+  'UnfulfilledConstraint',
+  'InsufficientCpus',
+  'InsufficientMemory',
+  'InsufficientDisk',
+  'InsufficientGpus',
+  'InsufficientPorts',
+];
+
+export type Match = { ok: true; resources: Resource[]; hostPorts: number[] } | { ok: false; reason: RejectReason; detail: string };
+
+/** Resources usable by the app: unreserved ('*') plus its role, limited by acceptedResourceRoles. */
+function usable(offered: readonly Resource[], app: App, frameworkRole: string): Resource[] {
+  const role = app.role ?? frameworkRole;
+  const accepted = app.acceptedResourceRoles ?? ['*', role];
+  return offered.filter((r) => {
+    const rr = r.reservations?.length ? (r.reservations[r.reservations.length - 1]?.role ?? '*') : (r.role ?? '*');
+    return accepted.includes(rr) && (rr === '*' || rr === role);
+  });
+}
+
+/**
+ * Does one task of `app` fit into `offered` (what is left of an offer) on `agent`, given the
+ * agents its other tasks run on? On success returns the resources to launch with.
+ */
+export function matchOffer(app: App, offered: readonly Resource[], agent: AgentFacts, placedOn: readonly AgentFacts[], frameworkRole = '*'): Match {
+  const rs = usable(offered, app, frameworkRole);
+  if (rs.length === 0 && offered.length > 0) return { ok: false, reason: 'UnfulfilledRole', detail: `no resources for role ${app.role ?? frameworkRole}` };
+  const need: [string, number, RejectReason][] = [
+    ['cpus', app.cpus, 'InsufficientCpus'],
+    ['mem', app.mem, 'InsufficientMemory'],
+    ['disk', app.disk, 'InsufficientDisk'],
+    ['gpus', app.gpus, 'InsufficientGpus'],
+  ];
+  for (const [name, amount, reason] of need) {
+    if (amount > 0 && scalarOf(rs, name) + 1e-9 < amount) return { ok: false, reason, detail: `${name}: needs ${amount}, offer has ${scalarOf(rs, name)}` };
+  }
+  const portCount = app.portDefinitions?.length ?? 0;
+  const available = rangesOf(rs, 'ports');
+  let hostPorts: number[] = [];
+  if (portCount > 0) {
+    if (app.requirePorts) {
+      hostPorts = (app.portDefinitions ?? []).map((p) => p.port);
+      const want: Range[] = hostPorts.map((p) => ({ begin: p, end: p }));
+      if (subtractRanges(want, available).length > 0) return { ok: false, reason: 'InsufficientPorts', detail: `ports ${hostPorts.join(',')} not offered` };
+    } else {
+      const got = takeFromRanges(available, portCount);
+      if (!got) return { ok: false, reason: 'InsufficientPorts', detail: `needs ${portCount} ports` };
+      for (const r of got) for (let p = r.begin; p <= r.end; p++) hostPorts.push(p);
+    }
+  }
+  const failed = failedConstraint(app.constraints, agent, placedOn);
+  if (failed) return { ok: false, reason: 'UnfulfilledConstraint', detail: `constraint ${JSON.stringify(failed)} not met on ${agent.hostname}` };
+  const role = rs.find((r) => scalarOf([r], 'cpus') > 0)?.allocation_info?.role;
+  const alloc = role ? { allocation_info: { role } } : {};
+  const resources: Resource[] = [];
+  for (const [name, amount] of need) if (amount > 0) resources.push({ name, type: 'SCALAR', scalar: { value: amount }, ...alloc });
+  if (hostPorts.length > 0) {
+    resources.push({ name: 'ports', type: 'RANGES', ranges: { range: hostPorts.map((p) => ({ begin: p, end: p })) }, ...alloc });
+  }
+  return { ok: true, resources, hostPorts };
+}
+
+/** The largest resources an agent was ever seen to offer: the ceiling of what it can hold. */
+export interface AgentCeiling {
+  facts: AgentFacts;
+  cpus: number;
+  mem: number;
+  disk: number;
+  gpus: number;
+}
+
+/**
+ * Why no known agent could ever hold one task of `app`, or undefined when some agent could.
+ * Only looks at what does not change with load: sizes and agent-only constraints.
+ */
+export function neverPlaceable(app: App, agents: readonly AgentCeiling[]): string | undefined {
+  if (agents.length === 0) return undefined;
+  const reasons = new Set<string>();
+  for (const a of agents) {
+    const why: string[] = [];
+    if (a.cpus + 1e-9 < app.cpus) why.push(`cpus ${app.cpus} > ${a.cpus}`);
+    if (a.mem + 1e-9 < app.mem) why.push(`mem ${app.mem} > ${a.mem}`);
+    if (a.disk + 1e-9 < app.disk) why.push(`disk ${app.disk} > ${a.disk}`);
+    if (a.gpus < app.gpus) why.push(`gpus ${app.gpus} > ${a.gpus}`);
+    for (const c of app.constraints) if (staticallyFails(c, a.facts)) why.push(`constraint ${JSON.stringify(c)}`);
+    if (why.length === 0) return undefined;
+    for (const w of why) reasons.add(w.split(' ')[0] === 'constraint' ? w : (w.split(' ')[0] as string));
+  }
+  return `No agent can ever run this app (${agents.length} agent(s) seen): ${[...reasons].join(', ')}`;
+}

@@ -1,0 +1,2 @@
+export * from './marathon.js';
+export * from './transport.js';

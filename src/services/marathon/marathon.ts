@@ -1,0 +1,1131 @@
+/**
+ * The Marathon service: a framework named "marathon" that keeps every app's instances running.
+ * Decisions come from core/marathon (validation, placement, rolling steps, plans); this class
+ * holds the state, persists it in the Store before anyone is told, and talks to the master
+ * through a SchedulerTransport. Time comes from the injected Clock, ids from the seeded Random.
+ */
+import type { Clock, TimerHandle } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
+import {
+  type AgentCeiling,
+  type AgentFacts,
+  type App,
+  type DeploymentStep,
+  type FieldError,
+  REJECT_REASONS,
+  type RejectReason,
+  appAction,
+  backoffDelayMs,
+  isoTime,
+  matchOffer,
+  mergeApp,
+  neverPlaceable,
+  planDeployment,
+  resolvePath,
+  rollingStep,
+  safePath,
+  taskName,
+  validateApp,
+} from '../../core/marathon/index.js';
+import { scalarOf, subtract } from '../../core/resources/index.js';
+import { type Offer, type TaskInfo, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
+import type { Store, StoreOp } from '../../ports/store.js';
+import { CallbackSink, type SchedulerTransport } from './transport.js';
+
+type Json = Record<string, any>;
+
+export interface MarathonConfig {
+  frameworkName: string;
+  role: string;
+  /** host:port this Marathon answers on, for /v2/info and /v2/leader. */
+  leader: string;
+  masterUrl: string;
+  failoverTimeoutSeconds: number;
+  /** How long a declined offer's resources stay away (DECLINE filter). */
+  declineRefuseSeconds: number;
+  tickMs: number;
+  /** Kill requests are repeated this often until the task is terminal. */
+  killRetryMs: number;
+  maxVersionsPerApp: number;
+  maxEventListeners: number;
+}
+
+export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
+  frameworkName: 'marathon',
+  role: '*',
+  leader: '127.0.0.1:8080',
+  masterUrl: '',
+  failoverTimeoutSeconds: 7 * 24 * 3600,
+  declineRefuseSeconds: 5,
+  tickMs: 1000,
+  killRetryMs: 10_000,
+  maxVersionsPerApp: 50,
+  maxEventListeners: 1000,
+};
+
+/** One launched task (Marathon instance with one task), as stored. */
+export interface Instance {
+  taskId: string;
+  appId: string;
+  agentId: string;
+  host: string;
+  facts: AgentFacts;
+  ports: number[];
+  servicePorts: number[];
+  state: TaskState;
+  /** The app version the task was launched with, and its config version (replaced when it differs). */
+  version: string;
+  configVersion: string;
+  stagedAt: string;
+  startedAt?: string;
+  healthy?: boolean;
+  killing?: boolean;
+  killRequestedMs?: number;
+  /** Unreachable tasks are inactive: a replacement is launched. */
+  inactive?: boolean;
+}
+
+export interface Deployment {
+  id: string;
+  version: string;
+  affectedApps: string[];
+  steps: DeploymentStep[];
+  /** Definitions before the change (null: the app did not exist), for rollback. */
+  original: Record<string, App | null>;
+  target: Record<string, App | null>;
+}
+
+export interface DeploymentResult {
+  deploymentId: string;
+  version: string;
+}
+
+export type MarathonError =
+  | { status: 404; message: string }
+  | { status: 409; message: string; deployments?: { id: string }[] }
+  | { status: 422; message: string; details: FieldError[] }
+  | { status: 400; message: string };
+
+export type Outcome<T> = { ok: true; value: T; created?: boolean } | { ok: false; error: MarathonError };
+
+interface OfferStats {
+  processed: number;
+  unused: number;
+  lastUnusedAtMs?: number;
+  lastUsedAtMs?: number;
+  /** Outcomes of the last offers seen while the app waited: a reason or 'used'. */
+  last: (RejectReason | 'used')[];
+  launchAttempt: Partial<Record<RejectReason, number>>;
+  lastDetail?: string;
+}
+
+const LAST_OFFERS_KEPT = 100;
+
+export interface MarathonEvent {
+  eventType: string;
+  timestamp: string;
+  [k: string]: unknown;
+}
+
+export interface MarathonDeps {
+  clock: Clock;
+  random: Random;
+  store: Store;
+  transport: SchedulerTransport;
+  config?: Partial<MarathonConfig>;
+  log?: (level: string, msg: string) => void;
+  /** Runs fn soon, outside the current call stack (setImmediate in production). */
+  defer: (fn: () => void) => void;
+}
+
+const K = {
+  app: (id: string) => `marathon/apps${id}`,
+  apps: 'marathon/apps/',
+  version: (id: string, v: string) => `marathon/versions${id}/${v}`,
+  versions: (id: string) => `marathon/versions${id}/`,
+  task: (id: string) => `marathon/tasks/${id}`,
+  tasks: 'marathon/tasks/',
+  deployment: (id: string) => `marathon/deployments/${id}`,
+  deployments: 'marathon/deployments/',
+  framework: 'marathon/framework',
+};
+
+export class Marathon {
+  readonly config: MarathonConfig;
+  readonly apps = new Map<string, App>();
+  readonly instances = new Map<string, Instance>();
+  readonly deployments = new Map<string, Deployment>();
+  frameworkId: string | undefined;
+  private streamId: string | undefined;
+  private sink: CallbackSink | undefined;
+  private connected = false;
+  private suppressed = false;
+  private stopped = false;
+  private ticker: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  /** Launches each app still needs now (recomputed by converge). */
+  private readonly wanted = new Map<string, number>();
+  private readonly backoff = new Map<string, { failures: number; delayUntilMs: number; sinceMs: number }>();
+  private readonly stats = new Map<string, OfferStats>();
+  private readonly waitingSince = new Map<string, number>();
+  private readonly lastFailure = new Map<string, Json>();
+  private readonly agents = new Map<string, AgentCeiling>();
+  private readonly listeners = new Set<(e: MarathonEvent) => void>();
+  private eventChain: Promise<void> = Promise.resolve();
+  private readonly log: (level: string, msg: string) => void;
+  readonly counters: Record<string, number> = {
+    'marathon.tasks.launched': 0,
+    'marathon.tasks.killed': 0,
+    'marathon.tasks.failed': 0,
+    'marathon.offers.processed': 0,
+    'marathon.offers.declined': 0,
+    'marathon.deployments.started': 0,
+    'marathon.deployments.succeeded': 0,
+    'marathon.deployments.rolled_back': 0,
+    'marathon.http.requests': 0,
+  };
+
+  constructor(private readonly deps: MarathonDeps) {
+    this.config = { ...DEFAULT_MARATHON_CONFIG, ...(deps.config ?? {}) };
+    this.log = deps.log ?? (() => {});
+  }
+
+  now(): string {
+    return isoTime(this.deps.clock.nowMs());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Loads the stored state and subscribes to the master. */
+  async start(): Promise<void> {
+    const { store } = this.deps;
+    for (const e of await store.list(K.apps)) {
+      const app = JSON.parse(e.value) as App;
+      this.apps.set(app.id, app);
+    }
+    for (const e of await store.list(K.tasks)) {
+      const inst = JSON.parse(e.value) as Instance;
+      this.instances.set(inst.taskId, inst);
+    }
+    for (const e of await store.list(K.deployments)) {
+      const d = JSON.parse(e.value) as Deployment;
+      this.deployments.set(d.id, d);
+    }
+    const fw = await store.get(K.framework);
+    if (fw) this.frameworkId = (JSON.parse(fw.value) as { id: string }).id;
+    this.log('info', `marathon recovered ${this.apps.size} apps, ${this.instances.size} tasks, ${this.deployments.size} deployments`);
+    this.ticker = this.deps.clock.setInterval(this.config.tickMs, () => this.tick());
+    await this.subscribe();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ticker?.cancel();
+    this.retryTimer?.cancel();
+    this.sink?.close();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  private async subscribe(): Promise<void> {
+    if (this.stopped) return;
+    this.connected = false;
+    const streamId = this.deps.random.uuid();
+    const sink = new CallbackSink((ev) => this.enqueue(ev as Json));
+    this.sink = sink;
+    this.streamId = streamId;
+    sink.onClose(() => {
+      if (this.sink !== sink || this.stopped) return;
+      this.connected = false;
+      this.emit({ eventType: 'scheduler_disconnected_event' });
+      this.retrySubscribe();
+    });
+    const info: Json = {
+      user: 'root',
+      name: this.config.frameworkName,
+      failover_timeout: this.config.failoverTimeoutSeconds,
+      checkpoint: true,
+      role: this.config.role,
+      hostname: this.config.leader.split(':')[0],
+      webui_url: `http://${this.config.leader}`,
+      capabilities: [{ type: 'PARTITION_AWARE' }, { type: 'TASK_KILLING_STATE' }],
+    };
+    if (this.frameworkId) info.id = { value: this.frameworkId };
+    const call: Json = { type: 'SUBSCRIBE', subscribe: { framework_info: info } };
+    if (this.frameworkId) call.framework_id = { value: this.frameworkId };
+    let result: { status: number; body?: unknown } | undefined;
+    try {
+      result = await this.deps.transport.subscribe(call, sink, streamId);
+    } catch (e) {
+      result = { status: 500, body: (e as Error).message };
+    }
+    if (result) {
+      this.log('warn', `marathon SUBSCRIBE failed: ${result.status} ${String(result.body ?? '')}; retrying`);
+      this.sink = undefined;
+      this.retrySubscribe();
+    }
+  }
+
+  private retrySubscribe(): void {
+    if (this.stopped) return;
+    this.retryTimer?.cancel();
+    this.retryTimer = this.deps.clock.setTimer(1000, () => void this.subscribe());
+  }
+
+  /** Events are handled one at a time, in order, outside the master's call stack. */
+  private enqueue(ev: Json): void {
+    this.deps.defer(() => {
+      this.eventChain = this.eventChain.then(
+        () => this.onEvent(ev),
+        () => this.onEvent(ev),
+      );
+      this.eventChain.catch((e: Error) => this.log('error', `marathon event ${ev.type}: ${e.stack ?? e.message}`));
+    });
+  }
+
+  private async call(call: Json): Promise<{ status: number; body?: unknown }> {
+    if (!this.streamId || !this.frameworkId || !this.connected) return { status: 503, body: 'not subscribed' };
+    const r = await this.deps.transport.call({ framework_id: { value: this.frameworkId }, ...call }, this.streamId);
+    if (r.status >= 300) this.log('warn', `marathon ${call.type} → ${r.status} ${String(r.body ?? '')}`);
+    return r;
+  }
+
+  private async onEvent(ev: Json): Promise<void> {
+    switch (ev.type) {
+      case 'SUBSCRIBED': {
+        const id = ev.subscribed.framework_id.value as string;
+        const isNew = id !== this.frameworkId;
+        this.frameworkId = id;
+        this.connected = true;
+        this.suppressed = false;
+        if (isNew) await this.deps.store.put(K.framework, JSON.stringify({ id }));
+        const m = ev.subscribed.master_info;
+        this.emit({
+          eventType: isNew ? 'scheduler_registered_event' : 'scheduler_reregistered_event',
+          frameworkId: id,
+          master: m?.hostname ? `${m.hostname}:${m.port}` : '',
+        });
+        this.log('info', `marathon ${isNew ? 'registered' : 'reregistered'} as framework ${id}`);
+        await this.reconcileWithMaster();
+        this.converge();
+        break;
+      }
+      case 'OFFERS':
+        await this.handleOffers((ev.offers?.offers ?? []) as Offer[]);
+        break;
+      case 'UPDATE':
+        await this.handleUpdate(ev.update.status as TaskStatus);
+        break;
+      case 'ERROR':
+        this.log('warn', `marathon got ERROR from the master: ${ev.error?.message}`);
+        if (/removed/i.test(ev.error?.message ?? '')) {
+          // The master forgot us (failover timeout): start over as a new framework.
+          this.frameworkId = undefined;
+          await this.deps.store.delete(K.framework);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Explicit reconciliation of every task we know, then implicit to find tasks we forgot. */
+  private async reconcileWithMaster(): Promise<void> {
+    const tasks = [...this.instances.values()].map((i) => ({ task_id: { value: i.taskId }, agent_id: { value: i.agentId } }));
+    if (tasks.length > 0) await this.call({ type: 'RECONCILE', reconcile: { tasks } });
+    await this.call({ type: 'RECONCILE', reconcile: { tasks: [] } });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Offers and launches
+
+  private facts(offer: Offer): AgentFacts {
+    const attributes: Record<string, string> = {};
+    for (const a of offer.attributes ?? []) {
+      if (a.type === 'TEXT' && a.text) attributes[a.name] = a.text.value;
+      else if (a.type === 'SCALAR' && a.scalar) attributes[a.name] = String(a.scalar.value);
+      else if (a.type === 'SET' && a.set) attributes[a.name] = a.set.item.join(',');
+    }
+    const fd = offer.domain?.fault_domain;
+    return { hostname: offer.hostname, attributes, ...(fd ? { region: fd.region.name, zone: fd.zone.name } : {}) };
+  }
+
+  private noteAgent(offer: Offer, facts: AgentFacts): void {
+    const prev = this.agents.get(offer.agent_id.value);
+    const rs = offer.resources;
+    const c: AgentCeiling = {
+      facts,
+      cpus: Math.max(prev?.cpus ?? 0, scalarOf(rs, 'cpus')),
+      mem: Math.max(prev?.mem ?? 0, scalarOf(rs, 'mem')),
+      disk: Math.max(prev?.disk ?? 0, scalarOf(rs, 'disk')),
+      gpus: Math.max(prev?.gpus ?? 0, scalarOf(rs, 'gpus')),
+    };
+    // Tasks already running there count towards what the agent can hold.
+    for (const i of this.instances.values()) {
+      if (i.agentId !== offer.agent_id.value || isTerminal(i.state)) continue;
+      const app = this.apps.get(i.appId);
+      if (!app || prev) continue;
+      c.cpus += app.cpus;
+      c.mem += app.mem;
+      c.disk += app.disk;
+    }
+    this.agents.set(offer.agent_id.value, c);
+  }
+
+  private statsOf(appId: string): OfferStats {
+    let s = this.stats.get(appId);
+    if (!s) {
+      s = { processed: 0, unused: 0, last: [], launchAttempt: {} };
+      this.stats.set(appId, s);
+    }
+    return s;
+  }
+
+  private recordOutcome(appId: string, outcome: RejectReason | 'used', detail?: string): void {
+    const s = this.statsOf(appId);
+    const now = this.deps.clock.nowMs();
+    s.processed++;
+    if (outcome === 'used') s.lastUsedAtMs = now;
+    else {
+      s.unused++;
+      s.lastUnusedAtMs = now;
+      s.launchAttempt[outcome] = (s.launchAttempt[outcome] ?? 0) + 1;
+      s.lastDetail = detail;
+    }
+    s.last.push(outcome);
+    if (s.last.length > LAST_OFFERS_KEPT) s.last.shift();
+  }
+
+  private placedFacts(appId: string): AgentFacts[] {
+    const out: AgentFacts[] = [];
+    for (const i of this.instances.values()) if (i.appId === appId && !isTerminal(i.state) && !i.killing) out.push(i.facts);
+    return out;
+  }
+
+  private async handleOffers(offers: Offer[]): Promise<void> {
+    const nowMs = this.deps.clock.nowMs();
+    for (const offer of offers) {
+      this.counters['marathon.offers.processed']!++;
+      const facts = this.facts(offer);
+      this.noteAgent(offer, facts);
+      let remaining = offer.resources;
+      const launches: TaskInfo[] = [];
+      const created: Instance[] = [];
+      for (const app of [...this.apps.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+        let want = this.wanted.get(app.id) ?? 0;
+        if (want <= 0) continue;
+        const b = this.backoff.get(app.id);
+        if (b && b.delayUntilMs > nowMs) continue;
+        let usedAny = false;
+        while (want > 0) {
+          const m = matchOffer(app, remaining, facts, this.placedFacts(app.id), this.config.role);
+          if (!m.ok) {
+            if (!usedAny) this.recordOutcome(app.id, m.reason, m.detail);
+            break;
+          }
+          usedAny = true;
+          remaining = subtract(remaining, m.resources);
+          const inst = this.newInstance(app, offer, facts, m.hostPorts);
+          this.instances.set(inst.taskId, inst);
+          created.push(inst);
+          launches.push(this.taskInfo(app, inst, offer, m.resources));
+          want--;
+        }
+        if (usedAny) this.recordOutcome(app.id, 'used');
+        this.wanted.set(app.id, want);
+      }
+      if (launches.length === 0) {
+        this.counters['marathon.offers.declined']!++;
+        await this.call({ type: 'DECLINE', decline: { offer_ids: [offer.id], filters: { refuse_seconds: this.config.declineRefuseSeconds } } });
+        continue;
+      }
+      // Stored before the master hears of them: a restart finds every task it may have launched.
+      await this.deps.store.batch(created.map((i) => ({ type: 'put', key: K.task(i.taskId), value: JSON.stringify(i) })));
+      this.counters['marathon.tasks.launched']! += launches.length;
+      const r = await this.call({
+        type: 'ACCEPT',
+        accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: launches } }], filters: { refuse_seconds: 1 } },
+      });
+      if (r.status >= 300) {
+        // The launch never reached the master: forget these tasks and try again on a later offer.
+        for (const i of created) this.instances.delete(i.taskId);
+        await this.deps.store.batch(created.map((i) => ({ type: 'delete', key: K.task(i.taskId) })));
+      }
+    }
+    this.converge();
+  }
+
+  private newInstance(app: App, offer: Offer, facts: AgentFacts, hostPorts: number[]): Instance {
+    const uuid = this.deps.random.uuid();
+    return {
+      taskId: `${safePath(app.id)}.instance-${uuid}._app.1`,
+      appId: app.id,
+      agentId: offer.agent_id.value,
+      host: offer.hostname,
+      facts,
+      ports: hostPorts,
+      servicePorts: (app.portDefinitions ?? []).map((p) => p.port),
+      state: 'TASK_STAGING',
+      version: app.version,
+      configVersion: app.versionInfo.lastConfigChangeAt,
+      stagedAt: this.now(),
+    };
+  }
+
+  private taskInfo(app: App, inst: Instance, offer: Offer, resources: TaskInfo['resources']): TaskInfo {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(app.env)) if (typeof v === 'string') env[k] = v;
+    const pds = app.portDefinitions ?? [];
+    inst.ports.forEach((p, i) => {
+      env[`PORT${i}`] = String(p);
+      const name = pds[i]?.name;
+      if (name) env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(p);
+      const declared = pds[i]?.port;
+      if (declared) env[`PORT_${declared}`] = String(p);
+    });
+    if (inst.ports.length > 0) {
+      env.PORT = String(inst.ports[0]);
+      env.PORTS = inst.ports.join(',');
+    }
+    Object.assign(env, {
+      HOST: offer.hostname,
+      MARATHON_APP_ID: app.id,
+      MARATHON_APP_VERSION: app.version,
+      MARATHON_APP_RESOURCE_CPUS: String(app.cpus),
+      MARATHON_APP_RESOURCE_MEM: String(app.mem),
+      MARATHON_APP_RESOURCE_DISK: String(app.disk),
+      MARATHON_APP_RESOURCE_GPUS: String(app.gpus),
+      MARATHON_APP_LABELS: Object.keys(app.labels).join(' '),
+      MESOS_TASK_ID: inst.taskId,
+    });
+    for (const [k, v] of Object.entries(app.labels)) env[`MARATHON_APP_LABEL_${k.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = v;
+    const command: Json = {
+      environment: { variables: Object.entries(env).map(([name, value]) => ({ name, value })) },
+      uris: app.fetch.map((f) => ({
+        value: f.uri,
+        extract: f.extract,
+        executable: f.executable,
+        cache: f.cache,
+        ...(f.destPath ? { output_file: f.destPath } : {}),
+      })),
+    };
+    if (app.user) command.user = app.user;
+    if (app.cmd !== undefined) {
+      command.shell = true;
+      command.value = app.cmd;
+    } else if (app.args) {
+      command.shell = false;
+      if (app.args[0] !== undefined) command.value = app.args[0];
+      command.arguments = app.args;
+    } else command.shell = false;
+    const ti: TaskInfo = {
+      name: taskName(app.id),
+      task_id: { value: inst.taskId },
+      agent_id: offer.agent_id,
+      ...(resources ? { resources } : {}),
+      command: command as TaskInfo['command'],
+      labels: { labels: Object.entries(app.labels).map(([key, value]) => ({ key, value })) },
+      discovery: {
+        visibility: 'FRAMEWORK',
+        name: taskName(app.id),
+        ports: {
+          ports: inst.ports.map((p, i) => ({
+            number: p,
+            protocol: (pds[i]?.protocol ?? 'tcp').split(',')[0],
+            ...(pds[i]?.name ? { name: pds[i]?.name } : {}),
+          })),
+        },
+      },
+    };
+    const image = app.container?.docker?.image;
+    if (image) ti.container = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: image } } } };
+    if (app.taskKillGracePeriodSeconds !== undefined) ti.kill_policy = { grace_period: { nanoseconds: Math.round(app.taskKillGracePeriodSeconds * 1e9) } };
+    const hc = app.healthChecks.find((h) => String(h.protocol).startsWith('MESOS_') || h.protocol === 'COMMAND');
+    if (hc) {
+      const port = hc.port ?? inst.ports[hc.portIndex ?? 0] ?? 0;
+      ti.health_check = {
+        delay_seconds: 0,
+        interval_seconds: hc.intervalSeconds,
+        timeout_seconds: hc.timeoutSeconds,
+        consecutive_failures: hc.maxConsecutiveFailures,
+        grace_period_seconds: hc.gracePeriodSeconds,
+        ...(hc.protocol === 'COMMAND'
+          ? { type: 'COMMAND', command: { shell: true, value: hc.command?.value ?? 'true' } }
+          : hc.protocol === 'MESOS_TCP'
+            ? { type: 'TCP', tcp: { port } }
+            : { type: 'HTTP', http: { port, path: hc.path ?? '/', scheme: hc.protocol === 'MESOS_HTTPS' ? 'https' : 'http' } }),
+      };
+    }
+    return ti;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Status updates
+
+  private async handleUpdate(status: TaskStatus): Promise<void> {
+    const taskId = status.task_id.value;
+    const inst = this.instances.get(taskId);
+    const ack = async () => {
+      if (status.uuid && status.agent_id) {
+        await this.call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+      }
+    };
+    if (!inst) {
+      // A task we do not know (launched before a lost write, or by an older incarnation): kill it.
+      if (!isTerminal(status.state)) {
+        this.log('warn', `marathon: unknown task ${taskId} is ${status.state}; killing it`);
+        await this.call({ type: 'KILL', kill: { task_id: status.task_id, ...(status.agent_id ? { agent_id: status.agent_id } : {}) } });
+      }
+      await ack();
+      return;
+    }
+    const prev = inst.state;
+    inst.state = status.state;
+    if (status.healthy !== undefined) inst.healthy = status.healthy;
+    if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
+    inst.inactive = status.state === 'TASK_UNREACHABLE' && this.apps.get(inst.appId)?.unreachableStrategy !== 'disabled';
+    const ops: StoreOp[] = [];
+    if (isTerminal(status.state)) {
+      this.instances.delete(taskId);
+      ops.push({ type: 'delete', key: K.task(taskId) });
+      const app = this.apps.get(inst.appId);
+      if (!inst.killing && app && status.state !== 'TASK_KILLED') {
+        this.counters['marathon.tasks.failed']!++;
+        const b = this.backoff.get(app.id) ?? { failures: 0, delayUntilMs: 0, sinceMs: this.deps.clock.nowMs() };
+        b.failures++;
+        b.delayUntilMs = this.deps.clock.nowMs() + backoffDelayMs(app, b.failures);
+        this.backoff.set(app.id, b);
+        this.lastFailure.set(app.id, {
+          appId: app.id,
+          host: inst.host,
+          message: status.message ?? '',
+          state: status.state,
+          taskId,
+          timestamp: this.now(),
+          version: inst.version,
+          slaveId: inst.agentId,
+        });
+        if (this.lastFailure.size > 10_000) this.lastFailure.delete(this.lastFailure.keys().next().value as string);
+      }
+      if (inst.killing) this.counters['marathon.tasks.killed']!++;
+    } else if (prev !== status.state || status.healthy !== undefined) {
+      ops.push({ type: 'put', key: K.task(taskId), value: JSON.stringify(inst) });
+    }
+    if (ops.length > 0) await this.deps.store.batch(ops);
+    await ack();
+    if (prev !== status.state) {
+      this.emit({
+        eventType: 'status_update_event',
+        slaveId: inst.agentId,
+        taskId,
+        taskStatus: status.state,
+        message: status.message ?? '',
+        appId: inst.appId,
+        host: inst.host,
+        ipAddresses: [{ ipAddress: inst.host, protocol: 'IPv4' }],
+        ports: inst.ports,
+        version: inst.version,
+      });
+      const condition = conditionOf(status.state);
+      this.emit({
+        eventType: 'instance_changed_event',
+        instanceId: taskId.replace(/\._app\.\d+$/, ''),
+        condition,
+        runSpecId: inst.appId,
+        agentId: inst.agentId,
+        host: inst.host,
+        runSpecVersion: inst.version,
+      });
+    }
+    this.converge();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The control loop
+
+  private tick(): void {
+    if (this.stopped) return;
+    const nowMs = this.deps.clock.nowMs();
+    for (const i of this.instances.values()) {
+      if (i.killing && nowMs - (i.killRequestedMs ?? 0) >= this.config.killRetryMs) void this.kill(i);
+    }
+    this.converge();
+  }
+
+  /** Live tasks of an app: launched, not terminal, not being killed, not inactive (unreachable). */
+  tasksOf(appId: string): Instance[] {
+    return [...this.instances.values()].filter((i) => i.appId === appId);
+  }
+
+  /**
+   * Compares every app with its tasks and decides: launches wanted (served from offers), kills,
+   * deployment progress, suppress/revive. Idempotent; called after every change and each tick.
+   */
+  converge(): void {
+    if (this.stopped) return;
+    const nowMs = this.deps.clock.nowMs();
+    const byApp = new Map<string, Instance[]>();
+    for (const i of this.instances.values()) {
+      const l = byApp.get(i.appId);
+      if (l) l.push(i);
+      else byApp.set(i.appId, [i]);
+    }
+    let anyWanted = false;
+    for (const app of this.apps.values()) {
+      const live = (byApp.get(app.id) ?? []).filter((i) => !i.killing && !i.inactive);
+      const fresh = live.filter((i) => i.configVersion === app.versionInfo.lastConfigChangeAt);
+      const old = live.filter((i) => i.configVersion !== app.versionInfo.lastConfigChangeAt);
+      const healthy = (i: Instance) =>
+        i.state === 'TASK_RUNNING' && i.healthy !== false && (app.healthChecks.length === 0 || i.healthy === true || !hasMesosCheck(app));
+      const step = rollingStep({
+        instances: app.instances,
+        old: old.length,
+        fresh: fresh.length,
+        freshHealthy: fresh.filter(healthy).length,
+        oldHealthy: old.filter(healthy).length,
+        minimumHealthCapacity: app.upgradeStrategy.minimumHealthCapacity,
+        maximumOverCapacity: app.upgradeStrategy.maximumOverCapacity,
+      });
+      // Old tasks: the ones not running go first, then the oldest.
+      const oldOrder = [...old].sort((a, b) => Number(healthy(a)) - Number(healthy(b)) || (a.stagedAt < b.stagedAt ? -1 : 1));
+      for (const i of oldOrder.slice(0, step.killOld)) void this.kill(i);
+      const freshOrder = [...fresh].sort((a, b) => (a.stagedAt < b.stagedAt ? -1 : 1));
+      if (app.killSelection === 'YOUNGEST_FIRST') freshOrder.reverse();
+      for (const i of freshOrder.slice(0, step.killFresh)) void this.kill(i);
+      this.wanted.set(app.id, step.start);
+      if (step.start > 0) {
+        if (!this.waitingSince.has(app.id)) this.waitingSince.set(app.id, nowMs);
+        const b = this.backoff.get(app.id);
+        if (!b || b.delayUntilMs <= nowMs) anyWanted = true;
+      } else {
+        this.waitingSince.delete(app.id);
+        this.stats.delete(app.id);
+      }
+    }
+    for (const [appId, list] of byApp) {
+      if (this.apps.has(appId)) continue;
+      for (const i of list) if (!i.killing) void this.kill(i);
+    }
+    this.progressDeployments(byApp);
+    if (this.connected) {
+      if (anyWanted && this.suppressed) {
+        this.suppressed = false;
+        void this.call({ type: 'REVIVE' });
+      } else if (!anyWanted && !this.suppressed) {
+        this.suppressed = true;
+        void this.call({ type: 'SUPPRESS' });
+      }
+    }
+  }
+
+  private async kill(i: Instance): Promise<void> {
+    const first = !i.killing;
+    i.killing = true;
+    i.killRequestedMs = this.deps.clock.nowMs();
+    if (first) await this.deps.store.put(K.task(i.taskId), JSON.stringify(i));
+    await this.call({ type: 'KILL', kill: { task_id: { value: i.taskId }, agent_id: { value: i.agentId } } });
+  }
+
+  /** Whether an app has reached its target: only current-config tasks, all running and healthy. */
+  private appDone(appId: string, target: App | null, byApp: Map<string, Instance[]>): boolean {
+    const tasks = byApp.get(appId) ?? [];
+    if (!target) return tasks.length === 0;
+    const app = this.apps.get(appId);
+    if (!app) return false;
+    const live = tasks.filter((i) => !i.inactive);
+    if (live.some((i) => i.killing || i.configVersion !== app.versionInfo.lastConfigChangeAt)) return false;
+    return live.length === app.instances && live.every((i) => i.state === 'TASK_RUNNING' && i.healthy !== false);
+  }
+
+  private progressDeployments(byApp: Map<string, Instance[]>): void {
+    for (const d of [...this.deployments.values()]) {
+      const done = d.affectedApps.every((id) => this.appDone(id, d.target[id] ?? null, byApp));
+      if (!done) continue;
+      this.deployments.delete(d.id);
+      void this.deps.store.delete(K.deployment(d.id));
+      this.counters['marathon.deployments.succeeded']!++;
+      for (const s of d.steps) this.emit({ eventType: 'deployment_step_success', plan: this.planJson(d), currentStep: s });
+      this.emit({ eventType: 'deployment_success', id: d.id, plan: this.planJson(d) });
+      for (const id of d.affectedApps) if (!d.target[id]) this.emit({ eventType: 'app_terminated_event', appId: id });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Operations (what the REST API calls)
+
+  /** Deployments that lock any of these apps. */
+  private locking(appIds: string[]): Deployment[] {
+    return [...this.deployments.values()].filter((d) => d.affectedApps.some((a) => appIds.includes(a)));
+  }
+
+  /**
+   * Applies a change of app definitions (null = remove) as one deployment. Returns 409 when
+   * another deployment holds one of the apps, unless force (which cancels it, no rollback).
+   */
+  async deploy(changes: Map<string, App | null>, force: boolean): Promise<Outcome<DeploymentResult>> {
+    const ids = [...changes.keys()];
+    const locks = this.locking(ids);
+    if (locks.length > 0 && !force) {
+      return {
+        ok: false,
+        error: {
+          status: 409,
+          message: `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/${locks[0]?.id}'.`,
+          deployments: locks.map((d) => ({ id: d.id })),
+        },
+      };
+    }
+    const version = this.now();
+    const ops: StoreOp[] = [];
+    for (const d of locks) {
+      // A forced change takes over the cancelled deployment's other apps too.
+      this.deployments.delete(d.id);
+      ops.push({ type: 'delete', key: K.deployment(d.id) });
+    }
+    const current = new Map<string, App>();
+    const target = new Map<string, App>();
+    const original: Record<string, App | null> = {};
+    const targets: Record<string, App | null> = {};
+    for (const [id, next] of changes) {
+      const before = this.apps.get(id);
+      if (before) current.set(id, before);
+      original[id] = before ?? null;
+      targets[id] = next;
+      if (next) {
+        target.set(id, next);
+        this.apps.set(id, next);
+        ops.push({ type: 'put', key: K.app(id), value: JSON.stringify(next) });
+        ops.push({ type: 'put', key: K.version(id, next.version), value: JSON.stringify(next) });
+        if (!before || before.versionInfo.lastConfigChangeAt !== next.versionInfo.lastConfigChangeAt) this.backoff.delete(id);
+      } else if (before) {
+        this.apps.delete(id);
+        this.backoff.delete(id);
+        ops.push({ type: 'delete', key: K.app(id) });
+        for (const e of await this.deps.store.list(K.versions(id))) ops.push({ type: 'delete', key: e.key });
+      }
+    }
+    const steps = planDeployment(current, target);
+    const d: Deployment = { id: this.deps.random.uuid(), version, affectedApps: ids, steps, original, target: targets };
+    this.deployments.set(d.id, d);
+    ops.push({ type: 'put', key: K.deployment(d.id), value: JSON.stringify(d) });
+    await this.deps.store.batch(ops);
+    await this.pruneVersions(ids);
+    this.counters['marathon.deployments.started']!++;
+    this.emit({ eventType: 'group_change_success', groupId: '/', version });
+    this.emit({ eventType: 'deployment_info', plan: this.planJson(d), currentStep: steps[0] ?? { actions: [] } });
+    this.converge();
+    return { ok: true, value: { deploymentId: d.id, version } };
+  }
+
+  private async pruneVersions(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const vs = await this.deps.store.list(K.versions(id));
+      const extra = vs.length - this.config.maxVersionsPerApp;
+      if (extra > 0) await this.deps.store.batch(vs.slice(0, extra).map((e) => ({ type: 'delete' as const, key: e.key })));
+    }
+  }
+
+  /** Validates a definition and fills in server fields relative to the current version. */
+  prepare(raw: unknown, before: App | undefined): Outcome<App> {
+    const now = this.now();
+    const v = validateApp(raw, now);
+    if (!v.ok) return { ok: false, error: { status: 422, message: 'Object is not valid', details: v.details } };
+    const app = v.app;
+    this.assignServicePorts(app, before);
+    if (before) {
+      const action = appAction(before, { ...app, versionInfo: before.versionInfo });
+      app.versionInfo = {
+        lastConfigChangeAt: action === 'RestartApplication' ? now : before.versionInfo.lastConfigChangeAt,
+        lastScalingAt: action === 'ScaleApplication' || action === 'RestartApplication' ? now : before.versionInfo.lastScalingAt,
+      };
+    }
+    return { ok: true, value: app };
+  }
+
+  /** Port 0 gets a cluster-unique service port from [10000, 20000], kept across updates. */
+  private assignServicePorts(app: App, before: App | undefined): void {
+    if (!app.portDefinitions || app.requirePorts) return;
+    const used = new Set<number>();
+    for (const a of this.apps.values()) if (a.id !== app.id) for (const p of a.portDefinitions ?? []) used.add(p.port);
+    for (const p of app.portDefinitions) used.add(p.port);
+    let next = 10000;
+    app.portDefinitions.forEach((p, i) => {
+      if (p.port !== 0) return;
+      const keep = before?.portDefinitions?.[i]?.port;
+      if (keep && !app.portDefinitions?.some((q) => q.port === keep)) {
+        p.port = keep;
+        return;
+      }
+      while (used.has(next) && next < 20000) next++;
+      p.port = next;
+      used.add(next);
+    });
+  }
+
+  async createApp(raw: unknown, force: boolean): Promise<Outcome<{ app: App; deploymentId: string }>> {
+    const p = this.prepare(raw, undefined);
+    if (!p.ok) return p;
+    if (this.apps.has(p.value.id)) return { ok: false, error: { status: 409, message: `An app with id [${p.value.id}] already exists.` } };
+    const r = await this.deploy(new Map([[p.value.id, p.value]]), force);
+    if (!r.ok) return r;
+    return { ok: true, value: { app: p.value, deploymentId: r.value.deploymentId } };
+  }
+
+  /** PUT (partial = merge onto the current definition) and PATCH. Creates when missing. */
+  async updateApp(id: string, raw: unknown, opts: { force: boolean; partial: boolean }): Promise<Outcome<DeploymentResult & { app: App }>> {
+    const appId = resolvePath(id);
+    const before = this.apps.get(appId);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      return { ok: false, error: { status: 422, message: 'Object is not valid', details: [{ path: '/', errors: ['error.expected.jsobject'] }] } };
+    }
+    const body = { ...(raw as Json) };
+    const merged = before && opts.partial ? mergeApp(before, body) : { ...body, id: appId };
+    const p = this.prepare(merged, before);
+    if (!p.ok) return p;
+    const r = await this.deploy(new Map([[appId, p.value]]), opts.force);
+    if (!r.ok) return r;
+    return { ok: true, value: { ...r.value, app: p.value }, created: !before };
+  }
+
+  async deleteApp(id: string, force: boolean): Promise<Outcome<DeploymentResult>> {
+    const appId = resolvePath(id);
+    if (!this.apps.has(appId)) return notFound(appId);
+    return this.deploy(new Map([[appId, null]]), force);
+  }
+
+  async restartApp(id: string, force: boolean): Promise<Outcome<DeploymentResult>> {
+    const appId = resolvePath(id);
+    const before = this.apps.get(appId);
+    if (!before) return notFound(appId);
+    const now = this.now();
+    const next: App = { ...before, version: now, versionInfo: { lastConfigChangeAt: now, lastScalingAt: now } };
+    return this.deploy(new Map([[appId, next]]), force);
+  }
+
+  /** Kills tasks; with scale the app's instances drop by the number killed (a deployment). */
+  async killTasks(taskIds: string[], opts: { scale: boolean; wipe?: boolean; force?: boolean }): Promise<Outcome<{ tasks: Instance[] } | DeploymentResult>> {
+    const found = taskIds.map((t) => this.instances.get(t)).filter((i): i is Instance => i !== undefined);
+    if (opts.scale) {
+      const perApp = new Map<string, number>();
+      for (const i of found) perApp.set(i.appId, (perApp.get(i.appId) ?? 0) + 1);
+      const changes = new Map<string, App | null>();
+      const now = this.now();
+      for (const [appId, n] of perApp) {
+        const app = this.apps.get(appId);
+        if (app)
+          changes.set(appId, { ...app, instances: Math.max(0, app.instances - n), version: now, versionInfo: { ...app.versionInfo, lastScalingAt: now } });
+      }
+      // Mark first so that the scale-down kills exactly these, not others by killSelection.
+      for (const i of found) void this.kill(i);
+      const r = await this.deploy(changes, opts.force ?? true);
+      return r;
+    }
+    for (const i of found) void this.kill(i);
+    this.converge();
+    return { ok: true, value: { tasks: found } };
+  }
+
+  /** DELETE /v2/deployments/{id}: roll back (a new deployment) or, with force, just stop it. */
+  async cancelDeployment(id: string, force: boolean): Promise<Outcome<DeploymentResult | undefined>> {
+    const d = this.deployments.get(id);
+    if (!d) return { ok: false, error: { status: 404, message: `DeploymentPlan ${id} does not exist` } };
+    this.deployments.delete(id);
+    await this.deps.store.delete(K.deployment(id));
+    this.emit({ eventType: 'deployment_failed', id, plan: this.planJson(d), reason: force ? 'cancelled' : 'rolled back' });
+    if (force) return { ok: true, value: undefined };
+    this.counters['marathon.deployments.rolled_back']!++;
+    const changes = new Map<string, App | null>();
+    const now = this.now();
+    for (const appId of d.affectedApps) {
+      const orig = d.original[appId] ?? null;
+      changes.set(appId, orig ? { ...orig, version: now } : null);
+    }
+    return this.deploy(changes, true);
+  }
+
+  resetDelay(appId: string): boolean {
+    const had = this.backoff.delete(resolvePath(appId));
+    this.converge();
+    return had;
+  }
+
+  async versions(appId: string): Promise<string[] | undefined> {
+    const id = resolvePath(appId);
+    if (!this.apps.has(id)) return undefined;
+    const vs = await this.deps.store.list(K.versions(id));
+    return vs
+      .map((e) => e.key.slice(K.versions(id).length))
+      .sort()
+      .reverse();
+  }
+
+  async appVersion(appId: string, version: string): Promise<App | undefined> {
+    const e = await this.deps.store.get(K.version(resolvePath(appId), version));
+    return e ? (JSON.parse(e.value) as App) : undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Views
+
+  planJson(d: Deployment): Json {
+    return { id: d.id, version: d.version, original: {}, target: {}, steps: d.steps };
+  }
+
+  deploymentJson(d: Deployment): Json {
+    const byApp = new Map<string, Instance[]>();
+    for (const i of this.instances.values()) byApp.set(i.appId, [...(byApp.get(i.appId) ?? []), i]);
+    let currentStep = d.steps.length;
+    for (let s = 0; s < d.steps.length; s++) {
+      if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null, byApp))) {
+        currentStep = s + 1;
+        break;
+      }
+    }
+    const cur = d.steps[currentStep - 1];
+    return {
+      id: d.id,
+      version: d.version,
+      affectedApps: d.affectedApps,
+      affectedPods: [],
+      steps: d.steps,
+      currentActions: (cur?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: [] })),
+      currentStep,
+      totalSteps: d.steps.length,
+    };
+  }
+
+  taskJson(i: Instance): Json {
+    return {
+      appId: i.appId,
+      id: i.taskId,
+      host: i.host,
+      ports: i.ports,
+      servicePorts: i.servicePorts,
+      slaveId: i.agentId,
+      state: i.state,
+      stagedAt: i.stagedAt,
+      ...(i.startedAt ? { startedAt: i.startedAt } : {}),
+      version: i.version,
+      ipAddresses: [{ ipAddress: i.host, protocol: 'IPv4' }],
+      localVolumes: [],
+      ...(i.facts.region ? { region: i.facts.region } : {}),
+      ...(i.facts.zone ? { zone: i.facts.zone } : {}),
+      role: this.config.role,
+      ...(i.healthy !== undefined
+        ? { healthCheckResults: [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') }] }
+        : {}),
+    };
+  }
+
+  /** The AppInfo of GET /v2/apps: the definition plus counts and the embeds asked for. */
+  appInfo(app: App, embed: Set<string>): Json {
+    const tasks = this.tasksOf(app.id);
+    const out: Json = { ...app };
+    out.tasksStaged = tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length;
+    out.tasksRunning = tasks.filter((t) => t.state === 'TASK_RUNNING').length;
+    out.tasksHealthy = app.healthChecks.length > 0 ? tasks.filter((t) => t.healthy === true).length : 0;
+    out.tasksUnhealthy = tasks.filter((t) => t.healthy === false).length;
+    out.deployments = this.locking([app.id]).map((d) => ({ id: d.id }));
+    if (embed.has('tasks')) out.tasks = tasks.map((t) => this.taskJson(t));
+    if (embed.has('readiness')) out.readinessCheckResults = [];
+    if (embed.has('lastTaskFailure')) {
+      const f = this.lastFailure.get(app.id);
+      if (f) out.lastTaskFailure = f;
+    }
+    if (embed.has('taskStats')) out.taskStats = {};
+    const why = this.unplaceable(app);
+    if (why) out.placementStatus = { placeable: false, message: why };
+    return out;
+  }
+
+  /** Why an app that waits for offers can never be placed, if that is the case. */
+  unplaceable(app: App): string | undefined {
+    if ((this.wanted.get(app.id) ?? 0) <= 0) return undefined;
+    return neverPlaceable(app, [...this.agents.values()]);
+  }
+
+  queue(): Json[] {
+    const nowMs = this.deps.clock.nowMs();
+    const out: Json[] = [];
+    for (const app of this.apps.values()) {
+      const count = this.wanted.get(app.id) ?? 0;
+      if (count <= 0) continue;
+      const b = this.backoff.get(app.id);
+      const left = b ? Math.max(0, b.delayUntilMs - nowMs) : 0;
+      const s = this.statsOf(app.id);
+      const summary = (xs: (RejectReason | 'used')[]) =>
+        REJECT_REASONS.map((reason) => ({ reason, declined: xs.filter((x) => x === reason).length, processed: xs.length }));
+      const item: Json = {
+        app: this.appInfo(app, new Set()),
+        count,
+        role: app.role ?? this.config.role,
+        delay: { timeLeftSeconds: Math.ceil(left / 1000), overdue: left === 0 },
+        since: isoTime(this.waitingSince.get(app.id) ?? nowMs),
+        processedOffersSummary: {
+          processedOffersCount: s.processed,
+          unusedOffersCount: s.unused,
+          ...(s.lastUnusedAtMs ? { lastUnusedOfferAt: isoTime(s.lastUnusedAtMs) } : {}),
+          ...(s.lastUsedAtMs ? { lastUsedOfferAt: isoTime(s.lastUsedAtMs) } : {}),
+          rejectSummaryLastOffers: summary(s.last),
+          rejectSummaryLaunchAttempt: REJECT_REASONS.map((reason) => ({ reason, declined: s.launchAttempt[reason] ?? 0, processed: s.processed })),
+        },
+      };
+      if (s.lastDetail) item.lastUnusedOfferDetail = s.lastDetail;
+      const why = this.unplaceable(app);
+      if (why) item.unplaceable = why;
+      out.push(item);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events
+
+  onEventBus(fn: (e: MarathonEvent) => void): () => void {
+    if (this.listeners.size >= this.config.maxEventListeners) throw new Error('too many event stream subscribers');
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  emit(e: Omit<MarathonEvent, 'timestamp'> & { timestamp?: string }): void {
+    const ev = { ...e, timestamp: this.now() } as MarathonEvent;
+    for (const fn of this.listeners) {
+      try {
+        fn(ev);
+      } catch (err) {
+        this.log('error', `event listener: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+function notFound(appId: string): { ok: false; error: MarathonError } {
+  return { ok: false, error: { status: 404, message: `App '${appId}' does not exist` } };
+}
+
+function hasMesosCheck(app: App): boolean {
+  return app.healthChecks.some((h) => String(h.protocol).startsWith('MESOS_') || h.protocol === 'COMMAND');
+}
+
+function conditionOf(state: TaskState): string {
+  const m: Partial<Record<TaskState, string>> = {
+    TASK_STAGING: 'Staging',
+    TASK_STARTING: 'Starting',
+    TASK_RUNNING: 'Running',
+    TASK_KILLING: 'Killing',
+    TASK_FINISHED: 'Finished',
+    TASK_FAILED: 'Failed',
+    TASK_KILLED: 'Killed',
+    TASK_ERROR: 'Error',
+    TASK_LOST: 'Gone',
+    TASK_DROPPED: 'Dropped',
+    TASK_UNREACHABLE: 'Unreachable',
+    TASK_GONE: 'Gone',
+    TASK_GONE_BY_OPERATOR: 'Gone',
+    TASK_UNKNOWN: 'Unknown',
+  };
+  return m[state] ?? 'Unknown';
+}
