@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Master } from '../services/master/master.js';
 import { type Router, sendJson } from './http.js';
 import { proxyHttp } from './proxy.js';
+import { uiRoutes, wantsJson } from './ui-static.js';
 
 export interface GatewayOptions {
   master: Master;
@@ -69,11 +70,14 @@ export function gatewayRoutes(router: Router, opts: GatewayOptions): void {
   router.on('GET', '/dcos-metadata/ui-config.json', (_req, res) =>
     sendJson(res, 200, { uiConfiguration: { plugins: {} }, clusterConfiguration: { firstUser: false, id: master.id, name: opts.clusterName } }),
   );
-  router.on('GET', '/', (_req, res) =>
+  // The web UI (ui-static.ts); API clients that ask for JSON at / still get the cluster summary.
+  const ui = uiRoutes(router);
+  router.on('GET', '/', (req, res) => {
+    if (!wantsJson(req)) return ui.index(req, res);
     sendJson(res, 200, {
       name: opts.clusterName,
       version: opts.version,
-      links: { mesos: '/mesos/master/state', operator: '/mesos/api/v1', version: '/dcos-metadata/dcos-version.json' },
-    }),
-  );
+      links: { mesos: '/mesos/master/state', operator: '/mesos/api/v1', version: '/dcos-metadata/dcos-version.json', ui: '/' },
+    });
+  });
 }

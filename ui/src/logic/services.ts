@@ -1,0 +1,43 @@
+import { type MarathonAppLike, type ServiceStatus, serviceStatus } from './status.js';
+
+export interface MarathonApp extends MarathonAppLike {
+  id: string;
+  cpus?: number;
+  mem?: number;
+}
+
+export interface GroupNode {
+  /** Absolute path: "/" for the root, "/prod/web" for a group. */
+  path: string;
+  name: string;
+  groups: GroupNode[];
+  apps: { app: MarathonApp; status: ServiceStatus }[];
+  /** Counts over the whole subtree, for a group's own status line. */
+  counts: Partial<Record<ServiceStatus, number>>;
+}
+
+/** Builds the group tree from the flat app list (app ids are absolute paths such as /prod/web/api). */
+export function groupTree(apps: readonly MarathonApp[]): GroupNode {
+  const root: GroupNode = { path: '/', name: '/', groups: [], apps: [], counts: {} };
+  for (const app of apps) {
+    const parts = app.id.split('/').filter(Boolean);
+    const status = serviceStatus(app);
+    let node = root;
+    node.counts[status] = (node.counts[status] ?? 0) + 1;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const path = `/${parts.slice(0, i + 1).join('/')}`;
+      let child = node.groups.find((g) => g.path === path);
+      if (!child) node.groups.push((child = { path, name: parts[i] ?? '', groups: [], apps: [], counts: {} }));
+      node = child;
+      node.counts[status] = (node.counts[status] ?? 0) + 1;
+    }
+    node.apps.push({ app, status });
+  }
+  const sort = (n: GroupNode): void => {
+    n.groups.sort((a, b) => a.path.localeCompare(b.path));
+    n.apps.sort((a, b) => a.app.id.localeCompare(b.app.id));
+    n.groups.forEach(sort);
+  };
+  sort(root);
+  return root;
+}

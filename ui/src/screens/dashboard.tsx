@@ -1,0 +1,120 @@
+import { getJson } from '../api.js';
+import { Badge, Meter, Page, Sparkline } from '../components.js';
+import { useFetch, useLive } from '../live.js';
+import { SCALAR_NAMES, type Scalars } from '../logic/cluster.js';
+import { fmtMb, fmtNumber, pct } from '../logic/format.js';
+import { type Shown, serviceShown, taskShown } from '../logic/status.js';
+import { groupTree } from '../logic/services.js';
+import { useMarathon } from '../marathon.js';
+import { Link, usePageTitle } from '../router.js';
+import type { TaskState } from '../../../src/model/mesos.js';
+
+const LABEL: Record<keyof Scalars, string> = { cpus: 'CPU', mem: 'Memory', disk: 'Disk', gpus: 'GPU' };
+const amount = (k: keyof Scalars, v: number) => (k === 'mem' || k === 'disk' ? fmtMb(v) : `${fmtNumber(v)}${k === 'cpus' ? ' cores' : ''}`);
+
+export function Dashboard() {
+  usePageTitle('Dashboard');
+  const live = useLive();
+  const s = live.model.summary();
+  const samples = live.history.samples;
+  const marathon = useMarathon();
+  const version = useFetch('version', () => getJson<{ version: string }>('/dcos-metadata/dcos-version.json', 'the cluster version'));
+  const states = Object.entries(s.byState).sort((a, b) => b[1] - a[1]) as [TaskState, number][];
+
+  const components: { name: string; shown: Shown; detail: string }[] = [
+    { name: 'Gateway', shown: { label: 'Healthy', tone: 'ok' }, detail: version.data ? `version ${version.data.version}` : 'serving this page' },
+    {
+      name: 'Mesos master',
+      shown: live.link.kind === 'live' ? { label: 'Healthy', tone: 'ok' } : live.link.kind === 'connecting' ? { label: 'Connecting', tone: 'busy' } : { label: 'Unreachable', tone: 'bad' },
+      detail: live.link.kind === 'down' ? live.link.error.title : 'event stream open',
+    },
+    {
+      name: 'Mesos agents',
+      shown: s.nodes.active > 0 && s.nodes.unreachable + s.nodes.removed === 0 ? { label: 'Healthy', tone: 'ok' } : s.nodes.active > 0 ? { label: 'Degraded', tone: 'warn' } : { label: 'None', tone: 'bad' },
+      detail: `${s.nodes.active} of ${s.nodes.active + s.nodes.unreachable + s.nodes.removed} healthy`,
+    },
+    {
+      name: 'Marathon',
+      shown: marathon.kind === 'present' ? { label: 'Healthy', tone: 'ok' } : marathon.kind === 'probing' ? { label: 'Checking', tone: 'busy' } : marathon.kind === 'absent' ? { label: 'Not installed', tone: 'idle' } : { label: 'Failing', tone: 'bad' },
+      detail: marathon.kind === 'error' ? marathon.error.explained.title : marathon.kind === 'absent' ? 'services fall back to frameworks' : '',
+    },
+  ];
+
+  const serviceCounts = marathon.kind === 'present' ? Object.entries(groupTree(marathon.apps).counts) : [];
+
+  return (
+    <Page title="Dashboard">
+      <section aria-labelledby="res-h" className="cards">
+        <h2 id="res-h" className="visually-hidden">
+          Resources allocated
+        </h2>
+        {SCALAR_NAMES.map((k) => (
+          <div className="card" key={k} data-testid={`res-${k}`}>
+            <Meter label={LABEL[k]} used={s.allocated[k]} total={s.total[k]} text={`${amount(k, s.allocated[k])} of ${amount(k, s.total[k])}`} />
+            <Sparkline label={`${LABEL[k]} allocated over the last hour`} points={samples.map((x) => pct(x.allocated[k], x.total[k]))} />
+          </div>
+        ))}
+      </section>
+      <div className="grid2">
+        <section className="card" aria-labelledby="tasks-h">
+          <h2 id="tasks-h">Tasks by state</h2>
+          {states.length === 0 ? <p className="muted">No tasks yet.</p> : null}
+          <ul className="counts">
+            {states.map(([st, n]) => (
+              <li key={st}>
+                <Badge shown={taskShown(st)} /> <span data-testid={`tasks-${st}`}>{n}</span>
+              </li>
+            ))}
+          </ul>
+          <Link to="/tasks">All tasks</Link>
+        </section>
+        <section className="card" aria-labelledby="nodes-h">
+          <h2 id="nodes-h">Nodes by state</h2>
+          <ul className="counts">
+            <li>
+              <Badge shown={{ label: 'Healthy', tone: 'ok' }} /> <span data-testid="nodes-active">{s.nodes.active}</span>
+            </li>
+            <li>
+              <Badge shown={{ label: 'Unreachable or removed', tone: 'warn' }} /> <span>{s.nodes.unreachable + s.nodes.removed}</span>
+            </li>
+          </ul>
+          <Link to="/nodes">All nodes</Link>
+        </section>
+        <section className="card" aria-labelledby="svc-h">
+          <h2 id="svc-h">Services by status</h2>
+          {marathon.kind === 'present' ? (
+            <ul className="counts">
+              {serviceCounts.map(([st, n]) => (
+                <li key={st}>
+                  <Badge shown={serviceShown(st as never)} /> {n}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p>
+              {s.frameworksActive} framework{s.frameworksActive === 1 ? '' : 's'} registered.{' '}
+              <span className="muted">(Service health comes with Marathon.)</span>
+            </p>
+          )}
+          <Link to="/services">All services</Link>
+        </section>
+        <section className="card" aria-labelledby="comp-h">
+          <h2 id="comp-h">Component health</h2>
+          <table className="plain">
+            <tbody>
+              {components.map((c) => (
+                <tr key={c.name}>
+                  <th scope="row">{c.name}</th>
+                  <td>
+                    <Badge shown={c.shown} />
+                  </td>
+                  <td className="muted">{c.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </div>
+    </Page>
+  );
+}

@@ -1,0 +1,73 @@
+import { Badge, type Column, ErrorBox, Page, VirtualTable } from '../components.js';
+import { useLive } from '../live.js';
+import { fmtMb, fmtNumber } from '../logic/format.js';
+import { type GroupNode, type MarathonApp, groupTree } from '../logic/services.js';
+import { type ServiceStatus, serviceShown } from '../logic/status.js';
+import { useMarathon } from '../marathon.js';
+import { usePageTitle } from '../router.js';
+import { activeTaskCounts, frameworkColumns } from './frameworks.js';
+
+interface Row {
+  depth: number;
+  key: string;
+  group?: GroupNode;
+  app?: MarathonApp;
+  status?: ServiceStatus;
+}
+
+function flatten(n: GroupNode, depth: number, out: Row[]): Row[] {
+  for (const g of n.groups) {
+    out.push({ depth, key: `g:${g.path}`, group: g });
+    flatten(g, depth + 1, out);
+  }
+  for (const a of n.apps) out.push({ depth, key: `a:${a.app.id}`, app: a.app, status: a.status });
+  return out;
+}
+
+const columns: Column<Row>[] = [
+  {
+    title: 'Name',
+    width: 'minmax(10rem, 3fr)',
+    cell: (r) => <span style={{ paddingLeft: `${r.depth * 1.25}rem` }}>{r.group ? `${r.group.name}/` : (r.app?.id.split('/').pop() ?? '')}</span>,
+  },
+  {
+    title: 'Status',
+    width: '10rem',
+    cell: (r) =>
+      r.status ? (
+        <Badge shown={serviceShown(r.status)} />
+      ) : (
+        <span className="muted">
+          {Object.entries(r.group?.counts ?? {})
+            .map(([s, n]) => `${n} ${s}`)
+            .join(', ')}
+        </span>
+      ),
+  },
+  { title: 'Instances', width: '7rem', cell: (r) => (r.app ? `${r.app.tasksRunning ?? 0} / ${r.app.instances}` : '') },
+  { title: 'CPU', width: '5rem', cell: (r) => (r.app ? fmtNumber(r.app.cpus ?? 0) : '') },
+  { title: 'Mem', width: '6rem', cell: (r) => (r.app ? fmtMb(r.app.mem ?? 0) : '') },
+];
+
+export function Services() {
+  usePageTitle('Services');
+  const marathon = useMarathon();
+  const { model } = useLive();
+  if (marathon.kind === 'present') {
+    return (
+      <Page title="Services">
+        <VirtualTable label="Services by group" rows={flatten(groupTree(marathon.apps), 0, [])} columns={columns} rowKey={(r) => r.key} />
+      </Page>
+    );
+  }
+  const fws = [...model.frameworks.values()].filter((f) => !f.completed);
+  return (
+    <Page title="Services">
+      {marathon.kind === 'error' ? <ErrorBox error={marathon.error} /> : null}
+      <p className="note" role="note">
+        {marathon.kind === 'probing' ? 'Checking for Marathon…' : 'Marathon is not running on this cluster yet, so services are shown as the frameworks the master knows.'}
+      </p>
+      <VirtualTable label="Frameworks" rows={fws} columns={frameworkColumns(activeTaskCounts(model.tasks.values()))} rowKey={(f) => f.id} />
+    </Page>
+  );
+}
