@@ -246,6 +246,8 @@ async function pushBusybox(registry: string, repo: string, tag: string, corrupt:
   execFileSync('cp', [busybox as string, join(rootfs, 'bin', 'busybox')]);
   execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
+  // Its own layer digest: the registry stores blobs by content, and only this image's may be corrupted.
+  writeFileSync(join(rootfs, 'etc', 'image-name'), `${repo}:${tag}\n`);
   const layerPath = join(dir, 'layer.tar.gz');
   execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
   const layer = readFileSync(layerPath);

@@ -6,7 +6,8 @@ import { HttpMasterLink } from '../adapters/master-link-http.js';
 import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
 import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
-import { ProcessRuntime } from '../adapters/runtime/process.js';
+import { RegistryImageStore } from '../adapters/runtime/image-store.js';
+import { createMesosContainerizer } from '../adapters/runtime/oci.js';
 import { agentRoutes } from '../api/agent.js';
 import { Router, serveHttp } from '../api/http.js';
 import { parseDurationMs } from '../base/duration.js';
@@ -46,6 +47,10 @@ export interface AgentOptions {
   isolation?: 'cgroups' | 'none';
   /** The agent's own cgroup under each hierarchy (default `dcos-ts`). */
   cgroupsRoot?: string;
+  /** The OCI runtime for image tasks (default crun). */
+  ociRuntime?: 'crun' | 'runc';
+  /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
+  insecureRegistries?: string[];
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -122,7 +127,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const port = http.port;
 
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
-  const runtime = opts.runtime ?? new ProcessRuntime({ stateDir: join(workDir, 'meta', 'runtime'), log, ...cgroupsOption(opts, log) });
+  const runtime =
+    opts.runtime ??
+    createMesosContainerizer({
+      stateDir: join(workDir, 'meta', 'runtime'),
+      log,
+      ...cgroupsOption(opts, log),
+      bundleDir: join(workDir, 'bundles'),
+      images: new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [] }),
+      runtime: opts.ociRuntime ?? 'crun',
+    });
   const agent = new Agent({
     clock: new RealClock(),
     random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
@@ -210,6 +224,8 @@ Flags:
   --isolation=cgroups|none      per-task cpu, memory and pids limits in cgroups v1 or v2 (default cgroups;
                                 none where the machine does not allow them, with a warning)
   --cgroups_root=NAME           the agent's own cgroup (default dcos-ts)
+  --runtime=crun|runc           the OCI runtime for tasks with an image (default crun)
+  --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
@@ -247,6 +263,8 @@ export async function runAgent(argv: string[]): Promise<void> {
   }
   const workDir = flags.get('work-dir') ?? DEFAULT_AGENT_WORK_DIR;
   const isolation = flags.get('isolation') ?? 'cgroups';
+  const ociRuntime = flags.get('runtime') ?? 'crun';
+  if (ociRuntime !== 'crun' && ociRuntime !== 'runc') throw new Error(`--runtime must be crun or runc, got '${ociRuntime}'`);
   if (isolation !== 'cgroups' && isolation !== 'none') throw new Error(`--isolation must be cgroups or none, got '${isolation}'`);
   const ip = flags.get('ip') ?? '127.0.0.1';
   const shown: Record<string, string> = {};
@@ -264,6 +282,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(domain ? { domain } : {}),
     recover,
     isolation,
+    ociRuntime,
+    insecureRegistries: (flags.get('insecure-registries') ?? '').split(',').filter(Boolean),
     ...(flags.get('cgroups-root') !== undefined ? { cgroupsRoot: flags.get('cgroups-root') as string } : {}),
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
