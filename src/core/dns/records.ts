@@ -140,7 +140,8 @@ export function taskRecords(task: Task, agent: DnsAgent | undefined, fw: DnsFram
   const tail = `${tname}.${fname}`;
   const canonical = `${tname}-${hash5(task.task_id.value)}-${agentIdTail(agent.id)}.${fname}`;
   const ips = taskIps(task, agent.ip, cfg.ipSources);
-  const cips = containerIps(task).filter(isIp);
+  // A container IP equal to the agent's (host networking, as our agent reports it) is not an IP of its own.
+  const cips = containerIps(task).filter((ip) => isIp(ip) && ip !== agent.ip);
   const out: Rr[] = [];
   for (const ip of ips) out.push(a(`${tail}.${d}`, ip), a(`${canonical}.${d}`, ip));
   out.push(a(`${tail}.slave.${d}`, agent.ip), a(`${canonical}.slave.${d}`, agent.ip));
