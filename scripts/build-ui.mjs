@@ -21,7 +21,9 @@ function newest(paths) {
   return t;
 }
 
-const inputs = ['ui/src', 'ui/index.html', 'ui/vite.config.ts', 'ui/tsconfig.json', 'ui/tsconfig.logic.json', 'src/model', 'src/base'].map((p) => join(root, p));
+const inputs = ['ui/src', 'ui/index.html', 'ui/vite.config.ts', 'ui/tsconfig.json', 'ui/tsconfig.logic.json', 'src/model', 'src/base'].map((p) =>
+  join(root, p),
+);
 const stamp = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 const srcTime = newest(inputs);
 

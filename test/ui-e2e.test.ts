@@ -18,7 +18,15 @@ import { Scheduler, frameworkInfo, taskInfo } from './lib/mesos.js';
 const CHROMIUM = '/usr/bin/chromium';
 const DCOS = resolve('dist/src/main/dcos.js');
 const ARTIFACTS = resolve('test-artifacts/ui');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const PRINTED = 'hello from the web UI test';
 
 function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -74,7 +82,7 @@ describe('the web UI in a browser against a real cluster', { skip }, () => {
     assert.equal(html.status, 200);
     assert.match(html.headers.get('content-type') ?? '', /text\/html/);
     assert.match(await html.text(), /<div id="root">/);
-    const json = await getJson(`${info.url}/`);
+    const json = (await (await fetch(`${info.url}/`, { headers: { Accept: 'application/json' } })).json()) as { version?: unknown };
     assert.equal(typeof json.version, 'string');
     const deep = await fetch(`${info.url}/tasks/some/deep/link`);
     assert.match(deep.headers.get('content-type') ?? '', /text\/html/, 'client routes fall back to index.html');
@@ -157,7 +165,8 @@ describe('the web UI in a browser against a real cluster', { skip }, () => {
     await page.getByRole('link', { name: 'ui-test-fw' }).waitFor();
     await shot('services');
     // Features that have not landed are not linked.
-    for (const name of ['Jobs', 'Catalog', 'Networking', 'Users']) assert.equal(await page.getByRole('link', { name }).count(), 0, `${name} must not be linked`);
+    for (const name of ['Jobs', 'Catalog', 'Networking', 'Users'])
+      assert.equal(await page.getByRole('link', { name }).count(), 0, `${name} must not be linked`);
   });
 
   test('at 800 px wide the navigation stays usable', async () => {
@@ -176,6 +185,9 @@ describe('the web UI in a browser against a real cluster', { skip }, () => {
 
   test('the browser saw no script errors', () => {
     // The one expected failure: the probe for Marathon, which answers 404 until it lands.
-    assert.deepEqual(consoleErrors.filter((e) => !/status of 404/.test(e)), []);
+    assert.deepEqual(
+      consoleErrors.filter((e) => !/status of 404/.test(e)),
+      [],
+    );
   });
 });

@@ -82,6 +82,7 @@ export function Dashboard() {
         </section>
         <section className="card" aria-labelledby="svc-h">
           <h2 id="svc-h">Services by status</h2>
+          {marathon.kind === 'present' && serviceCounts.length === 0 ? <p className="muted">No services deployed yet.</p> : null}
           {marathon.kind === 'present' ? (
             <ul className="counts">
               {serviceCounts.map(([st, n]) => (

@@ -5,7 +5,7 @@ import { type GroupNode, type MarathonApp, groupTree } from '../logic/services.j
 import { type ServiceStatus, serviceShown } from '../logic/status.js';
 import { useMarathon } from '../marathon.js';
 import { usePageTitle } from '../router.js';
-import { activeTaskCounts, frameworkColumns } from './frameworks.js';
+import { activeTaskCounts, allocationByFramework, frameworkColumns } from './frameworks.js';
 
 interface Row {
   depth: number;
@@ -53,10 +53,15 @@ export function Services() {
   usePageTitle('Services');
   const marathon = useMarathon();
   const { model } = useLive();
+  const fwColumns = frameworkColumns(activeTaskCounts(model.tasks.values()), allocationByFramework(model.tasks.values()));
   if (marathon.kind === 'present') {
+    const others = [...model.frameworks.values()].filter((f) => !f.completed && f.view.framework_info.name !== 'marathon');
     return (
       <Page title="Services">
-        <VirtualTable label="Services by group" rows={flatten(groupTree(marathon.apps), 0, [])} columns={columns} rowKey={(r) => r.key} />
+        {marathon.apps.length === 0 ? <p className="note">No services yet. Services deployed through Marathon (<code>/service/marathon/v2/apps</code>) appear here by group.</p> : null}
+        <VirtualTable label="Services by group" rows={flatten(groupTree(marathon.apps), 0, [])} columns={columns} rowKey={(r) => r.key} heightPx={420} />
+        <h2 style={{ marginTop: '1rem' }}>Other frameworks</h2>
+        <VirtualTable label="Other frameworks" rows={others} columns={fwColumns} rowKey={(f) => f.id} heightPx={300} />
       </Page>
     );
   }
@@ -67,7 +72,7 @@ export function Services() {
       <p className="note" role="note">
         {marathon.kind === 'probing' ? 'Checking for Marathon…' : 'Marathon is not running on this cluster yet, so services are shown as the frameworks the master knows.'}
       </p>
-      <VirtualTable label="Frameworks" rows={fws} columns={frameworkColumns(activeTaskCounts(model.tasks.values()))} rowKey={(f) => f.id} />
+      <VirtualTable label="Frameworks" rows={fws} columns={fwColumns} rowKey={(f) => f.id} />
     </Page>
   );
 }

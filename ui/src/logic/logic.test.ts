@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { encodeRecord } from '../../../src/base/recordio.js';
+import type { Task } from '../../../src/model/mesos.js';
+import { ClusterModel, filterTasks, sandboxOf } from './cluster.js';
+import { explainError } from './errors.js';
+import { DEFAULT_FOLLOW, applyRead, nextRead, startFollow } from './log-follower.js';
+import { readRecords } from './recordio-stream.js';
+import { groupTree } from './services.js';
+import { serviceStatus, taskGroup, taskShown } from './status.js';
+import { visibleWindow } from './virtual.js';
+
+const enc = new TextEncoder();
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      for (const ch of chunks) c.enqueue(ch);
+      c.close();
+    },
+  });
+}
+
+const task = (id: string, state: Task['state'], agent = 'a1', fw = 'f1', cpus = 1): Task => ({
+  name: id,
+  task_id: { value: id },
+  framework_id: { value: fw },
+  agent_id: { value: agent },
+  state,
+  statuses: [],
+  resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: cpus } }],
+});
+
+describe('RecordIO reader over a fetch body', () => {
+  test('yields each record whole however the bytes are split, multi-byte characters included', async () => {
+    const bytes = enc.encode(encodeRecord('{"type":"SUBSCRIBED"}') + encodeRecord('{"type":"TASK_ADDED","n":"é→"}') + encodeRecord('{"type":"HEARTBEAT"}'));
+    for (const size of [1, 2, 3, 7, bytes.length]) {
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      const got: { type: string; n?: string }[] = [];
+      for await (const r of readRecords<{ type: string; n?: string }>(streamOf(chunks))) got.push(r);
+      assert.deepEqual(
+        got.map((g) => g.type),
+        ['SUBSCRIBED', 'TASK_ADDED', 'HEARTBEAT'],
+        `chunk size ${size}`,
+      );
+      assert.equal(got[1]?.n, 'é→');
+    }
+  });
+
+  test('a record announcing more than the limit is an error, not an unbounded buffer', async () => {
+    await assert.rejects(async () => {
+      for await (const _ of readRecords(streamOf([enc.encode('999999\n{')]), 1000)) {
+      }
+    }, /exceeds the limit/);
+  });
+});
+
+describe('log follower offset arithmetic', () => {
+  test('asks for the size first (offset -1), then starts one tail window before the end', () => {
+    let s = startFollow();
+    assert.deepEqual(nextRead(s), { offset: -1 });
+    s = applyRead(s, { offset: 100_000, data: '' }).state;
+    assert.equal(s.offset, 100_000 - DEFAULT_FOLLOW.tailBytes);
+    assert.equal(s.truncated, true);
+    assert.deepEqual(nextRead(s), { offset: 100_000 - DEFAULT_FOLLOW.tailBytes, length: DEFAULT_FOLLOW.pageBytes });
+  });
+
+  test('a small file is read from its start', () => {
+    const s = applyRead(startFollow(), { offset: 10, data: '' }).state;
+    assert.equal(s.offset, 0);
+    assert.equal(s.truncated, false);
+  });
+
+  test('pages forward by the UTF-8 byte length of the data, not its JS length', () => {
+    let s = applyRead(startFollow(), { offset: 0, data: '' }).state;
+    s = applyRead(s, { offset: 0, data: 'héllo\n' }).state; // é is 2 bytes
+    assert.equal(s.offset, 7);
+    s = applyRead(s, { offset: 7, data: '😀\n' }).state; // 4 + 1 bytes
+    assert.equal(s.offset, 12);
+    assert.equal(s.text, 'héllo\n😀\n');
+  });
+
+  test('empty reads back off up to the maximum; new data resets the wait', () => {
+    let s = applyRead(startFollow(), { offset: 0, data: '' }).state;
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = applyRead(s, { offset: s.offset, data: '' });
+      delays.push(r.delayMs);
+      s = r.state;
+    }
+    assert.deepEqual(delays, [250, 500, 1000, 2000, 2000, 2000]);
+    assert.equal(applyRead(s, { offset: s.offset, data: 'x' }).delayMs, 0);
+  });
+
+  test('the kept text is bounded and starts at a line', () => {
+    const o = { ...DEFAULT_FOLLOW, maxChars: 10 };
+    let s = applyRead(startFollow(), { offset: 0, data: '' }, o).state;
+    s = applyRead(s, { offset: 0, data: 'aaaa\nbbbb\ncccc\n' }, o).state;
+    assert.equal(s.text, 'cccc\n');
+    assert.equal(s.truncated, true);
+    assert.equal(s.offset, 15);
+  });
+});
+
+describe('status derivation', () => {
+  test('tasks: a word and a group for every state', () => {
+    assert.equal(taskShown('TASK_RUNNING').label, 'Running');
+    assert.equal(taskGroup('TASK_RUNNING'), 'active');
+    assert.equal(taskGroup('TASK_FINISHED'), 'completed');
+    assert.equal(taskGroup('TASK_KILLED'), 'completed');
+    assert.equal(taskGroup('TASK_FAILED'), 'failed');
+    assert.equal(taskGroup('TASK_UNREACHABLE'), 'unreachable');
+  });
+
+  test('services: Suspended, Delayed, Waiting, Deploying, Recovering, Running', () => {
+    assert.equal(serviceStatus({ instances: 0, tasksRunning: 0 }), 'Suspended');
+    assert.equal(serviceStatus({ instances: 2, tasksRunning: 0 }, { delay: { overdue: false, timeLeftSeconds: 30 } }), 'Delayed');
+    assert.equal(serviceStatus({ instances: 2, tasksRunning: 0, deployments: [{}] }, { unmatchedOffers: 4 }), 'Waiting');
+    assert.equal(serviceStatus({ instances: 2, tasksRunning: 1, deployments: [{}] }), 'Deploying');
+    assert.equal(serviceStatus({ instances: 2, tasksRunning: 1 }), 'Recovering');
+    assert.equal(serviceStatus({ instances: 2, tasksRunning: 2 }), 'Running');
+  });
+
+  test('services are grouped into a tree by their path, with counts per group', () => {
+    const root = groupTree([
+      { id: '/prod/web/api', instances: 1, tasksRunning: 1 },
+      { id: '/prod/db', instances: 1, tasksRunning: 0 },
+      { id: '/tool', instances: 0 },
+    ]);
+    assert.deepEqual(
+      root.apps.map((a) => a.app.id),
+      ['/tool'],
+    );
+    const prod = root.groups[0]!;
+    assert.equal(prod.path, '/prod');
+    assert.deepEqual(prod.counts, { Running: 1, Recovering: 1 });
+    assert.equal(prod.groups[0]?.apps[0]?.app.id, '/prod/web/api');
+  });
+});
+
+describe('cluster model from the operator stream', () => {
+  const agent = (id: string, cpus: number) => ({
+    agent_info: { id: { value: id }, hostname: id, resources: [{ name: 'cpus', type: 'SCALAR' as const, scalar: { value: cpus } }] },
+    active: true,
+  });
+
+  test('snapshot then events: allocation follows task states, removed agents leave the totals', () => {
+    const m = new ClusterModel();
+    m.apply({ type: 'SUBSCRIBED', subscribed: { get_state: { get_agents: { agents: [agent('a1', 4), agent('a2', 4)] }, get_tasks: { tasks: [task('t1', 'TASK_RUNNING')] } } } });
+    assert.equal(m.summary().total.cpus, 8);
+    assert.equal(m.summary().allocated.cpus, 1);
+    m.apply({ type: 'TASK_ADDED', task_added: { task: task('t2', 'TASK_STAGING', 'a2', 'f1', 2) } });
+    assert.equal(m.summary().allocated.cpus, 3);
+    m.apply({ type: 'TASK_UPDATED', task_updated: { framework_id: { value: 'f1' }, state: 'TASK_FINISHED', status: { task_id: { value: 't1' }, state: 'TASK_FINISHED' } } });
+    assert.equal(m.summary().allocated.cpus, 2);
+    assert.equal(m.tasks.get('f1/t1')?.statuses.length, 1);
+    assert.equal(m.allocationByAgent().get('a2')?.cpus, 2);
+    m.apply({ type: 'AGENT_REMOVED', agent_removed: { agent_id: { value: 'a1' } } });
+    assert.equal(m.summary().total.cpus, 4);
+    assert.deepEqual(m.summary().nodes, { active: 1, unreachable: 0, removed: 1 });
+    assert.equal(m.apply({ type: 'HEARTBEAT' }), false);
+  });
+
+  test('holds 10,000 tasks and filters them by state group, node and text', () => {
+    const m = new ClusterModel();
+    for (let i = 0; i < 10_000; i++) m.apply({ type: 'TASK_ADDED', task_added: { task: task(`t${i}`, i % 10 === 0 ? 'TASK_FAILED' : 'TASK_RUNNING', i % 2 ? 'a1' : 'a2') } });
+    assert.equal(m.tasks.size, 10_000);
+    assert.equal(filterTasks(m, { group: 'failed' }).length, 1000);
+    assert.equal(filterTasks(m, { agentId: 'a1' }).length, 5000);
+    assert.deepEqual(
+      filterTasks(m, { text: 't9999' }).map((t) => t.task_id.value),
+      ['t9999'],
+    );
+  });
+
+  test('the task bound drops the oldest finished tasks, never running ones', () => {
+    const m = new ClusterModel(3);
+    m.apply({ type: 'TASK_ADDED', task_added: { task: task('old', 'TASK_FINISHED') } });
+    m.apply({ type: 'TASK_ADDED', task_added: { task: task('r1', 'TASK_RUNNING') } });
+    m.apply({ type: 'TASK_ADDED', task_added: { task: task('r2', 'TASK_RUNNING') } });
+    m.apply({ type: 'TASK_ADDED', task_added: { task: task('r3', 'TASK_RUNNING') } });
+    assert.deepEqual([...m.tasks.keys()], ['f1/r1', 'f1/r2', 'f1/r3']);
+  });
+
+  test('the sandbox of a task is its executor directory in the agent state', () => {
+    const s = { frameworks: [{ id: 'f1', executors: [{ id: 'e1', directory: '/sb/e1', tasks: [{ id: 't1' }] }] }], completed_frameworks: [] };
+    assert.equal(sandboxOf(s, 'f1', 't1'), '/sb/e1');
+    assert.equal(sandboxOf(s, 'f1', 'nope'), undefined);
+  });
+});
+
+describe('virtual window and error words', () => {
+  test('renders only the rows in view plus overscan, with padding for the rest', () => {
+    const w = visibleWindow(36 * 5000, 540, 36, 10_000, 8);
+    assert.equal(w.start, 4992);
+    assert.equal(w.end, 5024);
+    assert.equal(w.padTop + (w.end - w.start) * 36 + w.padBottom, 10_000 * 36);
+    assert.deepEqual(visibleWindow(0, 540, 36, 0), { start: 0, end: 0, padTop: 0, padBottom: 0 });
+  });
+
+  test('errors say what failed and what to do', () => {
+    assert.match(explainError('the event stream', undefined, '').title, /Could not reach the cluster/);
+    assert.match(explainError('Marathon apps', 503, '').hint, /retries/);
+  });
+});
