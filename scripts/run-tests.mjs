@@ -21,7 +21,8 @@ function find(dir) {
 }
 
 const match = (f) => only.length === 0 || only.some((o) => f.includes(o));
-const unit = find('dist/src').filter(match);
+// Unit tests beside the code, and the web UI's pure logic (compiled by scripts/build-ui.mjs).
+const unit = [...find('dist/src'), ...find('dist/ui-logic')].filter(match);
 const e2e = unitOnly ? [] : find('dist/test').filter(match);
 let failed = 0;
 const run = (files, concurrency) => {

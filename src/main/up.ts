@@ -174,9 +174,11 @@ export async function up(argv: string[]): Promise<number> {
     const ip = `127.0.0.${2 + i}`;
     const portsLo = 31000 + i * 1000;
     const hasPorts = /(^|;)\s*ports/.test(resources);
+    // Each agent has its own loopback address; its port is 5051 unless something else holds it.
+    const port = prev && (await portFree(prev.port, ip)) ? prev.port : await pickPort(5051, ip);
     c.agents.push({
       ip,
-      port: prev?.port ?? 5051,
+      port,
       resources: flags.has('resources') || !prev ? (hasPorts ? resources : `${resources};ports:[${portsLo}-${portsLo + 999}]`) : prev.resources,
       attributes: attributes !== undefined ? `${attributes};zone:zone-${i % 3}` : (prev?.attributes ?? `zone:zone-${i % 3}`),
     });

@@ -40,7 +40,15 @@ export function Meter({ label, used, total, text }: { label: string; used: numbe
         <span>{label}</span>
         <span>{text}</span>
       </div>
-      <div className="meter-bar" role="meter" aria-label={`${label} allocated`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={p} aria-valuetext={`${p}% (${text})`}>
+      <div
+        className="meter-bar"
+        role="meter"
+        aria-label={`${label} allocated`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={p}
+        aria-valuetext={`${p}% (${text})`}
+      >
         <div style={{ width: `${p}%` }} />
       </div>
     </div>
@@ -62,7 +70,14 @@ export function Sparkline({ points, label }: { points: number[]; label: string }
   const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${(i * step).toFixed(1)},${(h - 2 - (Math.min(100, p) / 100) * (h - 4)).toFixed(1)}`).join(' ');
   const last = points[points.length - 1] ?? 0;
   return (
-    <svg width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}: ${Math.round(last)}% now, ${points.length} samples`} className="spark">
+    <svg
+      width={w}
+      height={h}
+      viewBox={`0 0 ${w} ${h}`}
+      role="img"
+      aria-label={`${label}: ${Math.round(last)}% now, ${points.length} samples`}
+      className="spark"
+    >
       <path d={d} />
     </svg>
   );
@@ -80,7 +95,19 @@ const ROW_PX = 36;
  * A table that renders only the rows in view (plus a few each side), so 10,000 rows cost as
  * much as 40. Real table semantics for screen readers: aria-rowcount and aria-rowindex.
  */
-export function VirtualTable<T>({ rows, columns, rowKey, label, heightPx = 560 }: { rows: readonly T[]; columns: Column<T>[]; rowKey: (r: T) => string; label: string; heightPx?: number }) {
+export function VirtualTable<T>({
+  rows,
+  columns,
+  rowKey,
+  label,
+  heightPx = 560,
+}: {
+  rows: readonly T[];
+  columns: Column<T>[];
+  rowKey: (r: T) => string;
+  label: string;
+  heightPx?: number;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(heightPx);

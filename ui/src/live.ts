@@ -117,12 +117,20 @@ export function useFetch<T>(key: string, load: () => Promise<T>, everyMs?: numbe
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = () => {
-      load().then(
-        (data) => !stop && setState({ data, loading: false }),
-        (error) => !stop && setState((s) => ({ ...s, error: error instanceof ApiError ? error : new ApiError(undefined, explainError(key, undefined, String(error))), loading: false })),
-      ).finally(() => {
-        if (!stop && everyMs) timer = setTimeout(run, everyMs);
-      });
+      load()
+        .then(
+          (data) => !stop && setState({ data, loading: false }),
+          (error) =>
+            !stop &&
+            setState((s) => ({
+              ...s,
+              error: error instanceof ApiError ? error : new ApiError(undefined, explainError(key, undefined, String(error))),
+              loading: false,
+            })),
+        )
+        .finally(() => {
+          if (!stop && everyMs) timer = setTimeout(run, everyMs);
+        });
     };
     setState({ loading: true });
     run();

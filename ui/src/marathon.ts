@@ -2,7 +2,11 @@ import { useEffect, useState } from 'react';
 import { ApiError, getJson } from './api.js';
 import type { MarathonApp } from './logic/services.js';
 
-export type MarathonState = { kind: 'probing' } | { kind: 'absent'; reason: string } | { kind: 'present'; apps: MarathonApp[] } | { kind: 'error'; error: ApiError };
+export type MarathonState =
+  | { kind: 'probing' }
+  | { kind: 'absent'; reason: string }
+  | { kind: 'present'; apps: MarathonApp[] }
+  | { kind: 'error'; error: ApiError };
 
 const APPS = '/service/marathon/v2/apps?embed=apps.counts&embed=apps.deployments';
 const PROBE_AGAIN_MS = 60_000;
@@ -34,7 +38,16 @@ export function useMarathon(): MarathonState {
               if (!stop) void load();
             }, 300);
           };
-          for (const t of ['status_update_event', 'deployment_success', 'deployment_failed', 'deployment_info', 'api_post_event', 'app_terminated_event', 'instance_changed_event']) es.addEventListener(t, refetch);
+          for (const t of [
+            'status_update_event',
+            'deployment_success',
+            'deployment_failed',
+            'deployment_info',
+            'api_post_event',
+            'app_terminated_event',
+            'instance_changed_event',
+          ])
+            es.addEventListener(t, refetch);
         }
       } catch (e) {
         if (stop) return;

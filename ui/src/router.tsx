@@ -2,13 +2,15 @@ import { type MouseEvent, type ReactNode, useEffect, useSyncExternalStore } from
 
 /** A tiny history router: paths are real URLs, so the gateway falls back to index.html for them. */
 const listeners = new Set<() => void>();
-window.addEventListener('popstate', () => listeners.forEach((l) => l()));
+window.addEventListener('popstate', () => {
+  for (const l of listeners) l();
+});
 
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   if (to === location.pathname + location.search) return;
   if (opts.replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
-  listeners.forEach((l) => l());
+  for (const l of listeners) l();
 }
 
 export function usePath(): { path: string; query: URLSearchParams } {

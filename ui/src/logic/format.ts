@@ -25,5 +25,8 @@ export function pct(used: number, total: number): number {
 export function fmtTime(seconds: number | undefined): string {
   if (seconds === undefined) return '—';
   const d = new Date(seconds * 1000);
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }

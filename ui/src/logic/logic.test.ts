@@ -147,12 +147,18 @@ describe('cluster model from the operator stream', () => {
 
   test('snapshot then events: allocation follows task states, removed agents leave the totals', () => {
     const m = new ClusterModel();
-    m.apply({ type: 'SUBSCRIBED', subscribed: { get_state: { get_agents: { agents: [agent('a1', 4), agent('a2', 4)] }, get_tasks: { tasks: [task('t1', 'TASK_RUNNING')] } } } });
+    m.apply({
+      type: 'SUBSCRIBED',
+      subscribed: { get_state: { get_agents: { agents: [agent('a1', 4), agent('a2', 4)] }, get_tasks: { tasks: [task('t1', 'TASK_RUNNING')] } } },
+    });
     assert.equal(m.summary().total.cpus, 8);
     assert.equal(m.summary().allocated.cpus, 1);
     m.apply({ type: 'TASK_ADDED', task_added: { task: task('t2', 'TASK_STAGING', 'a2', 'f1', 2) } });
     assert.equal(m.summary().allocated.cpus, 3);
-    m.apply({ type: 'TASK_UPDATED', task_updated: { framework_id: { value: 'f1' }, state: 'TASK_FINISHED', status: { task_id: { value: 't1' }, state: 'TASK_FINISHED' } } });
+    m.apply({
+      type: 'TASK_UPDATED',
+      task_updated: { framework_id: { value: 'f1' }, state: 'TASK_FINISHED', status: { task_id: { value: 't1' }, state: 'TASK_FINISHED' } },
+    });
     assert.equal(m.summary().allocated.cpus, 2);
     assert.equal(m.tasks.get('f1/t1')?.statuses.length, 1);
     assert.equal(m.allocationByAgent().get('a2')?.cpus, 2);
@@ -164,7 +170,8 @@ describe('cluster model from the operator stream', () => {
 
   test('holds 10,000 tasks and filters them by state group, node and text', () => {
     const m = new ClusterModel();
-    for (let i = 0; i < 10_000; i++) m.apply({ type: 'TASK_ADDED', task_added: { task: task(`t${i}`, i % 10 === 0 ? 'TASK_FAILED' : 'TASK_RUNNING', i % 2 ? 'a1' : 'a2') } });
+    for (let i = 0; i < 10_000; i++)
+      m.apply({ type: 'TASK_ADDED', task_added: { task: task(`t${i}`, i % 10 === 0 ? 'TASK_FAILED' : 'TASK_RUNNING', i % 2 ? 'a1' : 'a2') } });
     assert.equal(m.tasks.size, 10_000);
     assert.equal(filterTasks(m, { group: 'failed' }).length, 1000);
     assert.equal(filterTasks(m, { agentId: 'a1' }).length, 5000);

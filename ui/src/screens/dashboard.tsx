@@ -25,17 +25,34 @@ export function Dashboard() {
     { name: 'Gateway', shown: { label: 'Healthy', tone: 'ok' }, detail: version.data ? `version ${version.data.version}` : 'serving this page' },
     {
       name: 'Mesos master',
-      shown: live.link.kind === 'live' ? { label: 'Healthy', tone: 'ok' } : live.link.kind === 'connecting' ? { label: 'Connecting', tone: 'busy' } : { label: 'Unreachable', tone: 'bad' },
+      shown:
+        live.link.kind === 'live'
+          ? { label: 'Healthy', tone: 'ok' }
+          : live.link.kind === 'connecting'
+            ? { label: 'Connecting', tone: 'busy' }
+            : { label: 'Unreachable', tone: 'bad' },
       detail: live.link.kind === 'down' ? live.link.error.title : 'event stream open',
     },
     {
       name: 'Mesos agents',
-      shown: s.nodes.active > 0 && s.nodes.unreachable + s.nodes.removed === 0 ? { label: 'Healthy', tone: 'ok' } : s.nodes.active > 0 ? { label: 'Degraded', tone: 'warn' } : { label: 'None', tone: 'bad' },
+      shown:
+        s.nodes.active > 0 && s.nodes.unreachable + s.nodes.removed === 0
+          ? { label: 'Healthy', tone: 'ok' }
+          : s.nodes.active > 0
+            ? { label: 'Degraded', tone: 'warn' }
+            : { label: 'None', tone: 'bad' },
       detail: `${s.nodes.active} of ${s.nodes.active + s.nodes.unreachable + s.nodes.removed} healthy`,
     },
     {
       name: 'Marathon',
-      shown: marathon.kind === 'present' ? { label: 'Healthy', tone: 'ok' } : marathon.kind === 'probing' ? { label: 'Checking', tone: 'busy' } : marathon.kind === 'absent' ? { label: 'Not installed', tone: 'idle' } : { label: 'Failing', tone: 'bad' },
+      shown:
+        marathon.kind === 'present'
+          ? { label: 'Healthy', tone: 'ok' }
+          : marathon.kind === 'probing'
+            ? { label: 'Checking', tone: 'busy' }
+            : marathon.kind === 'absent'
+              ? { label: 'Not installed', tone: 'idle' }
+              : { label: 'Failing', tone: 'bad' },
       detail: marathon.kind === 'error' ? marathon.error.explained.title : marathon.kind === 'absent' ? 'services fall back to frameworks' : '',
     },
   ];

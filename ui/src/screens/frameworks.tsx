@@ -9,7 +9,11 @@ import { Link, usePageTitle } from '../router.js';
 
 export function frameworkColumns(taskCounts: Map<string, number>, alloc: Map<string, Scalars>): Column<FrameworkEntry>[] {
   return [
-    { title: 'Name', width: 'minmax(8rem, 2fr)', cell: (f) => <Link to={`/tasks?framework=${encodeURIComponent(f.id)}`}>{f.view.framework_info.name || '(no name)'}</Link> },
+    {
+      title: 'Name',
+      width: 'minmax(8rem, 2fr)',
+      cell: (f) => <Link to={`/tasks?framework=${encodeURIComponent(f.id)}`}>{f.view.framework_info.name || '(no name)'}</Link>,
+    },
     { title: 'Status', width: '9rem', cell: (f) => <Badge shown={frameworkShown({ ...f.view, completed: f.completed })} /> },
     { title: 'Tasks', width: '5rem', cell: (f) => taskCounts.get(f.id) ?? 0 },
     {
@@ -27,7 +31,9 @@ export function frameworkColumns(taskCounts: Map<string, number>, alloc: Map<str
 
 export function activeTaskCounts(tasks: Iterable<{ framework_id: { value: string }; state: string }>): Map<string, number> {
   const out = new Map<string, number>();
-  for (const t of tasks) if (t.state === 'TASK_RUNNING' || t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING') out.set(t.framework_id.value, (out.get(t.framework_id.value) ?? 0) + 1);
+  for (const t of tasks)
+    if (t.state === 'TASK_RUNNING' || t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING')
+      out.set(t.framework_id.value, (out.get(t.framework_id.value) ?? 0) + 1);
   return out;
 }
 
@@ -45,11 +51,18 @@ export function allocationByFramework(tasks: Iterable<{ framework_id: { value: s
 export function Frameworks() {
   usePageTitle('Frameworks');
   const { model } = useLive();
-  const rows = [...model.frameworks.values()].sort((a, b) => Number(a.completed) - Number(b.completed) || a.view.framework_info.name.localeCompare(b.view.framework_info.name));
+  const rows = [...model.frameworks.values()].sort(
+    (a, b) => Number(a.completed) - Number(b.completed) || a.view.framework_info.name.localeCompare(b.view.framework_info.name),
+  );
   return (
     <Page title="Frameworks">
       <p className="muted">Every framework the master knows, including third-party schedulers; completed ones last.</p>
-      <VirtualTable label="Frameworks" rows={rows} columns={frameworkColumns(activeTaskCounts(model.tasks.values()), allocationByFramework(model.tasks.values()))} rowKey={(f) => f.id} />
+      <VirtualTable
+        label="Frameworks"
+        rows={rows}
+        columns={frameworkColumns(activeTaskCounts(model.tasks.values()), allocationByFramework(model.tasks.values()))}
+        rowKey={(f) => f.id}
+      />
     </Page>
   );
 }

@@ -41,7 +41,8 @@ export function NodePage({ agentId }: { agentId: string }) {
     return (
       <Page title="Node not found">
         <p>
-          The master does not know an agent <code>{agentId}</code>{model.agents.size === 0 ? ' (still loading?)' : ''}. Go back to the <Link to="/nodes">nodes</Link>.
+          The master does not know an agent <code>{agentId}</code>
+          {model.agents.size === 0 ? ' (still loading?)' : ''}. Go back to the <Link to="/nodes">nodes</Link>.
         </p>
       </Page>
     );
@@ -77,7 +78,13 @@ export function NodePage({ agentId }: { agentId: string }) {
         </div>
       </section>
       <h2>Tasks on this node ({tasks.length})</h2>
-      <VirtualTable label={`Tasks on ${a.view.agent_info.hostname}`} rows={tasks} columns={taskColumns(model)} rowKey={(t) => `${t.framework_id.value}/${t.task_id.value}`} heightPx={400} />
+      <VirtualTable
+        label={`Tasks on ${a.view.agent_info.hostname}`}
+        rows={tasks}
+        columns={taskColumns(model)}
+        rowKey={(t) => `${t.framework_id.value}/${t.task_id.value}`}
+        heightPx={400}
+      />
     </Page>
   );
 }

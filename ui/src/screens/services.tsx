@@ -58,7 +58,11 @@ export function Services() {
     const others = [...model.frameworks.values()].filter((f) => !f.completed && f.view.framework_info.name !== 'marathon');
     return (
       <Page title="Services">
-        {marathon.apps.length === 0 ? <p className="note">No services yet. Services deployed through Marathon (<code>/service/marathon/v2/apps</code>) appear here by group.</p> : null}
+        {marathon.apps.length === 0 ? (
+          <p className="note">
+            No services yet. Services deployed through Marathon (<code>/service/marathon/v2/apps</code>) appear here by group.
+          </p>
+        ) : null}
         <VirtualTable label="Services by group" rows={flatten(groupTree(marathon.apps), 0, [])} columns={columns} rowKey={(r) => r.key} heightPx={420} />
         <h2 style={{ marginTop: '1rem' }}>Other frameworks</h2>
         <VirtualTable label="Other frameworks" rows={others} columns={fwColumns} rowKey={(f) => f.id} heightPx={300} />
@@ -70,7 +74,9 @@ export function Services() {
     <Page title="Services">
       {marathon.kind === 'error' ? <ErrorBox error={marathon.error} /> : null}
       <p className="note" role="note">
-        {marathon.kind === 'probing' ? 'Checking for Marathon…' : 'Marathon is not running on this cluster yet, so services are shown as the frameworks the master knows.'}
+        {marathon.kind === 'probing'
+          ? 'Checking for Marathon…'
+          : 'Marathon is not running on this cluster yet, so services are shown as the frameworks the master knows.'}
       </p>
       <VirtualTable label="Frameworks" rows={fws} columns={fwColumns} rowKey={(f) => f.id} />
     </Page>

@@ -68,6 +68,8 @@ function LogView({ agentId, path, label }: { agentId: string; path: string; labe
       <pre
         ref={pre}
         className="log"
+        role="log"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable log must take focus so keyboard users can scroll it
         tabIndex={0}
         aria-label={`${label}, following live`}
         data-testid={`log-${label}`}
@@ -87,7 +89,9 @@ function LogView({ agentId, path, label }: { agentId: string; path: string; labe
 function Browser({ agentId, root }: { agentId: string; root: string }) {
   const [dir, setDir] = useState(root);
   const [file, setFile] = useState<string>();
-  const list = useFetch(`browse:${agentId}:${dir}`, () => getJson<FileEntry[]>(agentPath(agentId, `files/browse?path=${encodeURIComponent(dir)}`), 'the sandbox listing'));
+  const list = useFetch(`browse:${agentId}:${dir}`, () =>
+    getJson<FileEntry[]>(agentPath(agentId, `files/browse?path=${encodeURIComponent(dir)}`), 'the sandbox listing'),
+  );
   const rel = dir.slice(root.length) || '/';
   return (
     <div>
@@ -159,7 +163,8 @@ export function TaskPage({ frameworkId, taskId }: { frameworkId: string; taskId:
     return (
       <Page title={`Task ${taskId}`}>
         <p>
-          {model.tasks.size === 0 ? 'Loading…' : 'The master does not know this task (it may have completed long ago).'} Go back to the <Link to="/tasks">tasks</Link>.
+          {model.tasks.size === 0 ? 'Loading…' : 'The master does not know this task (it may have completed long ago).'} Go back to the{' '}
+          <Link to="/tasks">tasks</Link>.
         </p>
       </Page>
     );

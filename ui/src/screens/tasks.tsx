@@ -12,11 +12,17 @@ export function taskColumns(model: ClusterModel): Column<Task>[] {
   return [
     { title: 'Task', width: 'minmax(10rem, 3fr)', cell: (t) => <Link to={taskHref(t)}>{t.task_id.value}</Link> },
     { title: 'State', width: '8rem', cell: (t) => <Badge shown={taskShown(t.state)} /> },
-    { title: 'Framework', width: 'minmax(6rem, 1.5fr)', cell: (t) => model.frameworks.get(t.framework_id.value)?.view.framework_info.name ?? t.framework_id.value },
+    {
+      title: 'Framework',
+      width: 'minmax(6rem, 1.5fr)',
+      cell: (t) => model.frameworks.get(t.framework_id.value)?.view.framework_info.name ?? t.framework_id.value,
+    },
     {
       title: 'Node',
       width: 'minmax(6rem, 1fr)',
-      cell: (t) => <Link to={`/nodes/${encodeURIComponent(t.agent_id.value)}`}>{model.agents.get(t.agent_id.value)?.view.agent_info.hostname ?? t.agent_id.value}</Link>,
+      cell: (t) => (
+        <Link to={`/nodes/${encodeURIComponent(t.agent_id.value)}`}>{model.agents.get(t.agent_id.value)?.view.agent_info.hostname ?? t.agent_id.value}</Link>
+      ),
     },
     {
       title: 'CPU / Mem',
