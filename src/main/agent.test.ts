@@ -60,7 +60,8 @@ async function scheduler(port: number) {
             events.push(e);
             // Acknowledge every reliable update, as a scheduler must (the master sends the next after it).
             const st = e.type === 'UPDATE' ? e.update.status : undefined;
-            if (st?.uuid) void call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: st.agent_id, task_id: st.task_id, uuid: st.uuid } });
+            // A broken ack shows up as a missing next update; the last ack may race the master's shutdown.
+            if (st?.uuid) call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: st.agent_id, task_id: st.task_id, uuid: st.uuid } }).catch(() => {});
           }
         });
         resolve(String(res.headers['mesos-stream-id']));
