@@ -347,8 +347,8 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     res.socket?.setTimeout(0);
-    const write = (e: MarathonEvent) => {
-      if (types.size > 0 && !types.has(e.eventType)) return;
+    const write = (e: MarathonEvent, always = false) => {
+      if (!always && types.size > 0 && !types.has(e.eventType)) return;
       if (res.writableLength > maxBuf) {
         res.destroy();
         return;
@@ -357,12 +357,13 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
     };
     let off: () => void;
     try {
-      off = m.onEventBus(write);
+      off = m.onEventBus((e) => write(e));
     } catch {
       res.end();
       return;
     }
-    write({ eventType: 'event_stream_attached', timestamp: m.now(), remoteAddress: req.socket.remoteAddress ?? '' });
+    // Sent whatever the filter: clients wait for it to know the stream is live.
+    write({ eventType: 'event_stream_attached', timestamp: m.now(), remoteAddress: req.socket.remoteAddress ?? '' }, true);
     // Keep-alive for proxies: SSE comments are ignored by clients.
     const ka = setInterval(() => res.write(':\n\n'), keepAliveMs);
     res.on('close', () => {

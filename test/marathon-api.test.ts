@@ -1,0 +1,302 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startMaster, type RunningMaster } from '../src/main/master.js';
+import { waitFor } from './lib/http.js';
+import { FakeAgent, type Json, QUIET, sleep } from './lib/mesos.js';
+
+/**
+ * Marathon in a master process (in-process scheduler transport) over three fake agents that
+ * speak the agent protocol: every launch and kill goes through the real master.
+ */
+
+/** A fake agent that runs what it is told: RUN_TASK → RUNNING (or FAILED), KILL_TASK → KILLED. */
+class AutoAgent {
+  readonly running = new Map<string, Json>();
+  readonly launched: Json[] = [];
+  failNext = 0;
+  private seen = 0;
+  private timer: NodeJS.Timeout | undefined;
+  constructor(
+    readonly agent: FakeAgent,
+    private readonly fwId: () => string,
+  ) {
+    this.timer = setInterval(() => void this.pump(), 10);
+  }
+  private busy = false;
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const evs = this.agent.stream?.events ?? [];
+      while (this.seen < evs.length) {
+        const c = evs[this.seen++] as Json;
+        if (c.type === 'RUN_TASK') {
+          this.launched.push(c.task);
+          if (this.failNext > 0) {
+            this.failNext--;
+            await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_FAILED', { message: 'exit 1' });
+          } else {
+            this.running.set(c.task.task_id.value, c.task);
+            await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING');
+          }
+        } else if (c.type === 'KILL_TASK') {
+          if (this.running.delete(c.task_id.value)) await this.agent.update(this.fwId(), c.task_id.value, 'TASK_KILLED');
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+  close(): void {
+    clearInterval(this.timer);
+    this.agent.close();
+  }
+}
+
+describe('Marathon v2 API over a master with three agents', () => {
+  let running: RunningMaster;
+  let base: string;
+  let agents: AutoAgent[] = [];
+  const fwId = () => running.marathon?.marathon.frameworkId ?? '';
+
+  const req = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${base}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await r.text();
+    let json: Json;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {}
+    return { status: r.status, headers: r.headers, json, text };
+  };
+  const noDeployments = () =>
+    waitFor('deployments to finish', async () => ((await req('GET', '/v2/deployments')).json.length === 0 ? true : undefined), 10_000).catch(async (e) => {
+      const state = {
+        deployments: (await req('GET', '/v2/deployments')).json,
+        queue: (await req('GET', '/v2/queue')).json,
+        tasks: (await req('GET', '/v2/tasks')).json,
+      };
+      throw new Error(`${(e as Error).message}: ${JSON.stringify(state).slice(0, 3000)}`);
+    });
+  const allLaunched = () => agents.flatMap((a) => a.launched);
+  const allRunning = () => agents.flatMap((a) => [...a.running.values()]);
+
+  before(async () => {
+    running = await startMaster({ port: 0, store: 'memory', marathonPort: 0, config: QUIET });
+    base = `http://127.0.0.1:${running.marathon?.port}`;
+    const mb = `http://127.0.0.1:${running.port}`;
+    for (const [i, h] of ['a1.test', 'a2.test', 'a3.test'].entries()) {
+      const a = await FakeAgent.start(mb, { hostname: h, attributes: [{ name: 'rack', type: 'TEXT', text: { value: `r${i % 2}` } }] });
+      a.startPinging(200);
+      agents.push(new AutoAgent(a, fwId));
+    }
+    await waitFor('marathon registered', () => running.marathon?.marathon.isConnected || undefined);
+  });
+  after(async () => {
+    for (const a of agents) a.close();
+    agents = [];
+    await running.stop();
+  });
+
+  test('POST /v2/apps answers 201 with Location and Marathon-Deployment-Id, and the task runs with Marathon ids, name and env', async () => {
+    const r = await req('POST', '/v2/apps', {
+      id: '/prod/web',
+      cmd: 'python3 -m http.server $PORT0',
+      cpus: 0.1,
+      mem: 32,
+      constraints: [['hostname', 'UNIQUE']],
+    });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.headers.get('location'), '/prod/web');
+    assert.match(r.headers.get('marathon-deployment-id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(r.json.deployments[0].id, r.headers.get('marathon-deployment-id'));
+    assert.deepEqual(r.json.upgradeStrategy, { minimumHealthCapacity: 1, maximumOverCapacity: 1 });
+    assert.equal(r.json.tasksRunning, 0);
+    assert.ok(r.json.portDefinitions[0].port >= 10000, 'a service port was assigned');
+    await noDeployments();
+    const [task] = allLaunched();
+    assert.equal(task.name, 'web.prod');
+    assert.match(task.task_id.value, /^prod_web\.instance-[0-9a-f-]{36}\._app\.1$/);
+    const env = Object.fromEntries(task.command.environment.variables.map((v: Json) => [v.name, v.value]));
+    assert.match(env.PORT0, /^\d+$/);
+    assert.equal(env.PORT_DEFAULT, env.PORT0);
+    assert.equal(env.PORTS, env.PORT0);
+    assert.match(env.HOST, /^a\d\.test$/);
+    assert.equal(env.MARATHON_APP_ID, '/prod/web');
+    const app = (await req('GET', '/v2/apps/prod/web?embed=app.tasks')).json.app;
+    assert.equal(app.tasksRunning, 1);
+    assert.equal(app.tasks[0].state, 'TASK_RUNNING');
+    assert.deepEqual(app.tasks[0].ports, [Number(env.PORT0)]);
+  });
+
+  test('a duplicate POST is 409, an unknown app 404, a bad definition 422 with paths', async () => {
+    const dup = await req('POST', '/v2/apps', { id: 'prod/web', cmd: 'x' });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.json.message, 'An app with id [/prod/web] already exists.');
+    const nf = await req('GET', '/v2/apps/nope');
+    assert.equal(nf.status, 404);
+    assert.deepEqual(nf.json, { message: "App '/nope' does not exist" });
+    const bad = await req('POST', '/v2/apps', { id: '/x', cmd: 'x', cpus: 0, mem: -1 });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.json.message, 'Object is not valid');
+    assert.deepEqual(bad.json.details.map((d: Json) => d.path).sort(), ['/cpus', '/mem']);
+    const raw = await fetch(`${base}/v2/apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{not json' });
+    assert.equal(raw.status, 400);
+    assert.equal(((await raw.json()) as Json).message, 'Invalid JSON');
+  });
+
+  test('scaling to 3 with UNIQUE hostname puts one task on each agent; a 4th is declined with the constraint as reason', async () => {
+    let r = await req('PUT', '/v2/apps/prod/web', { instances: 3 });
+    assert.equal(r.status, 200, r.text);
+    await noDeployments();
+    const hosts = (await req('GET', '/v2/apps/prod/web/tasks')).json.tasks.map((t: Json) => t.host).sort();
+    assert.deepEqual(hosts, ['a1.test', 'a2.test', 'a3.test']);
+    r = await req('PATCH', '/v2/apps/prod/web', { instances: 4 });
+    assert.equal(r.status, 200);
+    const q = await waitFor('queue to explain', async () => {
+      const item = (await req('GET', '/v2/queue')).json.queue.find((x: Json) => x.app.id === '/prod/web');
+      const c = item?.processedOffersSummary.rejectSummaryLastOffers.find((x: Json) => x.reason === 'UnfulfilledConstraint');
+      return c && c.declined > 0 ? item : undefined;
+    });
+    assert.equal(q.count, 1);
+    const busy = await req('PUT', '/v2/apps/prod/web', { instances: 3 });
+    assert.equal(busy.status, 409);
+    assert.match(busy.json.message, /locked by one or more deployments/);
+    assert.equal(busy.json.deployments.length, 1);
+    const forced = await req('PUT', '/v2/apps/prod/web?force=True', { instances: 3 });
+    assert.equal(forced.status, 200);
+    await noDeployments();
+  });
+
+  test('a change to labels or instances alone replaces no task; a cmd change rolls every task', async () => {
+    const before = allLaunched().length;
+    const r = await req('PUT', '/v2/apps/prod/web', { labels: { team: 'a' } });
+    assert.equal(r.status, 200);
+    await noDeployments();
+    await sleep(200);
+    assert.equal(allLaunched().length, before, 'labels restart nothing');
+    const oldIds = new Set(allRunning().map((t) => t.task_id.value));
+    await req('PUT', '/v2/apps/prod/web', {
+      cmd: 'python3 -m http.server $PORT0 --bind 0.0.0.0',
+      constraints: [],
+      upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 },
+    });
+    await noDeployments();
+    const now = (await req('GET', '/v2/apps/prod/web/tasks')).json.tasks;
+    assert.equal(now.length, 3);
+    for (const t of now) assert.ok(!oldIds.has(t.id), 'every task was replaced');
+    const versions = (await req('GET', '/v2/apps/prod/web/versions')).json.versions;
+    assert.ok(versions.length >= 3);
+    const v0 = await req('GET', `/v2/apps/prod/web/versions/${versions[versions.length - 1]}`);
+    assert.equal(v0.json.instances, 1);
+  });
+
+  test('restart replaces tasks; killing a task with scale=true lowers instances', async () => {
+    const ids = new Set(allRunning().map((t) => t.task_id.value));
+    const r = await req('POST', '/v2/apps/prod/web/restart?force=false');
+    assert.equal(r.status, 200);
+    assert.match(r.json.deploymentId, /^[0-9a-f-]{36}$/);
+    await noDeployments();
+    const tasks = (await req('GET', '/v2/apps/prod/web/tasks')).json.tasks;
+    assert.ok(tasks.every((t: Json) => !ids.has(t.id)));
+    const k = await req('DELETE', `/v2/apps/prod/web/tasks/${tasks[0].id}?scale=TRUE`);
+    assert.equal(k.status, 200, k.text);
+    await noDeployments();
+    assert.equal((await req('GET', '/v2/apps/prod/web')).json.app.instances, 2);
+    assert.equal((await req('GET', '/v2/apps/prod/web/tasks')).json.tasks.length, 2);
+  });
+
+  test('a failed task is replaced after a backoff and shows as lastTaskFailure', async () => {
+    await req('POST', '/v2/apps', { id: '/flaky', cmd: 'false', cpus: 0.1, mem: 16, backoffSeconds: 0.2 });
+    for (const a of agents) a.failNext = 1;
+    const app = await waitFor('a replacement running', async () => {
+      const a = (await req('GET', '/v2/apps/flaky')).json.app;
+      return a.lastTaskFailure && a.tasksRunning === 1 ? a : undefined;
+    });
+    assert.equal(app.lastTaskFailure.state, 'TASK_FAILED');
+    for (const a of agents) a.failNext = 0;
+    await noDeployments();
+  });
+
+  test('an app no agent can hold says so in the queue and in its JSON', async () => {
+    await req('POST', '/v2/apps', { id: '/huge', cmd: 'sleep 1', cpus: 100, mem: 16 });
+    const cpusDeclined = (x: Json) => x.processedOffersSummary.rejectSummaryLastOffers.find((r: Json) => r.reason === 'InsufficientCpus').declined;
+    const item = await waitFor('unplaceable', async () =>
+      (await req('GET', '/v2/queue')).json.queue.find((x: Json) => x.app.id === '/huge' && x.unplaceable && cpusDeclined(x) > 0),
+    );
+    assert.match(item.unplaceable, /No agent can ever run this app.*cpus/);
+    assert.match((await req('GET', '/v2/apps/huge')).json.app.placementStatus.message, /cpus/);
+  });
+
+  test('DELETE /v2/deployments rolls back; force=true just stops it', async () => {
+    const dep = (await req('GET', '/v2/deployments')).json.find((d: Json) => d.affectedApps.includes('/huge'));
+    assert.ok(dep);
+    assert.equal(dep.steps[0].actions[0].action, 'StartApplication');
+    const rb = await req('DELETE', `/v2/deployments/${dep.id}`);
+    assert.equal(rb.status, 200);
+    await noDeployments();
+    assert.equal((await req('GET', '/v2/apps/huge')).status, 404, 'rolling back a creation removes the app');
+    assert.equal((await req('DELETE', '/v2/deployments/nope')).json.message, 'DeploymentPlan nope does not exist');
+  });
+
+  test('the SSE stream names each event by its eventType and filters by event_type', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${base}/v2/events?event_type=deployment_success&event_type=api_post_event`, {
+      headers: { Accept: 'text/event-stream' },
+      signal: ac.signal,
+    });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const dec = new TextDecoder();
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += dec.decode(value);
+      }
+    })().catch(() => {});
+    await waitFor('attached', () => text.includes('event_stream_attached') || undefined);
+    await req('POST', '/v2/apps', { id: '/sse', cmd: 'sleep 100', cpus: 0.1, mem: 16 });
+    await waitFor('deployment_success', () => text.includes('event: deployment_success') || undefined);
+    ac.abort();
+    await read;
+    const frames = text.split('\n\n').filter((f) => f.startsWith('event:'));
+    for (const f of frames) {
+      const [ev, data] = f.split('\n');
+      const json = JSON.parse((data ?? '').replace(/^data: /, ''));
+      assert.equal(ev, `event: ${json.eventType}`);
+      assert.match(json.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    assert.ok(!text.includes('status_update_event'), 'filtered out');
+    assert.ok(text.includes('event: api_post_event'));
+    assert.equal((await req('GET', '/v2/events')).status, 405);
+  });
+
+  test('GET /v2/apps filters by label selector and embeds; /v2/tasks, /v2/info, /v2/leader, /ping, /metrics answer', async () => {
+    const apps = (await req('GET', '/v2/apps?label=team==a&embed=apps.tasks')).json.apps;
+    assert.deepEqual(
+      apps.map((a: Json) => a.id),
+      ['/prod/web'],
+    );
+    assert.equal(apps[0].tasks.length, 2);
+    assert.ok((await req('GET', '/v2/tasks?status=running')).json.tasks.length >= 3);
+    const info = (await req('GET', '/v2/info')).json;
+    assert.equal(info.name, 'marathon');
+    assert.equal(info.frameworkId, fwId());
+    assert.equal((await req('GET', '/v2/leader')).json.leader, info.leader);
+    assert.equal((await req('GET', '/ping')).text, 'pong');
+    assert.ok((await req('GET', '/metrics')).json.gauges['marathon.apps.active.gauge'].value >= 2);
+  });
+
+  test('DELETE /v2/apps/{id} kills its tasks and the app is gone', async () => {
+    const r = await req('DELETE', '/v2/apps//prod/web');
+    assert.equal(r.status, 200);
+    await noDeployments();
+    assert.equal((await req('GET', '/v2/apps/prod/web')).status, 404);
+    assert.equal(allRunning().filter((t) => t.name === 'web.prod').length, 0);
+  });
+});
