@@ -3,6 +3,7 @@ import { ClusterClient, httpError } from './client.js';
 import { addCluster, loadConfig, saveConfig } from './config.js';
 import { CliError, ago, fmtNum, printJson, table } from './output.js';
 import { nodeDns } from './dns.js';
+import { MARATHON_GROUP } from './marathon.js';
 
 export type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -469,4 +470,5 @@ export const GROUPS: Record<string, { summary: string; commands: Record<string, 
   task: { summary: 'Tasks and their logs', commands: { list: taskList, show: taskShow, log: taskLog } },
   service: { summary: 'Services (frameworks)', commands: { list: serviceList, shutdown: serviceShutdown } },
   cluster: { summary: 'Clusters this CLI talks to', commands: { setup: clusterSetup, list: clusterList, attach: clusterAttach, remove: clusterRemove } },
+  marathon: MARATHON_GROUP,
 };
