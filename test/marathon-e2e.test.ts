@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from './lib/http.js';
+
+const require = createRequire(import.meta.url);
+const DCOS = resolve('dist/src/main/dcos.js');
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the wire and an untyped client library
+type Json = any;
+
+function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Marathon in a cluster of real processes (`dcos up`, three agents running real commands),
+ * driven by the unchanged npm client marathon-node through the gateway, its SSE stream read with
+ * the npm `eventsource` client, and the `dcos marathon` CLI.
+ */
+describe('Marathon on a local cluster of real processes', () => {
+  const home = mkdtempSync(join(tmpdir(), 'dcos-marathon-e2e-'));
+  const workDir = join(home, 'cluster');
+  const env = { DCOS_TS_CONFIG_DIR: join(home, 'config'), DCOS_TS_HOME: home };
+  let info: { url: string; marathon: string };
+  let m: Json;
+  const events: Json[] = [];
+  let es: Json;
+
+  const client = () => require('marathon-node')(`${info.url}/service/marathon`);
+  const running = async (id: string, n: number) =>
+    waitFor(
+      `${id} to run ${n} tasks`,
+      async () => {
+        const { app } = await m.apps.getOne(id, { embed: 'app.tasks' });
+        const ok = app.tasksRunning === n && app.tasks.length === n && app.deployments.length === 0;
+        return ok ? app : undefined;
+      },
+      60_000,
+      200,
+    );
+  const serves = (t: Json) =>
+    waitFor(`http on ${t.host}:${t.ports[0]}`, async () => (await fetch(`http://${t.host}:${t.ports[0]}/`)).status === 200 || undefined, 30_000, 200);
+
+  before(async () => {
+    const r = await dcos(['up', '--detach', '--json', '--agents=3', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048'], env);
+    assert.equal(r.code, 0, `dcos up failed: ${r.stderr}`);
+    info = JSON.parse(r.stdout);
+    m = client();
+    const EventSource = require('eventsource');
+    es = new EventSource(`${info.url}/service/marathon/v2/events?event_type=status_update_event&event_type=deployment_success`);
+    for (const t of ['status_update_event', 'deployment_success', 'event_stream_attached'])
+      es.addEventListener(t, (e: { data: string }) => events.push({ sse: t, ...JSON.parse(e.data) }));
+  });
+
+  after(async () => {
+    es?.close();
+    await dcos(['down', '--purge', `--work-dir=${workDir}`], env);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('dcos up --json prints the Marathon URL; /v2/info answers there and through the gateway', async () => {
+    assert.match(info.marathon, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const direct = (await (await fetch(`${info.marathon}/v2/info`)).json()) as Json;
+    assert.equal(direct.name, 'marathon');
+    const viaGateway = await m.info.get();
+    assert.equal(viaGateway.frameworkId, direct.frameworkId);
+    assert.equal((await fetch(`${info.url}/marathon/ping`)).status, 200);
+  });
+
+  test('marathon-node deploys an http server; it serves on $PORT0', async () => {
+    const created = await m.apps.create({
+      id: '/e2e/web',
+      cmd: 'python3 -m http.server $PORT0',
+      cpus: 0.1,
+      mem: 64,
+      instances: 1,
+      constraints: [['hostname', 'UNIQUE']],
+    });
+    assert.equal(created.id, '/e2e/web');
+    assert.equal(created.deployments.length, 1);
+    const app = await running('/e2e/web', 1);
+    await serves(app.tasks[0]);
+    await waitFor(
+      'events over SSE',
+      () => events.some((e) => e.sse === 'status_update_event' && e.taskStatus === 'TASK_RUNNING' && e.appId === '/e2e/web') || undefined,
+      10_000,
+    );
+    assert.ok(events.some((e) => e.sse === 'event_stream_attached'));
+    for (const e of events) assert.equal(e.sse, e.eventType);
+  });
+
+  test('scaling to 3 with UNIQUE hostname spreads one server onto each agent', async () => {
+    const { deploymentId } = await m.apps.update('/e2e/web', { instances: 3 }, false);
+    assert.match(deploymentId, /^[0-9a-f-]{36}$/);
+    const app = await running('/e2e/web', 3);
+    assert.deepEqual(app.tasks.map((t: Json) => t.host).sort(), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    for (const t of app.tasks) await serves(t);
+    await waitFor('deployment_success over SSE', () => events.some((e) => e.sse === 'deployment_success' && e.id === deploymentId) || undefined, 10_000);
+  });
+
+  test('the CLI lists the app and explains a 4th instance that UNIQUE cannot place', async () => {
+    const list = await dcos(['marathon', 'app', 'list', '--json'], env);
+    assert.equal(list.code, 0, list.stderr);
+    const apps = JSON.parse(list.stdout);
+    assert.equal(apps.find((a: Json) => a.id === '/e2e/web').tasksRunning, 3);
+    const file = join(home, 'app.json');
+    writeFileSync(file, JSON.stringify({ id: '/e2e/never', cmd: 'sleep 100', cpus: 0.1, mem: 16, constraints: [['hostname', 'LIKE', 'nowhere']] }));
+    const add = await dcos(['marathon', 'app', 'add', file], env);
+    assert.equal(add.code, 0, add.stderr);
+    const debug = await waitFor(
+      'debug summary',
+      async () => {
+        const r = await dcos(['marathon', 'debug', 'summary', '/e2e/never'], env);
+        return r.stdout.includes('No agent can ever run this app') ? r.stdout : undefined;
+      },
+      20_000,
+      300,
+    );
+    assert.match(debug, /UnfulfilledConstraint\s+[1-9]/);
+    const rm = await dcos(['marathon', 'app', 'remove', '/e2e/never'], env);
+    assert.equal(rm.code, 0, rm.stderr);
+    const bad = await dcos(['marathon', 'app', 'update', '/e2e/web', 'cpus=-1'], env);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /\/cpus/);
+  });
+
+  test('a rolling restart (minimumHealthCapacity 0.5, as UNIQUE on three agents needs) replaces every task with one that serves', async () => {
+    const before = (await m.apps.getTasks('/e2e/web')).tasks.map((t: Json) => t.id);
+    // Not a runtime change: no task is replaced by this update.
+    await m.apps.update('/e2e/web', { upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 } }, false);
+    assert.deepEqual((await running('/e2e/web', 3)).tasks.map((t: Json) => t.id).sort(), [...before].sort());
+    await m.apps.restart('/e2e/web', true);
+    const app = await waitFor(
+      'all tasks replaced',
+      async () => {
+        const a = await running('/e2e/web', 3);
+        return a.tasks.every((t: Json) => !before.includes(t.id)) ? a : undefined;
+      },
+      90_000,
+      500,
+    );
+    for (const t of app.tasks) await serves(t);
+  });
+
+  test('after dcos down and up, Marathon finds its app and the same running tasks again', async () => {
+    const before = (await m.apps.getTasks('/e2e/web')).tasks.map((t: Json) => t.id).sort();
+    const down = await dcos(['down', `--work-dir=${workDir}`], env);
+    assert.equal(down.code, 0, down.stderr);
+    const r = await dcos(['up', '--detach', '--json', `--work-dir=${workDir}`], env);
+    assert.equal(r.code, 0, r.stderr);
+    info = JSON.parse(r.stdout);
+    m = client();
+    const app = await running('/e2e/web', 3);
+    assert.deepEqual(app.tasks.map((t: Json) => t.id).sort(), before, 'the same tasks, reconciled, none relaunched');
+    for (const t of app.tasks) await serves(t);
+  });
+
+  test('removing the app stops its servers', async () => {
+    const tasks = (await m.apps.getTasks('/e2e/web')).tasks;
+    await m.apps.destroy('/e2e/web');
+    await waitFor('app gone', async () => (await fetch(`${info.url}/service/marathon/v2/apps/e2e/web`)).status === 404 || undefined, 30_000);
+    await waitFor(
+      'servers stopped',
+      async () => {
+        for (const t of tasks) {
+          const up = await fetch(`http://${t.host}:${t.ports[0]}/`).then(
+            () => true,
+            () => false,
+          );
+          if (up) return undefined;
+        }
+        return true;
+      },
+      30_000,
+      300,
+    );
+    await waitFor('no deployments', async () => ((await m.deployments.getList()).length === 0 ? true : undefined), 30_000);
+  });
+});
