@@ -9,7 +9,6 @@ import { waitFor } from './lib/http.js';
 
 const require = createRequire(import.meta.url);
 const DCOS = resolve('dist/src/main/dcos.js');
-// biome-ignore lint/suspicious/noExplicitAny: JSON from the wire and an untyped client library
 type Json = any;
 
 function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -106,7 +105,7 @@ describe('Marathon on a local cluster of real processes', () => {
     await waitFor('deployment_success over SSE', () => events.some((e) => e.sse === 'deployment_success' && e.id === deploymentId) || undefined, 10_000);
   });
 
-  test('the CLI lists the app and explains a 4th instance that UNIQUE cannot place', async () => {
+  test('the CLI lists the app, explains an app no agent can hold and reports 422 paths', async () => {
     const list = await dcos(['marathon', 'app', 'list', '--json'], env);
     assert.equal(list.code, 0, list.stderr);
     const apps = JSON.parse(list.stdout);

@@ -48,6 +48,8 @@ export interface MarathonConfig {
   killRetryMs: number;
   maxVersionsPerApp: number;
   maxEventListeners: number;
+  /** Every task is reconciled with the master this often (and on every (re)subscription). */
+  reconcileIntervalMs: number;
 }
 
 export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
@@ -61,6 +63,7 @@ export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
   killRetryMs: 10_000,
   maxVersionsPerApp: 50,
   maxEventListeners: 1000,
+  reconcileIntervalMs: 5 * 60_000,
 };
 
 /** One launched task (Marathon instance with one task), as stored. */
@@ -172,6 +175,7 @@ export class Marathon {
   private readonly agents = new Map<string, AgentCeiling>();
   private readonly listeners = new Set<(e: MarathonEvent) => void>();
   private eventChain: Promise<void> = Promise.resolve();
+  private lastReconcileMs = 0;
   private readonly log: (level: string, msg: string) => void;
   readonly counters: Record<string, number> = {
     'marathon.tasks.launched': 0,
@@ -334,6 +338,7 @@ export class Marathon {
 
   /** Explicit reconciliation of every task we know, then implicit to find tasks we forgot. */
   private async reconcileWithMaster(): Promise<void> {
+    this.lastReconcileMs = this.deps.clock.nowMs();
     const tasks = [...this.instances.values()].map((i) => ({ task_id: { value: i.taskId }, agent_id: { value: i.agentId } }));
     if (tasks.length > 0) await this.call({ type: 'RECONCILE', reconcile: { tasks } });
     await this.call({ type: 'RECONCILE', reconcile: { tasks: [] } });
@@ -588,7 +593,8 @@ export class Marathon {
     if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
     inst.inactive = status.state === 'TASK_UNREACHABLE' && this.apps.get(inst.appId)?.unreachableStrategy !== 'disabled';
     const ops: StoreOp[] = [];
-    if (isTerminal(status.state)) {
+    // TASK_UNKNOWN: the master has never heard of it (lost before it was stored): as good as gone.
+    if (isTerminal(status.state) || status.state === 'TASK_UNKNOWN') {
       this.instances.delete(taskId);
       ops.push({ type: 'delete', key: K.task(taskId) });
       const app = this.apps.get(inst.appId);
@@ -649,6 +655,7 @@ export class Marathon {
   private tick(): void {
     if (this.stopped) return;
     const nowMs = this.deps.clock.nowMs();
+    if (this.connected && nowMs - this.lastReconcileMs >= this.config.reconcileIntervalMs) void this.reconcileWithMaster();
     for (const i of this.instances.values()) {
       if (i.killing && nowMs - (i.killRequestedMs ?? 0) >= this.config.killRetryMs) void this.kill(i);
     }
