@@ -292,6 +292,48 @@ describe('Marathon v2 API over a master with three agents', () => {
     assert.ok((await req('GET', '/metrics')).json.gauges['marathon.apps.active.gauge'].value >= 2);
   });
 
+  test('groups: POST creates apps relative to the group, GET shows the tree, scaleBy scales, DELETE removes', async () => {
+    const c = await req('POST', '/v2/groups', {
+      id: '/shop',
+      apps: [{ id: 'db', cmd: 'sleep 100', cpus: 0.1, mem: 16 }],
+      groups: [{ id: 'front', apps: [{ id: 'ui', cmd: 'sleep 100', cpus: 0.1, mem: 16 }] }],
+    });
+    assert.equal(c.status, 201, c.text);
+    assert.match(c.json.deploymentId, /^[0-9a-f-]{36}$/);
+    assert.equal((await req('POST', '/v2/groups', { id: '/shop' })).status, 409);
+    await noDeployments();
+    const g = (await req('GET', '/v2/groups/shop?embed=group.apps&embed=group.apps.tasks')).json;
+    assert.deepEqual(
+      g.apps.map((a: Json) => a.id),
+      ['/shop/db'],
+    );
+    assert.equal(g.apps[0].tasks.length, 1);
+    assert.deepEqual(
+      g.groups.map((x: Json) => x.id),
+      ['/shop/front'],
+    );
+    assert.deepEqual(
+      g.groups[0].apps.map((a: Json) => a.id),
+      ['/shop/front/ui'],
+    );
+    const root = (await req('GET', '/v2/groups')).json;
+    assert.equal(root.id, '/');
+    assert.ok(root.groups.some((x: Json) => x.id === '/shop'));
+    const s = await req('PUT', '/v2/groups/shop', { scaleBy: 2 });
+    assert.equal(s.status, 200);
+    await noDeployments();
+    assert.equal((await req('GET', '/v2/apps/shop/front/ui')).json.app.instances, 2);
+    const bad = await req('PUT', '/v2/groups/shop', { apps: [{ id: 'db', cmd: 'x', mem: -5 }] });
+    assert.equal(bad.status, 422);
+    assert.deepEqual(
+      bad.json.details.map((d: Json) => d.path),
+      ['/apps(0)/mem'],
+    );
+    assert.equal((await req('DELETE', '/v2/groups/shop')).status, 200);
+    await noDeployments();
+    assert.equal((await req('GET', '/v2/groups/shop')).status, 404);
+  });
+
   test('DELETE /v2/apps/{id} kills its tasks and the app is gone', async () => {
     const r = await req('DELETE', '/v2/apps//prod/web');
     assert.equal(r.status, 200);

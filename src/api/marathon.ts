@@ -235,6 +235,46 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
     }
   });
 
+  const groupRoute = async (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => {
+    count();
+    const rest = `/${ctx.params.rest ?? ''}`.replace(/\/+$/, '');
+    const q = ctx.query;
+    const force = queryBool(q, 'force', false);
+    const vm = /^(.*)\/versions$/.exec(rest);
+    if (vm && req.method === 'GET') {
+      const gid = resolvePath(vm[1] as string);
+      if (gid !== '/' && m.appsUnder(gid).length === 0) return sendJson(res, 404, { message: `Group '${gid}' does not exist` });
+      return sendJson(res, 200, [...new Set(m.appsUnder(gid).map((a) => a.version))].sort().reverse());
+    }
+    const gid = resolvePath(rest);
+    if (req.method === 'GET') {
+      const embed = new Set(q.getAll('embed').flatMap((e) => e.split(',')));
+      const appEmbed = parseEmbed(new URLSearchParams([...embed].filter((e) => e.startsWith('group.apps.')).map((e): [string, string] => ['embed', e])));
+      const g = m.groupJson(gid, (a) => m.appInfo(a, appEmbed));
+      if (!g) return sendJson(res, 404, { message: `Group '${gid}' does not exist` });
+      return sendJson(res, 200, g);
+    }
+    if (req.method === 'DELETE') {
+      const r = await m.deleteGroup(gid, force);
+      return answer(res, r, (v) => sendJson(res, 200, v, deploymentHeaders(v.deploymentId)));
+    }
+    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+      const b = await jsonBody(req, res);
+      if (!b.ok) return;
+      const body = (b.body ?? {}) as Json;
+      const target = req.method === 'POST' ? resolvePath(String(body.id ?? ''), gid) : gid;
+      if (target === '/' && req.method === 'POST')
+        return sendJson(res, 422, { message: 'Object is not valid', details: [{ path: '/id', errors: ['error.path.missing'] }] });
+      const r = await m.updateGroup(target, body, { force, create: req.method === 'POST' });
+      return answer(res, r, (v) =>
+        sendJson(res, req.method === 'POST' ? 201 : 200, v, { ...deploymentHeaders(v.deploymentId), ...(req.method === 'POST' ? { Location: target } : {}) }),
+      );
+    }
+    return false;
+  };
+  router.on('*', '/v2/groups', groupRoute);
+  router.on('*', '/v2/groups/*', groupRoute);
+
   router.on('GET', '/v2/deployments', (_req, res) => {
     count();
     sendJson(

@@ -953,6 +953,73 @@ export class Marathon {
     return this.deploy(changes, true);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Groups: derived from app paths (a group exists while an app lives under it).
+
+  appsUnder(gid: string): App[] {
+    const prefix = gid === '/' ? '/' : `${gid}/`;
+    return [...this.apps.values()].filter((a) => a.id.startsWith(prefix));
+  }
+
+  /** GroupInfo of `gid` with its apps and sub-groups, or undefined when no app lives under it. */
+  groupJson(gid: string, embedApps: (a: App) => Json): Json | undefined {
+    const apps = this.appsUnder(gid);
+    if (gid !== '/' && apps.length === 0) return undefined;
+    const prefix = gid === '/' ? '/' : `${gid}/`;
+    const direct = apps.filter((a) => !a.id.slice(prefix.length).includes('/'));
+    const subIds = [...new Set(apps.filter((a) => !direct.includes(a)).map((a) => prefix + (a.id.slice(prefix.length).split('/')[0] as string)))].sort();
+    const versions = apps.map((a) => a.version).sort();
+    return {
+      id: gid,
+      apps: direct.sort((a, b) => (a.id < b.id ? -1 : 1)).map(embedApps),
+      pods: [],
+      groups: subIds.map((g) => this.groupJson(g, embedApps)),
+      dependencies: [],
+      version: versions[versions.length - 1] ?? this.now(),
+      enforceRole: false,
+    };
+  }
+
+  /**
+   * POST/PUT /v2/groups: `apps` (ids relative to the group) are created or replaced, nested
+   * `groups` likewise; `scaleBy` multiplies every app's instances. One deployment for all.
+   */
+  async updateGroup(gid: string, body: Json, opts: { force: boolean; create: boolean }): Promise<Outcome<DeploymentResult>> {
+    if (opts.create && this.appsUnder(gid).length > 0)
+      return { ok: false, error: { status: 409, message: `Group ${gid} is already created. Use PUT to change this group.` } };
+    const changes = new Map<string, App | null>();
+    const now = this.now();
+    if (typeof body.scaleBy === 'number') {
+      for (const a of this.appsUnder(gid)) {
+        changes.set(a.id, { ...a, instances: Math.ceil(a.instances * body.scaleBy), version: now, versionInfo: { ...a.versionInfo, lastScalingAt: now } });
+      }
+    }
+    const details: FieldError[] = [];
+    const walk = (g: Json, base: string, path: string) => {
+      const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
+      (Array.isArray(g.apps) ? g.apps : []).forEach((raw: Json, i: number) => {
+        const id = resolvePath(String(raw?.id ?? ''), gPath);
+        const before = this.apps.get(id);
+        const p = this.prepare({ ...raw, id }, before);
+        if (!p.ok) {
+          for (const d of (p.error as { details?: FieldError[] }).details ?? []) details.push({ ...d, path: `${path}/apps(${i})${d.path}` });
+        } else changes.set(id, p.value);
+      });
+      (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
+        walk(sub, gPath, `${path}/groups(${i})`);
+      });
+    };
+    walk({ ...body, id: gid }, '/', '');
+    if (details.length > 0) return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    return this.deploy(changes, opts.force);
+  }
+
+  async deleteGroup(gid: string, force: boolean): Promise<Outcome<DeploymentResult>> {
+    const apps = this.appsUnder(gid);
+    if (apps.length === 0 && gid !== '/') return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist` } };
+    return this.deploy(new Map(apps.map((a) => [a.id, null])), force);
+  }
+
   resetDelay(appId: string): boolean {
     const had = this.backoff.delete(resolvePath(appId));
     this.converge();
