@@ -149,6 +149,40 @@ describe('Marathon on a local cluster of real processes', () => {
     for (const t of app.tasks) await serves(t);
   });
 
+  test('an HTTP health check gates a rolling restart: a version that never gets healthy replaces nothing, and rollback restores the old one', async () => {
+    const hc = { protocol: 'HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 3, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 2 };
+    await m.apps.create({ id: '/e2e/hc', cmd: 'python3 -m http.server $PORT0', cpus: 0.1, mem: 32, instances: 2, healthChecks: [hc] });
+    const healthy = async () =>
+      waitFor(
+        '/e2e/hc healthy',
+        async () => {
+          const { app } = await m.apps.getOne('/e2e/hc', { embed: 'app.tasks' });
+          return app.tasksHealthy === 2 && app.deployments.length === 0 && app.tasks.length === 2 ? app : undefined;
+        },
+        60_000,
+        200,
+      );
+    const good = await healthy();
+    assert.ok(good.tasks.every((t: Json) => t.healthCheckResults[0].alive === true));
+    const goodIds = good.tasks.map((t: Json) => t.id).sort();
+    const { deploymentId } = await m.apps.update('/e2e/hc', { cmd: 'sleep 1000' }, false);
+    // New tasks start but never pass the check; the old ones must stay (minimumHealthCapacity 1).
+    await new Promise((r) => setTimeout(r, 8000));
+    const stuck = (await m.apps.getOne('/e2e/hc', { embed: 'app.tasks' })).app;
+    assert.equal(stuck.deployments[0]?.id, deploymentId, 'the deployment waits for health');
+    for (const id of goodIds)
+      assert.ok(
+        stuck.tasks.some((t: Json) => t.id === id),
+        `healthy old task ${id} kept`,
+      );
+    const rb = await m.deployments.destroy(deploymentId);
+    assert.match(rb.deploymentId, /^[0-9a-f-]{36}$/);
+    const back = await healthy();
+    assert.equal(back.cmd, 'python3 -m http.server $PORT0');
+    assert.deepEqual(back.tasks.map((t: Json) => t.id).sort(), goodIds, 'rollback keeps the old tasks and drops the new ones');
+    await m.apps.destroy('/e2e/hc');
+  });
+
   test('after dcos down and up, Marathon finds its app and the same running tasks again', async () => {
     const before = (await m.apps.getTasks('/e2e/web')).tasks.map((t: Json) => t.id).sort();
     const down = await dcos(['down', `--work-dir=${workDir}`], env);

@@ -1,10 +1,13 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import type { Clock } from '../base/clock.js';
 import type { Random } from '../base/random.js';
 import { type HttpServer, Router, sendJson, serveHttp } from '../api/http.js';
 import { marathonRoutes } from '../api/marathon.js';
 import type { Store } from '../ports/store.js';
 import type { Master } from '../services/master/master.js';
-import { Marathon, type MarathonConfig } from '../services/marathon/index.js';
+import { type HealthProber, Marathon, type MarathonConfig, type ProbeResult } from '../services/marathon/index.js';
 
 /** The Marathon release whose API this one follows (api-contracts.md §4). */
 export const MARATHON_API_VERSION = '1.11.0';
@@ -40,6 +43,7 @@ export async function startMarathon(opts: {
     store: opts.store,
     log: opts.log,
     defer: (fn) => setImmediate(fn),
+    prober: netProber,
     config: { leader: `${opts.ip}:${http.port}`, masterUrl: `http://${opts.ip}:${opts.masterPort}`, ...(opts.config ?? {}) },
     transport: {
       subscribe: (call, sink, streamId) => master.subscribe(call as Parameters<Master['subscribe']>[0], sink, streamId, opts.ip),
@@ -67,3 +71,39 @@ export function mountMarathonAlias(gateway: Router, marathonRouter: Router): voi
     if (!(await marathonRouter.handle(req, res))) sendJson(res, 404, { message: `No route for ${req.url}` });
   });
 }
+
+/** Health checks over the network: HTTP(S) status 200-399 is healthy (1xx too if ignored), TCP connects. */
+export const netProber: HealthProber = {
+  http(host, port, path, https, timeoutMs, ignoreHttp1xx): Promise<ProbeResult> {
+    return new Promise((resolve) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        { host, port, path, method: 'GET', timeout: timeoutMs, agent: false, rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          const code = res.statusCode ?? 0;
+          resolve(code >= 200 && code < 400 ? { ok: true } : ignoreHttp1xx && code < 200 ? { ok: true } : { ok: false, cause: `HTTP ${code}` });
+        },
+      );
+      req.on('timeout', () => {
+        req.destroy();
+        resolve({ ok: false, cause: `timed out after ${timeoutMs} ms` });
+      });
+      req.on('error', (e) => resolve({ ok: false, cause: e.message }));
+      req.end();
+    });
+  },
+  tcp(host, port, timeoutMs): Promise<ProbeResult> {
+    return new Promise((resolve) => {
+      const sock = connect({ host, port, timeout: timeoutMs });
+      sock.on('connect', () => {
+        sock.destroy();
+        resolve({ ok: true });
+      });
+      sock.on('timeout', () => {
+        sock.destroy();
+        resolve({ ok: false, cause: `timed out after ${timeoutMs} ms` });
+      });
+      sock.on('error', (e) => resolve({ ok: false, cause: e.message }));
+    });
+  },
+};

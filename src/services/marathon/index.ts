@@ -1,2 +1,3 @@
 export * from './marathon.js';
 export * from './transport.js';
+export * from './health.js';

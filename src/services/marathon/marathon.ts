@@ -18,6 +18,7 @@ import {
   backoffDelayMs,
   isoTime,
   matchOffer,
+  parseIsoTime as parseIso,
   mergeApp,
   neverPlaceable,
   planDeployment,
@@ -30,6 +31,7 @@ import {
 import { scalarOf, subtract } from '../../core/resources/index.js';
 import { type Offer, type TaskInfo, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
 import type { Store, StoreOp } from '../../ports/store.js';
+import { type HealthProber, type HealthState, SCHEDULER_PROTOCOLS } from './health.js';
 import { CallbackSink, type SchedulerTransport } from './transport.js';
 
 type Json = Record<string, any>;
@@ -84,8 +86,9 @@ export interface Instance {
   healthy?: boolean;
   killing?: boolean;
   killRequestedMs?: number;
-  /** Unreachable tasks are inactive: a replacement is launched. */
+  /** Unreachable tasks are inactive after unreachableStrategy.inactiveAfterSeconds: a replacement is launched. */
   inactive?: boolean;
+  unreachableSinceMs?: number;
 }
 
 export interface Deployment {
@@ -137,6 +140,8 @@ export interface MarathonDeps {
   transport: SchedulerTransport;
   config?: Partial<MarathonConfig>;
   log?: (level: string, msg: string) => void;
+  /** Runs HTTP/TCP health checks; without one, tasks with such checks count as healthy when running. */
+  prober?: HealthProber;
   /** Runs fn soon, outside the current call stack (setImmediate in production). */
   defer: (fn: () => void) => void;
 }
@@ -174,6 +179,8 @@ export class Marathon {
   private readonly lastFailure = new Map<string, Json>();
   private readonly agents = new Map<string, AgentCeiling>();
   private readonly listeners = new Set<(e: MarathonEvent) => void>();
+  /** Per task, per health check index: results of the checks Marathon runs itself. */
+  private readonly health = new Map<string, HealthState[]>();
   private eventChain: Promise<void> = Promise.resolve();
   private lastReconcileMs = 0;
   private readonly log: (level: string, msg: string) => void;
@@ -591,7 +598,11 @@ export class Marathon {
     inst.state = status.state;
     if (status.healthy !== undefined) inst.healthy = status.healthy;
     if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
-    inst.inactive = status.state === 'TASK_UNREACHABLE' && this.apps.get(inst.appId)?.unreachableStrategy !== 'disabled';
+    if (status.state === 'TASK_UNREACHABLE') inst.unreachableSinceMs ??= this.deps.clock.nowMs();
+    else {
+      delete inst.unreachableSinceMs;
+      inst.inactive = false;
+    }
     const ops: StoreOp[] = [];
     // TASK_UNKNOWN: the master has never heard of it (lost before it was stored): as good as gone.
     if (isTerminal(status.state) || status.state === 'TASK_UNKNOWN') {
@@ -659,6 +670,138 @@ export class Marathon {
     for (const i of this.instances.values()) {
       if (i.killing && nowMs - (i.killRequestedMs ?? 0) >= this.config.killRetryMs) void this.kill(i);
     }
+    this.runHealthChecks(nowMs);
+    this.converge();
+  }
+
+  /**
+   * unreachableStrategy: an unreachable task becomes inactive (replaced) after
+   * inactiveAfterSeconds and is forgotten (expunged, killed if it comes back) after
+   * expungeAfterSeconds. 'disabled' keeps waiting for it.
+   */
+  private expireUnreachable(nowMs: number): void {
+    const expunge: Instance[] = [];
+    for (const i of this.instances.values()) {
+      if (i.state !== 'TASK_UNREACHABLE' || i.unreachableSinceMs === undefined) continue;
+      const s = this.apps.get(i.appId)?.unreachableStrategy ?? { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 };
+      if (s === 'disabled') continue;
+      const away = nowMs - i.unreachableSinceMs;
+      if (away >= s.inactiveAfterSeconds * 1000) i.inactive = true;
+      if (away >= s.expungeAfterSeconds * 1000 && s.expungeAfterSeconds > 0) expunge.push(i);
+    }
+    for (const i of expunge) {
+      this.instances.delete(i.taskId);
+      void this.deps.store.delete(K.task(i.taskId));
+      this.emit({
+        eventType: 'instance_changed_event',
+        instanceId: i.taskId.replace(/\._app\.\d+$/, ''),
+        condition: 'Gone',
+        runSpecId: i.appId,
+        agentId: i.agentId,
+        host: i.host,
+        runSpecVersion: i.version,
+      });
+    }
+  }
+
+  private checksOf(app: App): { hc: Record<string, any>; index: number }[] {
+    if (!this.deps.prober) return [];
+    return app.healthChecks.map((hc, index) => ({ hc, index })).filter(({ hc }) => SCHEDULER_PROTOCOLS.has(String(hc.protocol)));
+  }
+
+  /** Starts the probes that are due; results arrive asynchronously and update `health`. */
+  private runHealthChecks(nowMs: number): void {
+    const prober = this.deps.prober;
+    if (!prober) return;
+    for (const [taskId] of this.health) if (!this.instances.has(taskId)) this.health.delete(taskId);
+    for (const inst of this.instances.values()) {
+      if (inst.state !== 'TASK_RUNNING' || inst.killing) continue;
+      const app = this.apps.get(inst.appId);
+      if (!app) continue;
+      const checks = this.checksOf(app);
+      if (checks.length === 0) continue;
+      let states = this.health.get(inst.taskId);
+      if (!states) {
+        states = checks.map(() => ({ alive: undefined, consecutiveFailures: 0, nextProbeMs: nowMs, inFlight: false }));
+        this.health.set(inst.taskId, states);
+      }
+      checks.forEach(({ hc }, k) => {
+        const st = states[k] as HealthState;
+        if (st.inFlight || nowMs < st.nextProbeMs) return;
+        st.inFlight = true;
+        st.nextProbeMs = nowMs + hc.intervalSeconds * 1000;
+        const port = hc.port ?? inst.ports[hc.portIndex ?? 0];
+        const timeoutMs = hc.timeoutSeconds * 1000;
+        const proto = String(hc.protocol);
+        const probe =
+          port === undefined
+            ? Promise.resolve({ ok: false, cause: 'no port for the health check' })
+            : proto.endsWith('TCP')
+              ? prober.tcp(inst.host, port, timeoutMs)
+              : prober.http(inst.host, port, hc.path ?? '/', proto.endsWith('HTTPS'), timeoutMs, hc.ignoreHttp1xx === true);
+        probe
+          .catch((e: Error) => ({ ok: false, cause: e.message }))
+          .then((r) => {
+            st.inFlight = false;
+            this.healthResult(inst.taskId, app.id, hc, st, r.ok, r.cause);
+          });
+      });
+    }
+  }
+
+  private healthResult(taskId: string, appId: string, hc: Record<string, any>, st: HealthState, ok: boolean, cause: string | undefined): void {
+    const inst = this.instances.get(taskId);
+    if (!inst || inst.killing) return;
+    const now = this.now();
+    const nowMs = this.deps.clock.nowMs();
+    const before = inst.healthy;
+    if (ok) {
+      st.alive = true;
+      st.consecutiveFailures = 0;
+      st.lastSuccess = now;
+      st.firstSuccess ??= now;
+    } else {
+      const started = inst.startedAt ? (parseIso(inst.startedAt) ?? nowMs) : nowMs;
+      // Failures in the grace period before the first success do not count.
+      if (!st.firstSuccess && nowMs - started < hc.gracePeriodSeconds * 1000) return;
+      st.alive = false;
+      st.consecutiveFailures++;
+      st.lastFailure = now;
+      st.lastFailureCause = cause ?? 'failed';
+      this.emit({ eventType: 'failed_health_check_event', appId, taskId, instanceId: taskId.replace(/\._app\.\d+$/, ''), healthCheck: hc });
+    }
+    const states = this.health.get(taskId) ?? [];
+    inst.healthy = states.every((x) => x.alive === true) ? true : states.some((x) => x.alive === false) ? false : undefined;
+    if (inst.healthy !== before) {
+      this.emit({
+        eventType: 'health_status_changed_event',
+        appId,
+        instanceId: taskId.replace(/\._app\.\d+$/, ''),
+        version: inst.version,
+        alive: inst.healthy === true,
+      });
+      this.emit({
+        eventType: 'instance_health_changed_event',
+        instanceId: taskId.replace(/\._app\.\d+$/, ''),
+        runSpecId: appId,
+        runSpecVersion: inst.version,
+        healthy: inst.healthy === true,
+      });
+    }
+    if (!ok && hc.maxConsecutiveFailures > 0 && st.consecutiveFailures >= hc.maxConsecutiveFailures) {
+      this.log('info', `marathon: killing unhealthy task ${taskId} (${st.consecutiveFailures} failures: ${st.lastFailureCause})`);
+      this.emit({
+        eventType: 'unhealthy_instance_kill_event',
+        appId,
+        taskId,
+        instanceId: taskId.replace(/\._app\.\d+$/, ''),
+        version: inst.version,
+        reason: st.lastFailureCause,
+        host: inst.host,
+        slaveId: inst.agentId,
+      });
+      void this.kill(inst);
+    }
     this.converge();
   }
 
@@ -674,6 +817,7 @@ export class Marathon {
   converge(): void {
     if (this.stopped) return;
     const nowMs = this.deps.clock.nowMs();
+    this.expireUnreachable(nowMs);
     const byApp = new Map<string, Instance[]>();
     for (const i of this.instances.values()) {
       const l = byApp.get(i.appId);
@@ -685,8 +829,9 @@ export class Marathon {
       const live = (byApp.get(app.id) ?? []).filter((i) => !i.killing && !i.inactive);
       const fresh = live.filter((i) => i.configVersion === app.versionInfo.lastConfigChangeAt);
       const old = live.filter((i) => i.configVersion !== app.versionInfo.lastConfigChangeAt);
-      const healthy = (i: Instance) =>
-        i.state === 'TASK_RUNNING' && i.healthy !== false && (app.healthChecks.length === 0 || i.healthy === true || !hasMesosCheck(app));
+      // COMMAND checks run on the agent (not yet): they gate nothing until agents report health.
+      const gated = this.checksOf(app).length > 0;
+      const healthy = (i: Instance) => i.state === 'TASK_RUNNING' && i.healthy !== false && (!gated || i.healthy === true);
       const step = rollingStep({
         instances: app.instances,
         old: old.length,
@@ -744,7 +889,8 @@ export class Marathon {
     if (!app) return false;
     const live = tasks.filter((i) => !i.inactive);
     if (live.some((i) => i.killing || i.configVersion !== app.versionInfo.lastConfigChangeAt)) return false;
-    return live.length === app.instances && live.every((i) => i.state === 'TASK_RUNNING' && i.healthy !== false);
+    const gated = this.checksOf(app).length > 0;
+    return live.length === app.instances && live.every((i) => i.state === 'TASK_RUNNING' && (gated ? i.healthy === true : i.healthy !== false));
   }
 
   private progressDeployments(byApp: Map<string, Instance[]>): void {
@@ -1088,9 +1234,21 @@ export class Marathon {
       ...(i.facts.region ? { region: i.facts.region } : {}),
       ...(i.facts.zone ? { zone: i.facts.zone } : {}),
       role: this.config.role,
-      ...(i.healthy !== undefined
-        ? { healthCheckResults: [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') }] }
-        : {}),
+      ...(this.health.has(i.taskId)
+        ? {
+            healthCheckResults: (this.health.get(i.taskId) ?? []).map((h) => ({
+              alive: h.alive === true,
+              consecutiveFailures: h.consecutiveFailures,
+              firstSuccess: h.firstSuccess ?? null,
+              lastSuccess: h.lastSuccess ?? null,
+              lastFailure: h.lastFailure ?? null,
+              lastFailureCause: h.lastFailureCause ?? null,
+              instanceId: i.taskId.replace(/\._app\.\d+$/, ''),
+            })),
+          }
+        : i.healthy !== undefined
+          ? { healthCheckResults: [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') }] }
+          : {}),
     };
   }
 
@@ -1178,10 +1336,6 @@ export class Marathon {
 
 function notFound(appId: string): { ok: false; error: MarathonError } {
   return { ok: false, error: { status: 404, message: `App '${appId}' does not exist` } };
-}
-
-function hasMesosCheck(app: App): boolean {
-  return app.healthChecks.some((h) => String(h.protocol).startsWith('MESOS_') || h.protocol === 'COMMAND');
 }
 
 function conditionOf(state: TaskState): string {
