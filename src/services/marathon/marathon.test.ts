@@ -161,6 +161,35 @@ describe('Marathon service (fake master, manual clock)', () => {
     assert.equal(two.m.deployments.size, 0, 'finished after the restart');
   });
 
+  test('an app waits for the apps it depends on: /web launches only once /db runs', async () => {
+    const { m, master } = await setup();
+    const r = await m.updateGroup(
+      '/shop',
+      {
+        apps: [
+          { id: 'db', cmd: 'db', cpus: 0.1, mem: 16 },
+          { id: 'web', cmd: 'web', cpus: 0.1, mem: 16, dependencies: ['db'] },
+        ],
+      },
+      { force: false, create: true },
+    );
+    assert.ok(r.ok);
+    master.offer('h1');
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.name),
+      ['db.shop'],
+      'only the dependency starts',
+    );
+    master.update(master.launched()[0]?.task_id.value, 'TASK_RUNNING');
+    master.offer('h1');
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.name),
+      ['db.shop', 'web.shop'],
+    );
+  });
+
   test('a task the master reports that Marathon does not know is killed', async () => {
     const { master } = await setup();
     master.update('other.instance-00000000-0000-4000-8000-000000000000._app.1', 'TASK_RUNNING');

@@ -825,7 +825,12 @@ export class Marathon {
       else byApp.set(i.appId, [i]);
     }
     let anyWanted = false;
+    const blocked = this.blockedByEarlierSteps(byApp);
     for (const app of this.apps.values()) {
+      if (blocked.has(app.id)) {
+        this.wanted.set(app.id, 0);
+        continue;
+      }
       const live = (byApp.get(app.id) ?? []).filter((i) => !i.killing && !i.inactive);
       const fresh = live.filter((i) => i.configVersion === app.versionInfo.lastConfigChangeAt);
       const old = live.filter((i) => i.configVersion !== app.versionInfo.lastConfigChangeAt);
@@ -871,6 +876,27 @@ export class Marathon {
         void this.call({ type: 'SUPPRESS' });
       }
     }
+  }
+
+  /**
+   * Apps whose action sits in a later step of a deployment than its current one: they wait
+   * (dependencies start first). The current step is the first with an app not yet done.
+   */
+  private blockedByEarlierSteps(byApp: Map<string, Instance[]>): Set<string> {
+    const blocked = new Set<string>();
+    for (const d of this.deployments.values()) {
+      if (d.steps.length < 2) continue;
+      let current = d.steps.length;
+      for (let s = 0; s < d.steps.length; s++) {
+        if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null, byApp))) {
+          current = s;
+          break;
+        }
+      }
+      const active = new Set((d.steps[current]?.actions ?? []).map((a) => a.app));
+      for (const step of d.steps.slice(current + 1)) for (const a of step.actions) if (!active.has(a.app)) blocked.add(a.app);
+    }
+    return blocked;
   }
 
   private async kill(i: Instance): Promise<void> {
