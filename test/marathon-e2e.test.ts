@@ -110,6 +110,16 @@ describe('Marathon on a local cluster of real processes', () => {
     assert.equal(list.code, 0, list.stderr);
     const apps = JSON.parse(list.stdout);
     assert.equal(apps.find((a: Json) => a.id === '/e2e/web').tasksRunning, 3);
+    const group = await dcos(['marathon', 'group', 'show', 'e2e', '--json'], env);
+    assert.equal(group.code, 0, group.stderr);
+    assert.deepEqual(
+      JSON.parse(group.stdout).apps.map((a: Json) => a.id),
+      ['/e2e/web'],
+    );
+    const tasks = await dcos(['marathon', 'task', 'list', '--json'], env);
+    assert.equal(JSON.parse(tasks.stdout).filter((t: Json) => t.appId === '/e2e/web').length, 3);
+    const deps = await dcos(['marathon', 'deployment', 'list'], env);
+    assert.match(deps.stdout, /There are no deployments/);
     const file = join(home, 'app.json');
     writeFileSync(file, JSON.stringify({ id: '/e2e/never', cmd: 'sleep 100', cpus: 0.1, mem: 16, constraints: [['hostname', 'LIKE', 'nowhere']] }));
     const add = await dcos(['marathon', 'app', 'add', file], env);

@@ -262,7 +262,60 @@ export const marathonDebug: CommandSpec = {
   },
 };
 
+export const marathonGroup: CommandSpec = {
+  summary: 'Marathon groups: add, list, show, scale, update, remove',
+  usage: 'dcos marathon group <add <file>|list|show <id>|scale <id> <factor>|update <id> <file>|remove <id>> [--force] [--json]',
+  async run(args) {
+    const [sub, ...rest] = args;
+    const { flags, positionals } = p(rest);
+    const json = flags.has('json');
+    const force = flags.has('force') ? '?force=true' : '';
+    const c = new ClusterClient();
+    const gid = () => {
+      const x = positionals[0];
+      if (!x) throw new CliError('Missing group id.', `Usage: ${marathonGroup.usage}`);
+      return id(x);
+    };
+    switch (sub) {
+      case 'add': {
+        const { json: r } = await call(c, 'POST', `/groups${force}`, readDefinition(positionals[0]));
+        return deployed(json, r, 'Created group');
+      }
+      case 'list': {
+        const { json: g } = await call(c, 'GET', '/groups?embed=group.groups&embed=group.apps');
+        const rows: (string | number)[][] = [];
+        const walk = (x: Json) => {
+          if (x.id !== '/') rows.push([x.id, x.apps.length]);
+          for (const sub of x.groups ?? []) walk(sub);
+        };
+        walk(g);
+        if (json) return out(g);
+        console.log(table(['ID', 'APPS'], rows));
+        return 0;
+      }
+      case 'show':
+        return out((await call(c, 'GET', `/groups${gid()}?embed=group.apps&embed=group.groups`)).json);
+      case 'scale': {
+        const factor = Number(positionals[1]);
+        if (!Number.isFinite(factor) || factor < 0) throw new CliError('The scale factor must be a non-negative number.');
+        const { json: r } = await call(c, 'PUT', `/groups${gid()}${force}`, { scaleBy: factor });
+        return deployed(json, r, `Scaling ${gid()} by ${factor}`);
+      }
+      case 'update': {
+        const { json: r } = await call(c, 'PUT', `/groups${gid()}${force}`, readDefinition(positionals[1]));
+        return deployed(json, r, `Updated ${gid()}`);
+      }
+      case 'remove': {
+        const { json: r } = await call(c, 'DELETE', `/groups${gid()}${force}`);
+        return deployed(json, r, `Removing ${gid()}`);
+      }
+      default:
+        throw new CliError(`Unknown command 'dcos marathon group ${sub ?? ''}'.`, `Usage: ${marathonGroup.usage}`);
+    }
+  },
+};
+
 export const MARATHON_GROUP = {
   summary: 'Long-running services (Marathon)',
-  commands: { app: marathonApp, deployment: marathonDeployment, task: marathonTask, debug: marathonDebug },
+  commands: { app: marathonApp, group: marathonGroup, deployment: marathonDeployment, task: marathonTask, debug: marathonDebug },
 };
