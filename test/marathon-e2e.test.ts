@@ -28,7 +28,7 @@ describe('Marathon on a local cluster of real processes', () => {
   const home = mkdtempSync(join(tmpdir(), 'dcos-marathon-e2e-'));
   const workDir = join(home, 'cluster');
   const env = { DCOS_TS_CONFIG_DIR: join(home, 'config'), DCOS_TS_HOME: home };
-  let info: { url: string; marathon: string };
+  let info: { url: string; marathon: string; pids: { agents: number[] } };
   let m: Json;
   const events: Json[] = [];
   let es: Json;
@@ -49,7 +49,10 @@ describe('Marathon on a local cluster of real processes', () => {
     waitFor(`http on ${t.host}:${t.ports[0]}`, async () => (await fetch(`http://${t.host}:${t.ports[0]}/`)).status === 200 || undefined, 30_000, 200);
 
   before(async () => {
-    const r = await dcos(['up', '--detach', '--json', '--agents=3', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048'], env);
+    const r = await dcos(
+      ['up', '--detach', '--json', '--agents=3', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048', '--agent-ping-timeout=1secs'],
+      env,
+    );
     assert.equal(r.code, 0, `dcos up failed: ${r.stderr}`);
     info = JSON.parse(r.stdout);
     m = client();
@@ -226,5 +229,28 @@ describe('Marathon on a local cluster of real processes', () => {
       300,
     );
     await waitFor('no deployments', async () => ((await m.deployments.getList()).length === 0 ? true : undefined), 30_000);
+  });
+
+  test('an agent killed with SIGKILL: its task becomes unreachable and is replaced on another agent', async () => {
+    await m.apps.create({ id: '/e2e/survivor', cmd: 'python3 -m http.server $PORT0', cpus: 0.1, mem: 32, instances: 2 });
+    const app = await running('/e2e/survivor', 2);
+    const victim = app.tasks[0].host as string;
+    const index = Number(victim.split('.')[3]) - 2;
+    process.kill(info.pids.agents[index] as number, 'SIGKILL');
+    const replaced = await waitFor(
+      'a replacement elsewhere',
+      async () => {
+        const { app: a } = await m.apps.getOne('/e2e/survivor', { embed: 'app.tasks' });
+        const live = a.tasks.filter((t: Json) => t.state === 'TASK_RUNNING' && t.host !== victim);
+        return live.length === 2 ? a : undefined;
+      },
+      60_000,
+      300,
+    );
+    assert.ok(
+      replaced.tasks.some((t: Json) => t.host === victim && t.state === 'TASK_UNREACHABLE'),
+      'the unreachable task is still known',
+    );
+    for (const t of replaced.tasks.filter((x: Json) => x.state === 'TASK_RUNNING')) await serves(t);
   });
 });
