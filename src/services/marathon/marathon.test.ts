@@ -182,6 +182,7 @@ describe('Marathon service (fake master, manual clock)', () => {
       'only the dependency starts',
     );
     master.update(master.launched()[0]?.task_id.value, 'TASK_RUNNING');
+    await settle(10);
     master.offer('h1');
     await settle(10);
     assert.deepEqual(

@@ -162,6 +162,9 @@ export class Marathon {
   readonly config: MarathonConfig;
   readonly apps = new Map<string, App>();
   readonly instances = new Map<string, Instance>();
+  /** The same instances by app id (placement looks at one app's tasks per offer). */
+  private readonly byApp = new Map<string, Map<string, Instance>>();
+  private convergeScheduled = false;
   readonly deployments = new Map<string, Deployment>();
   frameworkId: string | undefined;
   private streamId: string | undefined;
@@ -217,7 +220,7 @@ export class Marathon {
     }
     for (const e of await store.list(K.tasks)) {
       const inst = JSON.parse(e.value) as Instance;
-      this.instances.set(inst.taskId, inst);
+      this.addInstance(inst);
     }
     for (const e of await store.list(K.deployments)) {
       const d = JSON.parse(e.value) as Deployment;
@@ -387,6 +390,33 @@ export class Marathon {
     this.agents.set(offer.agent_id.value, c);
   }
 
+  private addInstance(i: Instance): void {
+    this.instances.set(i.taskId, i);
+    let m = this.byApp.get(i.appId);
+    if (!m) {
+      m = new Map();
+      this.byApp.set(i.appId, m);
+    }
+    m.set(i.taskId, i);
+  }
+
+  private removeInstance(i: Instance): void {
+    this.instances.delete(i.taskId);
+    const m = this.byApp.get(i.appId);
+    m?.delete(i.taskId);
+    if (m && m.size === 0) this.byApp.delete(i.appId);
+  }
+
+  /** Converges once soon: bursts of status updates and offers cost one pass, not one each. */
+  private scheduleConverge(): void {
+    if (this.convergeScheduled) return;
+    this.convergeScheduled = true;
+    this.deps.defer(() => {
+      this.convergeScheduled = false;
+      this.converge();
+    });
+  }
+
   private statsOf(appId: string): OfferStats {
     let s = this.stats.get(appId);
     if (!s) {
@@ -413,12 +443,13 @@ export class Marathon {
 
   private placedFacts(appId: string): AgentFacts[] {
     const out: AgentFacts[] = [];
-    for (const i of this.instances.values()) if (i.appId === appId && !isTerminal(i.state) && !i.killing) out.push(i.facts);
+    for (const i of this.byApp.get(appId)?.values() ?? []) if (!isTerminal(i.state) && !i.killing) out.push(i.facts);
     return out;
   }
 
   private async handleOffers(offers: Offer[]): Promise<void> {
     const nowMs = this.deps.clock.nowMs();
+    const wanting = [...this.apps.values()].filter((a) => (this.wanted.get(a.id) ?? 0) > 0).sort((a, b) => (a.id < b.id ? -1 : 1));
     for (const offer of offers) {
       this.counters['marathon.offers.processed']!++;
       const facts = this.facts(offer);
@@ -426,7 +457,7 @@ export class Marathon {
       let remaining = offer.resources;
       const launches: TaskInfo[] = [];
       const created: Instance[] = [];
-      for (const app of [...this.apps.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      for (const app of wanting) {
         let want = this.wanted.get(app.id) ?? 0;
         if (want <= 0) continue;
         const b = this.backoff.get(app.id);
@@ -441,7 +472,7 @@ export class Marathon {
           usedAny = true;
           remaining = subtract(remaining, m.resources);
           const inst = this.newInstance(app, offer, facts, m.hostPorts);
-          this.instances.set(inst.taskId, inst);
+          this.addInstance(inst);
           created.push(inst);
           launches.push(this.taskInfo(app, inst, offer, m.resources));
           want--;
@@ -463,11 +494,11 @@ export class Marathon {
       });
       if (r.status >= 300) {
         // The launch never reached the master: forget these tasks and try again on a later offer.
-        for (const i of created) this.instances.delete(i.taskId);
+        for (const i of created) this.removeInstance(i);
         await this.deps.store.batch(created.map((i) => ({ type: 'delete', key: K.task(i.taskId) })));
       }
     }
-    this.converge();
+    this.scheduleConverge();
   }
 
   private newInstance(app: App, offer: Offer, facts: AgentFacts, hostPorts: number[]): Instance {
@@ -606,7 +637,7 @@ export class Marathon {
     const ops: StoreOp[] = [];
     // TASK_UNKNOWN: the master has never heard of it (lost before it was stored): as good as gone.
     if (isTerminal(status.state) || status.state === 'TASK_UNKNOWN') {
-      this.instances.delete(taskId);
+      this.removeInstance(inst);
       ops.push({ type: 'delete', key: K.task(taskId) });
       const app = this.apps.get(inst.appId);
       if (!inst.killing && app && status.state !== 'TASK_KILLED') {
@@ -657,7 +688,7 @@ export class Marathon {
         runSpecVersion: inst.version,
       });
     }
-    this.converge();
+    this.scheduleConverge();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -690,7 +721,7 @@ export class Marathon {
       if (away >= s.expungeAfterSeconds * 1000 && s.expungeAfterSeconds > 0) expunge.push(i);
     }
     for (const i of expunge) {
-      this.instances.delete(i.taskId);
+      this.removeInstance(i);
       void this.deps.store.delete(K.task(i.taskId));
       this.emit({
         eventType: 'instance_changed_event',
@@ -802,12 +833,12 @@ export class Marathon {
       });
       void this.kill(inst);
     }
-    this.converge();
+    this.scheduleConverge();
   }
 
   /** Live tasks of an app: launched, not terminal, not being killed, not inactive (unreachable). */
   tasksOf(appId: string): Instance[] {
-    return [...this.instances.values()].filter((i) => i.appId === appId);
+    return [...(this.byApp.get(appId)?.values() ?? [])];
   }
 
   /**
