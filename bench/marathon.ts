@@ -19,7 +19,6 @@ import type { EventSink } from '../src/ports/sink.js';
 import { Marathon } from '../src/services/marathon/index.js';
 import type { SchedulerTransport } from '../src/services/marathon/index.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: scheduler calls as plain objects
 type Json = Record<string, any>;
 
 const arg = (name: string, dflt: number): number => {

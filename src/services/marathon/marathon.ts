@@ -368,7 +368,22 @@ export class Marathon {
     return { hostname: offer.hostname, attributes, ...(fd ? { region: fd.region.name, zone: fd.zone.name } : {}) };
   }
 
-  private noteAgent(offer: Offer, facts: AgentFacts): void {
+  /** What our live tasks use per agent (computed only when an agent is seen for the first time). */
+  private usedPerAgent(): Map<string, { cpus: number; mem: number; disk: number }> {
+    const used = new Map<string, { cpus: number; mem: number; disk: number }>();
+    for (const i of this.instances.values()) {
+      const app = this.apps.get(i.appId);
+      if (!app || isTerminal(i.state)) continue;
+      const u = used.get(i.agentId) ?? { cpus: 0, mem: 0, disk: 0 };
+      u.cpus += app.cpus;
+      u.mem += app.mem;
+      u.disk += app.disk;
+      used.set(i.agentId, u);
+    }
+    return used;
+  }
+
+  private noteAgent(offer: Offer, facts: AgentFacts, used: () => Map<string, { cpus: number; mem: number; disk: number }>): void {
     const prev = this.agents.get(offer.agent_id.value);
     const rs = offer.resources;
     const c: AgentCeiling = {
@@ -379,13 +394,13 @@ export class Marathon {
       gpus: Math.max(prev?.gpus ?? 0, scalarOf(rs, 'gpus')),
     };
     // Tasks already running there count towards what the agent can hold.
-    for (const i of this.instances.values()) {
-      if (i.agentId !== offer.agent_id.value || isTerminal(i.state)) continue;
-      const app = this.apps.get(i.appId);
-      if (!app || prev) continue;
-      c.cpus += app.cpus;
-      c.mem += app.mem;
-      c.disk += app.disk;
+    if (!prev) {
+      const u = used().get(offer.agent_id.value);
+      if (u) {
+        c.cpus += u.cpus;
+        c.mem += u.mem;
+        c.disk += u.disk;
+      }
     }
     this.agents.set(offer.agent_id.value, c);
   }
@@ -449,11 +464,15 @@ export class Marathon {
 
   private async handleOffers(offers: Offer[]): Promise<void> {
     const nowMs = this.deps.clock.nowMs();
+    let usedCache: Map<string, { cpus: number; mem: number; disk: number }> | undefined;
     const wanting = [...this.apps.values()].filter((a) => (this.wanted.get(a.id) ?? 0) > 0).sort((a, b) => (a.id < b.id ? -1 : 1));
     for (const offer of offers) {
       this.counters['marathon.offers.processed']!++;
       const facts = this.facts(offer);
-      this.noteAgent(offer, facts);
+      this.noteAgent(offer, facts, () => {
+        usedCache ??= this.usedPerAgent();
+        return usedCache;
+      });
       let remaining = offer.resources;
       const launches: TaskInfo[] = [];
       const created: Instance[] = [];
