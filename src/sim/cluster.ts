@@ -27,7 +27,7 @@ export const KNOWN_MASTER_BUGS = {
   'kill-overtakes-launch':
     'A KILL that reaches the master while its ACCEPT is still waiting for the store flush is sent to the agent before the RUN_TASK (accept() sends RUN_TASK only after the flush). The real agent answers the unknown task with TASK_LOST (TASK_LOST even for a partition-aware framework, since it does not know the framework yet), forgets it, then launches it when RUN_TASK arrives; the master acknowledges and drops the late STARTING/RUNNING of a task it has completed, so the task runs on as an orphan. Fixes: master: do not send KILL_TASK for a launch not yet sent (mark it and answer TASK_KILLED instead of sending RUN_TASK); agent: remember recently killed unknown task ids and refuse their RUN_TASK; master: answer a non-terminal update of a completed task with KILL_TASK. Avoided by frameworks not killing a task before its first update.',
   'duplicate-accept-drops-running-task':
-    'A duplicated (retried) ACCEPT whose offers its first copy already used is answered with TASK_DROPPED (TASK_LOST) REASON_INVALID_OFFERS for task ids that are running: the framework believes a running task died and launches a replacement; the original is an orphan until an implicit reconciliation shows it. The master should not report a terminal state for a task id it has active. Avoided by not counting this report as a violation (the test framework reconciles implicitly and kills such tasks).',
+    'A duplicated (retried) ACCEPT whose offers its first copy already used is answered with TASK_DROPPED (TASK_LOST) REASON_INVALID_OFFERS for task ids that are running: the framework believes a running task died and launches a replacement; the original is an orphan until an implicit reconciliation shows it, and killing it then can trigger kill-overtakes-launch (orphan containers, real oversubscription on the agent). The master should not report a terminal state for a task id it has active. Avoided by never duplicating ACCEPT requests.',
 } as const;
 
 /** Bugs the simulator can inject on purpose, to show that the checker catches them. */
@@ -212,7 +212,8 @@ export class SimCluster {
         ),
       );
     }
-    if (options.avoidKnownBugs) this.net.neverDuplicate = (label) => label.startsWith('REGISTER') || label.startsWith('REREGISTER');
+    if (options.avoidKnownBugs)
+      this.net.neverDuplicate = (label) => label.startsWith('REGISTER') || label.startsWith('REREGISTER') || label.startsWith('ACCEPT');
     this.host.beforeSchedulerCall = (m, call) => {
       if (call.type === 'ACCEPT')
         return this.checker.aroundOfferCall(

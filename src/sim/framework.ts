@@ -492,6 +492,17 @@ export class SimFramework {
     this.call({ type: 'RECONCILE', framework_id: { value: this.frameworkId }, reconcile: { tasks } });
   }
 
+  /** Declares more apps (benchmarks: open-loop submission); asks for offers right away. */
+  addApps(apps: SimApp[]): void {
+    for (const a of apps) this.options.apps.push(a);
+    this.deficitDirty = true;
+    if (this.conn === 'subscribed' && this.frameworkId) {
+      this.suppressed = false;
+      this.lastReviveMs = this.clock.nowMs();
+      this.call({ type: 'REVIVE', framework_id: { value: this.frameworkId } });
+    }
+  }
+
   /**
    * Explicit reconciliation of what it knows, and implicit (empty list) to learn of tasks it
    * thinks are gone but that still run (it kills those when their RUNNING state comes back).
