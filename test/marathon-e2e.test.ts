@@ -252,5 +252,24 @@ describe('Marathon on a local cluster of real processes', () => {
       'the unreachable task is still known',
     );
     for (const t of replaced.tasks.filter((x: Json) => x.state === 'TASK_RUNNING')) await serves(t);
+    // The agent comes back with its task still running: one instance too many, the surplus is killed
+    // (and nothing is left behind for later clusters on this machine).
+    const r = await dcos(['up', '--detach', '--json', `--work-dir=${workDir}`], env);
+    assert.equal(r.code, 0, r.stderr);
+    info = JSON.parse(r.stdout);
+    m = client();
+    const settled = await waitFor(
+      'the surplus killed',
+      async () => {
+        const { app: a } = await m.apps.getOne('/e2e/survivor', { embed: 'app.tasks' });
+        return a.tasks.length === 2 && a.tasks.every((t: Json) => t.state === 'TASK_RUNNING') && a.deployments.length === 0 ? a : undefined;
+      },
+      60_000,
+      300,
+    );
+    for (const t of settled.tasks) await serves(t);
+    await m.apps.destroy('/e2e/survivor');
+    await waitFor('survivor gone', async () => (await fetch(`${info.url}/service/marathon/v2/apps/e2e/survivor`)).status === 404 || undefined, 30_000);
+    await waitFor('no deployments', async () => ((await m.deployments.getList()).length === 0 ? true : undefined), 30_000);
   });
 });
