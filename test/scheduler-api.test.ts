@@ -502,6 +502,22 @@ describe('scheduler API: offers and launches', () => {
     await agent.commands!.none((c) => c.type === 'RUN_TASK', 'RUN_TASK for an invalid offer', 200);
   });
 
+  test('a retried ACCEPT whose offer its first copy used says nothing about the task it launched (found by the simulator)', async (t) => {
+    const env = await setup(t);
+    const agent = await env.agent();
+    const s = await env.sched();
+    const offer = await s.offer();
+    const ti = taskInfo(offer, 'launched-once');
+    await s.launch(offer, [ti]);
+    await agent.command('RUN_TASK', (c) => c.task.task_id.value === 'launched-once');
+    // The same request again, as a client retrying after a lost reply would send it.
+    const again = await s.accept([offer.id.value], [{ type: 'LAUNCH', launch: { task_infos: [ti] } }]);
+    assert.equal(again.status, 202, again.text);
+    await assert.rejects(s.update('launched-once', undefined, 300), /timed out/, 'no TASK_DROPPED/TASK_LOST for a task that is running');
+    await agent.update(s.frameworkId, 'launched-once', 'TASK_RUNNING');
+    assert.equal((await s.update('launched-once')).state, 'TASK_RUNNING');
+  });
+
   test('a task asking for more than the offer gets TASK_ERROR REASON_TASK_INVALID', async (t) => {
     const env = await setup(t);
     const agent = await env.agent();

@@ -61,6 +61,8 @@ export interface AgentRecord {
   /** Tasks on this agent known to the master, by `${frameworkId}/${taskId}`. */
   tasks: Map<string, TaskRecord>;
   offers: Set<string>;
+  /** Kills and shutdowns for an agent whose command stream is down, delivered when it reopens. */
+  pendingCommands: AgentCommand[];
 }
 
 export interface TaskRecord {
@@ -70,6 +72,8 @@ export interface TaskRecord {
   lastSentMs: number;
   killRequested: boolean;
   unreachableTimeMs: number | undefined;
+  /** The TaskInfo until RUN_TASK is sent (after the task is stored). */
+  launch?: TaskInfo;
 }
 
 export type FrameworkState = 'CONNECTED' | 'DISCONNECTED' | 'RECOVERED' | 'COMPLETED';
@@ -150,6 +154,7 @@ const K_QUOTA = 'master/quota/';
 const K_META = 'master/meta';
 
 const MAX_STATUSES_PER_TASK = 32;
+const MAX_PENDING_AGENT_COMMANDS = 10_000;
 const REFUSE_SECONDS_DEFAULT = 5;
 const REFUSE_SECONDS_MAX = 31_536_000;
 
@@ -300,6 +305,7 @@ export class Master {
         unreachableTimeMs: s.unreachableTimeMs,
         tasks: new Map(),
         offers: new Set(),
+        pendingCommands: [],
       });
     }
     const completed: FrameworkRecord[] = [];
@@ -462,10 +468,12 @@ export class Master {
         fw.tasks.set(t.task_id.value, rec);
       }
       const before = rec.task.state;
-      if (!isTerminal(t.state)) rec.task.state = t.state;
+      // The task's state is the latest the agent knows (Mesos' latest_state): a task that ended
+      // while the agent was away is terminal now, though its updates still reach the framework in order.
+      if (!isTerminal(rec.task.state)) rec.task.state = t.state;
       agent.tasks.set(key, rec);
       this.persistTask(rec);
-      if (before === 'TASK_UNREACHABLE' && hasCapability(fw.info, 'PARTITION_AWARE')) {
+      if (before === 'TASK_UNREACHABLE' && !isTerminal(rec.task.state) && hasCapability(fw.info, 'PARTITION_AWARE')) {
         this.sendMasterUpdate(fw, rec, rec.task.state, 'REASON_AGENT_REREGISTERED', 'Agent reregistered');
       }
       if (rec.killRequested) toKill.push({ fw: fwId, task: t.task_id.value });
@@ -481,15 +489,18 @@ export class Master {
       this.transitionByMaster(fw, rec, state, 'REASON_AGENT_RESTARTED', 'Task is unknown to the agent after it reregistered');
     }
     this.persistAgent(agent);
-    await this.writer.flush();
-
+    // Back into the allocator in the same turn it was taken out: a second reregistration in flight
+    // must not find it half-done (it would drop the allocation of offers made in between).
     this.allocator.addAgent(id, {
       hostname: info.hostname,
       total: info.resources,
       used: this.agentUsage(agent),
       active: true,
     });
+    // The agent opens its command stream after this reply: the kills wait for it.
     for (const k of toKill) this.sendToAgent(agent, { type: 'KILL_TASK', framework_id: { value: k.fw }, task_id: { value: k.task } });
+    await this.writer.flush();
+
     this.broadcast({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } });
     this.log('info', `agent ${id} reregistered with ${call.tasks?.length ?? 0} tasks`);
     this.allocateSoon();
@@ -527,9 +538,16 @@ export class Master {
     sink.onClose(() => {
       if (agent.sink === sink) agent.sink = undefined;
     });
-    // Commands that could not be delivered while the stream was down.
+    // Commands that could not be delivered while the stream was down, then kills the registry
+    // remembers (they survive a master restart), each once.
+    const queued = agent.pendingCommands.splice(0);
+    const killed = new Set<string>();
+    for (const c of queued) {
+      if (c.type === 'KILL_TASK') killed.add(`${c.framework_id.value}/${c.task_id.value}`);
+      this.sendToAgent(agent, c);
+    }
     for (const rec of agent.tasks.values()) {
-      if (rec.killRequested && !isTerminal(rec.task.state)) {
+      if (rec.killRequested && !isTerminal(rec.task.state) && !killed.has(taskKey(rec.task))) {
         this.sendToAgent(agent, {
           type: 'KILL_TASK',
           framework_id: rec.task.framework_id,
@@ -564,6 +582,7 @@ export class Master {
     this.log('warn', `agent ${agent.id} (${agent.info.hostname}) is unreachable`);
     const wasRegistered = agent.state === 'REGISTERED';
     agent.state = 'UNREACHABLE';
+    agent.pendingCommands = [];
     agent.unreachableTimeMs = this.clock.nowMs();
     agent.sink?.close();
     agent.sink = undefined;
@@ -616,6 +635,7 @@ export class Master {
       agent.sink = undefined;
     }
     agent.state = 'GONE';
+    agent.pendingCommands = [];
     this.rescindAgentOffers(agent);
     if (wasRegistered) this.allocator.removeAgent(agent.id);
     for (const rec of [...agent.tasks.values()]) {
@@ -723,7 +743,9 @@ export class Master {
    */
   private applyStatus(fw: FrameworkRecord, rec: TaskRecord, status: TaskStatus, reliable: boolean): void {
     const prev = rec.task.state;
-    rec.task.state = status.state;
+    // A task's state never goes back from terminal: an older update still queued on the agent
+    // is delivered to the framework, but the task stays as it is (and its resources free).
+    if (!isTerminal(prev) || isTerminal(status.state)) rec.task.state = status.state;
     rec.task.statuses.push(status);
     if (rec.task.statuses.length > MAX_STATUSES_PER_TASK) rec.task.statuses.splice(0, rec.task.statuses.length - MAX_STATUSES_PER_TASK);
     if (!isTerminal(prev) && prev !== 'TASK_UNREACHABLE' && (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE')) {
@@ -1159,7 +1181,11 @@ export class Master {
     fw.counters.offers.accepted = (fw.counters.offers.accepted ?? 0) + records.length;
 
     if (offerError || !agent) {
-      for (const t of launches) this.dropTask(fw, t, 'REASON_INVALID_OFFERS', offerError ?? 'invalid offers');
+      for (const t of launches) {
+        // A retried ACCEPT whose first copy launched this id: the task is fine, say nothing.
+        if (typeof t?.task_id?.value === 'string' && (fw.tasks.has(t.task_id.value) || fw.unreachableTasks.has(t.task_id.value))) continue;
+        this.dropTask(fw, t, 'REASON_INVALID_OFFERS', offerError ?? 'invalid offers');
+      }
       if (agent && agent.state === 'REGISTERED' && available.length > 0) {
         this.allocator.recoverResources(fw.id, agent.id, R.unallocated(available));
       }
@@ -1167,7 +1193,7 @@ export class Master {
       return ACCEPTED;
     }
 
-    const launched: (TaskRecord & { launch?: TaskInfo })[] = [];
+    const launched: TaskRecord[] = [];
     const role = records[0]?.role ?? '*';
     for (const op of operations) {
       if (op?.type !== 'LAUNCH') {
@@ -1198,9 +1224,15 @@ export class Master {
     await this.writer.flush();
     for (const rec of launched) {
       const info = rec.launch;
-      if (info) this.sendToAgent(agent, { type: 'RUN_TASK', framework_id: { value: fw.id }, framework_info: fw.info, task: info });
       delete rec.launch;
+      if (rec.killRequested) {
+        // Killed while it was being stored: it never runs.
+        this.transitionByMaster(fw, rec, 'TASK_KILLED', 'REASON_TASK_KILLED_DURING_LAUNCH', 'Killed before it was launched');
+        continue;
+      }
+      if (info) this.sendToAgent(agent, { type: 'RUN_TASK', framework_id: { value: fw.id }, framework_info: fw.info, task: info });
     }
+    if (launched.some((r) => r.killRequested)) void this.writer.flush();
     return ACCEPTED;
   }
 
@@ -1228,7 +1260,7 @@ export class Master {
     return undefined;
   }
 
-  private addTask(fw: FrameworkRecord, agent: AgentRecord, t: TaskInfo, used: Resource[]): TaskRecord & { launch?: TaskInfo } {
+  private addTask(fw: FrameworkRecord, agent: AgentRecord, t: TaskInfo, used: Resource[]): TaskRecord {
     const task: Task = {
       name: t.name,
       task_id: t.task_id,
@@ -1247,7 +1279,7 @@ export class Master {
     if (t.kill_policy) task.kill_policy = t.kill_policy;
     if (t.limits) task.limits = t.limits;
     task.user = t.command?.user ?? fw.info.user;
-    const rec: TaskRecord & { launch?: TaskInfo } = {
+    const rec: TaskRecord = {
       task,
       pending: [],
       lastSentMs: 0,
@@ -1346,6 +1378,8 @@ export class Master {
     if (isTerminal(rec.task.state)) return ACCEPTED;
     rec.killRequested = true;
     if (killPolicy) rec.task.kill_policy = killPolicy;
+    // Still waiting for the store before its RUN_TASK goes out: accept() will not launch it.
+    if (rec.launch) return ACCEPTED;
     this.persistTask(rec);
     void this.writer.flush();
     const agent = this.agents.get(rec.task.agent_id.value);
@@ -1372,13 +1406,15 @@ export class Master {
       return ACCEPTED;
     }
     this.metrics['master/valid_status_update_acknowledgements']!++;
-    rec.pending.shift();
+    const acked = rec.pending.shift() as TaskStatus;
     if (rec.pending.length > 0) this.forwardHead(fw, rec);
     else {
       fw.pendingTasks.delete(rec);
       rec.task.status_update_state = rec.task.state;
     }
-    if (isTerminal(rec.task.state) && rec.pending.length === 0) this.completeTask(fw, rec);
+    // Done once the framework has acknowledged the terminal update itself (the task's state may be
+    // terminal earlier, when the agent reported it on reregistration).
+    if (isTerminal(acked.state) && rec.pending.length === 0) this.completeTask(fw, rec);
     else this.persistTask(rec);
     void this.writer.flush();
     return ACCEPTED;
@@ -1711,7 +1747,14 @@ export class Master {
 
   private sendToAgent(agent: AgentRecord, command: AgentCommand): void {
     if (!agent.sink) {
-      this.metrics['master/dropped_messages']!++;
+      if ((command.type === 'KILL_TASK' || command.type === 'SHUTDOWN_FRAMEWORK') && agent.state === 'REGISTERED') {
+        // Delivered when the agent's stream reopens; bounded, oldest dropped.
+        if (agent.pendingCommands.length >= MAX_PENDING_AGENT_COMMANDS) {
+          agent.pendingCommands.shift();
+          this.metrics['master/dropped_messages']!++;
+        }
+        agent.pendingCommands.push(command);
+      } else this.metrics['master/dropped_messages']!++;
       return;
     }
     if (!agent.sink.send(command)) {
@@ -1862,6 +1905,7 @@ function newAgentRecord(id: string, info: AgentInfo, call: { ip: string; version
     unreachableTimeMs: undefined,
     tasks: new Map(),
     offers: new Set(),
+    pendingCommands: [],
   };
 }
 
