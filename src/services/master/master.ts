@@ -414,6 +414,11 @@ export class Master {
       agent.reregisteredTimeMs = now;
       this.agents.set(id, agent);
     } else {
+      // A reregistration starts a new session: the old command stream is dead or about to be
+      // replaced, so commands wait in pendingCommands for the stream the agent opens next.
+      const oldSink = agent.sink;
+      agent.sink = undefined;
+      oldSink?.close();
       this.rescindAgentOffers(agent);
       this.allocator.removeAgent(id);
       agent.info = info;
