@@ -5,7 +5,7 @@
  * on purpose must be caught, so the checker is known to be able to fail.
  *
  * The batch runs with `avoidKnownBugs` (see KNOWN_MASTER_BUGS in src/sim/cluster.ts): it steers
- * around master bugs the simulator already found. Drop that flag when they are fixed.
+ * around the master bugs the simulator found that are still open. Drop the flag when none is.
  */
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';

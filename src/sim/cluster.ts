@@ -14,20 +14,17 @@ import { RealAgentNode, type RealAgentOptions } from './real-agent.js';
 import { Trace } from './trace.js';
 
 /**
- * Master bugs this simulator found, and how `avoidKnownBugs` steers around each one until it is
- * fixed. Remove an entry (and its workaround) when the master is fixed.
+ * Master bugs the simulator found that are still open, and how `avoidKnownBugs` steers around
+ * each one until it is fixed. Remove an entry (and its workaround) when the master is fixed.
+ *
+ * Fixed so far (commit 9db6578, "Master: fix the five bugs the simulator found"): concurrent
+ * REREGISTERs offered an agent twice; kills for an agent without a command stream were dropped
+ * (orphan tasks); a stale queued update put a finished task's resources back in use; a KILL could
+ * overtake its RUN_TASK; a retried ACCEPT reported running tasks as dropped.
  */
 export const KNOWN_MASTER_BUGS = {
-  'concurrent-reregister':
-    'Two REREGISTERs of one agent in flight (a retried or duplicated request): each re-adds the agent to the allocator after its store flush, dropping the allocation of offers made in between, so the agent is offered twice (oversubscription). Avoided by never duplicating REGISTER/REREGISTER requests.',
-  'reregister-kill-dropped':
-    'An agent reregistering after being marked unreachable reports tasks already reported TASK_LOST to a non-partition-aware framework; the master sends KILL_TASK for them before the agent has reopened its command stream, so the kill is dropped and the tasks run on forever, unknown to the master (orphans; their resources are offered again). Avoided by making every framework partition-aware.',
-  'stale-update-reallocates':
-    "A task that ended while its agent was partitioned is reported terminal on reregistration (the master leaves it TASK_UNREACHABLE), then the agent's older queued TASK_RUNNING update arrives and the master puts the task's resources back into use (allocator.addAllocation) after it already offered them: the master's books exceed the agent's total until the terminal update lands. Mesos avoids this with StatusUpdate.latest_state. Avoided by not counting, in the master's books, tasks the agent itself already reports terminal.",
-  'kill-overtakes-launch':
-    'A KILL that reaches the master while its ACCEPT is still waiting for the store flush is sent to the agent before the RUN_TASK (accept() sends RUN_TASK only after the flush). The real agent answers the unknown task with TASK_LOST (TASK_LOST even for a partition-aware framework, since it does not know the framework yet), forgets it, then launches it when RUN_TASK arrives; the master acknowledges and drops the late STARTING/RUNNING of a task it has completed, so the task runs on as an orphan. Fixes: master: do not send KILL_TASK for a launch not yet sent (mark it and answer TASK_KILLED instead of sending RUN_TASK); agent: remember recently killed unknown task ids and refuse their RUN_TASK; master: answer a non-terminal update of a completed task with KILL_TASK. Avoided by frameworks not killing a task before its first update.',
-  'duplicate-accept-drops-running-task':
-    'A duplicated (retried) ACCEPT whose offers its first copy already used is answered with TASK_DROPPED (TASK_LOST) REASON_INVALID_OFFERS for task ids that are running: the framework believes a running task died and launches a replacement; the original is an orphan until an implicit reconciliation shows it, and killing it then can trigger kill-overtakes-launch (orphan containers, real oversubscription on the agent). The master should not report a terminal state for a task id it has active. Avoided by never duplicating ACCEPT requests.',
+  'resubscribe-keeps-suppression':
+    "SUBSCRIBE without suppressed_roles leaves the framework's previous SUPPRESS in force (master.ts: `if (call.subscribe?.suppressed_roles) ...`). In Mesos the set in SUBSCRIBE replaces the old one, absent meaning none: a scheduler that failed over after a SUPPRESS gets no offers until it happens to REVIVE. Avoided by frameworks sending suppressed_roles: [] and reviving when offers stop coming.",
 } as const;
 
 /** Bugs the simulator can inject on purpose, to show that the checker catches them. */
@@ -154,8 +151,6 @@ export class SimCluster {
     this.checker = new InvariantChecker(this.host, this.agents, this.frameworks, {
       unaccountedGraceMs: 2 * DEFAULT_SIM_FRAMEWORK.launchTimeoutMs + 120_000,
       brokenCapacity: options.bug === 'checker-broken-capacity',
-      ignoreTasksEndedOnAgent: options.avoidKnownBugs,
-      allowDropOfActiveTask: options.avoidKnownBugs,
     });
     const agentRng = this.random.fork();
     for (let i = 0; i < options.agents; i++) {
@@ -195,10 +190,12 @@ export class SimCluster {
         name,
         apps,
         // Half the frameworks are partition-aware (Mesos 1.1+ semantics), half are not.
-        partitionAware: options.avoidKnownBugs || j % 2 === 0,
+        partitionAware: j % 2 === 0,
         batchPerSecond: options.batchPerSecond,
         churnEveryMs: 30_000,
-        noKillWhileLaunching: options.avoidKnownBugs,
+        // Known bug 'resubscribe-keeps-suppression'.
+        sendSuppressedRoles: options.avoidKnownBugs,
+        reviveAfterMs: options.avoidKnownBugs ? 30_000 : Number.POSITIVE_INFINITY,
       };
       this.frameworks.push(
         new SimFramework(
@@ -212,8 +209,6 @@ export class SimCluster {
         ),
       );
     }
-    if (options.avoidKnownBugs)
-      this.net.neverDuplicate = (label) => label.startsWith('REGISTER') || label.startsWith('REREGISTER') || label.startsWith('ACCEPT');
     this.host.beforeSchedulerCall = (m, call) => {
       if (call.type === 'ACCEPT')
         return this.checker.aroundOfferCall(

@@ -50,20 +50,14 @@ export interface SimFrameworkOptions {
   /** Randomly kill a running service task this often on average (0: never). */
   churnEveryMs: number;
   /**
-   * Send `suppressed_roles` on SUBSCRIBE (a v1 client should: the master replaces its set with
-   * it). Off reproduces master bug #1 of the simulator's report: a resubscription without the
-   * field left the framework suppressed.
+   * Send `suppressed_roles: []` on SUBSCRIBE. The field is optional (absent means none), so a
+   * plain client may omit it; see known bug 'resubscribe-keeps-suppression'.
    */
   sendSuppressedRoles: boolean;
-  /** Wanting offers but getting none for this long: REVIVE again (a REVIVE may be lost). */
+  /** Wanting offers but getting none for this long: REVIVE anyway (Infinity: never). */
   reviveAfterMs: number;
   /** A task unreachable this long is killed and forgotten (Marathon's unreachableStrategy expunge). */
   expungeUnreachableAfterMs: number;
-  /**
-   * Never kill a task before its first status update (steers around known bug
-   * 'kill-overtakes-launch'; off by default).
-   */
-  noKillWhileLaunching: boolean;
 }
 
 export const DEFAULT_SIM_FRAMEWORK: Omit<SimFrameworkOptions, 'name' | 'apps'> = {
@@ -79,10 +73,9 @@ export const DEFAULT_SIM_FRAMEWORK: Omit<SimFrameworkOptions, 'name' | 'apps'> =
   declineRefuseSeconds: 5,
   suppressWhenIdle: true,
   churnEveryMs: 0,
-  sendSuppressedRoles: true,
-  reviveAfterMs: 30_000,
+  sendSuppressedRoles: false,
+  reviveAfterMs: Number.POSITIVE_INFINITY,
   expungeUnreachableAfterMs: 600_000,
-  noKillWhileLaunching: false,
 };
 
 export type FwTaskState = TaskState | 'LAUNCHING';
@@ -437,8 +430,6 @@ export class SimFramework {
     active.sort((a, b) => b.launchedMs - a.launchedMs || (a.id < b.id ? 1 : -1));
     for (const x of active) {
       if (extra <= 0) break;
-      // It comes back here when that task reports RUNNING.
-      if (this.options.noKillWhileLaunching && x.state === 'LAUNCHING') continue;
       this.kill(x, 'extra instance');
       extra--;
     }
@@ -464,7 +455,8 @@ export class SimFramework {
     this.call({ type: 'KILL', framework_id: { value: this.frameworkId }, kill: { task_id: { value: t.id }, agent_id: { value: t.agentId } } });
   }
 
-  private call(call: SchedulerCall): void {
+  /** Sends a call; `onFail` runs when it did not get a 2xx (lost, refused or rejected). */
+  private call(call: SchedulerCall, onFail?: () => void): void {
     const sid = this.streamId;
     if (!sid) return;
     const gen = this.gen;
@@ -473,9 +465,29 @@ export class SimFramework {
         if (gen !== this.gen) return;
         if (r.status === 403 || (r.status === 400 && typeof r.body === 'string' && r.body.includes('stream ID')))
           this.connectionLost(`call ${call.type}: ${r.status}`);
+        else if (r.status >= 300) onFail?.();
       },
-      () => {},
+      () => {
+        if (gen === this.gen) onFail?.();
+      },
     );
+  }
+
+  /** REVIVE, and again on the next tick if it may not have arrived. */
+  private revive(): void {
+    this.suppressed = false;
+    this.lastReviveMs = this.clock.nowMs();
+    this.call({ type: 'REVIVE', framework_id: { value: this.frameworkId! } }, () => {
+      this.suppressed = true;
+    });
+  }
+
+  /** SUPPRESS, and again on the next idle tick if it may not have arrived. */
+  private suppress(): void {
+    this.suppressed = true;
+    this.call({ type: 'SUPPRESS', framework_id: { value: this.frameworkId! } }, () => {
+      this.suppressed = false;
+    });
   }
 
   private reconcile(explicit: boolean): void {
@@ -496,11 +508,7 @@ export class SimFramework {
   addApps(apps: SimApp[]): void {
     for (const a of apps) this.options.apps.push(a);
     this.deficitDirty = true;
-    if (this.conn === 'subscribed' && this.frameworkId) {
-      this.suppressed = false;
-      this.lastReviveMs = this.clock.nowMs();
-      this.call({ type: 'REVIVE', framework_id: { value: this.frameworkId } });
-    }
+    if (this.conn === 'subscribed' && this.frameworkId) this.revive();
   }
 
   /**
@@ -560,12 +568,9 @@ export class SimFramework {
     this.deficitDirty = true;
     const want = this.wantsOffers();
     if (want && (this.suppressed || (now - this.lastOffersMs > this.options.reviveAfterMs && now - this.lastReviveMs > this.options.reviveAfterMs))) {
-      this.suppressed = false;
-      this.lastReviveMs = now;
-      this.call({ type: 'REVIVE', framework_id: { value: this.frameworkId! } });
+      this.revive();
     } else if (!want && !this.suppressed && this.options.suppressWhenIdle && this.offers.size === 0) {
-      this.suppressed = true;
-      this.call({ type: 'SUPPRESS', framework_id: { value: this.frameworkId! } });
+      this.suppress();
     }
   }
 

@@ -58,10 +58,6 @@ export interface CheckerOptions {
   unaccountedGraceMs: number;
   /** Injected bug: pretend agents have half their resources (shows the checker can fail). */
   brokenCapacity: boolean;
-  /** Known bug 'stale-update-reallocates': leave out tasks their agent already reports terminal. */
-  ignoreTasksEndedOnAgent: boolean;
-  /** Known bug 'duplicate-accept-drops-running-task': do not flag it. */
-  allowDropOfActiveTask: boolean;
 }
 
 export class InvariantChecker {
@@ -75,6 +71,8 @@ export class InvariantChecker {
   private readonly seenOffers = new Map<SimFramework, Set<string>>();
   private lastCheckMs = 0;
   private launchElapsedMs = 0;
+  /** Violations already returned by check(). */
+  private reported = 0;
   checks = 0;
 
   constructor(
@@ -128,7 +126,7 @@ export class InvariantChecker {
       }
     },
     updateReceived: (fw, status: TaskStatus) => {
-      if (!this.options.allowDropOfActiveTask && status.reason === 'REASON_INVALID_OFFERS' && fw.frameworkId) {
+      if (status.reason === 'REASON_INVALID_OFFERS' && fw.frameworkId) {
         const rec = this.host.master?.frameworks.get(fw.frameworkId)?.tasks.get(status.task_id.value);
         if (rec && !isTerminal(rec.task.state)) {
           this.fail(
@@ -190,7 +188,6 @@ export class InvariantChecker {
 
   /** Runs the safety checks. Returns the violations found in this step. */
   check(nowMs: number): Violation[] {
-    const before = this.violations.length;
     this.checks++;
     const elapsed = this.lastCheckMs === 0 ? 0 : nowMs - this.lastCheckMs;
     this.lastCheckMs = nowMs;
@@ -206,7 +203,10 @@ export class InvariantChecker {
         this.launchElapsedMs = 0;
       }
     }
-    return this.violations.slice(before);
+    // Including what the observers found during the step's events.
+    const fresh = this.violations.slice(this.reported);
+    this.reported = this.violations.length;
+    return fresh;
   }
 
   private readonly capacityCache = new WeakMap<readonly Resource[], Sums>();
@@ -242,22 +242,18 @@ export class InvariantChecker {
   private checkMasterBooks(m: Master): void {
     for (const agent of m.agents.values()) {
       if (agent.state !== 'REGISTERED') continue;
-      if (!this.masterBooksOver(m, agent, undefined)) continue;
-      let sim: AgentNode | undefined;
-      if (this.options.ignoreTasksEndedOnAgent) sim = this.agents.find((a) => a.agentId === agent.id);
-      const over = sim ? this.masterBooksOver(m, agent, sim) : this.masterBooksOver(m, agent, undefined);
+      const over = this.masterBooksOver(m, agent);
       if (over) this.fail('no-oversubscription', `the master's books for agent ${agent.id} (${agent.info.hostname}) hold tasks and offers needing ${over}`);
     }
   }
 
-  /** How the master's tasks and offers on an agent exceed it (leaving out tasks `sim` reports ended). */
-  private masterBooksOver(m: Master, agent: AgentRecord, sim: AgentNode | undefined): string | undefined {
+  /** How the master's tasks and outstanding offers on an agent exceed it, if they do. */
+  private masterBooksOver(m: Master, agent: AgentRecord): string | undefined {
     const acc = this.acc;
     resetSums(acc);
     for (const rec of agent.tasks.values()) {
       const state = rec.task.state;
       if (state === 'TASK_UNREACHABLE' || isTerminal(state)) continue;
-      if (sim && isTerminal(sim.taskState(`${rec.task.framework_id.value}/${rec.task.task_id.value}`) ?? 'TASK_RUNNING')) continue;
       addResources(acc, rec.task.resources);
     }
     for (const id of agent.offers) {

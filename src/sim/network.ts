@@ -75,8 +75,6 @@ export class SimNetwork {
   faults: LinkFaults;
   /** A caller gives up on a request after this long. */
   requestTimeoutMs = 10_000;
-  /** Requests (by label) that are never duplicated (used to steer around a known bug). */
-  neverDuplicate: ((label: string) => boolean) | undefined;
   private readonly isolated = new Set<string>();
   private readonly endpoints = new Map<string, Endpoint>();
   /** Streams waiting for a partition to heal, by the non-master node. */
@@ -214,7 +212,7 @@ export class SimNetwork {
         });
       };
       deliver(0);
-      if (this.faults.dupRate > 0 && this.random.chance(this.faults.dupRate) && !this.neverDuplicate?.(label)) {
+      if (this.faults.dupRate > 0 && this.random.chance(this.faults.dupRate)) {
         this.stats.duplicated++;
         deliver(1);
       }
