@@ -921,7 +921,8 @@ export class Master {
       fw.reregisteredTimeMs = now;
       fw.unregisteredTimeMs = undefined;
     }
-    if (call.subscribe?.suppressed_roles) fw.suppressedRoles = new Set(call.subscribe.suppressed_roles);
+    // As in Mesos, the set in SUBSCRIBE replaces the old one; absent means none suppressed.
+    fw.suppressedRoles = new Set(call.subscribe?.suppressed_roles ?? []);
     fw.state = 'CONNECTED';
     fw.active = true;
     fw.sink = sink;
