@@ -17,14 +17,15 @@ import { Trace } from './trace.js';
  * Master bugs the simulator found that are still open, and how `avoidKnownBugs` steers around
  * each one until it is fixed. Remove an entry (and its workaround) when the master is fixed.
  *
- * Fixed so far (commit 9db6578, "Master: fix the five bugs the simulator found"): concurrent
- * REREGISTERs offered an agent twice; kills for an agent without a command stream were dropped
- * (orphan tasks); a stale queued update put a finished task's resources back in use; a KILL could
- * overtake its RUN_TASK; a retried ACCEPT reported running tasks as dropped.
+ * Fixed so far: concurrent REREGISTERs offered an agent twice; kills for an agent without a
+ * command stream were dropped (orphan tasks); a stale queued update put a finished task's
+ * resources back in use; a KILL could overtake its RUN_TASK; a retried ACCEPT reported running
+ * tasks as dropped (9db6578); queued kills went to a stale stream (b94cb12); SUBSCRIBE without
+ * suppressed_roles kept an old SUPPRESS (e9ee00e).
  */
 export const KNOWN_MASTER_BUGS = {
-  'resubscribe-keeps-suppression':
-    "SUBSCRIBE without suppressed_roles leaves the framework's previous SUPPRESS in force (master.ts: `if (call.subscribe?.suppressed_roles) ...`). In Mesos the set in SUBSCRIBE replaces the old one, absent meaning none: a scheduler that failed over after a SUPPRESS gets no offers until it happens to REVIVE. Avoided by frameworks sending suppressed_roles: [] and reviving when offers stop coming.",
+  'gone-while-launch-in-flight':
+    "(Not avoided.) An agent reregisters while a RUN_TASK to it is still in flight: the master marks the task TASK_GONE ('unknown to the agent after it reregistered'), sends that unreliably, and completes it. The agent then launches it; the master acknowledges and drops its STARTING/RUNNING as late updates of a completed task, and the next REREGISTER brings the task back as a new record. The framework can end up never seeing updates the master acknowledged (update-lost), or believing the task gone while it runs. Fix ideas: resend RUN_TASK for launches the agent did not confirm instead of declaring them gone, and answer a non-terminal update of a completed task with KILL_TASK. Reproduce: node dist/src/sim/cli.js --seed 153 --agents 60 --frameworks 3 --minutes 20 --faults all --avoid-known-bugs (also 155, 160).",
 } as const;
 
 /** Bugs the simulator can inject on purpose, to show that the checker catches them. */
@@ -193,9 +194,6 @@ export class SimCluster {
         partitionAware: j % 2 === 0,
         batchPerSecond: options.batchPerSecond,
         churnEveryMs: 30_000,
-        // Known bug 'resubscribe-keeps-suppression'.
-        sendSuppressedRoles: options.avoidKnownBugs,
-        reviveAfterMs: options.avoidKnownBugs ? 30_000 : Number.POSITIVE_INFINITY,
       };
       this.frameworks.push(
         new SimFramework(

@@ -50,11 +50,11 @@ export interface SimFrameworkOptions {
   /** Randomly kill a running service task this often on average (0: never). */
   churnEveryMs: number;
   /**
-   * Send `suppressed_roles: []` on SUBSCRIBE. The field is optional (absent means none), so a
-   * plain client may omit it; see known bug 'resubscribe-keeps-suppression'.
+   * Send `suppressed_roles: []` on SUBSCRIBE. The field is optional (absent means none, as the
+   * master now implements), so the test scheduler omits it by default.
    */
   sendSuppressedRoles: boolean;
-  /** Wanting offers but getting none for this long: REVIVE anyway (Infinity: never). */
+  /** Wanting offers but getting none for this long: REVIVE again (Infinity: never). */
   reviveAfterMs: number;
   /** A task unreachable this long is killed and forgotten (Marathon's unreachableStrategy expunge). */
   expungeUnreachableAfterMs: number;
@@ -74,7 +74,7 @@ export const DEFAULT_SIM_FRAMEWORK: Omit<SimFrameworkOptions, 'name' | 'apps'> =
   suppressWhenIdle: true,
   churnEveryMs: 0,
   sendSuppressedRoles: false,
-  reviveAfterMs: Number.POSITIVE_INFINITY,
+  reviveAfterMs: 30_000,
   expungeUnreachableAfterMs: 600_000,
 };
 
@@ -127,7 +127,8 @@ export class SimFramework {
   private gen = 0;
   private nextTaskNum = 0;
   private lastEventMs = 0;
-  private suppressed = false;
+  /** Whether the master has this framework suppressed; undefined when a call's fate is unknown. */
+  private suppressed: boolean | undefined = false;
   private lastOffersMs = 0;
   private lastReviveMs = 0;
   private backoffMs = 1000;
@@ -478,7 +479,7 @@ export class SimFramework {
     this.suppressed = false;
     this.lastReviveMs = this.clock.nowMs();
     this.call({ type: 'REVIVE', framework_id: { value: this.frameworkId! } }, () => {
-      this.suppressed = true;
+      this.suppressed = undefined;
     });
   }
 
@@ -486,7 +487,7 @@ export class SimFramework {
   private suppress(): void {
     this.suppressed = true;
     this.call({ type: 'SUPPRESS', framework_id: { value: this.frameworkId! } }, () => {
-      this.suppressed = false;
+      this.suppressed = undefined;
     });
   }
 
@@ -567,9 +568,11 @@ export class SimFramework {
     }
     this.deficitDirty = true;
     const want = this.wantsOffers();
-    if (want && (this.suppressed || (now - this.lastOffersMs > this.options.reviveAfterMs && now - this.lastReviveMs > this.options.reviveAfterMs))) {
+    // Concurrent calls can arrive in either order (a SUPPRESS overtaking a later REVIVE), so a
+    // framework that wants offers and gets none for a while revives again.
+    if (want && (this.suppressed !== false || (now - this.lastOffersMs > this.options.reviveAfterMs && now - this.lastReviveMs > this.options.reviveAfterMs))) {
       this.revive();
-    } else if (!want && !this.suppressed && this.options.suppressWhenIdle && this.offers.size === 0) {
+    } else if (!want && this.suppressed !== true && this.options.suppressWhenIdle && this.offers.size === 0) {
       this.suppress();
     }
   }
