@@ -388,7 +388,7 @@ export class Master {
     this.persistMeta();
     await this.writer.flush();
     this.allocator.addAgent(id, { hostname: info.hostname, total: info.resources, active: true });
-    this.broadcast({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } });
+    this.broadcast(() => ({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } }));
     this.log('info', `agent ${id} registered from ${info.hostname} (${call.ip})`);
     this.allocateSoon();
     const reply: RegisteredReply = {
@@ -506,7 +506,7 @@ export class Master {
     for (const k of toKill) this.sendToAgent(agent, { type: 'KILL_TASK', framework_id: { value: k.fw }, task_id: { value: k.task } });
     await this.writer.flush();
 
-    this.broadcast({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } });
+    this.broadcast(() => ({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } }));
     this.log('info', `agent ${id} reregistered with ${call.tasks?.length ?? 0} tasks`);
     this.allocateSoon();
     const reply: RegisteredReply = {
@@ -948,7 +948,7 @@ export class Master {
     fw.heartbeatTimer?.cancel();
     fw.heartbeatTimer = this.clock.setInterval(this.config.heartbeatIntervalMs, () => this.sendEvent(record, { type: 'HEARTBEAT' }));
     for (const rec of fw.pendingTasks) this.forwardHead(fw, rec);
-    this.broadcast(
+    this.broadcast(() =>
       isNew
         ? { type: 'FRAMEWORK_ADDED', framework_added: { framework: this.frameworkView(fw) } }
         : { type: 'FRAMEWORK_UPDATED', framework_updated: { framework: this.frameworkView(fw) } },
@@ -971,7 +971,7 @@ export class Master {
     for (const offerId of [...fw.offers]) this.removeOffer(offerId, { rescind: false });
     this.log('info', `framework ${fw.id} disconnected; failover timeout ${fw.info.failover_timeout ?? 0}s`);
     this.startFailoverTimer(fw);
-    this.broadcast({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: this.frameworkView(fw) } });
+    this.broadcast(() => ({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: this.frameworkView(fw) } }));
   }
 
   private startFailoverTimer(fw: FrameworkRecord): void {
@@ -1087,7 +1087,7 @@ export class Master {
     }
     this.persistFramework(fw);
     void this.writer.flush();
-    this.broadcast({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: this.frameworkView(fw) } });
+    this.broadcast(() => ({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: this.frameworkView(fw) } }));
     this.allocateSoon();
     return { status: 200 };
   }
@@ -1597,8 +1597,14 @@ export class Master {
     sink.onClose(() => this.operatorSinks.delete(sink));
   }
 
-  broadcast(event: { type: string } & Record<string, unknown>): void {
-    for (const s of this.operatorSinks) if (!s.send(event)) this.operatorSinks.delete(s);
+  /**
+   * Sends an event to every operator subscriber. A function is only called when someone listens,
+   * so views that cost O(tasks) to build (framework views) are never built for nobody.
+   */
+  broadcast(event: ({ type: string } & Record<string, unknown>) | (() => { type: string } & Record<string, unknown>)): void {
+    if (this.operatorSinks.size === 0) return;
+    const e = typeof event === 'function' ? event() : event;
+    for (const s of this.operatorSinks) if (!s.send(e)) this.operatorSinks.delete(s);
   }
 
   async updateWeights(weights: { role: string; weight: number }[]): Promise<CallResult> {
@@ -1670,32 +1676,32 @@ export class Master {
   }
 
   agentUsedResources(agent: AgentRecord): Resource[] {
-    let used: Resource[] = [];
+    const used: Resource[] = [];
     for (const rec of agent.tasks.values()) {
       if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
-      used = used.concat(rec.task.resources);
+      used.push(...rec.task.resources);
     }
     return R.normalize(used);
   }
 
   agentOfferedResources(agent: AgentRecord): Resource[] {
-    let offered: Resource[] = [];
+    const offered: Resource[] = [];
     for (const id of agent.offers) {
       const o = this.offers.get(id);
-      if (o) offered = offered.concat(o.offer.resources);
+      if (o) offered.push(...o.offer.resources);
     }
     return R.normalize(offered);
   }
 
   frameworkView(fw: FrameworkRecord): Record<string, unknown> {
-    let allocated: Resource[] = [];
-    for (const rec of fw.tasks.values()) if (!isTerminal(rec.task.state)) allocated = allocated.concat(rec.task.resources);
-    let offered: Resource[] = [];
+    const allocated: Resource[] = [];
+    for (const rec of fw.tasks.values()) if (!isTerminal(rec.task.state)) allocated.push(...rec.task.resources);
+    const offered: Resource[] = [];
     const offers: Offer[] = [];
     for (const id of fw.offers) {
       const o = this.offers.get(id);
       if (o) {
-        offered = offered.concat(o.offer.resources);
+        offered.push(...o.offer.resources);
         offers.push(o.offer);
       }
     }

@@ -64,18 +64,18 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
 }
 
 export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = false): Record<string, unknown> {
-  let used: Resource[] = [];
+  const used: Resource[] = [];
   const tasks: Task[] = [];
   for (const rec of fw.tasks.values()) {
     tasks.push(rec.task);
-    if (!isTerminal(rec.task.state)) used = used.concat(rec.task.resources);
+    if (!isTerminal(rec.task.state)) used.push(...rec.task.resources);
   }
-  let offered: Resource[] = [];
+  const offered: Resource[] = [];
   const offers: Record<string, unknown>[] = [];
   for (const id of fw.offers) {
     const o = m.offers.get(id);
     if (!o) continue;
-    offered = offered.concat(o.offer.resources);
+    offered.push(...o.offer.resources);
     offers.push({
       id: o.offer.id.value,
       framework_id: fw.id,
@@ -261,14 +261,14 @@ export function legacyRoles(m: Master): Record<string, unknown> {
 }
 
 function offeredForRole(m: Master, role: string): Resource[] {
-  let out: Resource[] = [];
-  for (const o of m.offers.values()) if (o.role === role) out = out.concat(o.offer.resources);
+  const out: Resource[] = [];
+  for (const o of m.offers.values()) if (o.role === role) out.push(...o.offer.resources);
   return R.normalize(out);
 }
 
 function reservedForRole(m: Master, role: string): Resource[] {
-  let out: Resource[] = [];
-  for (const a of m.agents.values()) if (a.state === 'REGISTERED') out = out.concat(a.info.resources.filter((r) => R.reservationRole(r) === role));
+  const out: Resource[] = [];
+  for (const a of m.agents.values()) if (a.state === 'REGISTERED') out.push(...a.info.resources.filter((r) => R.reservationRole(r) === role));
   return R.normalize(out);
 }
 
@@ -369,14 +369,14 @@ export function metricsSnapshot(m: Master, nowMs: number, system: Record<string,
   let active = 0;
   let unreachable = 0;
   let connected = 0;
-  let total: Resource[] = [];
-  let used: Resource[] = [];
+  const total: Resource[] = [];
+  const used: Resource[] = [];
   for (const a of m.agents.values()) {
     if (a.state === 'REGISTERED') {
       active++;
       if (a.sink) connected++;
-      total = total.concat(a.info.resources);
-      used = used.concat(m.agentUsedResources(a));
+      total.push(...a.info.resources);
+      used.push(...m.agentUsedResources(a));
     } else if (a.state === 'UNREACHABLE') unreachable++;
   }
   out['master/slaves_active'] = active;
