@@ -16,9 +16,7 @@
  *     serialising /master/state (legacyState) and GET_STATE (getState) at full size.
  *
  * Usage: node --expose-gc dist/bench/scale.js [--quick] [--only b2,b3,b10] [--store sqlite|memory]
- *        [--agents N] [--tasks N] [--seed N] [--json] [--linear-views]
- * --linear-views is a what-if: it replaces Master.frameworkView (quadratic in a framework's tasks)
- * by a linear copy, to show what B3 becomes once the master is fixed.
+ *        [--agents N] [--tasks N] [--seed N] [--json]
  * (npm run bench:scale). --quick runs at a tenth of the size, for a smoke test.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,10 +26,10 @@ import { performance } from 'node:perf_hooks';
 import { SqliteStore } from '../src/adapters/store/sqlite.js';
 import { Random } from '../src/base/random.js';
 import * as R from '../src/core/resources/index.js';
-import { type Attribute, isTerminal, type Offer, type Resource, type TaskStatus } from '../src/model/mesos.js';
+import type { Attribute, TaskStatus } from '../src/model/mesos.js';
 import type { Store } from '../src/ports/store.js';
 import { DEFAULT_MASTER_CONFIG } from '../src/services/master/config.js';
-import { type Master, Master as MasterClass } from '../src/services/master/master.js';
+import type { Master } from '../src/services/master/master.js';
 import { getState, legacyState } from '../src/services/master/views.js';
 import { DEFAULT_SIM_AGENT, SimAgent } from '../src/sim/agent.js';
 import { SimClock } from '../src/sim/clock.js';
@@ -55,46 +53,9 @@ const SEED = Number(argValue('--seed') ?? 1);
 const AGENTS = Number(argValue('--agents') ?? (QUICK ? 1000 : 10_000));
 const TASKS = Number(argValue('--tasks') ?? (QUICK ? 10_000 : 100_000));
 const INSTANCES_PER_APP = 100;
-/** What-if: replace Master.frameworkView by a linear version (see linearFrameworkView). */
-const LINEAR_VIEWS = process.argv.includes('--linear-views');
 
 if (!['sqlite', 'memory'].includes(STORE_KIND)) throw new Error('--store must be sqlite or memory');
 if (!(AGENTS > 0 && TASKS > 0 && Number.isInteger(AGENTS) && Number.isInteger(TASKS))) throw new Error('--agents and --tasks need positive integers');
-
-// --- what-if patch ---------------------------------------------------------------------------------
-
-/**
- * Master.frameworkView as it is, but accumulating with push instead of `concat` in a loop (which
- * is quadratic in the framework's tasks). Only with --linear-views, to show what B3 becomes once
- * the master is fixed; every figure printed with it says so.
- */
-function linearFrameworkView(this: Master, fw: Parameters<Master['frameworkView']>[0]): Record<string, unknown> {
-  const allocated: Resource[] = [];
-  for (const rec of fw.tasks.values()) if (!isTerminal(rec.task.state)) for (const r of rec.task.resources) allocated.push(r);
-  const offered: Resource[] = [];
-  const offers: Offer[] = [];
-  for (const id of fw.offers) {
-    const o = this.offers.get(id);
-    if (o) {
-      for (const r of o.offer.resources) offered.push(r);
-      offers.push(o.offer);
-    }
-  }
-  return {
-    framework_info: fw.info,
-    active: fw.active,
-    connected: fw.state === 'CONNECTED',
-    recovered: fw.state === 'RECOVERED',
-    registered_time: { nanoseconds: fw.registeredTimeMs * 1e6 },
-    ...(fw.reregisteredTimeMs ? { reregistered_time: { nanoseconds: fw.reregisteredTimeMs * 1e6 } } : {}),
-    ...(fw.unregisteredTimeMs ? { unregistered_time: { nanoseconds: fw.unregisteredTimeMs * 1e6 } } : {}),
-    ...(offers.length ? { offers } : {}),
-    ...(allocated.length ? { allocated_resources: R.normalize(allocated) } : {}),
-    ...(offered.length ? { offered_resources: R.normalize(offered) } : {}),
-  };
-}
-
-if (LINEAR_VIEWS) MasterClass.prototype.frameworkView = linearFrameworkView;
 
 // --- helpers ---------------------------------------------------------------------------------------
 
@@ -592,7 +553,6 @@ async function main(): Promise<void> {
       `scale benchmarks: ${AGENTS.toLocaleString()} agents, ${TASKS.toLocaleString()} tasks${QUICK ? ' (--quick)' : ''}, seed ${SEED}, node ${process.version}`,
     );
     console.log('wall-clock time of the real master (and the simulated agents and scheduler in the same process); virtual time is free');
-    if (LINEAR_VIEWS) console.log('WHAT-IF: Master.frameworkView replaced by a linear version (--linear-views); not the master as it is');
   }
   let c: Cluster | undefined;
   if (ONLY.has('b2') || ONLY.has('b3') || ONLY.has('b10')) c = await b2();

@@ -11,7 +11,7 @@ import {
   taskRecords,
   Zone,
 } from '../../core/dns/index.js';
-import type { FrameworkInfo, Task, TaskStatus } from '../../model/mesos.js';
+import { type FrameworkInfo, type Task, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
 import type { EventSink } from '../../ports/sink.js';
 
 /**
@@ -39,17 +39,8 @@ type OperatorEvent = { type: string } & Record<string, any>;
 
 /** Tasks kept: every non-terminal task the master reports (records only for running ones). */
 const MAX_TASKS = 1_000_000;
-const TERMINAL = new Set([
-  'TASK_FINISHED',
-  'TASK_FAILED',
-  'TASK_KILLED',
-  'TASK_ERROR',
-  'TASK_LOST',
-  'TASK_DROPPED',
-  'TASK_GONE',
-  'TASK_GONE_BY_OPERATOR',
-  'TASK_UNKNOWN',
-]);
+/** Ended tasks: the model's terminal states, and TASK_UNKNOWN (no record for it either). */
+const ended = (state: TaskState): boolean => isTerminal(state) || state === 'TASK_UNKNOWN';
 
 const taskKey = (fwId: string, taskId: string) => `${fwId}/${taskId}`;
 
@@ -181,7 +172,7 @@ export class DnsService {
 
   private putTask(task: Task): void {
     const key = taskKey(task.framework_id.value, task.task_id.value);
-    if (TERMINAL.has(task.state)) {
+    if (ended(task.state)) {
       this.tasks.delete(key);
     } else if (this.tasks.has(key) || this.tasks.size < MAX_TASKS) {
       this.tasks.set(key, task);

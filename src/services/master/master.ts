@@ -241,16 +241,8 @@ export class Master {
     this.timers.length = 0;
     this.allocationSoon?.cancel();
     this.allocationSoon = undefined;
-    for (const fw of this.frameworks.values()) {
-      fw.failoverTimer?.cancel();
-      fw.heartbeatTimer?.cancel();
-      fw.failoverTimer = undefined;
-      fw.heartbeatTimer = undefined;
-      // Detach before closing, so the close is not taken for a disconnection (no failover timer).
-      const sink = fw.sink;
-      fw.sink = undefined;
-      sink?.close();
-    }
+    // Detach before closing, so the close is not taken for a disconnection (no failover timer).
+    for (const fw of this.frameworks.values()) this.detachFramework(fw)?.close();
     for (const a of this.agents.values()) {
       const sink = a.sink;
       a.sink = undefined;
@@ -1122,12 +1114,7 @@ export class Master {
     }
     for (const agent of agentsToNotify) this.sendToAgent(agent, { type: 'SHUTDOWN_FRAMEWORK', framework_id: { value: fw.id } });
     fw.pendingTasks.clear();
-    fw.failoverTimer?.cancel();
-    fw.heartbeatTimer?.cancel();
-    fw.failoverTimer = undefined;
-    fw.heartbeatTimer = undefined;
-    const sink = fw.sink;
-    fw.sink = undefined;
+    const sink = this.detachFramework(fw);
     fw.state = 'COMPLETED';
     fw.active = false;
     fw.unregisteredTimeMs = this.clock.nowMs();
@@ -1140,6 +1127,17 @@ export class Master {
     void this.writer.flush();
     this.broadcast({ type: 'FRAMEWORK_REMOVED', framework_removed: { framework_info: fw.info } });
     this.allocateSoon();
+  }
+
+  /** Cancels a framework's timers and takes its stream away (returned for the caller to close). */
+  private detachFramework(fw: FrameworkRecord): EventSink | undefined {
+    fw.failoverTimer?.cancel();
+    fw.heartbeatTimer?.cancel();
+    fw.failoverTimer = undefined;
+    fw.heartbeatTimer = undefined;
+    const sink = fw.sink;
+    fw.sink = undefined;
+    return sink;
   }
 
   private isCompletedFramework(id: string): boolean {
