@@ -26,6 +26,13 @@ export interface ReregisterCall {
   tasks: Task[];
   /** The frameworks those tasks belong to. */
   frameworks: FrameworkInfo[];
+  /**
+   * Orders reregistrations: the agent raises it with every attempt (and across restarts). The
+   * master ignores a REREGISTER older than the last one it accepted, and answers a repeat of that
+   * one without starting a new session, so a delayed or duplicated request cannot replace a newer
+   * task list. Absent from agents that predate it (no ordering then).
+   */
+  session?: number;
 }
 
 /** Opens the master → agent command stream (the HTTP reply stays open). */

@@ -262,6 +262,14 @@ export class SimAgent implements AgentNode {
     this.setTimer(delayMs, () => void this.connect());
   }
 
+  private lastSession = 0;
+
+  /** REREGISTER's ordering number: strictly increasing, and past any earlier run's (clock based). */
+  private nextSession(): number {
+    this.lastSession = Math.max(this.lastSession + 1, Math.floor(this.clock.nowMs()));
+    return this.lastSession;
+  }
+
   private backoff(): number {
     const d = this.jitter(this.options.backoffMinMs, this.backoffMs);
     this.backoffMs = Math.min(this.options.backoffMaxMs, this.backoffMs * 2);
@@ -281,6 +289,7 @@ export class SimAgent implements AgentNode {
               ip: this.options.ip,
               version: this.options.version,
               tasks: this.reportedTasks(),
+              session: this.nextSession(),
               frameworks: [...this.frameworks.values()],
             }
           : { type: 'REGISTER', agent_info: this.agentInfo(), ip: this.options.ip, version: this.options.version },

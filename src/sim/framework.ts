@@ -159,6 +159,8 @@ export class SimFramework {
   onAllRunning: (() => void) | undefined;
   /** Updates received per task (also reconciliation answers), for inspection. */
   reconcileAnswers = 0;
+  private readonly unreachableOn = new Map<string, Set<FwTask>>();
+  private readonly reconciledAgentAtMs = new Map<string, number>();
   /** Service tasks that reached RUNNING (benchmarks, with onAllRunning). */
   runningCount = 0;
   /** Invoked for each reconciliation answer (benchmarks). */
@@ -395,11 +397,13 @@ export class SimFramework {
       else if (state === 'TASK_FAILED') this.stats.failed++;
       else if (state !== 'TASK_KILLED') this.stats.lost++;
       this.deficitDirty = true;
+      this.noteUnreachable(t);
       this.forget(t);
       return;
     }
     t.state = state;
     t.unreachableSinceMs = state === 'TASK_UNREACHABLE' ? t.unreachableSinceMs || this.clock.nowMs() : 0;
+    this.noteUnreachable(t);
     if (state === 'TASK_RUNNING' && this.wall && t.runningWallMs === 0) t.runningWallMs = this.wall();
     if (state === 'TASK_UNREACHABLE' || (state === 'TASK_RUNNING' && prev === 'TASK_UNREACHABLE')) this.deficitDirty = true;
     if (state === 'TASK_RUNNING' && prev !== 'TASK_RUNNING') {
@@ -410,6 +414,15 @@ export class SimFramework {
   }
 
   /** Terminal tasks are dropped after a while so the map stays bounded. */
+  /** Tracks the tasks it was told are unreachable, by agent (see onOffers). */
+  private noteUnreachable(t: FwTask): void {
+    const set = this.unreachableOn.get(t.agentId);
+    if (t.state === 'TASK_UNREACHABLE') {
+      if (set) set.add(t);
+      else this.unreachableOn.set(t.agentId, new Set([t]));
+    } else if (set?.delete(t) && set.size === 0) this.unreachableOn.delete(t.agentId);
+  }
+
   private forget(t: FwTask): void {
     this.after(600_000, () => {
       const cur = this.tasks.get(t.id);
@@ -505,6 +518,22 @@ export class SimFramework {
     this.call({ type: 'RECONCILE', framework_id: { value: this.frameworkId }, reconcile: { tasks } });
   }
 
+  /**
+   * An offer from an agent on which it has tasks it was told are unreachable: the agent is back,
+   * so it asks about those tasks now instead of at the next periodic reconciliation (as Marathon
+   * does); the master may have learned they are gone, or never have known them at all.
+   */
+  private reconcileReturned(agentId: string): void {
+    const set = this.unreachableOn.get(agentId);
+    if (!set || set.size === 0 || this.conn !== 'subscribed' || !this.frameworkId) return;
+    const now = this.clock.nowMs();
+    if (now - (this.reconciledAgentAtMs.get(agentId) ?? -Infinity) < 10_000) return;
+    this.reconciledAgentAtMs.set(agentId, now);
+    this.stats.reconciles++;
+    const tasks = [...set].map((t) => ({ task_id: { value: t.id }, agent_id: { value: agentId } }));
+    this.call({ type: 'RECONCILE', framework_id: { value: this.frameworkId }, reconcile: { tasks } });
+  }
+
   /** Declares more apps (benchmarks: open-loop submission); asks for offers right away. */
   addApps(apps: SimApp[]): void {
     for (const a of apps) this.options.apps.push(a);
@@ -544,6 +573,7 @@ export class SimFramework {
         // Expunged: killed (the master delivers the kill if the agent returns) and forgotten.
         this.kill(t, 'unreachable too long');
         t.state = 'TASK_GONE';
+        this.noteUnreachable(t);
         if (t.app) this.byApp.get(t.app)?.delete(t);
         this.forget(t);
         continue;
@@ -622,7 +652,10 @@ export class SimFramework {
     this.observer.offersReceived?.(this, offers);
     this.lastOffersMs = this.clock.nowMs();
     this.stats.offersReceived += offers.length;
-    for (const o of offers) this.offers.set(o.id.value, o);
+    for (const o of offers) {
+      this.offers.set(o.id.value, o);
+      this.reconcileReturned(o.agent_id.value);
+    }
     this.useOffers();
   }
 

@@ -405,6 +405,14 @@ export class Agent {
     });
   }
 
+  private lastSession = 0;
+
+  /** REREGISTER's ordering number: strictly increasing, and past any earlier run's (clock based). */
+  private nextSession(): number {
+    this.lastSession = Math.max(this.lastSession + 1, Math.floor(this.clock.nowMs()));
+    return this.lastSession;
+  }
+
   private async registerOnce(gen: number): Promise<'ok' | 'retry' | 'new'> {
     const reregister = this.agentId !== undefined;
     const agentInfo = this.agentInfo();
@@ -416,6 +424,7 @@ export class Agent {
           ip: this.config.ip,
           version: this.config.version,
           tasks: this.reportedTasks(),
+          session: this.nextSession(),
           frameworks: this.reportedFrameworks(),
         })
       : await this.link.call({ type: 'REGISTER', agent_info: agentInfo, ip: this.config.ip, version: this.config.version });

@@ -58,6 +58,8 @@ export interface AgentRecord {
   registeredTimeMs: number;
   reregisteredTimeMs: number | undefined;
   unreachableTimeMs: number | undefined;
+  /** The session of the last REREGISTER accepted (see ReregisterCall.session). */
+  session: number | undefined;
   /** Tasks on this agent known to the master, by `${frameworkId}/${taskId}`. */
   tasks: Map<string, TaskRecord>;
   offers: Set<string>;
@@ -129,6 +131,7 @@ interface StoredAgent {
   registeredTimeMs: number;
   reregisteredTimeMs?: number;
   unreachableTimeMs?: number;
+  session?: number;
 }
 
 interface StoredFramework {
@@ -190,6 +193,7 @@ export class Master {
     'master/dropped_messages': 0,
     'master/messages_register_slave': 0,
     'master/messages_reregister_slave': 0,
+    'master/invalid_reregistrations': 0,
     'master/slave_unreachable_completed': 0,
     'master/slave_removals': 0,
     'master/tasks_dropped': 0,
@@ -295,6 +299,7 @@ export class Master {
         registeredTimeMs: s.registeredTimeMs,
         reregisteredTimeMs: s.reregisteredTimeMs,
         unreachableTimeMs: s.unreachableTimeMs,
+        session: s.session,
         tasks: new Map(),
         offers: new Set(),
         pendingCommands: [],
@@ -383,12 +388,7 @@ export class Master {
     this.broadcast(() => ({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } }));
     this.log('info', `agent ${id} registered from ${info.hostname} (${call.ip})`);
     this.allocateSoon();
-    const reply: RegisteredReply = {
-      agent_id: { value: id },
-      master_id: this.id,
-      ping_interval_seconds: this.config.agentPingTimeoutMs / 1000,
-    };
-    return { status: 200, body: reply };
+    return { status: 200, body: this.registeredReply(id) };
   }
 
   private async reregisterAgent(call: ReregisterCall): Promise<CallResult> {
@@ -400,6 +400,13 @@ export class Master {
     const now = this.clock.nowMs();
     let agent = this.agents.get(id);
     if (agent?.state === 'GONE') return { status: 403, body: { error: 'gone', message: `Agent ${id} has been marked gone` } };
+    const session = typeof call.session === 'number' && Number.isFinite(call.session) ? call.session : undefined;
+    if (agent && session !== undefined && agent.session !== undefined && session <= agent.session) {
+      // A delayed or duplicated request: its task list is older than one already accepted.
+      this.metrics['master/invalid_reregistrations']!++;
+      if (session === agent.session && agent.state === 'REGISTERED') return { status: 200, body: this.registeredReply(id) };
+      return { status: 409, body: `Stale reregistration of agent ${id}: session ${session} is not newer than ${agent.session}` };
+    }
     const info: AgentInfo = { ...call.agent_info, id: { value: id }, resources: R.normalize(call.agent_info.resources) };
     if (!agent) {
       agent = newAgentRecord(id, info, call, now);
@@ -422,6 +429,7 @@ export class Master {
       agent.reregisteredTimeMs = now;
       agent.unreachableTimeMs = undefined;
     }
+    if (session !== undefined) agent.session = session;
 
     // Reconcile the tasks the agent reports against what the master remembers.
     const reported = new Set<string>();
@@ -456,8 +464,9 @@ export class Master {
         fw.tasks.set(t.task_id.value, rec);
       }
       if (!rec) {
-        if (!hasCapability(fw.info, 'PARTITION_AWARE') && fw.completedTasks.toArray().some((c) => c.task_id.value === t.task_id.value)) {
-          // Already reported lost to a framework that cannot take it back: kill it.
+        if (!isTerminal(t.state) && fw.completedTasks.toArray().some((c) => c.task_id.value === t.task_id.value)) {
+          // The framework was already told this task ended (lost, gone, killed): it cannot be
+          // brought back without breaking the order of its updates, so it is killed.
           toKill.push({ fw: fwId, task: t.task_id.value });
           continue;
         }
@@ -482,6 +491,8 @@ export class Master {
       const fw = this.frameworks.get(rec.task.framework_id.value);
       agent.tasks.delete(key);
       if (!fw) continue;
+      // An unreachable task the agent came back without: it leaves the unreachable set, like any other.
+      if (fw.unreachableTasks.delete(rec.task.task_id.value)) fw.tasks.set(rec.task.task_id.value, rec);
       const state: TaskState = hasCapability(fw.info, 'PARTITION_AWARE') ? 'TASK_GONE' : 'TASK_LOST';
       this.transitionByMaster(fw, rec, state, 'REASON_AGENT_RESTARTED', 'Task is unknown to the agent after it reregistered');
     }
@@ -501,12 +512,11 @@ export class Master {
     this.broadcast(() => ({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } }));
     this.log('info', `agent ${id} reregistered with ${call.tasks?.length ?? 0} tasks`);
     this.allocateSoon();
-    const reply: RegisteredReply = {
-      agent_id: { value: id },
-      master_id: this.id,
-      ping_interval_seconds: this.config.agentPingTimeoutMs / 1000,
-    };
-    return { status: 200, body: reply };
+    return { status: 200, body: this.registeredReply(id) };
+  }
+
+  private registeredReply(agentId: string): RegisteredReply {
+    return { agent_id: { value: agentId }, master_id: this.id, ping_interval_seconds: this.config.agentPingTimeoutMs / 1000 };
   }
 
   /** Resources used on an agent per (framework, role), from the tasks the master knows. */
@@ -681,8 +691,10 @@ export class Master {
     if (!rec) {
       const done = fw.completedTasks.toArray().find((t) => t.task_id.value === taskId);
       if (done) {
-        // Late update for a task already completed (e.g. lost while partitioned): acknowledge, drop.
+        // Late update for a task already completed (e.g. lost while partitioned): acknowledge and
+        // drop it; if the task still runs there, kill it, since its framework was told it ended.
         this.metrics['master/invalid_status_updates']!++;
+        if (!isTerminal(status.state)) this.sendToAgent(agent, { type: 'KILL_TASK', framework_id: { value: fwId }, task_id: { value: taskId } });
         return { status: 200, body: {} };
       }
       // Unknown to the master (its launch was never stored): adopt it.
@@ -1782,6 +1794,7 @@ export class Master {
       registeredTimeMs: agent.registeredTimeMs,
       ...(agent.reregisteredTimeMs !== undefined ? { reregisteredTimeMs: agent.reregisteredTimeMs } : {}),
       ...(agent.unreachableTimeMs !== undefined ? { unreachableTimeMs: agent.unreachableTimeMs } : {}),
+      ...(agent.session !== undefined ? { session: agent.session } : {}),
     };
     this.writer.put(K_AGENT + agent.id, s);
   }
@@ -1913,6 +1926,7 @@ function newAgentRecord(id: string, info: AgentInfo, call: { ip: string; version
     registeredTimeMs: nowMs,
     reregisteredTimeMs: undefined,
     unreachableTimeMs: undefined,
+    session: undefined,
     tasks: new Map(),
     offers: new Set(),
     pendingCommands: [],
