@@ -64,7 +64,13 @@ const VOLUME_SCRIPT = [
 ].join('\n');
 
 /** A COMMAND check of a process task: in the task's mount namespace and cgroups, then the command. */
-const EXEC_SCRIPT = ['for __g in $DCOS_CHECK_CGROUPS; do echo 0 >"$__g/cgroup.procs" || exit 122; done', 'unset DCOS_CHECK_CGROUPS', 'exec "$@"'].join('\n');
+// (Entering a mount namespace moves the working directory to its root: cd back into the sandbox.)
+const EXEC_SCRIPT = [
+  'for __g in $DCOS_CHECK_CGROUPS; do echo 0 >"$__g/cgroup.procs" || exit 122; done',
+  'cd "$DCOS_CHECK_SANDBOX" || exit 121',
+  'unset DCOS_CHECK_CGROUPS DCOS_CHECK_SANDBOX',
+  'exec "$@"',
+].join('\n');
 
 const LAUNCH_TIMEOUT_MS = 10_000;
 const DEFAULT_PIDS_MAX = 4096;
@@ -324,6 +330,7 @@ export class ProcessRuntime implements ContainerRuntime {
     if (!argv) {
       // A process task: enter its mount namespace (its volumes) and join its cgroups, in its sandbox.
       const nsenter = findTool('nsenter', 'util-linux');
+      checkEnv.DCOS_CHECK_SANDBOX = t.rec.sandboxDir;
       checkEnv.DCOS_CHECK_CGROUPS = (this.options.cgroups?.dirs(containerId) ?? []).filter((d) => existsSync(d)).join(' ');
       argv = [nsenter, '-t', String(t.rec.pid), '-m', '--', '/bin/sh', '-c', EXEC_SCRIPT, 'dcos-check', ...cmd];
     }
