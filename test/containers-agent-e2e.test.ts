@@ -207,7 +207,15 @@ describe('health checks', () => {
   test('HTTP: healthy while the server answers, then unhealthy; after consecutive_failures the task is killed, TASK_KILLED healthy false', async () => {
     const port = await freePort();
     const id = launch(`python3 -m http.server ${port} --bind 127.0.0.1 >/dev/null 2>&1 & p=$!; sleep 2; kill $p; sleep 100`, {
-      health_check: { type: 'HTTP', http: { port, path: '/' }, delay_seconds: 0, interval_seconds: 0.2, timeout_seconds: 1, consecutive_failures: 3, grace_period_seconds: 5 },
+      health_check: {
+        type: 'HTTP',
+        http: { port, path: '/' },
+        delay_seconds: 0,
+        interval_seconds: 0.2,
+        timeout_seconds: 1,
+        consecutive_failures: 3,
+        grace_period_seconds: 5,
+      },
     });
     const s = await final(id);
     const health = statuses(id).filter((x) => x.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED');
@@ -223,7 +231,15 @@ describe('health checks', () => {
   test('TCP: failures in the grace period are ignored; after it they count and kill the task', async () => {
     const port = await freePort();
     const id = launch('sleep 100', {
-      health_check: { type: 'TCP', tcp: { port }, delay_seconds: 0, interval_seconds: 0.1, timeout_seconds: 1, consecutive_failures: 2, grace_period_seconds: 1.5 },
+      health_check: {
+        type: 'TCP',
+        tcp: { port },
+        delay_seconds: 0,
+        interval_seconds: 0.1,
+        timeout_seconds: 1,
+        consecutive_failures: 2,
+        grace_period_seconds: 1.5,
+      },
     });
     const s = await final(id);
     const running = statuses(id).find((x) => x.state === 'TASK_RUNNING' && x.reason === undefined) as TaskStatus;
@@ -247,7 +263,8 @@ describe('health checks', () => {
     });
     await until('healthy', () => statuses(id).some((x) => x.healthy === true));
     const containerId = statuses(id)[0]?.container_status?.container_id?.value as string;
-    if (cgroups) assert.match(readFileSync(join(sandboxOf(id), 'check-cgroup'), 'utf8'), new RegExp(`memory:.*/${containerId}`), 'the check ran in the task cgroup');
+    if (cgroups)
+      assert.match(readFileSync(join(sandboxOf(id), 'check-cgroup'), 'utf8'), new RegExp(`memory:.*/${containerId}`), 'the check ran in the task cgroup');
     kill(id);
     assert.equal((await final(id)).state, 'TASK_KILLED');
   });
@@ -255,7 +272,13 @@ describe('health checks', () => {
   test('COMMAND (image task): runs inside the container by crun exec', { skip: imageSkip }, async () => {
     const id = launch('sleep 100', {
       container: image(registryAddr),
-      health_check: { type: 'COMMAND', command: { value: 'hostname > $MESOS_SANDBOX/probe; test -e /bin/busybox' }, delay_seconds: 0, interval_seconds: 0.3, timeout_seconds: 5 },
+      health_check: {
+        type: 'COMMAND',
+        command: { value: 'hostname > $MESOS_SANDBOX/probe; test -e /bin/busybox' },
+        delay_seconds: 0,
+        interval_seconds: 0.3,
+        timeout_seconds: 5,
+      },
     });
     await until('healthy', () => statuses(id).some((x) => x.healthy === true), 30_000);
     const containerId = statuses(id)[0]?.container_status?.container_id?.value as string;

@@ -192,4 +192,3 @@ describe('containers through the agent', () => {
     assert.match(s.message ?? '', /library\/nothere:1 not found/, s.message);
   });
 });
-

@@ -286,7 +286,8 @@ export async function runAgent(argv: string[]): Promise<void> {
   const ip = flags.get('ip') ?? '127.0.0.1';
   const diskText = flags.get('container-disk-watch-interval');
   const diskWatchMs = diskText === undefined ? undefined : parseDurationMs(diskText);
-  if (diskText !== undefined && !(diskWatchMs !== undefined && diskWatchMs > 0)) throw new Error(`--container_disk_watch_interval: cannot parse duration '${diskText}'`);
+  if (diskText !== undefined && !(diskWatchMs !== undefined && diskWatchMs > 0))
+    throw new Error(`--container_disk_watch_interval: cannot parse duration '${diskText}'`);
   const enforceDisk = flags.get('enforce-container-disk-quota');
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;

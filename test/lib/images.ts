@@ -24,7 +24,10 @@ export async function startRegistry(work: string, registryBin: string): Promise<
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
   const cfg = join(work, 'registry.yml');
-  writeFileSync(cfg, `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(work, 'registry')}}, delete: {enabled: true}}\nhttp: {addr: ${addr}}\n`);
+  writeFileSync(
+    cfg,
+    `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(work, 'registry')}}, delete: {enabled: true}}\nhttp: {addr: ${addr}}\n`,
+  );
   const child = spawn(registryBin, ['serve', cfg], { stdio: 'ignore' });
   for (let i = 0; i < 200; i++) {
     const ok = await fetch(`http://${addr}/v2/`).then(

@@ -49,8 +49,7 @@ export function outputName(uri: CommandURI): string {
   let name = uri.output_file;
   if (name === undefined || name === '') {
     const v = uri.value;
-    const path = v.startsWith('/') ? v : new URL(v).pathname;
-    name = decodeURIComponent(basename(path));
+    name = v.startsWith('/') ? basename(v) : decodeURIComponent(basename(new URL(v).pathname));
   }
   const n = normalize(name);
   if (n === '' || n === '.' || isAbsolute(n) || n === '..' || n.startsWith('../')) throw new Error(`cannot name the fetched file '${name}' inside the sandbox`);
@@ -175,7 +174,8 @@ export class Fetcher {
       else await run('unzip', ['-q', '-o', archive, '-d', staging]);
     } catch (e) {
       const err = e as Error & { stderr?: string; code?: string };
-      if (err.code === 'ENOENT') throw new Error(`cannot extract: '${kind === 'tar' ? 'tar' : 'unzip'}' is not installed (Debian package ${kind === 'tar' ? 'tar' : 'unzip'})`);
+      if (err.code === 'ENOENT')
+        throw new Error(`cannot extract: '${kind === 'tar' ? 'tar' : 'unzip'}' is not installed (Debian package ${kind === 'tar' ? 'tar' : 'unzip'})`);
       throw new Error(`cannot extract ${basename(archive)}: ${(err.stderr ?? err.message).trim().split('\n').slice(-2).join(' ')}`);
     }
     for (const entry of await fs.readdir(staging)) {

@@ -506,7 +506,9 @@ async function processVolumes(spec: LaunchSpec, allowedHostPaths: readonly strin
         await fs.writeFile(m.target, '', { flag: 'a' });
       }
     } else if (!existsSync(m.target)) {
-      throw new Error(`volume container_path '${m.target}' does not exist on the host: a task without an image mounts over an existing path (or use a relative container_path, under the sandbox)`);
+      throw new Error(
+        `volume container_path '${m.target}' does not exist on the host: a task without an image mounts over an existing path (or use a relative container_path, under the sandbox)`,
+      );
     }
   }
   return mounts;

@@ -46,7 +46,8 @@ export function resolveVolumes(
     if (type === 'SANDBOX_PATH') {
       const sp = v.source?.sandbox_path;
       if (!sp || typeof sp.path !== 'string') throw new Error(`${what}: SANDBOX_PATH needs source.sandbox_path.path`);
-      if ((sp.type ?? 'SELF') === 'PARENT') throw new Error(`${what}: a PARENT sandbox path needs a parent container (only nested containers of a task group have one)`);
+      if ((sp.type ?? 'SELF') === 'PARENT')
+        throw new Error(`${what}: a PARENT sandbox path needs a parent container (only nested containers of a task group have one)`);
       if (sp.type !== undefined && sp.type !== 'SELF') throw new Error(`${what}: unknown sandbox_path type '${sp.type}'`);
       const p = normalize(sp.path);
       if (isAbsolute(p) || p === '..' || p.startsWith('../')) throw new Error(`${what}: sandbox_path.path must be relative and stay inside the sandbox`);

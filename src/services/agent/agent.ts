@@ -22,7 +22,19 @@ import type { CommandStream, MasterLink, MasterLinkReply } from '../../ports/mas
 import type { Probes } from '../../ports/probes.js';
 import type { Checkpointer, ContainerRuntime, ExitStatus, LaunchSpec } from '../../ports/runtime.js';
 import { AGENT_DEFAULTS, type AgentConfig } from './config.js';
-import { CheckDriver, CheckState, checkPolicy, checkStatusOf, describe, emptyCheckStatus, HealthState, healthPolicy, healthy, probeSpec, runProbe } from './health.js';
+import {
+  CheckDriver,
+  CheckState,
+  checkPolicy,
+  checkStatusOf,
+  describe,
+  emptyCheckStatus,
+  HealthState,
+  healthPolicy,
+  healthy,
+  probeSpec,
+  runProbe,
+} from './health.js';
 import { AGENT_FILE, FRAMEWORKS_DIR, frameworkDir, frameworkFile, killedFile, sandboxPath, taskDir, taskFile, tasksDir, validId } from './paths.js';
 import { type SendOutcome, StatusUpdateManager } from './status-updates.js';
 
@@ -834,7 +846,11 @@ export class Agent {
             if (run.terminal || run.killing) return;
             const ok = healthy(r);
             const v = ok ? state.success() : state.failure(this.clock.nowMs());
-            if (!ok) this.log('info', `health check of task ${taskId} failed (${describe(r)})${v ? ` ${v.consecutiveFailures} times in a row` : ', ignored in the grace period'}`);
+            if (!ok)
+              this.log(
+                'info',
+                `health check of task ${taskId} failed (${describe(r)})${v ? ` ${v.consecutiveFailures} times in a row` : ', ignored in the grace period'}`,
+              );
             if (!v) return;
             run.lastHealthy = v.healthy;
             this.report(run, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR', reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED', healthy: v.healthy });
@@ -989,13 +1005,7 @@ export class Agent {
     });
   }
 
-  private makeStatus(
-    taskId: string,
-    state: TaskState,
-    containerId: string | undefined,
-    pid: number | undefined,
-    o: ReportOptions,
-  ): TaskStatus {
+  private makeStatus(taskId: string, state: TaskState, containerId: string | undefined, pid: number | undefined, o: ReportOptions): TaskStatus {
     const status: TaskStatus = {
       task_id: { value: taskId },
       state,

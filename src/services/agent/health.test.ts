@@ -117,7 +117,15 @@ async function world(task: Partial<TaskInfo>, caps: string[] = []) {
 }
 
 describe('health checks through the agent (manual clock)', () => {
-  const hc = { type: 'HTTP' as const, http: { port: 8080 }, delay_seconds: 1, interval_seconds: 2, timeout_seconds: 1, consecutive_failures: 2, grace_period_seconds: 4 };
+  const hc = {
+    type: 'HTTP' as const,
+    http: { port: 8080 },
+    delay_seconds: 1,
+    interval_seconds: 2,
+    timeout_seconds: 1,
+    consecutive_failures: 2,
+    grace_period_seconds: 4,
+  };
 
   test('nothing is probed before delay_seconds', async () => {
     const w = await world({ health_check: hc });
@@ -129,7 +137,12 @@ describe('health checks through the agent (manual clock)', () => {
 
   test('healthy, then unhealthy twice: TASK_RUNNING healthy true/false updates, then the task is killed and reported TASK_KILLED healthy false', async () => {
     const w = await world({ health_check: hc, kill_policy: { grace_period: { nanoseconds: 2e9 } } }, ['TASK_KILLING_STATE']);
-    w.probes.results.push({ kind: 'http', statusCode: 200 }, { kind: 'http', statusCode: 200 }, { kind: 'http', statusCode: 500 }, { kind: 'error', message: 'timed out' });
+    w.probes.results.push(
+      { kind: 'http', statusCode: 200 },
+      { kind: 'http', statusCode: 200 },
+      { kind: 'http', statusCode: 500 },
+      { kind: 'error', message: 'timed out' },
+    );
     await w.clock.advance(1_000 + 3 * 2_000);
     const s = w.statuses();
     const health = s.filter((x) => x.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED');
@@ -158,10 +171,7 @@ describe('health checks through the agent (manual clock)', () => {
     w.probes.results.push({ kind: 'http', statusCode: 503 }, { kind: 'http', statusCode: 503 });
     await w.clock.advance(1_000 + 2_000); // probes at 1 s and 3 s: inside the 4 s grace period
     assert.equal(w.probes.calls, 2);
-    assert.equal(
-      w.statuses().filter((x) => x.healthy !== undefined).length,
-      0,
-    );
+    assert.equal(w.statuses().filter((x) => x.healthy !== undefined).length, 0);
     assert.equal(w.runtime.killed.length, 0);
   });
 
