@@ -4,10 +4,8 @@
  * Skipped with a printed reason where crun, the registry or busybox-static is missing.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +18,7 @@ import type { AgentCommand } from '../src/model/agent-protocol.js';
 import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink, ManualClock } from '../src/services/agent/fakes.js';
+import { pushBusybox, startRegistry } from './lib/images.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dcos-containers-e2e-'));
 const cgMode = detectCgroups();
@@ -47,16 +46,6 @@ async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Pro
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function boot() {
@@ -130,41 +119,11 @@ describe('containers through the agent', () => {
     await a.agent.start();
     await until('registration', () => a.agent.connection === 'registered');
     if (imageSkip) return;
-    const port = await freePort();
-    registryAddr = `127.0.0.1:${port}`;
-    const cfg = join(work, 'registry.yml');
-    writeFileSync(
-      cfg,
-      `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(work, 'registry')}}, delete: {enabled: true}}\nhttp: {addr: ${registryAddr}}\n`,
-    );
-    registry = spawn(registryBin as string, ['serve', cfg], { stdio: 'ignore' });
-    await until(
-      'the registry',
-      () => {
-        try {
-          execFileSync('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { stdio: 'ignore' });
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      10_000,
-    ).catch(async () => {
-      // bash's /dev/tcp may not be there under sh: fall back to an HTTP probe loop.
-      for (let i = 0; i < 100; i++) {
-        if (
-          await fetch(`http://${registryAddr}/v2/`).then(
-            (r) => r.status === 200,
-            () => false,
-          )
-        )
-          return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error('the registry did not start');
-    });
-    await pushBusybox(registryAddr, 'library/busybox', '1', false);
-    await pushBusybox(registryAddr, 'library/corrupt', '1', true);
+    const r = await startRegistry(work, registryBin as string);
+    registry = r.child;
+    registryAddr = r.addr;
+    await pushBusybox(work, busybox as string, registryAddr, 'library/busybox', '1', false);
+    await pushBusybox(work, busybox as string, registryAddr, 'library/corrupt', '1', true);
   });
 
   after(async () => {
@@ -233,65 +192,3 @@ describe('containers through the agent', () => {
     assert.match(s.message ?? '', /library\/nothere:1 not found/, s.message);
   });
 });
-
-/**
- * Builds a one-layer image from busybox-static and pushes it over plain HTTP (upload, PUT with
- * the digest, PUT the manifest). `corrupt`: the registry stores a layer whose content does not
- * match the digest the manifest names (its blob is overwritten on disk after the push).
- */
-async function pushBusybox(registry: string, repo: string, tag: string, corrupt: boolean): Promise<void> {
-  const dir = mkdtempSync(join(work, 'img-'));
-  const rootfs = join(dir, 'rootfs');
-  mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  execFileSync('cp', [busybox as string, join(rootfs, 'bin', 'busybox')]);
-  execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
-  // Its own layer digest: the registry stores blobs by content, and only this image's may be corrupted.
-  writeFileSync(join(rootfs, 'etc', 'image-name'), `${repo}:${tag}\n`);
-  const layerPath = join(dir, 'layer.tar.gz');
-  execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
-  const layer = readFileSync(layerPath);
-  const diffId = `sha256:${createHash('sha256')
-    .update(execFileSync('gzip', ['-dc', layerPath], { maxBuffer: 64 << 20 }))
-    .digest('hex')}`;
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
-      rootfs: { type: 'layers', diff_ids: [diffId] },
-    }),
-  );
-  const base = `http://${registry}/v2/${repo}`;
-  const upload = async (blob: Buffer): Promise<string> => {
-    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-    const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
-    assert.equal(start.status, 202, `upload start: ${start.status}`);
-    const loc = new URL(start.headers.get('location') as string, `http://${registry}`);
-    loc.searchParams.set('digest', digest);
-    const put = await fetch(loc, { method: 'PUT', body: blob, headers: { 'Content-Type': 'application/octet-stream' } });
-    assert.equal(put.status, 201, `blob put: ${put.status} ${await put.text()}`);
-    return digest;
-  };
-  const layerDigest = await upload(layer);
-  const configDigest = await upload(config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: configDigest },
-    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: layerDigest }],
-  };
-  const res = await fetch(`${base}/manifests/${tag}`, {
-    method: 'PUT',
-    body: JSON.stringify(manifest),
-    headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json' },
-  });
-  assert.equal(res.status, 201, `manifest put: ${res.status} ${await res.text()}`);
-  if (corrupt) {
-    const hex = layerDigest.slice(7);
-    const data = join(work, 'registry', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
-    const bad = Buffer.from(layer);
-    bad[bad.length - 20] = (bad[bad.length - 20] ?? 0) ^ 0xff;
-    writeFileSync(data, bad);
-  }
-}

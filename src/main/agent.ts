@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
+import { RuntimeProbes } from '../adapters/checks/probes.js';
 import { RealClock } from '../adapters/clock-real.js';
+import { Fetcher } from '../adapters/fetcher/fetcher.js';
 import { HttpMasterLink } from '../adapters/master-link-http.js';
 import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
@@ -51,6 +53,12 @@ export interface AgentOptions {
   ociRuntime?: 'crun' | 'runc';
   /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
   insecureRegistries?: string[];
+  /** Host paths HOST_PATH volumes may use (--allowed_host_paths); none by default. */
+  allowedHostPaths?: string[];
+  /** Kill tasks over their `disk` resource (--enforce_container_disk_quota). */
+  enforceContainerDiskQuota?: boolean;
+  /** --container_disk_watch_interval (default 15 s). */
+  containerDiskWatchIntervalMs?: number;
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -136,6 +144,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       bundleDir: join(workDir, 'bundles'),
       images: new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [] }),
       runtime: opts.ociRuntime ?? 'crun',
+      fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
+      allowedHostPaths: opts.allowedHostPaths ?? [],
+      upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
     });
   const agent = new Agent({
     clock: new RealClock(),
@@ -144,6 +155,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     runtime,
     checkpointer: new FsCheckpointer(workDir),
     log,
+    probes: new RuntimeProbes(runtime),
     config: {
       workDir,
       hostname: opts.hostname ?? ip,
@@ -155,6 +167,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       version: VERSION.mesos,
       ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
       recover: opts.recover ?? 'reconnect',
+      ...(opts.enforceContainerDiskQuota ? { enforceContainerDiskQuota: true } : {}),
+      ...(opts.containerDiskWatchIntervalMs !== undefined ? { containerDiskWatchIntervalMs: opts.containerDiskWatchIntervalMs } : {}),
       flags: {
         master: opts.master,
         work_dir: workDir,
@@ -227,6 +241,9 @@ Flags:
   --runtime=crun|runc           the OCI runtime for tasks with an image (default crun)
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
+  --allowed_host_paths=A,B      host directories HOST_PATH volumes may mount (default: none)
+  --enforce_container_disk_quota  kill tasks that use more disk than their disk resource
+  --container_disk_watch_interval=DURATION  how often task disk usage is measured (default 15secs)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
 SIGINT it stops; its tasks keep running and the next start reattaches to them.
@@ -234,7 +251,7 @@ SIGINT it stops; its tasks keep running and the next start reattaches to them.
 
 /** `dcos agent`: runs until SIGTERM/SIGINT, or until the master marks the agent gone. */
 export async function runAgent(argv: string[]): Promise<void> {
-  const { flags } = parseFlags(argv, new Set(['help']));
+  const { flags } = parseFlags(argv, new Set(['help', 'enforce-container-disk-quota']));
   if (flags.has('help')) {
     process.stdout.write(AGENT_HELP);
     return;
@@ -267,6 +284,11 @@ export async function runAgent(argv: string[]): Promise<void> {
   if (ociRuntime !== 'crun' && ociRuntime !== 'runc') throw new Error(`--runtime must be crun or runc, got '${ociRuntime}'`);
   if (isolation !== 'cgroups' && isolation !== 'none') throw new Error(`--isolation must be cgroups or none, got '${isolation}'`);
   const ip = flags.get('ip') ?? '127.0.0.1';
+  const diskText = flags.get('container-disk-watch-interval');
+  const diskWatchMs = diskText === undefined ? undefined : parseDurationMs(diskText);
+  if (diskText !== undefined && !(diskWatchMs !== undefined && diskWatchMs > 0))
+    throw new Error(`--container_disk_watch_interval: cannot parse duration '${diskText}'`);
+  const enforceDisk = flags.get('enforce-container-disk-quota');
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
 
@@ -284,6 +306,9 @@ export async function runAgent(argv: string[]): Promise<void> {
     isolation,
     ociRuntime,
     insecureRegistries: (flags.get('insecure-registries') ?? '').split(',').filter(Boolean),
+    allowedHostPaths: (flags.get('allowed-host-paths') ?? '').split(',').filter(Boolean),
+    enforceContainerDiskQuota: enforceDisk !== undefined && enforceDisk !== 'false',
+    ...(diskWatchMs !== undefined ? { containerDiskWatchIntervalMs: diskWatchMs } : {}),
     ...(flags.get('cgroups-root') !== undefined ? { cgroupsRoot: flags.get('cgroups-root') as string } : {}),
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,

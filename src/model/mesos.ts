@@ -195,6 +195,25 @@ export interface HealthCheck {
   tcp?: { port: number };
 }
 
+/** A generic check (mesos.proto CheckInfo): its result is reported in TaskStatus.check_status, it never kills. */
+export interface CheckInfo {
+  type?: 'COMMAND' | 'HTTP' | 'TCP';
+  command?: { command: CommandInfo };
+  http?: { port: number; path?: string; protocol?: string };
+  tcp?: { port: number; protocol?: string };
+  delay_seconds?: number;
+  interval_seconds?: number;
+  timeout_seconds?: number;
+}
+
+/** The last result of a CheckInfo; a field without its value means the check could not complete. */
+export interface CheckStatusInfo {
+  type: 'COMMAND' | 'HTTP' | 'TCP';
+  command?: { exit_code?: number };
+  http?: { status_code?: number };
+  tcp?: { succeeded?: boolean };
+}
+
 export interface DiscoveryInfo {
   visibility: 'FRAMEWORK' | 'CLUSTER' | 'EXTERNAL';
   name?: string;
@@ -221,7 +240,7 @@ export interface TaskInfo {
   command?: CommandInfo;
   container?: ContainerInfo;
   health_check?: HealthCheck;
-  check?: unknown;
+  check?: CheckInfo;
   kill_policy?: KillPolicy;
   data?: string;
   labels?: Labels;
@@ -300,6 +319,7 @@ export type StatusReason =
   | 'REASON_AGENT_UNKNOWN'
   | 'REASON_TASK_KILLED_DURING_LAUNCH'
   | 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED'
+  | 'REASON_TASK_CHECK_STATUS_UPDATED'
   | 'REASON_TASK_INVALID'
   | 'REASON_TASK_UNAUTHORIZED'
   | 'REASON_TASK_UNKNOWN';
@@ -316,6 +336,7 @@ export interface TaskStatus {
   timestamp?: number;
   uuid?: string;
   healthy?: boolean;
+  check_status?: CheckStatusInfo;
   labels?: Labels;
   container_status?: {
     container_id?: Id;

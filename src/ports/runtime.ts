@@ -78,6 +78,13 @@ export interface ContainerRuntime {
   /** Forgets a container whose exit was handled (frees the runtime's state for it). */
   cleanup?(containerId: string): Promise<void>;
   stats?(containerId: string): Promise<ContainerStats | undefined>;
+  /**
+   * Runs a command inside a running container (its namespaces, cgroups, sandbox and environment),
+   * as Mesos runs COMMAND checks. Resolves with its exit code, or rejects (timeout, no container).
+   */
+  exec?(containerId: string, command: CommandInfo, env: Record<string, string>, timeoutMs: number): Promise<number>;
+  /** Bytes the container uses on disk (its sandbox and its writable image layer), for `disk` limits. */
+  diskUsage?(containerId: string): Promise<number | undefined>;
   /** Stops watching containers; running containers keep running (an agent restart). */
   close?(): void;
 }

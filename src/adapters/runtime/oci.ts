@@ -7,6 +7,7 @@ import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
 import { cfsQuotaUs, cpuShares } from './cgroups.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
+import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 const run = promisify(execFile);
 
@@ -29,8 +30,10 @@ const run = promisify(execFile);
 
 export type OciRuntimeName = 'crun' | 'runc';
 
-export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'signal' | 'release'> {
+export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'signal' | 'release' | 'execArgv' | 'diskPaths'> {
   images: ImageStore;
+  /** The writable layer of a container's rootfs (counted against its disk limit). */
+  upperDirOf?: (containerId: string) => string;
   /** Directory for bundles (config.json and the rootfs mount point per container). */
   bundleDir: string;
   runtime?: OciRuntimeName;
@@ -97,7 +100,13 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
         await options.images.provision(pulled, spec.containerId, join(bundle, 'rootfs'));
         await fs.mkdir(join(bundle, 'rootfs', 'mnt', 'mesos', 'sandbox'), { recursive: true });
-        const config = ociConfig(spec, pulled.config, argv, options.cgroups);
+        const volumes = resolveVolumes(spec.container?.volumes ?? [], {
+          sandboxDir: spec.sandboxDir,
+          sandboxInContainer: SANDBOX_IN_CONTAINER,
+          allowedHostPaths: options.allowedHostPaths ?? [],
+        });
+        for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
+        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes);
         await fs.writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
@@ -111,6 +120,12 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       const [bin, ...args] = ociArgv(['kill', containerId, signal.slice(3)]);
       await run(bin as string, args).catch(() => {});
     },
+    execArgv: (containerId, argv, env) => {
+      if (!existsSync(join(bundleOf(containerId), 'config.json'))) return undefined;
+      const envArgs = Object.entries({ ...env, MESOS_SANDBOX: SANDBOX_IN_CONTAINER }).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+      return ociArgv(['exec', '--cwd', SANDBOX_IN_CONTAINER, ...envArgs, containerId, ...argv]);
+    },
+    diskPaths: (containerId) => (options.upperDirOf ? [options.upperDirOf(containerId)] : []),
     release: async (containerId) => {
       const bundle = bundleOf(containerId);
       if (!existsSync(bundle)) return;
@@ -123,7 +138,13 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
 }
 
 /** The OCI runtime config (config.json) for one task. */
-export function ociConfig(spec: LaunchSpec, image: ImageConfig, commandArgv: string[], cgroups: Cgroups | undefined): Record<string, unknown> {
+export function ociConfig(
+  spec: LaunchSpec,
+  image: ImageConfig,
+  commandArgv: string[],
+  cgroups: Cgroups | undefined,
+  volumes: readonly VolumeMount[] = [],
+): Record<string, unknown> {
   let args = commandArgv;
   if (spec.command.shell === false && !spec.command.value && (spec.command.arguments ?? []).length === 0) args = [...image.entrypoint, ...image.cmd];
   else if (spec.command.shell === false && image.entrypoint.length > 0 && !spec.command.value) args = [...image.entrypoint, ...(spec.command.arguments ?? [])];
@@ -164,6 +185,8 @@ export function ociConfig(spec: LaunchSpec, image: ImageConfig, commandArgv: str
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: SANDBOX_IN_CONTAINER, type: 'bind', source: spec.sandboxDir, options: ['rbind', 'rw'] },
+      // Volumes after the sandbox: a relative container_path lands inside it.
+      ...volumes.map((v) => ({ destination: v.target, type: 'bind', source: v.source, options: ['rbind', v.readOnly ? 'ro' : 'rw'] })),
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }],

@@ -10,7 +10,9 @@ import type {
   LaunchSpec,
   RecoveredContainer,
 } from '../../ports/runtime.js';
+import type { CommandURI } from '../../model/mesos.js';
 import type { Cgroups } from './cgroups.js';
+import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 /**
  * The `process` runtime: each task runs as a plain process group in its sandbox, no isolation
@@ -45,6 +47,31 @@ const SUPERVISOR = [
   'echo "$__c" >"$__d/exit_status.tmp" && "$__mv" -f "$__d/exit_status.tmp" "$__d/exit_status"',
 ].join('\n');
 
+/**
+ * Volumes of a process task: the task gets its own mount namespace (`unshare -m`, private
+ * propagation, so the host never sees the mounts) and each volume is bind-mounted there before the
+ * command is exec'd; RO is a read-only remount. argv: count, then (source, target, ro|rw) triples,
+ * then the command. The pid stays the same through unshare, sh and exec.
+ */
+const VOLUME_SCRIPT = [
+  '__n="$1"; shift',
+  'while [ "$__n" -gt 0 ]; do',
+  '  mount --bind "$1" "$2" || exit 124',
+  '  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 124; fi',
+  '  shift 3; __n=$((__n - 1))',
+  'done',
+  'exec "$@"',
+].join('\n');
+
+/** A COMMAND check of a process task: in the task's mount namespace and cgroups, then the command. */
+// (Entering a mount namespace moves the working directory to its root: cd back into the sandbox.)
+const EXEC_SCRIPT = [
+  'for __g in $DCOS_CHECK_CGROUPS; do echo 0 >"$__g/cgroup.procs" || exit 122; done',
+  'cd "$DCOS_CHECK_SANDBOX" || exit 121',
+  'unset DCOS_CHECK_CGROUPS DCOS_CHECK_SANDBOX',
+  'exec "$@"',
+].join('\n');
+
 const LAUNCH_TIMEOUT_MS = 10_000;
 const DEFAULT_PIDS_MAX = 4096;
 const KILL_POLL_MS = 20;
@@ -71,6 +98,14 @@ export interface ProcessRuntimeOptions {
   signal?: (containerId: string, signal: 'SIGTERM' | 'SIGKILL') => Promise<void>;
   /** Removes what prepare() made (bundles, rootfs mounts). */
   release?: (containerId: string) => Promise<void>;
+  /** Downloads CommandInfo.uris into the sandbox before the task starts (the Mesos fetcher). */
+  fetcher?: { fetch(uris: readonly CommandURI[], sandboxDir: string): Promise<void> };
+  /** Host paths that HOST_PATH volumes may use (the agent's --allowed-host-paths); none: no host paths. */
+  allowedHostPaths?: readonly string[];
+  /** The argv that runs a command inside an image container (`crun exec`), or undefined for process tasks. */
+  execArgv?: (containerId: string, argv: string[], env: Record<string, string>) => string[] | undefined;
+  /** More directories a container writes to (its overlay upper dir), counted against its disk limit. */
+  diskPaths?: (containerId: string) => string[];
 }
 
 interface RuntimeRecord {
@@ -124,6 +159,13 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     const dir = join(this.options.stateDir, spec.containerId);
     await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
+    const uris = spec.command.uris ?? [];
+    if (uris.length > 0) {
+      if (!this.options.fetcher) throw new Error('this agent has no fetcher for command.uris');
+      await this.options.fetcher.fetch(uris, spec.sandboxDir);
+    }
+    // Image tasks get their volumes as bind mounts in the bundle (prepare); process tasks here.
+    const volumes = image ? [] : await processVolumes(spec, this.options.allowedHostPaths ?? []);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
     let cgroupDirs: string[] = [];
@@ -134,6 +176,11 @@ export class ProcessRuntime implements ContainerRuntime {
         const p = await this.options.prepare(spec, argv);
         argv = p.argv;
         joinCg = p.joinCgroups;
+      }
+      if (volumes.length > 0) {
+        const unshare = findTool('unshare', 'util-linux');
+        const triples = volumes.flatMap((v) => [v.source, v.target, v.readOnly ? 'ro' : 'rw']);
+        argv = [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', VOLUME_SCRIPT, 'dcos-volumes', String(volumes.length), ...triples, ...argv];
       }
       if (cg) {
         const dirs = await cg.create(spec.containerId, {
@@ -273,6 +320,62 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  async exec(containerId: string, command: LaunchSpec['command'], env: Record<string, string>, timeoutMs: number): Promise<number> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) throw new Error(`container ${containerId} is not running`);
+    const cmd = commandArgv(command);
+    const checkEnv = { ...env };
+    for (const v of command.environment?.variables ?? []) if (typeof v?.name === 'string' && typeof v.value === 'string') checkEnv[v.name] = v.value;
+    let argv = this.options.execArgv?.(containerId, cmd, checkEnv);
+    if (!argv) {
+      // A process task: enter its mount namespace (its volumes) and join its cgroups, in its sandbox.
+      const nsenter = findTool('nsenter', 'util-linux');
+      checkEnv.DCOS_CHECK_SANDBOX = t.rec.sandboxDir;
+      checkEnv.DCOS_CHECK_CGROUPS = (this.options.cgroups?.dirs(containerId) ?? []).filter((d) => existsSync(d)).join(' ');
+      argv = [nsenter, '-t', String(t.rec.pid), '-m', '--', '/bin/sh', '-c', EXEC_SCRIPT, 'dcos-check', ...cmd];
+    }
+    const [bin, ...args] = argv as [string, ...string[]];
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(bin, args, { cwd: t.rec.sandboxDir, env: checkEnv, detached: true, stdio: 'ignore' });
+      const timer = setTimeout(() => {
+        if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+        reject(new Error(`the command did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve(code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0));
+      });
+    });
+  }
+
+  async diskUsage(containerId: string): Promise<number | undefined> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) return undefined;
+    const paths = [t.rec.sandboxDir, ...(this.options.diskPaths?.(containerId) ?? [])].filter((p) => existsSync(p));
+    if (paths.length === 0) return undefined;
+    // Blocks in use, as Mesos' disk/du isolator counts them; -x: not across mounts.
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('du', ['-s', '-k', '-x', ...paths], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let buf = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (d: string) => {
+        buf += d;
+      });
+      child.once('error', reject);
+      child.once('close', () => resolve(buf));
+    });
+    let kb = 0;
+    for (const line of out.split('\n')) {
+      const n = Number(line.split('\t')[0]);
+      if (Number.isFinite(n)) kb += n;
+    }
+    return kb * 1024;
+  }
+
   close(): void {
     this.closed = true;
     for (const t of this.containers.values()) {
@@ -385,6 +488,30 @@ export class ProcessRuntime implements ContainerRuntime {
     const killDeadline = Date.now() + AFTER_SIGKILL_WAIT_MS;
     while (groupAlive(pid) && Date.now() < killDeadline) await sleep(KILL_POLL_MS);
   }
+}
+
+const osSignals: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1, SIGSEGV: 11, SIGABRT: 6 };
+
+/** Resolves a process task's volumes and makes their sources and mount points. */
+async function processVolumes(spec: LaunchSpec, allowedHostPaths: readonly string[]): Promise<VolumeMount[]> {
+  const volumes = spec.container?.volumes ?? [];
+  if (volumes.length === 0) return [];
+  const mounts = resolveVolumes(volumes, { sandboxDir: spec.sandboxDir, sandboxInContainer: undefined, allowedHostPaths });
+  for (const m of mounts) {
+    if (m.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(m.source, { recursive: true });
+    if (m.inSandbox) {
+      if (m.directory) await fs.mkdir(m.target, { recursive: true });
+      else {
+        await fs.mkdir(join(m.target, '..'), { recursive: true });
+        await fs.writeFile(m.target, '', { flag: 'a' });
+      }
+    } else if (!existsSync(m.target)) {
+      throw new Error(
+        `volume container_path '${m.target}' does not exist on the host: a task without an image mounts over an existing path (or use a relative container_path, under the sandbox)`,
+      );
+    }
+  }
+  return mounts;
 }
 
 /** The argv a CommandInfo runs: shell form through /bin/sh, argv form as Mesos execs it. */

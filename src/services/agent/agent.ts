@@ -5,6 +5,7 @@ import type { Random } from '../../base/random.js';
 import type { AgentCommand, RegisteredReply } from '../../model/agent-protocol.js';
 import {
   type AgentInfo,
+  type CheckStatusInfo,
   type FrameworkInfo,
   hasCapability,
   isTerminal,
@@ -18,8 +19,22 @@ import {
   type TaskStatus,
 } from '../../model/mesos.js';
 import type { CommandStream, MasterLink, MasterLinkReply } from '../../ports/master-link.js';
+import type { Probes } from '../../ports/probes.js';
 import type { Checkpointer, ContainerRuntime, ExitStatus, LaunchSpec } from '../../ports/runtime.js';
 import { AGENT_DEFAULTS, type AgentConfig } from './config.js';
+import {
+  CheckDriver,
+  CheckState,
+  checkPolicy,
+  checkStatusOf,
+  describe,
+  emptyCheckStatus,
+  HealthState,
+  healthPolicy,
+  healthy,
+  probeSpec,
+  runProbe,
+} from './health.js';
 import { AGENT_FILE, FRAMEWORKS_DIR, frameworkDir, frameworkFile, killedFile, sandboxPath, taskDir, taskFile, tasksDir, validId } from './paths.js';
 import { type SendOutcome, StatusUpdateManager } from './status-updates.js';
 
@@ -33,6 +48,8 @@ export interface AgentDeps {
   checkpointer: Checkpointer;
   config: AgentConfig;
   log?: LogFn;
+  /** Runs health checks and checks; without it, tasks' checks are not run (a warning is logged). */
+  probes?: Probes;
 }
 
 export type AgentEvent =
@@ -43,7 +60,17 @@ export type AgentEvent =
 
 export type ConnectionState = 'idle' | 'connecting' | 'registered' | 'stopped' | 'gone';
 
-type KillReason = 'kill' | 'shutdown' | 'max_completion' | 'gone' | 'cleanup';
+type KillReason = 'kill' | 'shutdown' | 'max_completion' | 'gone' | 'cleanup' | 'unhealthy' | 'disk';
+const KILL_REASONS: readonly string[] = ['kill', 'shutdown', 'max_completion', 'gone', 'cleanup', 'unhealthy', 'disk'];
+
+/** Extra fields of a status update. */
+interface ReportOptions {
+  source: StatusSource;
+  reason?: StatusReason;
+  message?: string;
+  healthy?: boolean;
+  checkStatus?: CheckStatusInfo;
+}
 
 /** One task run (command tasks: one executor, one container per task). */
 interface TaskRun {
@@ -64,6 +91,14 @@ interface TaskRun {
   killing: boolean;
   completionTimer: TimerHandle | undefined;
   frameworkInfo: FrameworkInfo;
+  /** Health check and check drivers, running while the task runs. */
+  checkers: CheckDriver[];
+  /** The last health and check results reported (carried by later TASK_RUNNING updates). */
+  lastHealthy: boolean | undefined;
+  lastCheckStatus: CheckStatusInfo | undefined;
+  diskTimer: TimerHandle | undefined;
+  /** The limitation that made the agent kill the task (reported in its terminal update). */
+  limitation: string | undefined;
 }
 
 interface FrameworkEntry {
@@ -147,6 +182,7 @@ export class Agent {
   readonly config: Readonly<AgentConfig>;
   private readonly log: LogFn;
   private readonly updates: StatusUpdateManager;
+  private readonly probes: Probes | undefined;
 
   private agentId: string | undefined;
   private masterId: string | undefined;
@@ -189,6 +225,7 @@ export class Agent {
     this.ckpt = deps.checkpointer;
     this.config = deps.config;
     this.log = deps.log ?? (() => {});
+    this.probes = deps.probes;
     this.backoffMs = this.cfg('registerBackoffMinMs');
     this.completed = new RingBuffer<TaskView>(this.cfg('maxCompletedTasks'));
     this.updates = new StatusUpdateManager({
@@ -274,7 +311,8 @@ export class Agent {
           } else fw.tasks.set(taskId, run);
           continue;
         }
-        if ((await this.ckpt.read(killedFile(fwId, taskId))) !== undefined) run.killReason = 'kill';
+        const killed = await this.ckpt.read(killedFile(fwId, taskId));
+        if (killed !== undefined) run.killReason = KILL_REASONS.includes(killed) ? (killed as KillReason) : 'kill';
         fw.tasks.set(taskId, run);
         toRecover.push(run);
       }
@@ -301,6 +339,7 @@ export class Agent {
         this.watch(run);
         this.armCompletionTimer(run);
         if (run.killReason) this.killRun(run, run.killReason, this.cfg('defaultKillGracePeriodMs'));
+        else this.startWatchers(run);
       } else if (r.state === 'exited') {
         this.log('info', `task ${run.info.task_id.value} exited while the agent was down`);
         run.phase = 'running';
@@ -550,7 +589,12 @@ export class Agent {
     this.pingTimer = undefined;
     this.closeStream();
     this.updates.stop();
-    for (const fw of this.frameworks.values()) for (const run of fw.tasks.values()) run.completionTimer?.cancel();
+    for (const fw of this.frameworks.values()) {
+      for (const run of fw.tasks.values()) {
+        run.completionTimer?.cancel();
+        this.stopWatchers(run);
+      }
+    }
   }
 
   private closeStream(): void {
@@ -704,10 +748,12 @@ export class Agent {
     run.phase = 'running';
     // Queued before the exit watcher is attached, so STARTING and RUNNING always precede the end.
     this.report(run, 'TASK_STARTING', { source: 'SOURCE_EXECUTOR' });
+    if (task.check) run.lastCheckStatus = emptyCheckStatus(task.check);
     this.report(run, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR' });
     this.watch(run);
     this.armCompletionTimer(run);
     if (run.killReason) this.killRun(run, run.killReason, run.killGraceMs ?? this.killGrace(run, undefined));
+    else this.startWatchers(run);
   }
 
   private killTask(fwId: string | undefined, taskId: string | undefined, policy: KillPolicy | undefined): void {
@@ -757,8 +803,9 @@ export class Agent {
     if (run.phase === 'launching') return; // runTask kills it once launched (or never launches it)
     if (run.killing) return;
     run.killing = true;
+    this.stopWatchers(run);
     const taskId = run.info.task_id.value;
-    if (reason === 'kill' && hasCapability(run.frameworkInfo, 'TASK_KILLING_STATE') && run.state !== 'TASK_KILLING') {
+    if ((reason === 'kill' || reason === 'unhealthy') && hasCapability(run.frameworkInfo, 'TASK_KILLING_STATE') && run.state !== 'TASK_KILLING') {
       this.report(run, 'TASK_KILLING', { source: 'SOURCE_EXECUTOR' });
     }
     // Remembered across a restart, so an exit after the kill is still reported as KILLED.
@@ -783,6 +830,107 @@ export class Agent {
     });
   }
 
+  // --- Health checks, checks and the disk limit ---------------------------------------------------
+
+  /** Starts the task's health check, check and disk watcher (a running task, not being killed). */
+  private startWatchers(run: TaskRun): void {
+    if (run.checkers.length > 0 || run.diskTimer || run.terminal || this.isStopped()) return;
+    const taskId = run.info.task_id.value;
+    const target = () => ({ containerId: run.containerId, env: this.taskEnv(run) });
+    const hc = run.info.health_check;
+    const check = run.info.check;
+    if ((hc || check) && !this.probes) this.log('warn', `task ${taskId} has checks but this agent runs no probes`);
+    if (hc && this.probes) {
+      const spec = probeSpec(hc);
+      if (typeof spec === 'string') this.log('warn', `health check of task ${taskId} not run: ${spec}`);
+      else {
+        const policy = healthPolicy(hc);
+        const state = new HealthState(policy, this.clock.nowMs());
+        const probes = this.probes;
+        const driver = new CheckDriver(
+          this.clock,
+          policy.intervalMs,
+          () => runProbe(probes, spec, target(), policy.timeoutMs),
+          (r) => {
+            if (run.terminal || run.killing) return;
+            const ok = healthy(r);
+            const v = ok ? state.success() : state.failure(this.clock.nowMs());
+            if (!ok)
+              this.log(
+                'info',
+                `health check of task ${taskId} failed (${describe(r)})${v ? ` ${v.consecutiveFailures} times in a row` : ', ignored in the grace period'}`,
+              );
+            if (!v) return;
+            run.lastHealthy = v.healthy;
+            this.report(run, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR', reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED', healthy: v.healthy });
+            if (v.kill) {
+              run.limitation = `Task killed: health check failed ${v.consecutiveFailures} times in a row (${describe(r)})`;
+              this.killRun(run, 'unhealthy', this.killGrace(run, undefined));
+            }
+          },
+        );
+        run.checkers.push(driver);
+        driver.start(policy.delayMs);
+      }
+    }
+    if (check && this.probes) {
+      const spec = probeSpec(check);
+      if (typeof spec === 'string') this.log('warn', `check of task ${taskId} not run: ${spec}`);
+      else {
+        const policy = checkPolicy(check);
+        const state = new CheckState(run.lastCheckStatus ?? emptyCheckStatus(check));
+        const probes = this.probes;
+        const driver = new CheckDriver(
+          this.clock,
+          policy.intervalMs,
+          () => runProbe(probes, spec, target(), policy.timeoutMs),
+          (r) => {
+            if (run.terminal || run.killing) return;
+            const changed = state.update(checkStatusOf(spec.type, r));
+            if (!changed) return;
+            run.lastCheckStatus = changed;
+            this.report(run, 'TASK_RUNNING', { source: 'SOURCE_EXECUTOR', reason: 'REASON_TASK_CHECK_STATUS_UPDATED', checkStatus: changed });
+          },
+        );
+        run.checkers.push(driver);
+        driver.start(policy.delayMs);
+      }
+    }
+    this.armDiskWatch(run);
+  }
+
+  private stopWatchers(run: TaskRun): void {
+    for (const c of run.checkers) c.stop();
+    run.checkers = [];
+    run.diskTimer?.cancel();
+    run.diskTimer = undefined;
+  }
+
+  /** With enforcement on, a task using more disk than its `disk` resource is killed (Mesos' disk/du isolator). */
+  private armDiskWatch(run: TaskRun): void {
+    if (!this.config.enforceContainerDiskQuota || !this.runtime.diskUsage) return;
+    const diskMb = (run.info.resources ?? []).filter((r) => r.name === 'disk' && r.type === 'SCALAR').reduce((a, r) => a + (r.scalar?.value ?? 0), 0);
+    if (!(diskMb > 0)) return;
+    const quotaBytes = Math.round(diskMb * 1024 * 1024);
+    let busy = false;
+    run.diskTimer = this.clock.setInterval(this.cfg('containerDiskWatchIntervalMs'), () => {
+      if (busy || run.terminal || run.killing || run.phase !== 'running') return;
+      busy = true;
+      void this.runtime
+        .diskUsage?.(run.containerId)
+        .then((used) => {
+          if (used === undefined || used <= quotaBytes || run.terminal || run.killing || run.phase !== 'running') return;
+          run.limitation = `Disk usage (${formatBytes(used)}) exceeds quota (${formatBytes(quotaBytes)})`;
+          this.log('warn', `task ${run.info.task_id.value}: ${run.limitation}; killing it`);
+          this.killRun(run, 'disk', 0);
+        })
+        .catch((e: Error) => this.log('warn', `disk usage of task ${run.info.task_id.value}: ${e.message}`))
+        .finally(() => {
+          busy = false;
+        });
+    });
+  }
+
   // --- Task exits and status reports ------------------------------------------------------------
 
   private watch(run: TaskRun): void {
@@ -796,6 +944,7 @@ export class Agent {
     if (this.isStopped() || run.phase === 'exited') return;
     run.phase = 'exited';
     run.completionTimer?.cancel();
+    this.stopWatchers(run);
     this.counters.executors_terminated!++;
     if (run.terminal) return;
     const taskId = run.info.task_id.value;
@@ -807,6 +956,15 @@ export class Agent {
         reason: 'REASON_MAX_COMPLETION_TIME_REACHED' as StatusReason,
         message: 'Task exceeded its maximum completion time',
       });
+    } else if (run.killReason === 'disk') {
+      done = this.report(run, 'TASK_FAILED', {
+        source: 'SOURCE_AGENT',
+        reason: 'REASON_CONTAINER_LIMITATION_DISK',
+        message: run.limitation ?? 'Disk usage exceeds the quota',
+      });
+    } else if (run.killReason === 'unhealthy') {
+      // As Mesos' command executor: killed because of failing health checks, healthy: false.
+      done = this.report(run, 'TASK_KILLED', { source: 'SOURCE_EXECUTOR', message: run.limitation ?? exitMessage(exit), healthy: false });
     } else if (run.killReason) {
       done = this.report(run, 'TASK_KILLED', { source: 'SOURCE_EXECUTOR', message: exitMessage(exit) });
     } else if (exit.exitCode === undefined) {
@@ -834,8 +992,14 @@ export class Agent {
   }
 
   /** Builds, records and queues one status update for a task the agent runs. */
-  private report(run: TaskRun, state: TaskState, o: { source: StatusSource; reason?: StatusReason; message?: string }): Promise<void> {
+  private report(run: TaskRun, state: TaskState, o: ReportOptions): Promise<void> {
     if (run.terminal) return Promise.resolve();
+    if (state === 'TASK_RUNNING') {
+      // Later TASK_RUNNING updates carry the last health and check results, as Mesos' do.
+      o = { ...o };
+      if (o.healthy === undefined && run.lastHealthy !== undefined) o.healthy = run.lastHealthy;
+      if (o.checkStatus === undefined && run.lastCheckStatus !== undefined) o.checkStatus = run.lastCheckStatus;
+    }
     const status = this.makeStatus(run.info.task_id.value, state, run.containerId, run.pid, o);
     run.state = state;
     run.statuses.push(status);
@@ -850,13 +1014,7 @@ export class Agent {
     });
   }
 
-  private makeStatus(
-    taskId: string,
-    state: TaskState,
-    containerId: string | undefined,
-    pid: number | undefined,
-    o: { source: StatusSource; reason?: StatusReason; message?: string },
-  ): TaskStatus {
+  private makeStatus(taskId: string, state: TaskState, containerId: string | undefined, pid: number | undefined, o: ReportOptions): TaskStatus {
     const status: TaskStatus = {
       task_id: { value: taskId },
       state,
@@ -868,6 +1026,8 @@ export class Agent {
     if (this.agentId) status.agent_id = { value: this.agentId };
     if (o.message !== undefined) status.message = o.message;
     if (o.reason !== undefined) status.reason = o.reason;
+    if (o.healthy !== undefined) status.healthy = o.healthy;
+    if (o.checkStatus !== undefined) status.check_status = o.checkStatus;
     if (containerId !== undefined) {
       status.container_status = {
         container_id: { value: containerId },
@@ -935,6 +1095,11 @@ export class Agent {
       killing: false,
       completionTimer: undefined,
       frameworkInfo: fw.info,
+      checkers: [],
+      lastHealthy: undefined,
+      lastCheckStatus: undefined,
+      diskTimer: undefined,
+      limitation: undefined,
     };
   }
 
@@ -1158,6 +1323,14 @@ function scalarResources(resources: readonly { name: string; type?: string; scal
     if (r.name === 'mem') out.memMb = (out.memMb ?? 0) + r.scalar.value;
   }
   return out;
+}
+
+/** Bytes as Mesos prints them: '12.5MB'. */
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 * 1024) return `${(n / (1024 * 1024 * 1024)).toFixed(1)}GB`;
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)}MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)}KB`;
+  return `${n}B`;
 }
 
 /** Mesos' wording: "Command exited with status N" / "Command terminated with signal Killed". */

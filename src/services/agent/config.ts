@@ -28,6 +28,10 @@ export interface AgentConfig {
   maxCompletedTasks?: number;
   /** Statuses kept per task (Task.statuses). */
   maxStatusesPerTask?: number;
+  /** Kill tasks that use more disk than their `disk` resource (Mesos' --enforce_container_disk_quota). */
+  enforceContainerDiskQuota?: boolean;
+  /** How often container disk usage is measured (Mesos' --container_disk_watch_interval). */
+  containerDiskWatchIntervalMs?: number;
 }
 
 export const AGENT_DEFAULTS = {
@@ -40,6 +44,7 @@ export const AGENT_DEFAULTS = {
   defaultKillGracePeriodMs: 3_000,
   maxCompletedTasks: 1_000,
   maxStatusesPerTask: 50,
+  containerDiskWatchIntervalMs: 15_000,
   /** At most this many PORTn variables are set for one task. */
   maxPortEnvVars: 1_000,
 };

@@ -1,0 +1,104 @@
+/**
+ * Images for the container tests: Debian's docker-registry on loopback with a config of our own,
+ * and a one-layer busybox image pushed to it over plain HTTP.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts the registry with its storage under `work`; resolves once it answers /v2/. */
+export async function startRegistry(work: string, registryBin: string): Promise<{ child: ChildProcess; addr: string }> {
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const cfg = join(work, 'registry.yml');
+  writeFileSync(
+    cfg,
+    `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(work, 'registry')}}, delete: {enabled: true}}\nhttp: {addr: ${addr}}\n`,
+  );
+  const child = spawn(registryBin, ['serve', cfg], { stdio: 'ignore' });
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`http://${addr}/v2/`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return { child, addr };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('the registry did not start');
+}
+
+/**
+ * Builds a one-layer image from busybox-static and pushes it over plain HTTP (upload, PUT with
+ * the digest, PUT the manifest). `corrupt`: the registry stores a layer whose content does not
+ * match the digest the manifest names (its blob is overwritten on disk after the push).
+ */
+export async function pushBusybox(work: string, busybox: string, registry: string, repo: string, tag: string, corrupt: boolean): Promise<void> {
+  const dir = mkdtempSync(join(work, 'img-'));
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(join(rootfs, 'bin'), { recursive: true });
+  execFileSync('cp', [busybox, join(rootfs, 'bin', 'busybox')]);
+  execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
+  // Its own layer digest: the registry stores blobs by content, and only this image's may be corrupted.
+  writeFileSync(join(rootfs, 'etc', 'image-name'), `${repo}:${tag}\n`);
+  const layerPath = join(dir, 'layer.tar.gz');
+  execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
+  const layer = readFileSync(layerPath);
+  const diffId = `sha256:${createHash('sha256')
+    .update(execFileSync('gzip', ['-dc', layerPath], { maxBuffer: 64 << 20 }))
+    .digest('hex')}`;
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+    }),
+  );
+  const base = `http://${registry}/v2/${repo}`;
+  const upload = async (blob: Buffer): Promise<string> => {
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(start.status, 202, `upload start: ${start.status}`);
+    const loc = new URL(start.headers.get('location') as string, `http://${registry}`);
+    loc.searchParams.set('digest', digest);
+    const put = await fetch(loc, { method: 'PUT', body: blob, headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(put.status, 201, `blob put: ${put.status} ${await put.text()}`);
+    return digest;
+  };
+  const layerDigest = await upload(layer);
+  const configDigest = await upload(config);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: configDigest },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: layerDigest }],
+  };
+  const res = await fetch(`${base}/manifests/${tag}`, {
+    method: 'PUT',
+    body: JSON.stringify(manifest),
+    headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  assert.equal(res.status, 201, `manifest put: ${res.status} ${await res.text()}`);
+  if (corrupt) {
+    const hex = layerDigest.slice(7);
+    const data = join(work, 'registry', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+    const bad = Buffer.from(layer);
+    bad[bad.length - 20] = (bad[bad.length - 20] ?? 0) ^ 0xff;
+    writeFileSync(data, bad);
+  }
+}
