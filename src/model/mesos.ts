@@ -198,7 +198,7 @@ export interface HealthCheck {
 export interface DiscoveryInfo {
   visibility: 'FRAMEWORK' | 'CLUSTER' | 'EXTERNAL';
   name?: string;
-  ports?: { ports: { number: number; name?: string; protocol?: string }[] };
+  ports?: { ports: { number: number; name?: string; protocol?: string; labels?: Labels }[] };
   labels?: Labels;
 }
 
