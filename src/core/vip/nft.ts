@@ -29,7 +29,7 @@ export function renderNft(vips: readonly Vip[], opts: NftOptions): string {
     const chain = `vip_${i}`;
     const targets = v.backends.map((b, j) => `${j} : ${b.ip} . ${b.port}`).join(', ');
     lines.push(`  chain ${chain} {`);
-    lines.push(`    dnat ip to numgen ${opts.spread} mod ${v.backends.length} map { ${targets} }`);
+    lines.push(`    meta l4proto ${v.protocol} dnat ip to numgen ${opts.spread} mod ${v.backends.length} map { ${targets} }`);
     lines.push('  }');
     entries.push(`${v.ip} . ${v.protocol} . ${v.port} : jump ${chain}`);
   });
