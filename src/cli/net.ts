@@ -28,7 +28,12 @@ export const netVips: CommandSpec = {
       console.log('No VIPs. Add a label VIP_0="/name:port" to a port of an app (portDefinitions[0].labels).');
       return 0;
     }
-    const rows = vips.map((v) => [v.name, `${v.vip}/${v.protocol}`, v.dns[0] ?? '-', v.backend.length ? v.backend.map((b) => `${b.ip}:${b.port}`).join(' ') : '(none)']);
+    const rows = vips.map((v) => [
+      v.name,
+      `${v.vip}/${v.protocol}`,
+      v.dns[0] ?? '-',
+      v.backend.length ? v.backend.map((b) => `${b.ip}:${b.port}`).join(' ') : '(none)',
+    ]);
     console.log(table(['NAME', 'VIP', 'DNS', 'BACKENDS'], rows));
     return 0;
   },

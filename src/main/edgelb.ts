@@ -34,7 +34,8 @@ export interface RunningEdgeLb {
   stop(): Promise<void>;
 }
 
-const REFRESH_EVENTS = /status_update_event|health_status_changed_event|instance_health_changed_event|instance_changed_event|api_post_event|app_terminated_event|deployment_/;
+const REFRESH_EVENTS =
+  /status_update_event|health_status_changed_event|instance_health_changed_event|instance_changed_event|api_post_event|app_terminated_event|deployment_/;
 
 function getJson(url: string, timeoutMs = 10_000): Promise<any> {
   return new Promise((resolve, reject) => {

@@ -62,7 +62,9 @@ async function ensureLocal(range: VipRange): Promise<void> {
   if (await isLocalAddress(probe)) return;
   const e = await addLocalRoute(range);
   if (e || !(await isLocalAddress(probe))) {
-    throw new Error(`VIP range ${range.cidr} cannot be made local (${e ?? 'route missing'}); VIPs are off so that no VIP traffic leaves the machine (run as root, or use a 127.x range such as --vip_range=127.64.0.0/16)`);
+    throw new Error(
+      `VIP range ${range.cidr} cannot be made local (${e ?? 'route missing'}); VIPs are off so that no VIP traffic leaves the machine (run as root, or use a 127.x range such as --vip_range=127.64.0.0/16)`,
+    );
   }
 }
 

@@ -46,7 +46,14 @@ export class Haproxy {
     writeFileSync(path, text);
     const r = await runCmd(this.bin, ['-c', '-q', '-f', path]);
     if (r.code === 0) return undefined;
-    return (r.stderr || r.stdout).trim().split('\n').filter((l) => /ALERT|error/i.test(l)).slice(0, 5).join('; ') || `exit ${r.code}`;
+    return (
+      (r.stderr || r.stdout)
+        .trim()
+        .split('\n')
+        .filter((l) => /ALERT|error/i.test(l))
+        .slice(0, 5)
+        .join('; ') || `exit ${r.code}`
+    );
   }
 
   /** Validates, installs and (re)loads. Returns an error text when the config was not taken. */

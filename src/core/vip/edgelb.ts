@@ -64,8 +64,7 @@ function servicePorts(app: Json): number[] {
   return [];
 }
 
-const inGroup = (value: string | undefined, group: string): boolean =>
-  group === '*' || (value ?? '').split(',').some((g) => g.trim() === group);
+const inGroup = (value: string | undefined, group: string): boolean => group === '*' || (value ?? '').split(',').some((g) => g.trim() === group);
 
 /** The backends of the apps this LB serves (sorted by name), and what was wrong with labels. */
 export function edgeBackends(apps: readonly Json[], opts: Pick<EdgeLbOptions, 'group'>): { backends: EdgeBackend[]; problems: string[] } {

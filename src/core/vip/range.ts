@@ -46,7 +46,12 @@ export const inRange = (range: VipRange, ip: string): boolean => {
  * taken by an explicit IP VIP); new names, in sorted order, start at a hash of the name and probe
  * linearly past taken addresses. So an address never moves while its name exists.
  */
-export function assignAddresses(names: readonly string[], taken: ReadonlySet<string>, previous: ReadonlyMap<string, string>, range: VipRange): Map<string, string> {
+export function assignAddresses(
+  names: readonly string[],
+  taken: ReadonlySet<string>,
+  previous: ReadonlyMap<string, string>,
+  range: VipRange,
+): Map<string, string> {
   const out = new Map<string, string>();
   const used = new Set(taken);
   const size = range.last - range.first + 1;

@@ -124,7 +124,12 @@ export function vipTable(tasks: Iterable<VipTaskInput>, range: VipRange, previou
           continue;
         }
         if (parsed.kind === 'ip' && !inRange(range, parsed.ip)) {
-          problem({ taskId, key, value: text, message: `address ${parsed.ip} is outside the VIP range ${range.cidr} (only range addresses are kept on this machine)` });
+          problem({
+            taskId,
+            key,
+            value: text,
+            message: `address ${parsed.ip} is outside the VIP range ${range.cidr} (only range addresses are kept on this machine)`,
+          });
           continue;
         }
         const protocol: VipProtocol = (port.protocol ?? 'tcp').toLowerCase() === 'udp' ? 'udp' : 'tcp';

@@ -69,8 +69,18 @@ describe('vipTable', () => {
         input(task('ok', '/web:80', 1)),
         input(task('killing', '/web:80', 2, { state: 'TASK_KILLING' })),
         input(task('staging', '/web:80', 3, { state: 'TASK_STAGING' })),
-        input(task('sick', '/web:80', 4, { health_check: hc, statuses: [{ task_id: { value: 'sick' }, state: 'TASK_RUNNING', healthy: false }] as Task['statuses'] })),
-        input(task('well', '/web:80', 5, { health_check: hc, statuses: [{ task_id: { value: 'well' }, state: 'TASK_RUNNING', healthy: true }] as Task['statuses'] })),
+        input(
+          task('sick', '/web:80', 4, {
+            health_check: hc,
+            statuses: [{ task_id: { value: 'sick' }, state: 'TASK_RUNNING', healthy: false }] as Task['statuses'],
+          }),
+        ),
+        input(
+          task('well', '/web:80', 5, {
+            health_check: hc,
+            statuses: [{ task_id: { value: 'well' }, state: 'TASK_RUNNING', healthy: true }] as Task['statuses'],
+          }),
+        ),
       ],
       range,
     );
@@ -91,7 +101,10 @@ describe('vipTable', () => {
   });
 
   test('the nft script replaces one table in one transaction and spreads over the backends', () => {
-    const t = vipTable([input(task('t1', '/web:80', 31001)), input(task('t2', '/web:80', 31002), '127.0.0.3'), input(task('t3', '/empty:81', 0, { state: 'TASK_STAGING' }))], range);
+    const t = vipTable(
+      [input(task('t1', '/web:80', 31001)), input(task('t2', '/web:80', 31002), '127.0.0.3'), input(task('t3', '/empty:81', 0, { state: 'TASK_STAGING' }))],
+      range,
+    );
     const s = renderNft(t.vips, { table: 'dcos_vip_1', range, spread: 'inc' });
     const lines = s.split('\n');
     assert.deepEqual(lines.slice(0, 3), ['table ip dcos_vip_1', 'delete table ip dcos_vip_1', 'table ip dcos_vip_1 {']);
@@ -101,17 +114,28 @@ describe('vipTable', () => {
 });
 
 describe('edge LB configuration', () => {
-  const app = (id: string, labels: Record<string, string>, tasks: unknown[], extra = {}) => ({ id, labels, portDefinitions: [{ port: 10001 }], tasks, ...extra });
+  const app = (id: string, labels: Record<string, string>, tasks: unknown[], extra = {}) => ({
+    id,
+    labels,
+    portDefinitions: [{ port: 10001 }],
+    tasks,
+    ...extra,
+  });
   const running = (id: string, port: number) => ({ id, host: '127.0.0.2', ports: [port], state: 'TASK_RUNNING' });
 
   test('virtual hosts route to their app; only running, healthy tasks are servers; other groups are left out', () => {
     const c = haproxyConfig(
       [
         app('/a', { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'a.example.com' }, [running('a1', 31000), { ...running('a2', 31001), state: 'TASK_KILLING' }]),
-        app('/b', { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'b.example.com' }, [running('b1', 31002), { ...running('b2', 31003), healthCheckResults: [{ alive: false }] }], {
-          healthChecks: [{}],
-          portDefinitions: [{ port: 10002 }],
-        }),
+        app(
+          '/b',
+          { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'b.example.com' },
+          [running('b1', 31002), { ...running('b2', 31003), healthCheckResults: [{ alive: false }] }],
+          {
+            healthChecks: [{}],
+            portDefinitions: [{ port: 10002 }],
+          },
+        ),
         app('/c', { HAPROXY_GROUP: 'internal' }, [running('c1', 31004)], { portDefinitions: [{ port: 10003 }] }),
       ],
       { group: 'external', bind: '127.0.0.1', httpPort: 8080, socketPath: '/tmp/x.sock' },
@@ -128,12 +152,15 @@ describe('edge LB configuration', () => {
   });
 
   test('label values that could inject configuration are reported and left out', () => {
-    const c = haproxyConfig([app('/a', { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'a.com\n  bind :1', HAPROXY_0_BALANCE: 'roundrobin\nx', HAPROXY_0_MODE: 'udp' }, [])], {
-      group: 'external',
-      bind: '127.0.0.1',
-      httpPort: 8080,
-      socketPath: '/tmp/x.sock',
-    });
+    const c = haproxyConfig(
+      [app('/a', { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'a.com\n  bind :1', HAPROXY_0_BALANCE: 'roundrobin\nx', HAPROXY_0_MODE: 'udp' }, [])],
+      {
+        group: 'external',
+        bind: '127.0.0.1',
+        httpPort: 8080,
+        socketPath: '/tmp/x.sock',
+      },
+    );
     assert.equal(c.problems.length, 3);
     assert.doesNotMatch(c.text, /bind :1/);
   });

@@ -151,4 +151,3 @@ export class VipService {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }
-
