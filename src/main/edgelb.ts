@@ -68,6 +68,7 @@ export async function startEdgeLb(opts: EdgeLbOptions): Promise<RunningEdgeLb> {
   let backends: EdgeBackend[] = [];
   let problems: string[] = [];
   let stopped = false;
+  let lastError: string | undefined;
   const reported = new Set<string>();
 
   // One refresh at a time; asks during one fold into one more.
@@ -84,6 +85,7 @@ export async function startEdgeLb(opts: EdgeLbOptions): Promise<RunningEdgeLb> {
     });
     for (const p of cfg.problems) if (!reported.has(p) && reported.size < 10_000 && reported.add(p)) opts.log('warn', p);
     const e = await haproxy.load(cfg.text);
+    lastError = e;
     if (e) opts.log('error', e);
     else {
       backends = cfg.backends;
@@ -110,7 +112,7 @@ export async function startEdgeLb(opts: EdgeLbOptions): Promise<RunningEdgeLb> {
   };
 
   await refreshOnce();
-  if (!haproxy.pid) throw new Error('HAProxy did not start (see the log above)');
+  if (!haproxy.pid) throw new Error(`HAProxy did not start: ${lastError ?? 'unknown'}`);
 
   // Events: any task, health or app change refreshes (debounced a little to fold bursts).
   let debounce: NodeJS.Timeout | undefined;
