@@ -74,7 +74,17 @@ describe('VIPs on a local cluster (nftables)', async () => {
 
   before(async () => {
     if (skip) return;
-    const r = await dcos(['up', '--detach', '--json', '--agents=3', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048;ports:[31000-31019]'], env);
+    const r = await dcos(
+      [
+        'up',
+        '--detach',
+        '--json',
+        '--agents=3',
+        `--work-dir=${workDir}`,
+        '--resources=cpus:2;mem:1024;disk:2048;ports:[35200-35219]' /* a range other clusters on this machine rarely use */,
+      ],
+      env,
+    );
     assert.equal(r.code, 0, `dcos up failed: ${r.stderr}`);
     info = JSON.parse(r.stdout);
     dnsPort = Number(info.dns.split(':')[1]);
