@@ -4,6 +4,7 @@ import { addCluster, loadConfig, saveConfig } from './config.js';
 import { CliError, ago, fmtNum, printJson, table } from './output.js';
 import { nodeDns } from './dns.js';
 import { MARATHON_GROUP } from './marathon.js';
+import { NET_GROUP } from './net.js';
 
 export type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -471,4 +472,5 @@ export const GROUPS: Record<string, { summary: string; commands: Record<string, 
   service: { summary: 'Services (frameworks)', commands: { list: serviceList, shutdown: serviceShutdown } },
   cluster: { summary: 'Clusters this CLI talks to', commands: { setup: clusterSetup, list: clusterList, attach: clusterAttach, remove: clusterRemove } },
   marathon: MARATHON_GROUP,
+  net: NET_GROUP,
 };

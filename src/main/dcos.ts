@@ -18,6 +18,7 @@ Cluster lifecycle:
   down               stop the local cluster (--purge deletes it)
   master             run a master on this machine
   agent              run an agent on this machine
+  edgelb             run the edge load balancer (HAProxy driven by Marathon app labels)
 
 Commands:
 ${Object.entries(GROUPS)
@@ -45,6 +46,11 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'agent') {
     const { runAgent } = await import('./agent.js');
     await runAgent(rest);
+    return 0;
+  }
+  if (cmd === 'edgelb') {
+    const { runEdgeLb } = await import('./edgelb.js');
+    await runEdgeLb(rest);
     return 0;
   }
   if (cmd === 'up') return up(rest);

@@ -15,6 +15,7 @@ import { DEFAULT_MASTER_CONFIG, type MasterConfig } from '../services/master/con
 import { Master } from '../services/master/master.js';
 import { type ClusterDns, mountMesosDns, startClusterDns } from './dns.js';
 import { type RunningMarathon, mountMarathonAlias, startMarathon } from './marathon.js';
+import { mountVips, type RunningVips, startVips, type VipMode } from './vip.js';
 import { VERSION } from './version.js';
 
 export interface MasterOptions {
@@ -36,6 +37,8 @@ export interface MasterOptions {
   dnsResolvers?: string[];
   /** Port of the Marathon API in this process; undefined = no Marathon; 0 = any free port. */
   marathonPort?: number;
+  /** VIPs (needs DNS): data path and address range; undefined = no VIPs. */
+  vip?: { mode: VipMode; range?: string };
 }
 
 export interface RunningMaster {
@@ -44,6 +47,7 @@ export interface RunningMaster {
   gatewayPort: number | undefined;
   dns: ClusterDns | undefined;
   marathon: RunningMarathon | undefined;
+  vips: RunningVips | undefined;
   store: Store;
   stop(): Promise<void>;
 }
@@ -83,6 +87,15 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     }
   }
 
+  let vips: RunningVips | undefined;
+  if (opts.vip && dns) {
+    try {
+      vips = await startVips(dns.service, { ...opts.vip, table: `dcos_vip_${port}`, log });
+    } catch (e) {
+      log('error', `VIPs not started: ${(e as Error).message}`);
+    }
+  }
+
   let marathon: RunningMarathon | undefined;
   if (opts.marathonPort !== undefined) {
     marathon = await startMarathon({ master, ip, port: opts.marathonPort, masterPort: port, clock, random: random.fork(), store, log });
@@ -100,6 +113,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     });
     if (marathon) mountMarathonAlias(g, marathon.router);
     if (dns) mountMesosDns(g, dns.router);
+    if (vips) mountVips(g, vips.router);
     gateway = await serveHttp(g, opts.gatewayPort, ip, log);
   }
 
@@ -109,9 +123,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     gatewayPort: gateway?.port,
     dns,
     marathon,
+    vips,
     store,
     async stop() {
       await marathon?.stop();
+      await vips?.stop();
       await dns?.stop();
       await master.stop();
       await Promise.all([http.close(), gateway?.close()]);
@@ -141,6 +157,8 @@ Flags:
   --dns_http_port=PORT           Mesos-DNS HTTP API port (default 8123; 0 = any free port)
   --marathon_port=PORT           Marathon API port (default 8080; 0 = any free port; 'none' = no Marathon)
   --dns_resolvers=H[:P],...      resolvers for other names (default: nameservers of /etc/resolv.conf)
+  --vip_mode=MODE                VIP data path: auto (nftables, else a userspace proxy), nftables, proxy, none (default auto)
+  --vip_range=CIDR               addresses for named VIPs (default 11.0.0.0/8; made local on lo)
 `;
 
 /** `dcos master`: runs until SIGTERM/SIGINT. Prints one JSON line when ready. */
@@ -186,11 +204,12 @@ export async function runMaster(argv: string[]): Promise<void> {
     ...(flags.get('dns-port') === 'none' ? {} : { dnsPort: int('dns-port') ?? 53, dnsHttpPort: int('dns-http-port') ?? 8123 }),
     ...(flags.get('marathon-port') === 'none' ? {} : { marathonPort: int('marathon-port') ?? 8080 }),
     ...(flags.get('dns-resolvers') !== undefined ? { dnsResolvers: (flags.get('dns-resolvers') as string).split(',').filter(Boolean) } : {}),
+    ...vipFlags(flags.get('vip-mode'), flags.get('vip-range')),
     config,
     log: (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} master: ${msg}\n`),
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null, marathon_port: running.marathon?.port ?? null })}\n`,
+    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null, marathon_port: running.marathon?.port ?? null, vip_mode: running.vips?.mode ?? null })}\n`,
   );
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -198,4 +217,11 @@ export async function runMaster(argv: string[]): Promise<void> {
     process.once('SIGINT', done);
   });
   await running.stop();
+}
+
+function vipFlags(mode: string | undefined, range: string | undefined): Pick<MasterOptions, 'vip'> {
+  const m = mode ?? 'auto';
+  if (m === 'none') return {};
+  if (m !== 'auto' && m !== 'nftables' && m !== 'proxy') throw new Error(`--vip_mode: expected auto, nftables, proxy or none, got '${m}'`);
+  return { vip: { mode: m, ...(range ? { range } : {}) } };
 }

@@ -217,7 +217,7 @@ export interface CheckStatusInfo {
 export interface DiscoveryInfo {
   visibility: 'FRAMEWORK' | 'CLUSTER' | 'EXTERNAL';
   name?: string;
-  ports?: { ports: { number: number; name?: string; protocol?: string }[] };
+  ports?: { ports: { number: number; name?: string; protocol?: string; labels?: Labels }[] };
   labels?: Labels;
 }
 

@@ -58,6 +58,8 @@ export class DnsService {
   private sink: EventSink | undefined;
   /** Counters for /metrics-like views. */
   readonly counters = { events: 0, taskChanges: 0 };
+  /** Called after every event or load (the VIP service follows the same task state). */
+  private readonly listeners: (() => void)[] = [];
 
   constructor(readonly config: DnsConfig) {}
 
@@ -98,11 +100,26 @@ export class DnsService {
     for (const a of state.get_agents?.agents ?? []) this.putAgent(a);
     for (const f of state.get_frameworks?.frameworks ?? []) this.putFramework(f.framework_info);
     for (const t of state.get_tasks?.tasks ?? []) this.putTask(t);
+    this.changed();
+  }
+
+  /** Runs fn after each change of tasks, agents or frameworks. */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
   }
 
   /** Applies one operator event (the v1 JSON shape). Unknown events are ignored. */
   apply(ev: OperatorEvent): void {
     this.counters.events++;
+    this.applyEvent(ev);
+    this.changed();
+  }
+
+  private applyEvent(ev: OperatorEvent): void {
     switch (ev.type) {
       case 'TASK_ADDED':
         if (ev.task_added?.task) this.putTask(ev.task_added.task as Task);

@@ -598,6 +598,7 @@ export class Marathon {
             number: p,
             protocol: (pds[i]?.protocol ?? 'tcp').split(',')[0],
             ...(pds[i]?.name ? { name: pds[i]?.name } : {}),
+            ...portLabels(pds[i]?.labels ?? app.container?.portMappings?.[i]?.labels),
           })),
         },
       },
@@ -1432,4 +1433,11 @@ function conditionOf(state: TaskState): string {
     TASK_UNKNOWN: 'Unknown',
   };
   return m[state] ?? 'Unknown';
+}
+
+/** A port's labels (VIP_n, ...) go into DiscoveryInfo, where the VIP service reads them (as in Mesos). */
+function portLabels(labels: unknown): { labels?: { labels: { key: string; value: string }[] } } {
+  if (!labels || typeof labels !== 'object') return {};
+  const list = Object.entries(labels as Record<string, unknown>).map(([key, value]) => ({ key, value: String(value) }));
+  return list.length ? { labels: { labels: list } } : {};
 }

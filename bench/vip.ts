@@ -1,0 +1,219 @@
+/**
+ * B7 (part): the VIP data path and the edge LB, on loopback (reference/performance-anchors.md).
+ *
+ * - Backends: 3 TCP echo servers in a child process (pinned to core 0 with taskset when present),
+ *   on 127.0.0.2-4. Every path gets its own backend ports, so no path inherits another's
+ *   TIME_WAIT sockets (the PAWS trap in machine-notes.md).
+ * - Paths: direct to one backend; through an nftables VIP (the real NftDataPath, numgen inc over
+ *   3 backends); through HAProxy 2.6 in mode tcp (one thread); through the userspace proxy
+ *   (ProxyDataPath, in the load generator's process: a pessimistic figure).
+ * - Load: this process (core 1) opens a connection, sends 1 byte, reads it back, closes, with
+ *   20 such loops in parallel, for --seconds. Reports new connections/s and p50/p99 per connection.
+ * - Propagation: the real DnsService + VipService + NftDataPath; a task's TASK_RUNNING/TASK_KILLING
+ *   applied as an operator event, time until the new nft table is in the kernel; p50/p99 of 200.
+ *
+ * Runs of more than a few seconds hit the per client→VIP local port limit: every client socket to
+ * one VIP shares (source, VIP:port), 28k ephemeral ports, and tcp_tw_reuse=2 does not cover
+ * the VIP address; wait about 60 s between runs (or measure with tcp_tw_reuse=1).
+ *
+ * Usage: npm run bench:vip  (node dist/bench/vip.js [--seconds 3] [--parallel 20]); needs root.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { RealClock } from '../src/adapters/clock-real.js';
+import { Haproxy } from '../src/adapters/net/haproxy.js';
+import { NftDataPath } from '../src/adapters/net/nft.js';
+import { ProxyDataPath } from '../src/adapters/net/proxy.js';
+import { DEFAULT_DNS_CONFIG } from '../src/core/dns/index.js';
+import { parseRange, type Vip, type VipRange } from '../src/core/vip/index.js';
+import type { Task } from '../src/model/mesos.js';
+import { DnsService } from '../src/services/dns/index.js';
+import { VipService } from '../src/services/vip/index.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SECONDS = arg('seconds', 3);
+const PARALLEL = arg('parallel', 20);
+const range = parseRange('11.0.0.0/8') as VipRange;
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const ECHO = `
+const net = require('net');
+const ports = JSON.parse(process.argv[1]);
+let n = 0;
+for (const [host, port] of ports) net.createServer((s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); }).listen(port, host, () => { if (++n === ports.length) process.stdout.write('ready\\n'); });
+`;
+
+async function echoServers(ports: [string, number][]): Promise<ChildProcess> {
+  const cmd = hasTaskset ? 'taskset' : process.execPath;
+  const a = hasTaskset ? ['-c', '0', process.execPath, '-e', ECHO, JSON.stringify(ports)] : ['-e', ECHO, JSON.stringify(ports)];
+  const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+  return child;
+}
+
+function oneConnection(host: string, port: number): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    s.setNoDelay(true);
+    s.once('connect', () => s.write('x'));
+    s.once('data', () => {
+      s.destroy();
+      resolve(performance.now() - t0);
+    });
+    s.once('error', reject);
+  });
+}
+
+async function load(host: string, port: number): Promise<{ cps: number; p50: number; p99: number; errors: number }> {
+  const lat: number[] = [];
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (performance.now() < end) {
+        try {
+          lat.push(await oneConnection(host, port));
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? Number.NaN;
+  return { cps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), errors };
+}
+
+const vipOf = (ip: string, port: number, backends: [string, number][]): Vip => ({
+  label: `/bench:${port}`,
+  kind: 'named',
+  protocol: 'tcp',
+  ip,
+  port,
+  frameworks: ['marathon'],
+  backends: backends.map(([h, p], i) => ({ ip: h, port: p, taskId: `t${i}`, agentId: 'a' })),
+});
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('bench:vip needs root (nftables, a local route for the VIP range)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-vip-'));
+  const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+  const sets = [0, 1, 2, 3].map((k) => hosts.map((h, i): [string, number] => [h, 40100 + k * 10 + i]));
+  const echo = await echoServers(sets.flat());
+  const results: Record<string, Awaited<ReturnType<typeof load>>> = {};
+  const nft = new NftDataPath({ range, table: 'dcos_vip_bench' });
+  const proxy = new ProxyDataPath(() => {});
+  const haproxy = new Haproxy({ dir, log: () => {} });
+  try {
+    const [direct, viaNft, viaHaproxy, viaProxy] = sets as [[string, number][], [string, number][], [string, number][], [string, number][]];
+    results.direct = await load(direct[0]?.[0] ?? '', direct[0]?.[1] ?? 0);
+
+    await nft.start();
+    await nft.apply([vipOf('11.0.0.10', 7000, viaNft)]);
+    results['nftables VIP'] = await load('11.0.0.10', 7000);
+
+    const cfg = [
+      'global',
+      '  maxconn 4096',
+      '  nbthread 1',
+      `  stats socket ${join(dir, 'h.sock')} mode 600 level admin expose-fd listeners`,
+      'defaults',
+      '  mode tcp',
+      '  timeout connect 5s',
+      '  timeout client 60s',
+      '  timeout server 60s',
+      'listen vip',
+      '  bind 127.0.0.1:7001',
+      '  balance roundrobin',
+      ...viaHaproxy.map(([h, p], i) => `  server s${i} ${h}:${p}`),
+      '',
+    ].join('\n');
+    const e = await haproxy.load(cfg);
+    if (e) throw new Error(e);
+    results['HAProxy tcp'] = await load('127.0.0.1', 7001);
+
+    // The nft table's input rule refuses range addresses it does not DNAT: the proxy runs without it.
+    await nft.stop();
+    await proxy.apply([vipOf('11.0.0.11', 7002, viaProxy)]);
+    results['userspace proxy (same process)'] = await load('11.0.0.11', 7002);
+
+    // Propagation: operator events → DnsService → VipService → nft, until the table is applied.
+    const dns = new DnsService(DEFAULT_DNS_CONFIG);
+    dns.load(
+      {
+        get_agents: { agents: [{ agent_info: { id: { value: 'a1' }, hostname: '127.0.0.2' }, pid: 'slave(1)@127.0.0.2:5051' }] },
+        get_frameworks: { frameworks: [{ framework_info: { id: { value: 'fw' }, name: 'marathon', user: 'root' } as never }] },
+      },
+      undefined,
+      [],
+    );
+    await nft.start();
+    const svc = new VipService({ clock: new RealClock(), range, dataPath: nft, dcosDomain: 'thisdcos.directory', log: () => {} });
+    await svc.start(dns);
+    const task = (i: number): Task => ({
+      name: `t${i}`,
+      task_id: { value: `t${i}` },
+      framework_id: { value: 'fw' },
+      agent_id: { value: 'a1' },
+      state: 'TASK_RUNNING',
+      resources: [],
+      statuses: [],
+      discovery: {
+        visibility: 'FRAMEWORK',
+        ports: { ports: [{ number: 31000 + i, protocol: 'tcp', labels: { labels: [{ key: 'VIP_0', value: `/app${i % 50}:80` }] } }] },
+      },
+    });
+    for (let i = 0; i < 500; i++) dns.apply({ type: 'TASK_ADDED', task_added: { task: task(i) } });
+    await svc.idle();
+    const samples: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      const state = i % 2 === 0 ? 'TASK_KILLING' : 'TASK_RUNNING';
+      dns.apply({ type: 'TASK_UPDATED', task_updated: { framework_id: { value: 'fw' }, state, status: { task_id: { value: `t${i % 500}` }, state } } });
+      await svc.idle();
+      samples.push(performance.now() - t0);
+    }
+    await svc.stop();
+    samples.sort((a, b) => a - b);
+    const base = results.direct;
+    console.log(`\nB7 VIP data path: new connections/s (1-byte echo, ${PARALLEL} parallel, ${SECONDS} s), loopback, 2 cores`);
+    console.log('path                              conn/s    ×direct   p50 ms   p99 ms   errors');
+    for (const [name, r] of Object.entries(results)) {
+      console.log(
+        `${name.padEnd(32)} ${r.cps.toFixed(0).padStart(7)}   ${(r.cps / (base?.cps ?? 1)).toFixed(2).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.errors}`,
+      );
+    }
+    const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]?.toFixed(1);
+    console.log(
+      `\nVIP propagation (event → nft table applied), 500 tasks / 50 VIPs, 200 changes: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms (target p99 ≤ 100 ms; Minuteman ~11 s)`,
+    );
+    writeFileSync(join(dir, 'done'), '');
+  } finally {
+    await proxy.stop();
+    await haproxy.stop();
+    await nft.stop();
+    echo.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

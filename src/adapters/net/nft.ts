@@ -1,0 +1,97 @@
+/**
+ * The kernel VIP data path: the whole VIP range as a local route on lo (so a VIP address never
+ * leaves the machine, programmed or not: this kernel has no dummy interface type), and one nft
+ * table per cluster replaced atomically by `nft -f -` on every change.
+ */
+import { spawn } from 'node:child_process';
+import { nftDeleteScript, renderNft, type Vip, type VipRange } from '../../core/vip/index.js';
+
+export interface CmdResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCmd(cmd: string, args: string[], input?: string, timeoutMs = 10_000): Promise<CmdResult> {
+  return new Promise((resolve) => {
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
+    } catch (e) {
+      resolve({ code: 127, stdout: '', stderr: (e as Error).message });
+      return;
+    }
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', (e) => resolve({ code: 127, stdout, stderr: stderr || e.message }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/** Makes every address of the range local (idempotent). Returns an error text, or undefined. */
+export async function addLocalRoute(range: VipRange): Promise<string | undefined> {
+  const r = await runCmd('ip', ['route', 'replace', 'local', range.cidr, 'dev', 'lo', 'table', 'local']);
+  return r.code === 0 ? undefined : `ip route replace local ${range.cidr} dev lo: ${r.stderr.trim() || `exit ${r.code}`}`;
+}
+
+export async function removeLocalRoute(range: VipRange): Promise<void> {
+  await runCmd('ip', ['route', 'del', 'local', range.cidr, 'dev', 'lo', 'table', 'local']);
+}
+
+/** Whether a range's addresses are local on this machine now (`ip route get` says `local`). */
+export async function isLocalAddress(ip: string): Promise<boolean> {
+  const r = await runCmd('ip', ['route', 'get', ip]);
+  return r.code === 0 && /^local /.test(r.stdout.trim());
+}
+
+export interface NftDataPathOptions {
+  range: VipRange;
+  /** Table name, one per cluster on a machine (e.g. `dcos_vip_<master port>`). */
+  table: string;
+  spread?: 'inc' | 'random';
+}
+
+export class NftDataPath {
+  readonly kind = 'nftables';
+  private last = '';
+
+  constructor(readonly opts: NftDataPathOptions) {}
+
+  /** Why nft cannot be used here, or undefined when it can (checks a script without applying it). */
+  static async unusable(range: VipRange): Promise<string | undefined> {
+    const probe = renderNft([], { table: 'dcos_vip_probe', range, spread: 'inc' });
+    const r = await runCmd('nft', ['-c', '-f', '-'], probe);
+    if (r.code === 127) return 'the nft command is not installed (apt-get install nftables)';
+    if (r.code !== 0) return `nft cannot program the kernel: ${r.stderr.trim().split('\n')[0] ?? `exit ${r.code}`}`;
+    return undefined;
+  }
+
+  async start(): Promise<void> {
+    const e = await addLocalRoute(this.opts.range);
+    if (e) throw new Error(e);
+    await this.apply([]);
+  }
+
+  /** Replaces the table with one for these VIPs, in one transaction. Unchanged tables are skipped. */
+  async apply(vips: readonly Vip[]): Promise<void> {
+    const script = renderNft(vips, { table: this.opts.table, range: this.opts.range, spread: this.opts.spread ?? 'inc' });
+    if (script === this.last) return;
+    const r = await runCmd('nft', ['-f', '-'], script);
+    if (r.code !== 0) throw new Error(`nft -f failed: ${r.stderr.trim()}`);
+    this.last = script;
+  }
+
+  /** Deletes the table. The range's local route stays: it keeps VIP traffic on the machine. */
+  async stop(): Promise<void> {
+    await runCmd('nft', ['-f', '-'], nftDeleteScript(this.opts.table));
+    this.last = '';
+  }
+}

@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RealClock } from '../adapters/clock-real.js';
+import { addLocalRoute, isLocalAddress, NftDataPath } from '../adapters/net/nft.js';
+import { ProxyDataPath } from '../adapters/net/proxy.js';
+import { Router, sendJson } from '../api/http.js';
+import { vipRoutes } from '../api/vips.js';
+import { intToIp, parseRange, type VipRange } from '../core/vip/index.js';
+import type { DnsService } from '../services/dns/index.js';
+import { type VipDataPath, VipService } from '../services/vip/index.js';
+
+export type VipMode = 'auto' | 'nftables' | 'proxy';
+
+export interface VipOptions {
+  mode: VipMode;
+  /** Default 11.0.0.0/8, as dcos-net. */
+  range?: string;
+  /** nft table name, unique per cluster on a machine. */
+  table: string;
+  spread?: 'inc' | 'random';
+  log: (level: string, msg: string) => void;
+}
+
+export interface RunningVips {
+  service: VipService;
+  router: Router;
+  mode: 'nftables' | 'proxy';
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_VIP_RANGE = '11.0.0.0/8';
+
+/**
+ * Picks the data path: nftables when `nft` can program this kernel, else (or when asked) the
+ * userspace proxy, with the reason logged. Either way the range must be local first (a route on
+ * lo, or inside 127/8): if it cannot be made local, VIPs are refused rather than risk traffic to
+ * them leaving the machine.
+ */
+export async function startVips(dns: DnsService, opts: VipOptions): Promise<RunningVips> {
+  const range = parseRange(opts.range ?? DEFAULT_VIP_RANGE);
+  if (typeof range === 'string') throw new Error(range);
+  await ensureLocal(range);
+  let dataPath: VipDataPath;
+  let mode: 'nftables' | 'proxy' = 'proxy';
+  const why = opts.mode === 'proxy' ? 'asked for (--vip_mode=proxy)' : await NftDataPath.unusable(range);
+  if (why === undefined) {
+    dataPath = new NftDataPath({ range, table: opts.table, ...(opts.spread ? { spread: opts.spread } : {}) });
+    mode = 'nftables';
+  } else {
+    if (opts.mode === 'nftables') throw new Error(`--vip_mode=nftables: ${why}`);
+    opts.log('warn', `VIP data path: userspace TCP proxy, because ${why}`);
+    dataPath = new ProxyDataPath(opts.log);
+  }
+  const service = new VipService({ clock: new RealClock(), range, dataPath, dcosDomain: dns.config.dcosDomain, log: opts.log });
+  await service.start(dns);
+  const router = new Router();
+  vipRoutes(router, service, dns.config.dcosDomain);
+  return { service, router, mode, stop: () => service.stop() };
+}
+
+async function ensureLocal(range: VipRange): Promise<void> {
+  const probe = intToIp(range.first);
+  if (await isLocalAddress(probe)) return;
+  const e = await addLocalRoute(range);
+  if (e || !(await isLocalAddress(probe))) {
+    throw new Error(
+      `VIP range ${range.cidr} cannot be made local (${e ?? 'route missing'}); VIPs are off so that no VIP traffic leaves the machine (run as root, or use a 127.x range such as --vip_range=127.64.0.0/16)`,
+    );
+  }
+}
+
+/** /net/ in the gateway: the VIP API (as DC/OS serves dcos-net's API). */
+export function mountVips(gateway: Router, router: Router): void {
+  gateway.on('*', '/net/*', async (req: IncomingMessage, res: ServerResponse, ctx) => {
+    const qs = ctx.query.toString();
+    req.url = `/${ctx.params.rest ?? ''}${qs ? `?${qs}` : ''}`;
+    if (!(await router.handle(req, res))) sendJson(res, 404, { code: 404, message: `No route for ${req.url}` });
+  });
+}
