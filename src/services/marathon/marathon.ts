@@ -14,7 +14,13 @@ import {
   type FieldError,
   REJECT_REASONS,
   type RejectReason,
+  SCHEDULER_HEALTH_PROTOCOLS,
   appAction,
+  checkPort,
+  isAgentHealthCheck,
+  mesosHealthCheck,
+  readinessOutcome,
+  readinessPort,
   backoffDelayMs,
   isoTime,
   matchOffer,
@@ -31,7 +37,7 @@ import {
 import { scalarOf, subtract } from '../../core/resources/index.js';
 import { type Offer, type TaskInfo, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
 import type { Store, StoreOp } from '../../ports/store.js';
-import { type HealthProber, type HealthState, SCHEDULER_PROTOCOLS } from './health.js';
+import { type HealthProber, type HealthState, MAX_READINESS_BODY_CHARS, type ReadinessState } from './health.js';
 import { CallbackSink, type SchedulerTransport } from './transport.js';
 
 type Json = Record<string, any>;
@@ -83,6 +89,7 @@ export interface Instance {
   configVersion: string;
   stagedAt: string;
   startedAt?: string;
+  /** Health as the agent last reported it (TaskStatus.healthy), for Mesos-level checks. */
   healthy?: boolean;
   killing?: boolean;
   killRequestedMs?: number;
@@ -184,6 +191,8 @@ export class Marathon {
   private readonly listeners = new Set<(e: MarathonEvent) => void>();
   /** Per task, per health check index: results of the checks Marathon runs itself. */
   private readonly health = new Map<string, HealthState[]>();
+  /** Per task: readiness check results while it is not yet ready (probed during deployments). */
+  private readonly readiness = new Map<string, ReadinessState>();
   private eventChain: Promise<void> = Promise.resolve();
   private lastReconcileMs = 0;
   private readonly log: (level: string, msg: string) => void;
@@ -605,22 +614,10 @@ export class Marathon {
     const image = app.container?.docker?.image;
     if (image) ti.container = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: image } } } };
     if (app.taskKillGracePeriodSeconds !== undefined) ti.kill_policy = { grace_period: { nanoseconds: Math.round(app.taskKillGracePeriodSeconds * 1e9) } };
-    const hc = app.healthChecks.find((h) => String(h.protocol).startsWith('MESOS_') || h.protocol === 'COMMAND');
-    if (hc) {
-      const port = hc.port ?? inst.ports[hc.portIndex ?? 0] ?? 0;
-      ti.health_check = {
-        delay_seconds: 0,
-        interval_seconds: hc.intervalSeconds,
-        timeout_seconds: hc.timeoutSeconds,
-        consecutive_failures: hc.maxConsecutiveFailures,
-        grace_period_seconds: hc.gracePeriodSeconds,
-        ...(hc.protocol === 'COMMAND'
-          ? { type: 'COMMAND', command: { shell: true, value: hc.command?.value ?? 'true' } }
-          : hc.protocol === 'MESOS_TCP'
-            ? { type: 'TCP', tcp: { port } }
-            : { type: 'HTTP', http: { port, path: hc.path ?? '/', scheme: hc.protocol === 'MESOS_HTTPS' ? 'https' : 'http' } }),
-      };
-    }
+    // Mesos-level checks run on the agent, which reports TaskStatus.healthy (at most one per app).
+    const hc = app.healthChecks.find(isAgentHealthCheck);
+    const mhc = hc ? mesosHealthCheck(hc, inst.ports) : undefined;
+    if (mhc) ti.health_check = mhc;
     return ti;
   }
 
@@ -645,6 +642,8 @@ export class Marathon {
       return;
     }
     const prev = inst.state;
+    const app0 = this.apps.get(inst.appId);
+    const healthBefore = app0 ? this.healthOf(app0, inst) : undefined;
     inst.state = status.state;
     if (status.healthy !== undefined) inst.healthy = status.healthy;
     if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
@@ -659,7 +658,8 @@ export class Marathon {
       this.removeInstance(inst);
       ops.push({ type: 'delete', key: K.task(taskId) });
       const app = this.apps.get(inst.appId);
-      if (!inst.killing && app && status.state !== 'TASK_KILLED') {
+      // A kill we did not ask for counts as a failure when the agent's health check caused it.
+      if (!inst.killing && app && (status.state !== 'TASK_KILLED' || status.healthy === false)) {
         this.counters['marathon.tasks.failed']!++;
         const b = this.backoff.get(app.id) ?? { failures: 0, delayUntilMs: 0, sinceMs: this.deps.clock.nowMs() };
         b.failures++;
@@ -683,6 +683,7 @@ export class Marathon {
     }
     if (ops.length > 0) await this.deps.store.batch(ops);
     await ack();
+    if (app0 && status.healthy !== undefined && !isTerminal(status.state)) this.noteHealthChange(app0, inst, healthBefore);
     if (prev !== status.state) {
       this.emit({
         eventType: 'status_update_event',
@@ -721,6 +722,7 @@ export class Marathon {
       if (i.killing && nowMs - (i.killRequestedMs ?? 0) >= this.config.killRetryMs) void this.kill(i);
     }
     this.runHealthChecks(nowMs);
+    this.runReadinessChecks(nowMs);
     this.converge();
   }
 
@@ -756,7 +758,41 @@ export class Marathon {
 
   private checksOf(app: App): { hc: Record<string, any>; index: number }[] {
     if (!this.deps.prober) return [];
-    return app.healthChecks.map((hc, index) => ({ hc, index })).filter(({ hc }) => SCHEDULER_PROTOCOLS.has(String(hc.protocol)));
+    return app.healthChecks.map((hc, index) => ({ hc, index })).filter(({ hc }) => SCHEDULER_HEALTH_PROTOCOLS.has(String(hc.protocol)));
+  }
+
+  /** Whether a task's health gates deployments: some check runs (on the agent or here). */
+  private gated(app: App): boolean {
+    return app.healthChecks.some(isAgentHealthCheck) || this.checksOf(app).length > 0;
+  }
+
+  /**
+   * A task's health over every check that runs: false when one failed, true when all passed,
+   * undefined while some has no result yet or the app has no check that runs.
+   */
+  healthOf(app: App, inst: Instance): boolean | undefined {
+    const parts: (boolean | undefined)[] = [];
+    if (app.healthChecks.some(isAgentHealthCheck)) parts.push(inst.healthy);
+    if (this.checksOf(app).length > 0) {
+      const states = this.health.get(inst.taskId) ?? [];
+      parts.push(states.length > 0 && states.every((x) => x.alive === true) ? true : states.some((x) => x.alive === false) ? false : undefined);
+    }
+    if (parts.length === 0) return undefined;
+    return parts.some((x) => x === false) ? false : parts.every((x) => x === true) ? true : undefined;
+  }
+
+  /** Whether a task passed its readiness checks (always, when none run). */
+  private isReady(app: App, inst: Instance): boolean {
+    if (app.readinessChecks.length === 0 || !this.deps.prober?.get) return true;
+    return this.readiness.get(inst.taskId)?.ready === true;
+  }
+
+  private noteHealthChange(app: App, inst: Instance, before: boolean | undefined): void {
+    const after = this.healthOf(app, inst);
+    if (after === before) return;
+    const instanceId = inst.taskId.replace(/\._app\.\d+$/, '');
+    this.emit({ eventType: 'health_status_changed_event', appId: app.id, instanceId, version: inst.version, alive: after === true });
+    this.emit({ eventType: 'instance_health_changed_event', instanceId, runSpecId: app.id, runSpecVersion: inst.version, healthy: after === true });
   }
 
   /** Starts the probes that are due; results arrive asynchronously and update `health`. */
@@ -780,7 +816,7 @@ export class Marathon {
         if (st.inFlight || nowMs < st.nextProbeMs) return;
         st.inFlight = true;
         st.nextProbeMs = nowMs + hc.intervalSeconds * 1000;
-        const port = hc.port ?? inst.ports[hc.portIndex ?? 0];
+        const port = checkPort(hc, inst.ports);
         const timeoutMs = hc.timeoutSeconds * 1000;
         const proto = String(hc.protocol);
         const probe =
@@ -799,12 +835,75 @@ export class Marathon {
     }
   }
 
+  /**
+   * Readiness checks, as Marathon runs them: only while a deployment holds the app, on tasks of
+   * the current config that run (and are healthy when health checks run), every intervalSeconds
+   * until each check got one of httpStatusCodesForReady. A ready task is not probed again.
+   */
+  private runReadinessChecks(nowMs: number): void {
+    const get = this.deps.prober?.get?.bind(this.deps.prober);
+    for (const [taskId] of this.readiness) if (!this.instances.has(taskId)) this.readiness.delete(taskId);
+    if (!get) return;
+    const deploying = new Set<string>();
+    for (const d of this.deployments.values()) for (const id of d.affectedApps) deploying.add(id);
+    for (const appId of deploying) {
+      const app = this.apps.get(appId);
+      if (!app || app.readinessChecks.length === 0) continue;
+      const portNames = (app.portDefinitions ?? []).map((p) => p.name);
+      for (const inst of this.byApp.get(appId)?.values() ?? []) {
+        if (inst.state !== 'TASK_RUNNING' || inst.killing || inst.configVersion !== app.versionInfo.lastConfigChangeAt) continue;
+        if (this.gated(app) && this.healthOf(app, inst) !== true) continue;
+        let st = this.readiness.get(inst.taskId);
+        if (!st) {
+          const n = app.readinessChecks.length;
+          st = { results: new Array(n).fill(undefined), nextProbeMs: new Array(n).fill(nowMs), inFlight: new Array(n).fill(false), ready: false };
+          this.readiness.set(inst.taskId, st);
+        }
+        if (st.ready) continue;
+        const state = st;
+        app.readinessChecks.forEach((rc, k) => {
+          if (state.inFlight[k] || nowMs < (state.nextProbeMs[k] ?? 0) || state.results[k]?.ready) return;
+          state.inFlight[k] = true;
+          state.nextProbeMs[k] = nowMs + rc.intervalSeconds * 1000;
+          const port = readinessPort(rc, portNames, inst.ports);
+          const answer =
+            port === undefined
+              ? Promise.resolve({ error: `no port named ${rc.portName}` })
+              : get(inst.host, port, rc.path, rc.protocol === 'HTTPS', rc.timeoutSeconds * 1000);
+          answer
+            .catch((e: Error) => ({ error: e.message }))
+            .then((a) => {
+              state.inFlight[k] = false;
+              if (!this.instances.has(inst.taskId)) return;
+              const cut = 'body' in a ? { ...a, body: a.body.slice(0, MAX_READINESS_BODY_CHARS) } : a;
+              state.results[k] = readinessOutcome(rc, inst.taskId, cut);
+              const wasReady = state.ready;
+              state.ready = state.results.every((r) => r?.ready === true);
+              if (state.ready && !wasReady) this.scheduleConverge();
+            });
+        });
+      }
+    }
+  }
+
+  /** Readiness results of an app's tasks still being checked or checked during a deployment. */
+  readinessResults(appId: string): Json[] {
+    const out: Json[] = [];
+    if (this.locking([appId]).length === 0) return out;
+    for (const inst of this.byApp.get(appId)?.values() ?? []) {
+      for (const r of this.readiness.get(inst.taskId)?.results ?? []) if (r) out.push({ ...r });
+    }
+    return out;
+  }
+
   private healthResult(taskId: string, appId: string, hc: Record<string, any>, st: HealthState, ok: boolean, cause: string | undefined): void {
     const inst = this.instances.get(taskId);
     if (!inst || inst.killing) return;
     const now = this.now();
     const nowMs = this.deps.clock.nowMs();
-    const before = inst.healthy;
+    const app = this.apps.get(appId);
+    if (!app) return;
+    const before = this.healthOf(app, inst);
     if (ok) {
       st.alive = true;
       st.consecutiveFailures = 0;
@@ -820,24 +919,7 @@ export class Marathon {
       st.lastFailureCause = cause ?? 'failed';
       this.emit({ eventType: 'failed_health_check_event', appId, taskId, instanceId: taskId.replace(/\._app\.\d+$/, ''), healthCheck: hc });
     }
-    const states = this.health.get(taskId) ?? [];
-    inst.healthy = states.every((x) => x.alive === true) ? true : states.some((x) => x.alive === false) ? false : undefined;
-    if (inst.healthy !== before) {
-      this.emit({
-        eventType: 'health_status_changed_event',
-        appId,
-        instanceId: taskId.replace(/\._app\.\d+$/, ''),
-        version: inst.version,
-        alive: inst.healthy === true,
-      });
-      this.emit({
-        eventType: 'instance_health_changed_event',
-        instanceId: taskId.replace(/\._app\.\d+$/, ''),
-        runSpecId: appId,
-        runSpecVersion: inst.version,
-        healthy: inst.healthy === true,
-      });
-    }
+    this.noteHealthChange(app, inst, before);
     if (!ok && hc.maxConsecutiveFailures > 0 && st.consecutiveFailures >= hc.maxConsecutiveFailures) {
       this.log('info', `marathon: killing unhealthy task ${taskId} (${st.consecutiveFailures} failures: ${st.lastFailureCause})`);
       this.emit({
@@ -884,14 +966,19 @@ export class Marathon {
       const live = (byApp.get(app.id) ?? []).filter((i) => !i.killing && !i.inactive);
       const fresh = live.filter((i) => i.configVersion === app.versionInfo.lastConfigChangeAt);
       const old = live.filter((i) => i.configVersion !== app.versionInfo.lastConfigChangeAt);
-      // COMMAND checks run on the agent (not yet): they gate nothing until agents report health.
-      const gated = this.checksOf(app).length > 0;
-      const healthy = (i: Instance) => i.state === 'TASK_RUNNING' && i.healthy !== false && (!gated || i.healthy === true);
+      const gated = this.gated(app);
+      const healthy = (i: Instance) => {
+        if (i.state !== 'TASK_RUNNING') return false;
+        const h = this.healthOf(app, i);
+        return h !== false && (!gated || h === true);
+      };
+      // A new task counts once it is healthy and ready; old ones were ready when they started.
+      const counts = (i: Instance) => healthy(i) && this.isReady(app, i);
       const step = rollingStep({
         instances: app.instances,
         old: old.length,
         fresh: fresh.length,
-        freshHealthy: fresh.filter(healthy).length,
+        freshHealthy: fresh.filter(counts).length,
         oldHealthy: old.filter(healthy).length,
         minimumHealthCapacity: app.upgradeStrategy.minimumHealthCapacity,
         maximumOverCapacity: app.upgradeStrategy.maximumOverCapacity,
@@ -965,8 +1052,14 @@ export class Marathon {
     if (!app) return false;
     const live = tasks.filter((i) => !i.inactive);
     if (live.some((i) => i.killing || i.configVersion !== app.versionInfo.lastConfigChangeAt)) return false;
-    const gated = this.checksOf(app).length > 0;
-    return live.length === app.instances && live.every((i) => i.state === 'TASK_RUNNING' && (gated ? i.healthy === true : i.healthy !== false));
+    const gated = this.gated(app);
+    return (
+      live.length === app.instances &&
+      live.every((i) => {
+        const h = this.healthOf(app, i);
+        return i.state === 'TASK_RUNNING' && (gated ? h === true : h !== false) && this.isReady(app, i);
+      })
+    );
   }
 
   private progressDeployments(byApp: Map<string, Instance[]>): void {
@@ -1287,7 +1380,7 @@ export class Marathon {
       affectedApps: d.affectedApps,
       affectedPods: [],
       steps: d.steps,
-      currentActions: (cur?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: [] })),
+      currentActions: (cur?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: this.readinessResults(a.app) })),
       currentStep,
       totalSteps: d.steps.length,
     };
@@ -1325,6 +1418,22 @@ export class Marathon {
         : i.healthy !== undefined
           ? { healthCheckResults: [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') }] }
           : {}),
+      ...(this.health.has(i.taskId) && i.healthy !== undefined
+        ? {
+            healthCheckResults: [
+              ...(this.health.get(i.taskId) ?? []).map((h) => ({
+                alive: h.alive === true,
+                consecutiveFailures: h.consecutiveFailures,
+                firstSuccess: h.firstSuccess ?? null,
+                lastSuccess: h.lastSuccess ?? null,
+                lastFailure: h.lastFailure ?? null,
+                lastFailureCause: h.lastFailureCause ?? null,
+                instanceId: i.taskId.replace(/\._app\.\d+$/, ''),
+              })),
+              { alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') },
+            ],
+          }
+        : {}),
     };
   }
 
@@ -1334,11 +1443,11 @@ export class Marathon {
     const out: Json = { ...app };
     out.tasksStaged = tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length;
     out.tasksRunning = tasks.filter((t) => t.state === 'TASK_RUNNING').length;
-    out.tasksHealthy = app.healthChecks.length > 0 ? tasks.filter((t) => t.healthy === true).length : 0;
-    out.tasksUnhealthy = tasks.filter((t) => t.healthy === false).length;
+    out.tasksHealthy = tasks.filter((t) => this.healthOf(app, t) === true).length;
+    out.tasksUnhealthy = tasks.filter((t) => this.healthOf(app, t) === false).length;
     out.deployments = this.locking([app.id]).map((d) => ({ id: d.id }));
     if (embed.has('tasks')) out.tasks = tasks.map((t) => this.taskJson(t));
-    if (embed.has('readiness')) out.readinessCheckResults = [];
+    if (embed.has('readiness')) out.readinessCheckResults = this.readinessResults(app.id);
     if (embed.has('lastTaskFailure')) {
       const f = this.lastFailure.get(app.id);
       if (f) out.lastTaskFailure = f;
