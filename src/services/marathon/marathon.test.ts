@@ -342,3 +342,95 @@ describe('Marathon health and readiness (fake master, manual clock)', () => {
     assert.equal(probes.length, 3, 'a ready task is not probed again');
   });
 });
+
+describe('Marathon groups, roles and task statistics (fake master, manual clock)', () => {
+  test('group dependencies: apps of /shop/web wait until every app of /shop/db runs', async () => {
+    const { m, master } = await setup();
+    const r = await m.updateGroup(
+      '/shop',
+      {
+        groups: [
+          { id: 'db', apps: [{ id: 'pg', cmd: 'pg', cpus: 0.1, mem: 16 }] },
+          { id: 'web', dependencies: ['/shop/db'], apps: [{ id: 'front', cmd: 'front', cpus: 0.1, mem: 16 }] },
+        ],
+      },
+      { force: false, create: true },
+    );
+    assert.ok(r.ok);
+    const [d] = [...m.deployments.values()];
+    assert.deepEqual(
+      d?.steps.map((s) => s.actions.map((a) => `${a.action} ${a.app}`)),
+      [['StartApplication /shop/db/pg'], ['ScaleApplication /shop/db/pg'], ['StartApplication /shop/web/front'], ['ScaleApplication /shop/web/front']],
+    );
+    master.offer('h1');
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.name),
+      ['pg.db.shop'],
+    );
+    master.update(master.launched()[0]?.task_id.value, 'TASK_RUNNING');
+    await settle(10);
+    master.offer('h1');
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.name),
+      ['pg.db.shop', 'front.web.shop'],
+    );
+    assert.deepEqual(m.groupJson('/shop/web', (a) => a)?.dependencies, ['/shop/db']);
+  });
+
+  test('dryRun returns the steps and changes nothing', async () => {
+    const { m } = await setup();
+    const r = await m.updateGroup('/g', { apps: [{ id: 'a', cmd: 'a' }] }, { force: false, create: false, dryRun: true });
+    assert.ok(r.ok && 'steps' in r.value);
+    assert.deepEqual(
+      r.value.steps.map((s) => s.actions[0]?.action),
+      ['StartApplication', 'ScaleApplication'],
+    );
+    assert.equal(m.apps.size, 0);
+    assert.equal(m.deployments.size, 0);
+  });
+
+  test('enforceRole: apps of the top-level group get its role, another role is a 422 at /apps(i)/role', async () => {
+    const { m } = await setup();
+    const bad = await m.updateGroup('/dev', { enforceRole: true, apps: [{ id: 'x', cmd: 'x', role: '*' }] }, { force: false, create: true });
+    assert.ok(!bad.ok && bad.error.status === 422 && 'details' in bad.error);
+    assert.deepEqual(
+      bad.error.details.map((d) => d.path),
+      ['/apps(0)/role'],
+    );
+    const ok = await m.updateGroup('/dev', { enforceRole: true, apps: [{ id: 'x', cmd: 'x' }] }, { force: false, create: true });
+    assert.ok(ok.ok);
+    assert.equal(m.apps.get('/dev/x')?.role, 'dev');
+    assert.equal(m.groupJson('/dev', (a) => a)?.enforceRole, true);
+    const nested = await m.updateGroup('/dev/sub', { enforceRole: true }, { force: false, create: true });
+    assert.ok(!nested.ok && nested.error.status === 422);
+    const other = await m.createApp({ id: '/ops/y', cmd: 'y', role: 'dev' }, false);
+    assert.ok(!other.ok && other.error.status === 422, 'a role other than * or the top-level group name is refused');
+  });
+
+  test('taskStats counts tasks by config; lastTaskFailure survives a restart', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const one = await setup(store, clock);
+    await one.m.createApp({ id: '/s', cmd: 's', cpus: 0.1, mem: 16, instances: 2 }, false);
+    one.master.offer('h1');
+    await settle(10);
+    const [a, b] = one.master.launched().map((t) => t.task_id.value as string);
+    one.master.update(a as string, 'TASK_RUNNING');
+    one.master.update(b as string, 'TASK_FAILED', 'h1', { message: 'exit 3' });
+    await settle(10);
+    await clock.advance(4000);
+    const app = one.m.apps.get('/s');
+    assert.ok(app);
+    const stats = one.m.appInfo(app, new Set(['taskStats'])).tasksStats;
+    assert.deepEqual(stats.withLatestConfig.stats.counts, { staged: 0, running: 1, healthy: 0, unhealthy: 0 });
+    assert.equal(stats.totalSummary.stats.lifeTime.averageSeconds, 4);
+    assert.equal(stats.withOutdatedConfig, undefined);
+    await one.m.stop();
+    const two = await setup(store, clock);
+    const again = two.m.apps.get('/s');
+    assert.ok(again);
+    assert.equal(two.m.appInfo(again, new Set(['lastTaskFailure'])).lastTaskFailure?.message, 'exit 3');
+  });
+});

@@ -163,7 +163,18 @@ const K = {
   deployment: (id: string) => `marathon/deployments/${id}`,
   deployments: 'marathon/deployments/',
   framework: 'marathon/framework',
+  group: (id: string) => `marathon/groups${id}`,
+  failure: (id: string) => `marathon/failures${id}`,
+  failures: 'marathon/failures/',
+  groups: 'marathon/groups/',
 };
+
+/** What a group stores beyond its apps: dependencies on other groups or apps, and enforceRole. */
+export interface GroupMeta {
+  id: string;
+  dependencies: string[];
+  enforceRole: boolean;
+}
 
 export class Marathon {
   readonly config: MarathonConfig;
@@ -173,6 +184,7 @@ export class Marathon {
   private readonly byApp = new Map<string, Map<string, Instance>>();
   private convergeScheduled = false;
   readonly deployments = new Map<string, Deployment>();
+  readonly groups = new Map<string, GroupMeta>();
   frameworkId: string | undefined;
   private streamId: string | undefined;
   private sink: CallbackSink | undefined;
@@ -234,6 +246,14 @@ export class Marathon {
     for (const e of await store.list(K.deployments)) {
       const d = JSON.parse(e.value) as Deployment;
       this.deployments.set(d.id, d);
+    }
+    for (const e of await store.list(K.failures)) {
+      const f = JSON.parse(e.value) as Json;
+      if (this.apps.has(f.appId)) this.lastFailure.set(f.appId, f);
+    }
+    for (const e of await store.list(K.groups)) {
+      const g = JSON.parse(e.value) as GroupMeta;
+      this.groups.set(g.id, g);
     }
     const fw = await store.get(K.framework);
     if (fw) this.frameworkId = (JSON.parse(fw.value) as { id: string }).id;
@@ -676,6 +696,8 @@ export class Marathon {
           slaveId: inst.agentId,
         });
         if (this.lastFailure.size > 10_000) this.lastFailure.delete(this.lastFailure.keys().next().value as string);
+        // Kept across restarts, as Marathon's TaskFailureRepository does.
+        ops.push({ type: 'put', key: K.failure(app.id), value: JSON.stringify(this.lastFailure.get(app.id)) });
       }
       if (inst.killing) this.counters['marathon.tasks.killed']!++;
     } else if (prev !== status.state || status.healthy !== undefined) {
@@ -1125,11 +1147,13 @@ export class Marathon {
       } else if (before) {
         this.apps.delete(id);
         this.backoff.delete(id);
+        this.lastFailure.delete(id);
         ops.push({ type: 'delete', key: K.app(id) });
+        ops.push({ type: 'delete', key: K.failure(id) });
         for (const e of await this.deps.store.list(K.versions(id))) ops.push({ type: 'delete', key: e.key });
       }
     }
-    const steps = planDeployment(current, target);
+    const steps = this.plan(current, target);
     const d: Deployment = { id: this.deps.random.uuid(), version, affectedApps: ids, steps, original, target: targets };
     this.deployments.set(d.id, d);
     ops.push({ type: 'put', key: K.deployment(d.id), value: JSON.stringify(d) });
@@ -1142,6 +1166,28 @@ export class Marathon {
     return { ok: true, value: { deploymentId: d.id, version } };
   }
 
+  /**
+   * The deployment plan, with dependencies as Marathon reads them: an app depends on the apps it
+   * names, on every app under a group it names, and on what its enclosing groups depend on.
+   */
+  private plan(current: Map<string, App>, target: Map<string, App>, groups: Map<string, GroupMeta> = this.groups): DeploymentStep[] {
+    const all = new Map<string, App>([...this.apps, ...target]);
+    const expand = (dep: string): string[] => {
+      if (all.has(dep)) return [dep];
+      const prefix = `${dep}/`;
+      return [...all.keys()].filter((id) => id.startsWith(prefix));
+    };
+    const withDeps = (a: App): App => {
+      const deps = new Set<string>();
+      for (const d of a.dependencies) for (const x of expand(d)) deps.add(x);
+      for (let g = parentOf(a.id); g !== '/'; g = parentOf(g)) for (const d of groups.get(g)?.dependencies ?? []) for (const x of expand(d)) deps.add(x);
+      deps.delete(a.id);
+      return deps.size === a.dependencies.length && a.dependencies.every((d) => deps.has(d)) ? a : { ...a, dependencies: [...deps].sort() };
+    };
+    const map = (m: Map<string, App>) => new Map([...m].map(([id, a]) => [id, withDeps(a)]));
+    return planDeployment(map(current), map(target));
+  }
+
   private async pruneVersions(ids: string[]): Promise<void> {
     for (const id of ids) {
       const vs = await this.deps.store.list(K.versions(id));
@@ -1151,11 +1197,21 @@ export class Marathon {
   }
 
   /** Validates a definition and fills in server fields relative to the current version. */
-  prepare(raw: unknown, before: App | undefined): Outcome<App> {
+  prepare(raw: unknown, before: App | undefined, groups: Map<string, GroupMeta> = this.groups): Outcome<App> {
     const now = this.now();
     const v = validateApp(raw, now);
     if (!v.ok) return { ok: false, error: { status: 422, message: 'Object is not valid', details: v.details } };
     const app = v.app;
+    // Roles: the framework's role, or the top-level group's name (its only choice under enforceRole).
+    const segments = app.id.split('/').filter(Boolean);
+    const top = segments.length > 1 ? (segments[0] as string) : undefined;
+    const enforced = top !== undefined && groups.get(`/${top}`)?.enforceRole === true;
+    const roles = enforced ? [top as string] : [this.config.role, ...(top ? [top] : [])];
+    if (app.role !== undefined && !roles.includes(app.role)) {
+      const details = [{ path: '/role', errors: [`got ${JSON.stringify(app.role)}, expected one of: [${roles.join(', ')}]`] }];
+      return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    }
+    if (app.role === undefined && enforced) app.role = top;
     this.assignServicePorts(app, before);
     if (before) {
       const action = appAction(before, { ...app, versionInfo: before.versionInfo });
@@ -1279,7 +1335,7 @@ export class Marathon {
   /** GroupInfo of `gid` with its apps and sub-groups, or undefined when no app lives under it. */
   groupJson(gid: string, embedApps: (a: App) => Json): Json | undefined {
     const apps = this.appsUnder(gid);
-    if (gid !== '/' && apps.length === 0) return undefined;
+    if (gid !== '/' && apps.length === 0 && !this.groups.has(gid)) return undefined;
     const prefix = gid === '/' ? '/' : `${gid}/`;
     const direct = apps.filter((a) => !a.id.slice(prefix.length).includes('/'));
     const subIds = [...new Set(apps.filter((a) => !direct.includes(a)).map((a) => prefix + (a.id.slice(prefix.length).split('/')[0] as string)))].sort();
@@ -1289,9 +1345,9 @@ export class Marathon {
       apps: direct.sort((a, b) => (a.id < b.id ? -1 : 1)).map(embedApps),
       pods: [],
       groups: subIds.map((g) => this.groupJson(g, embedApps)),
-      dependencies: [],
+      dependencies: this.groups.get(gid)?.dependencies ?? [],
       version: versions[versions.length - 1] ?? this.now(),
-      enforceRole: false,
+      enforceRole: this.groups.get(gid)?.enforceRole ?? false,
     };
   }
 
@@ -1299,8 +1355,12 @@ export class Marathon {
    * POST/PUT /v2/groups: `apps` (ids relative to the group) are created or replaced, nested
    * `groups` likewise; `scaleBy` multiplies every app's instances. One deployment for all.
    */
-  async updateGroup(gid: string, body: Json, opts: { force: boolean; create: boolean }): Promise<Outcome<DeploymentResult>> {
-    if (opts.create && this.appsUnder(gid).length > 0)
+  async updateGroup(
+    gid: string,
+    body: Json,
+    opts: { force: boolean; create: boolean; dryRun?: boolean },
+  ): Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>> {
+    if (opts.create && (this.appsUnder(gid).length > 0 || this.groups.has(gid)))
       return { ok: false, error: { status: 409, message: `Group ${gid} is already created. Use PUT to change this group.` } };
     const changes = new Map<string, App | null>();
     const now = this.now();
@@ -1310,28 +1370,79 @@ export class Marathon {
       }
     }
     const details: FieldError[] = [];
-    const walk = (g: Json, base: string, path: string) => {
+    // Group settings first: an app's role is checked against its top-level group's enforceRole.
+    const metas = new Map(this.groups);
+    const changedMetas: GroupMeta[] = [];
+    const readMeta = (g: Json, gPath: string, path: string) => {
+      if (g.dependencies === undefined && g.enforceRole === undefined) return;
+      const prev = metas.get(gPath) ?? { id: gPath, dependencies: [], enforceRole: false };
+      const meta = { ...prev };
+      if (g.dependencies !== undefined) {
+        if (!Array.isArray(g.dependencies) || g.dependencies.some((d: unknown) => typeof d !== 'string'))
+          details.push({ path: `${path}/dependencies`, errors: ['error.expected.jsarray of strings'] });
+        else meta.dependencies = g.dependencies.map((d: string) => resolvePath(d, parentOf(gPath)));
+      }
+      if (g.enforceRole !== undefined) {
+        if (typeof g.enforceRole !== 'boolean') details.push({ path: `${path}/enforceRole`, errors: ['error.expected.jsboolean'] });
+        else if (g.enforceRole && parentOf(gPath) !== '/')
+          details.push({ path: `${path}/enforceRole`, errors: ['enforceRole can only be set for top-level groups'] });
+        else meta.enforceRole = g.enforceRole;
+      }
+      metas.set(gPath, meta);
+      changedMetas.push(meta);
+    };
+    const walkGroups = (g: Json, base: string, path: string) => {
+      const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
+      readMeta(g, gPath, path);
+      (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
+        walkGroups(sub, gPath, `${path}/groups(${i})`);
+      });
+    };
+    const walkApps = (g: Json, base: string, path: string) => {
       const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
       (Array.isArray(g.apps) ? g.apps : []).forEach((raw: Json, i: number) => {
         const id = resolvePath(String(raw?.id ?? ''), gPath);
         const before = this.apps.get(id);
-        const p = this.prepare({ ...raw, id }, before);
+        const p = this.prepare({ ...raw, id }, before, metas);
         if (!p.ok) {
           for (const d of (p.error as { details?: FieldError[] }).details ?? []) details.push({ ...d, path: `${path}/apps(${i})${d.path}` });
         } else changes.set(id, p.value);
       });
       (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
-        walk(sub, gPath, `${path}/groups(${i})`);
+        walkApps(sub, gPath, `${path}/groups(${i})`);
       });
     };
-    walk({ ...body, id: gid }, '/', '');
+    walkGroups({ ...body, id: gid }, '/', '');
+    walkApps({ ...body, id: gid }, '/', '');
     if (details.length > 0) return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    if (opts.dryRun) {
+      const current = new Map<string, App>();
+      const target = new Map<string, App>();
+      for (const [id, next] of changes) {
+        const before = this.apps.get(id);
+        if (before) current.set(id, before);
+        if (next) target.set(id, next);
+      }
+      return { ok: true, value: { steps: this.plan(current, target, metas) } };
+    }
+    if (changedMetas.length > 0) {
+      for (const meta of changedMetas) this.groups.set(meta.id, meta);
+      await this.deps.store.batch(changedMetas.map((meta) => ({ type: 'put' as const, key: K.group(meta.id), value: JSON.stringify(meta) })));
+    }
+    if (changes.size === 0) {
+      const version = now;
+      this.emit({ eventType: 'group_change_success', groupId: gid, version });
+      return { ok: true, value: { deploymentId: this.deps.random.uuid(), version } };
+    }
     return this.deploy(changes, opts.force);
   }
 
   async deleteGroup(gid: string, force: boolean): Promise<Outcome<DeploymentResult>> {
     const apps = this.appsUnder(gid);
-    if (apps.length === 0 && gid !== '/') return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist` } };
+    if (apps.length === 0 && gid !== '/' && !this.groups.has(gid)) return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist` } };
+    const gone = [...this.groups.keys()].filter((g) => gid === '/' || g === gid || g.startsWith(`${gid}/`));
+    for (const g of gone) this.groups.delete(g);
+    if (gone.length > 0) await this.deps.store.batch(gone.map((g) => ({ type: 'delete' as const, key: K.group(g) })));
     return this.deploy(new Map(apps.map((a) => [a.id, null])), force);
   }
 
@@ -1452,9 +1563,55 @@ export class Marathon {
       const f = this.lastFailure.get(app.id);
       if (f) out.lastTaskFailure = f;
     }
-    if (embed.has('taskStats')) out.taskStats = {};
+    if (embed.has('taskStats')) out.tasksStats = this.taskStats(app, tasks);
+    out.role ??= this.config.role;
     const why = this.unplaceable(app);
     if (why) out.placementStatus = { placeable: false, message: why };
+    return out;
+  }
+
+  /**
+   * Marathon's TaskStatsByVersion: counts and lifetimes of the tasks started since the last
+   * scaling, of the latest config, of older configs, and of all. Empty groups are left out.
+   */
+  private taskStats(app: App, tasks: Instance[]): Json {
+    const nowMs = this.deps.clock.nowMs();
+    const stats = (xs: Instance[]): Json | undefined => {
+      if (xs.length === 0) return undefined;
+      const lives = xs
+        .map((t) => (t.startedAt ? (nowMs - (parseIso(t.startedAt) ?? nowMs)) / 1000 : undefined))
+        .filter((x): x is number => x !== undefined)
+        .sort((a, b) => a - b);
+      const counts = {
+        staged: xs.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
+        running: xs.filter((t) => t.state === 'TASK_RUNNING').length,
+        healthy: xs.filter((t) => this.healthOf(app, t) === true).length,
+        unhealthy: xs.filter((t) => this.healthOf(app, t) === false).length,
+      };
+      const lifeTime =
+        lives.length > 0
+          ? { averageSeconds: lives.reduce((a, b) => a + b, 0) / lives.length, medianSeconds: lives[Math.floor(lives.length / 2)] as number }
+          : undefined;
+      return { stats: { counts, ...(lifeTime ? { lifeTime } : {}) } };
+    };
+    const out: Json = {};
+    const put = (k: string, xs: Instance[]) => {
+      const v = stats(xs);
+      if (v) out[k] = v;
+    };
+    put(
+      'startedAfterLastScaling',
+      tasks.filter((t) => t.stagedAt >= app.versionInfo.lastScalingAt),
+    );
+    put(
+      'withLatestConfig',
+      tasks.filter((t) => t.configVersion === app.versionInfo.lastConfigChangeAt),
+    );
+    put(
+      'withOutdatedConfig',
+      tasks.filter((t) => t.configVersion !== app.versionInfo.lastConfigChangeAt),
+    );
+    put('totalSummary', tasks);
     return out;
   }
 
@@ -1517,6 +1674,11 @@ export class Marathon {
       }
     }
   }
+}
+
+function parentOf(id: string): string {
+  const i = id.lastIndexOf('/');
+  return i <= 0 ? '/' : id.slice(0, i);
 }
 
 function notFound(appId: string): { ok: false; error: MarathonError } {
