@@ -137,6 +137,15 @@ describe('Marathon on a local cluster of real processes', () => {
       300,
     );
     assert.match(debug, /UnfulfilledConstraint\s+[1-9]/);
+    const details = await dcos(['marathon', 'debug', 'details', '/e2e/never'], env);
+    assert.equal(details.code, 0, details.stderr);
+    assert.match(details.stdout, /HOSTNAME\s+ROLE\s+CONSTRAINTS\s+CPUS/);
+    assert.match(details.stdout, /\n\S+\s+ok\s+-\s+ok/, 'an offered agent: role met, constraint not');
+    const deployment = JSON.parse((await dcos(['marathon', 'deployment', 'list', '--json'], env)).stdout)[0].id as string;
+    const watch = await dcos(['marathon', 'deployment', 'watch', deployment, '--max-count=2', '--interval=0.1'], env);
+    assert.equal(watch.code, 0, watch.stderr);
+    assert.equal(watch.stdout.trim().split('\n').length, 2, watch.stdout);
+    assert.match(watch.stdout, new RegExp(`${deployment} step 1/2: StartApplication /e2e/never`));
     const rm = await dcos(['marathon', 'app', 'remove', '/e2e/never'], env);
     assert.equal(rm.code, 0, rm.stderr);
     const bad = await dcos(['marathon', 'app', 'update', '/e2e/web', 'cpus=-1'], env);

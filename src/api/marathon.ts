@@ -325,9 +325,9 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
     answer(res, r, (v) => ('deploymentId' in v ? sendJson(res, 200, v, deploymentHeaders(v.deploymentId)) : sendJson(res, 200, { tasks })));
   });
 
-  router.on('GET', '/v2/queue', (_req, res) => {
+  router.on('GET', '/v2/queue', (_req, res, ctx) => {
     count();
-    sendJson(res, 200, { queue: m.queue() });
+    sendJson(res, 200, { queue: m.queue(ctx.query.getAll('embed').some((e) => e.split(',').includes('lastUnusedOffers'))) });
   });
   router.on('DELETE', '/v2/queue/*', (_req, res, ctx) => {
     count();

@@ -130,7 +130,11 @@ interface OfferStats {
   last: (RejectReason | 'used')[];
   launchAttempt: Partial<Record<RejectReason, number>>;
   lastDetail?: string;
+  /** The last offers not used, with why (Marathon's lastUnusedOffers, for `debug details`). */
+  lastUnused: Json[];
 }
+
+const LAST_UNUSED_OFFERS_KEPT = 10;
 
 const LAST_OFFERS_KEPT = 100;
 
@@ -464,13 +468,13 @@ export class Marathon {
   private statsOf(appId: string): OfferStats {
     let s = this.stats.get(appId);
     if (!s) {
-      s = { processed: 0, unused: 0, last: [], launchAttempt: {} };
+      s = { processed: 0, unused: 0, last: [], launchAttempt: {}, lastUnused: [] };
       this.stats.set(appId, s);
     }
     return s;
   }
 
-  private recordOutcome(appId: string, outcome: RejectReason | 'used', detail?: string): void {
+  private recordOutcome(appId: string, outcome: RejectReason | 'used', detail?: string, offer?: Offer): void {
     const s = this.statsOf(appId);
     const now = this.deps.clock.nowMs();
     s.processed++;
@@ -480,6 +484,20 @@ export class Marathon {
       s.lastUnusedAtMs = now;
       s.launchAttempt[outcome] = (s.launchAttempt[outcome] ?? 0) + 1;
       s.lastDetail = detail;
+      if (offer) {
+        s.lastUnused.push({
+          offer: {
+            id: offer.id.value,
+            agentId: offer.agent_id.value,
+            hostname: offer.hostname,
+            resources: offer.resources,
+            attributes: offer.attributes ?? [],
+          },
+          timestamp: isoTime(now),
+          reason: [outcome],
+        });
+        if (s.lastUnused.length > LAST_UNUSED_OFFERS_KEPT) s.lastUnused.shift();
+      }
     }
     s.last.push(outcome);
     if (s.last.length > LAST_OFFERS_KEPT) s.last.shift();
@@ -514,7 +532,7 @@ export class Marathon {
         while (want > 0) {
           const m = matchOffer(app, remaining, facts, this.placedFacts(app.id), this.config.role);
           if (!m.ok) {
-            if (!usedAny) this.recordOutcome(app.id, m.reason, m.detail);
+            if (!usedAny) this.recordOutcome(app.id, m.reason, m.detail, offer);
             break;
           }
           usedAny = true;
@@ -1621,7 +1639,7 @@ export class Marathon {
     return neverPlaceable(app, [...this.agents.values()]);
   }
 
-  queue(): Json[] {
+  queue(embedLastUnusedOffers = false): Json[] {
     const nowMs = this.deps.clock.nowMs();
     const out: Json[] = [];
     for (const app of this.apps.values()) {
@@ -1648,6 +1666,7 @@ export class Marathon {
         },
       };
       if (s.lastDetail) item.lastUnusedOfferDetail = s.lastDetail;
+      if (embedLastUnusedOffers) item.lastUnusedOffers = s.lastUnused;
       const why = this.unplaceable(app);
       if (why) item.unplaceable = why;
       out.push(item);
