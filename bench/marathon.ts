@@ -102,6 +102,7 @@ async function main(): Promise<void> {
 
   // Marathon in-process, as src/main/marathon.ts composes it, with the ACCEPTs timed.
   const launchedAt = new Map<string, number>();
+  const callCounts = new Map<string, number>();
   const master = (): Master => {
     if (!host.master) throw new Error('master is down');
     return host.master;
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   const transport: SchedulerTransport = {
     subscribe: (call, sink: EventSink, streamId) => master().subscribe(call as Parameters<Master['subscribe']>[0], sink, streamId, '10.0.0.2'),
     call: (call, streamId) => {
+      callCounts.set(String(call.type), (callCounts.get(String(call.type)) ?? 0) + 1);
       if (call.type === 'ACCEPT') {
         const now = performance.now();
         for (const t of ((call as Json).accept.operations[0]?.launch?.task_infos ?? []) as Json[]) launchedAt.set(t.task_id.value, now);
@@ -189,6 +191,9 @@ async function main(): Promise<void> {
     `  mutating API calls during the load (${apiMs.length} create/scale): p50 ${fmt(pct(apiMs, 50), 2)} ms, p99 ${fmt(apiP99, 2)} ms   target p99 < 100 ms  ${apiP99 < 100 ? 'ok' : 'MISSED'}`,
   );
   console.log(`  virtual time ${fmt((clock.nowMs() - v0) / 1000, 1)} s after the last POST; heap ${fmt(process.memoryUsage().heapUsed / 1048576)} MB`);
+  console.log(
+    `  scheduler calls: ${[...callCounts].map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; offers processed ${fmt(m.counters['marathon.offers.processed'] ?? 0)}`,
+  );
   await m.stop();
   host.crash();
   process.exit(0);

@@ -58,6 +58,12 @@ export interface MarathonConfig {
   maxEventListeners: number;
   /** Every task is reconciled with the master this often (and on every (re)subscription). */
   reconcileIntervalMs: number;
+  /**
+   * REVIVE at most this often (Marathon's --min_revive_offers_interval, 5 s there): demand that
+   * arrives sooner is revived for at the end of the interval. Every REVIVE makes the master offer
+   * every agent again, so bursts of new apps share one.
+   */
+  minReviveIntervalMs: number;
 }
 
 export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
@@ -72,6 +78,7 @@ export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
   maxVersionsPerApp: 50,
   maxEventListeners: 1000,
   reconcileIntervalMs: 5 * 60_000,
+  minReviveIntervalMs: 1000,
 };
 
 /** One launched task (Marathon instance with one task), as stored. */
@@ -187,6 +194,8 @@ export class Marathon {
   /** The same instances by app id (placement looks at one app's tasks per offer). */
   private readonly byApp = new Map<string, Map<string, Instance>>();
   private convergeScheduled = false;
+  /** Apps touched since the last converge pass (a partial pass looks only at these). */
+  private readonly dirty = new Set<string>();
   readonly deployments = new Map<string, Deployment>();
   readonly groups = new Map<string, GroupMeta>();
   frameworkId: string | undefined;
@@ -197,6 +206,8 @@ export class Marathon {
   private stopped = false;
   private ticker: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
+  private reviveTimer: TimerHandle | undefined;
+  private lastReviveMs = Number.NEGATIVE_INFINITY;
   /** Launches each app still needs now (recomputed by converge). */
   private readonly wanted = new Map<string, number>();
   private readonly backoff = new Map<string, { failures: number; delayUntilMs: number; sinceMs: number }>();
@@ -270,6 +281,7 @@ export class Marathon {
     this.stopped = true;
     this.ticker?.cancel();
     this.retryTimer?.cancel();
+    this.reviveTimer?.cancel();
     this.sink?.close();
   }
 
@@ -439,6 +451,7 @@ export class Marathon {
   }
 
   private addInstance(i: Instance): void {
+    this.dirty.add(i.appId);
     this.instances.set(i.taskId, i);
     let m = this.byApp.get(i.appId);
     if (!m) {
@@ -449,6 +462,7 @@ export class Marathon {
   }
 
   private removeInstance(i: Instance): void {
+    this.dirty.add(i.appId);
     this.instances.delete(i.taskId);
     const m = this.byApp.get(i.appId);
     m?.delete(i.taskId);
@@ -456,12 +470,13 @@ export class Marathon {
   }
 
   /** Converges once soon: bursts of status updates and offers cost one pass, not one each. */
-  private scheduleConverge(): void {
+  private scheduleConverge(appId?: string): void {
+    if (appId !== undefined) this.dirty.add(appId);
     if (this.convergeScheduled) return;
     this.convergeScheduled = true;
     this.deps.defer(() => {
       this.convergeScheduled = false;
-      this.converge();
+      this.converge(false);
     });
   }
 
@@ -748,7 +763,7 @@ export class Marathon {
         runSpecVersion: inst.version,
       });
     }
-    this.scheduleConverge();
+    this.scheduleConverge(inst.appId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -919,7 +934,7 @@ export class Marathon {
               state.results[k] = readinessOutcome(rc, inst.taskId, cut);
               const wasReady = state.ready;
               state.ready = state.results.every((r) => r?.ready === true);
-              if (state.ready && !wasReady) this.scheduleConverge();
+              if (state.ready && !wasReady) this.scheduleConverge(inst.appId);
             });
         });
       }
@@ -960,6 +975,7 @@ export class Marathon {
       this.emit({ eventType: 'failed_health_check_event', appId, taskId, instanceId: taskId.replace(/\._app\.\d+$/, ''), healthCheck: hc });
     }
     this.noteHealthChange(app, inst, before);
+    this.dirty.add(appId);
     if (!ok && hc.maxConsecutiveFailures > 0 && st.consecutiveFailures >= hc.maxConsecutiveFailures) {
       this.log('info', `marathon: killing unhealthy task ${taskId} (${st.consecutiveFailures} failures: ${st.lastFailureCause})`);
       this.emit({
@@ -983,27 +999,29 @@ export class Marathon {
   }
 
   /**
-   * Compares every app with its tasks and decides: launches wanted (served from offers), kills,
-   * deployment progress, suppress/revive. Idempotent; called after every change and each tick.
+   * Compares apps with their tasks and decides: launches wanted (served from offers), kills,
+   * deployment progress, suppress/revive. Idempotent. `full` looks at every app (each tick);
+   * otherwise only the apps touched since the last pass (a status update, a launch, an API call),
+   * so that a burst of updates at 100,000 tasks does not cost a pass over all of them each.
    */
-  converge(): void {
+  converge(full = true): void {
     if (this.stopped) return;
     const nowMs = this.deps.clock.nowMs();
-    this.expireUnreachable(nowMs);
-    const byApp = new Map<string, Instance[]>();
-    for (const i of this.instances.values()) {
-      const l = byApp.get(i.appId);
-      if (l) l.push(i);
-      else byApp.set(i.appId, [i]);
-    }
-    let anyWanted = false;
-    const blocked = this.blockedByEarlierSteps(byApp);
-    for (const app of this.apps.values()) {
+    if (full) this.expireUnreachable(nowMs);
+    // A touched app's deployments are looked at whole: a dependency done may unblock the others.
+    const deployments = full ? [...this.deployments.values()] : [...this.deployments.values()].filter((d) => d.affectedApps.some((a) => this.dirty.has(a)));
+    if (!full) for (const d of deployments) for (const a of d.affectedApps) this.dirty.add(a);
+    const appIds = full ? [...this.apps.keys()] : [...this.dirty].filter((id) => this.apps.has(id));
+    const orphans = full ? [...this.byApp.keys()].filter((id) => !this.apps.has(id)) : [...this.dirty].filter((id) => !this.apps.has(id));
+    this.dirty.clear();
+    const blocked = this.blockedByEarlierSteps(deployments);
+    for (const appId of appIds) {
+      const app = this.apps.get(appId) as App;
       if (blocked.has(app.id)) {
         this.wanted.set(app.id, 0);
         continue;
       }
-      const live = (byApp.get(app.id) ?? []).filter((i) => !i.killing && !i.inactive);
+      const live = this.tasksOf(app.id).filter((i) => !i.killing && !i.inactive);
       const fresh = live.filter((i) => i.configVersion === app.versionInfo.lastConfigChangeAt);
       const old = live.filter((i) => i.configVersion !== app.versionInfo.lastConfigChangeAt);
       const gated = this.gated(app);
@@ -1032,22 +1050,37 @@ export class Marathon {
       this.wanted.set(app.id, step.start);
       if (step.start > 0) {
         if (!this.waitingSince.has(app.id)) this.waitingSince.set(app.id, nowMs);
-        const b = this.backoff.get(app.id);
-        if (!b || b.delayUntilMs <= nowMs) anyWanted = true;
       } else {
         this.waitingSince.delete(app.id);
         this.stats.delete(app.id);
       }
     }
-    for (const [appId, list] of byApp) {
-      if (this.apps.has(appId)) continue;
-      for (const i of list) if (!i.killing) void this.kill(i);
+    for (const appId of orphans) {
+      this.wanted.delete(appId);
+      for (const i of this.tasksOf(appId)) if (!i.killing) void this.kill(i);
     }
-    this.progressDeployments(byApp);
+    this.progressDeployments(deployments);
+    let anyWanted = false;
+    for (const [appId, n] of this.wanted) {
+      if (n <= 0) continue;
+      const b = this.backoff.get(appId);
+      if (!b || b.delayUntilMs <= nowMs) {
+        anyWanted = true;
+        break;
+      }
+    }
     if (this.connected) {
       if (anyWanted && this.suppressed) {
-        this.suppressed = false;
-        void this.call({ type: 'REVIVE' });
+        const waitMs = this.lastReviveMs + this.config.minReviveIntervalMs - nowMs;
+        if (waitMs <= 0) {
+          this.suppressed = false;
+          this.lastReviveMs = nowMs;
+          void this.call({ type: 'REVIVE' });
+        } else
+          this.reviveTimer ??= this.deps.clock.setTimer(waitMs, () => {
+            this.reviveTimer = undefined;
+            this.converge(false);
+          });
       } else if (!anyWanted && !this.suppressed) {
         this.suppressed = true;
         void this.call({ type: 'SUPPRESS' });
@@ -1059,13 +1092,13 @@ export class Marathon {
    * Apps whose action sits in a later step of a deployment than its current one: they wait
    * (dependencies start first). The current step is the first with an app not yet done.
    */
-  private blockedByEarlierSteps(byApp: Map<string, Instance[]>): Set<string> {
+  private blockedByEarlierSteps(deployments: Deployment[]): Set<string> {
     const blocked = new Set<string>();
-    for (const d of this.deployments.values()) {
+    for (const d of deployments) {
       if (d.steps.length < 2) continue;
       let current = d.steps.length;
       for (let s = 0; s < d.steps.length; s++) {
-        if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null, byApp))) {
+        if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null))) {
           current = s;
           break;
         }
@@ -1077,6 +1110,7 @@ export class Marathon {
   }
 
   private async kill(i: Instance): Promise<void> {
+    this.dirty.add(i.appId);
     const first = !i.killing;
     i.killing = true;
     i.killRequestedMs = this.deps.clock.nowMs();
@@ -1085,8 +1119,8 @@ export class Marathon {
   }
 
   /** Whether an app has reached its target: only current-config tasks, all running and healthy. */
-  private appDone(appId: string, target: App | null, byApp: Map<string, Instance[]>): boolean {
-    const tasks = byApp.get(appId) ?? [];
+  private appDone(appId: string, target: App | null): boolean {
+    const tasks = this.tasksOf(appId);
     if (!target) return tasks.length === 0;
     const app = this.apps.get(appId);
     if (!app) return false;
@@ -1102,9 +1136,10 @@ export class Marathon {
     );
   }
 
-  private progressDeployments(byApp: Map<string, Instance[]>): void {
-    for (const d of [...this.deployments.values()]) {
-      const done = d.affectedApps.every((id) => this.appDone(id, d.target[id] ?? null, byApp));
+  private progressDeployments(deployments: Deployment[]): void {
+    for (const d of deployments) {
+      if (!this.deployments.has(d.id)) continue;
+      const done = d.affectedApps.every((id) => this.appDone(id, d.target[id] ?? null));
       if (!done) continue;
       this.deployments.delete(d.id);
       void this.deps.store.delete(K.deployment(d.id));
@@ -1180,7 +1215,9 @@ export class Marathon {
     this.counters['marathon.deployments.started']!++;
     this.emit({ eventType: 'group_change_success', groupId: '/', version });
     this.emit({ eventType: 'deployment_info', plan: this.planJson(d), currentStep: steps[0] ?? { actions: [] } });
-    this.converge();
+    for (const id of ids) this.dirty.add(id);
+    for (const l of locks) for (const id of l.affectedApps) this.dirty.add(id);
+    this.converge(false);
     return { ok: true, value: { deploymentId: d.id, version } };
   }
 
@@ -1493,11 +1530,9 @@ export class Marathon {
   }
 
   deploymentJson(d: Deployment): Json {
-    const byApp = new Map<string, Instance[]>();
-    for (const i of this.instances.values()) byApp.set(i.appId, [...(byApp.get(i.appId) ?? []), i]);
     let currentStep = d.steps.length;
     for (let s = 0; s < d.steps.length; s++) {
-      if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null, byApp))) {
+      if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null))) {
         currentStep = s + 1;
         break;
       }
