@@ -205,8 +205,23 @@ describe('Marathon on a local cluster of real processes', () => {
     await m.apps.destroy('/e2e/hc');
   });
 
-  test('after dcos down and up, Marathon finds its app and the same running tasks again', async () => {
+  test('after dcos down and up, Marathon finds its app and the same running tasks again, and finishes a deployment it was in', async () => {
     const before = (await m.apps.getTasks('/e2e/web')).tasks.map((t: Json) => t.id).sort();
+    // A deployment that cannot finish before the restart: its task turns healthy only once /ok exists, 12 s after it starts.
+    const hc = { protocol: 'HTTP', path: '/ok', portIndex: 0, gracePeriodSeconds: 120, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 };
+    const slow = await m.apps.create({
+      id: '/e2e/slow',
+      cmd: '(sleep 12; touch ok) & exec python3 -m http.server $PORT0',
+      cpus: 0.1,
+      mem: 32,
+      healthChecks: [hc],
+    });
+    const deploymentId = slow.deployments[0].id as string;
+    const open = (await m.deployments.getList()) as Json[];
+    assert.ok(
+      open.some((d) => d.id === deploymentId),
+      'the deployment is still running when Marathon goes down',
+    );
     const down = await dcos(['down', `--work-dir=${workDir}`], env);
     assert.equal(down.code, 0, down.stderr);
     const r = await dcos(['up', '--detach', '--json', `--work-dir=${workDir}`], env);
@@ -216,6 +231,24 @@ describe('Marathon on a local cluster of real processes', () => {
     const app = await running('/e2e/web', 3);
     assert.deepEqual(app.tasks.map((t: Json) => t.id).sort(), before, 'the same tasks, reconciled, none relaunched');
     for (const t of app.tasks) await serves(t);
+    const after = (await m.deployments.getList()) as Json[];
+    if (after.length > 0)
+      assert.deepEqual(
+        after.map((d) => d.id),
+        [deploymentId],
+        'the same deployment, recovered',
+      );
+    const done = await waitFor(
+      'the recovered deployment to finish',
+      async () => {
+        const { app: s } = await m.apps.getOne('/e2e/slow', { embed: 'app.tasks' });
+        return s.tasksHealthy === 1 && s.deployments.length === 0 ? s : undefined;
+      },
+      60_000,
+      300,
+    );
+    assert.equal(done.tasks.length, 1);
+    await m.apps.destroy('/e2e/slow');
   });
 
   test('removing the app stops its servers', async () => {
