@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startMaster, type RunningMaster } from '../src/main/master.js';
 import { waitFor } from './lib/http.js';
@@ -14,6 +16,8 @@ class AutoAgent {
   readonly running = new Map<string, Json>();
   readonly launched: Json[] = [];
   failNext = 0;
+  /** What the agent's health checker reports for tasks that carry a health_check (undefined: nothing). */
+  health: boolean | undefined = true;
   private seen = 0;
   private timer: NodeJS.Timeout | undefined;
   constructor(
@@ -38,6 +42,11 @@ class AutoAgent {
           } else {
             this.running.set(c.task.task_id.value, c.task);
             await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING');
+            if (c.task.health_check && this.health !== undefined)
+              await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING', {
+                healthy: this.health,
+                reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED',
+              });
           }
         } else if (c.type === 'KILL_TASK') {
           if (this.running.delete(c.task_id.value)) await this.agent.update(this.fwId(), c.task_id.value, 'TASK_KILLED');
@@ -340,5 +349,91 @@ describe('Marathon v2 API over a master with three agents', () => {
     await noDeployments();
     assert.equal((await req('GET', '/v2/apps/prod/web')).status, 404);
     assert.equal(allRunning().filter((t) => t.name === 'web.prod').length, 0);
+  });
+
+  test('a MESOS_TCP check reaches the agent in TaskInfo.health_check; the deployment ends only once the agent reports healthy', async () => {
+    for (const a of agents) a.health = undefined;
+    const r = await req('POST', '/v2/apps', {
+      id: '/mh',
+      cmd: 'serve',
+      cpus: 0.1,
+      mem: 16,
+      healthChecks: [{ protocol: 'MESOS_TCP', intervalSeconds: 2, timeoutSeconds: 1 }],
+    });
+    assert.equal(r.status, 201);
+    await waitFor('launched', () => allLaunched().find((t) => t.name === 'mh'));
+    const t = allLaunched().find((x) => x.name === 'mh');
+    assert.equal(t.health_check.type, 'TCP');
+    assert.equal(t.health_check.tcp.port, t.discovery.ports.ports[0].number);
+    await sleep(300);
+    assert.equal((await req('GET', '/v2/deployments')).json.length, 1, 'running but not reported healthy');
+    const owner = agents.find((a) => a.running.has(t.task_id.value));
+    await owner?.agent.update(fwId(), t.task_id.value, 'TASK_RUNNING', { healthy: true, reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED' });
+    await noDeployments();
+    const app = (await req('GET', '/v2/apps/mh?embed=app.tasks')).json.app;
+    assert.equal(app.tasksHealthy, 1);
+    assert.equal(app.tasks[0].healthCheckResults[0].alive, true);
+    for (const a of agents) a.health = true;
+    assert.equal((await req('DELETE', '/v2/apps/mh')).status, 200);
+    await noDeployments();
+  });
+
+  test('PUT /v2/groups?dryRun=true answers the steps; a group with a bad app is a 422 with the path', async () => {
+    const dry = await req('PUT', '/v2/groups/dry?dryRun=True', {
+      apps: [
+        { id: 'a', cmd: 'a' },
+        { id: 'b', cmd: 'b', dependencies: ['a'] },
+      ],
+    });
+    assert.equal(dry.status, 200);
+    assert.deepEqual(
+      dry.json.steps.map((s: Json) => s.actions.map((a: Json) => `${a.action} ${a.app}`).join()),
+      ['StartApplication /dry/a', 'ScaleApplication /dry/a', 'StartApplication /dry/b', 'ScaleApplication /dry/b'],
+    );
+    assert.equal((await req('GET', '/v2/apps/dry/a')).status, 404);
+    const bad = await req('PUT', '/v2/groups/dry', { groups: [{ id: 'x', apps: [{ id: 'a', cmd: 'a', mem: -1 }] }] });
+    assert.equal(bad.status, 422);
+    assert.deepEqual(
+      bad.json.details.map((d: Json) => d.path),
+      ['/groups(0)/apps(0)/mem'],
+    );
+  });
+
+  test("Debian's python3-marathon, unchanged, creates an app, scales it, lists its tasks and deletes it", async (t) => {
+    // Debian's interpreter: the package lives in /usr/lib/python3/dist-packages.
+    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const probe = spawnSync(python, ['-c', 'import marathon'], { encoding: 'utf8' });
+    if (probe.status !== 0) return t.skip('python3-marathon is not installed (apt-get install python3-marathon)');
+    const script = `
+import json, sys, time
+from marathon import MarathonClient
+from marathon.models import MarathonApp
+c = MarathonClient(sys.argv[1])
+app = c.create_app('py-web', MarathonApp(cmd='sleep 1000', cpus=0.1, mem=16, instances=1))
+out = {'created': app.id}
+c.scale_app('py-web', instances=2, force=True)
+deadline = time.time() + 10
+while time.time() < deadline and len(c.list_tasks('py-web')) < 2:
+    time.sleep(0.1)
+out['tasks'] = sorted(t.app_id for t in c.list_tasks('py-web'))
+out['instances'] = c.get_app('py-web').instances
+out['listed'] = [a.id for a in c.list_apps()]
+c.delete_app('py-web', force=True)
+print(json.dumps(out))
+`;
+    // Asynchronously: the server answering it runs in this process.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(python, ['-c', script, base], { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    assert.equal(out.created, '/py-web');
+    assert.equal(out.instances, 2);
+    assert.deepEqual(out.tasks, ['/py-web', '/py-web']);
+    assert.ok(out.listed.includes('/py-web'));
+    await noDeployments();
+    assert.equal((await req('GET', '/v2/apps/py-web')).status, 404);
   });
 });

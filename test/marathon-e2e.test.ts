@@ -137,6 +137,15 @@ describe('Marathon on a local cluster of real processes', () => {
       300,
     );
     assert.match(debug, /UnfulfilledConstraint\s+[1-9]/);
+    const details = await dcos(['marathon', 'debug', 'details', '/e2e/never'], env);
+    assert.equal(details.code, 0, details.stderr);
+    assert.match(details.stdout, /HOSTNAME\s+ROLE\s+CONSTRAINTS\s+CPUS/);
+    assert.match(details.stdout, /\n\S+\s+ok\s+-\s+ok/, 'an offered agent: role met, constraint not');
+    const deployment = JSON.parse((await dcos(['marathon', 'deployment', 'list', '--json'], env)).stdout)[0].id as string;
+    const watch = await dcos(['marathon', 'deployment', 'watch', deployment, '--max-count=2', '--interval=0.1'], env);
+    assert.equal(watch.code, 0, watch.stderr);
+    assert.equal(watch.stdout.trim().split('\n').length, 2, watch.stdout);
+    assert.match(watch.stdout, new RegExp(`${deployment} step 1/2: StartApplication /e2e/never`));
     const rm = await dcos(['marathon', 'app', 'remove', '/e2e/never'], env);
     assert.equal(rm.code, 0, rm.stderr);
     const bad = await dcos(['marathon', 'app', 'update', '/e2e/web', 'cpus=-1'], env);
@@ -196,8 +205,23 @@ describe('Marathon on a local cluster of real processes', () => {
     await m.apps.destroy('/e2e/hc');
   });
 
-  test('after dcos down and up, Marathon finds its app and the same running tasks again', async () => {
+  test('after dcos down and up, Marathon finds its app and the same running tasks again, and finishes a deployment it was in', async () => {
     const before = (await m.apps.getTasks('/e2e/web')).tasks.map((t: Json) => t.id).sort();
+    // A deployment that cannot finish before the restart: its task turns healthy only once /ok exists, 12 s after it starts.
+    const hc = { protocol: 'HTTP', path: '/ok', portIndex: 0, gracePeriodSeconds: 120, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3 };
+    const slow = await m.apps.create({
+      id: '/e2e/slow',
+      cmd: '(sleep 12; touch ok) & exec python3 -m http.server $PORT0',
+      cpus: 0.1,
+      mem: 32,
+      healthChecks: [hc],
+    });
+    const deploymentId = slow.deployments[0].id as string;
+    const open = (await m.deployments.getList()) as Json[];
+    assert.ok(
+      open.some((d) => d.id === deploymentId),
+      'the deployment is still running when Marathon goes down',
+    );
     const down = await dcos(['down', `--work-dir=${workDir}`], env);
     assert.equal(down.code, 0, down.stderr);
     const r = await dcos(['up', '--detach', '--json', `--work-dir=${workDir}`], env);
@@ -207,6 +231,24 @@ describe('Marathon on a local cluster of real processes', () => {
     const app = await running('/e2e/web', 3);
     assert.deepEqual(app.tasks.map((t: Json) => t.id).sort(), before, 'the same tasks, reconciled, none relaunched');
     for (const t of app.tasks) await serves(t);
+    const after = (await m.deployments.getList()) as Json[];
+    if (after.length > 0)
+      assert.deepEqual(
+        after.map((d) => d.id),
+        [deploymentId],
+        'the same deployment, recovered',
+      );
+    const done = await waitFor(
+      'the recovered deployment to finish',
+      async () => {
+        const { app: s } = await m.apps.getOne('/e2e/slow', { embed: 'app.tasks' });
+        return s.tasksHealthy === 1 && s.deployments.length === 0 ? s : undefined;
+      },
+      60_000,
+      300,
+    );
+    assert.equal(done.tasks.length, 1);
+    await m.apps.destroy('/e2e/slow');
   });
 
   test('removing the app stops its servers', async () => {

@@ -265,10 +265,12 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
       const target = req.method === 'POST' ? resolvePath(String(body.id ?? ''), gid) : gid;
       if (target === '/' && req.method === 'POST')
         return sendJson(res, 422, { message: 'Object is not valid', details: [{ path: '/id', errors: ['error.path.missing'] }] });
-      const r = await m.updateGroup(target, body, { force, create: req.method === 'POST' });
-      return answer(res, r, (v) =>
-        sendJson(res, req.method === 'POST' ? 201 : 200, v, { ...deploymentHeaders(v.deploymentId), ...(req.method === 'POST' ? { Location: target } : {}) }),
-      );
+      const dryRun = req.method !== 'POST' && queryBool(q, 'dryRun', false);
+      const r = await m.updateGroup(target, body, { force, create: req.method === 'POST', dryRun });
+      return answer(res, r, (v) => {
+        if (!('deploymentId' in v)) return sendJson(res, 200, v);
+        sendJson(res, req.method === 'POST' ? 201 : 200, v, { ...deploymentHeaders(v.deploymentId), ...(req.method === 'POST' ? { Location: target } : {}) });
+      });
     }
     return false;
   };
@@ -323,9 +325,9 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
     answer(res, r, (v) => ('deploymentId' in v ? sendJson(res, 200, v, deploymentHeaders(v.deploymentId)) : sendJson(res, 200, { tasks })));
   });
 
-  router.on('GET', '/v2/queue', (_req, res) => {
+  router.on('GET', '/v2/queue', (_req, res, ctx) => {
     count();
-    sendJson(res, 200, { queue: m.queue() });
+    sendJson(res, 200, { queue: m.queue(ctx.query.getAll('embed').some((e) => e.split(',').includes('lastUnusedOffers'))) });
   });
   router.on('DELETE', '/v2/queue/*', (_req, res, ctx) => {
     count();

@@ -153,8 +153,8 @@ export const marathonApp: CommandSpec = {
 };
 
 export const marathonDeployment: CommandSpec = {
-  summary: 'Marathon deployments: list, rollback, stop',
-  usage: 'dcos marathon deployment <list|rollback <id>|stop <id>> [--json]',
+  summary: 'Marathon deployments: list, watch, rollback, stop',
+  usage: 'dcos marathon deployment <list|watch <id> [--max-count=N] [--interval=S]|rollback <id>|stop <id>> [--json]',
   async run(args) {
     const [sub, ...rest] = args;
     const { flags, positionals } = p(rest);
@@ -179,6 +179,33 @@ export const marathonDeployment: CommandSpec = {
           ]),
         ),
       );
+      return 0;
+    }
+    if (sub === 'watch') {
+      // As the dcos CLI: print the deployment every interval until it is gone (or max-count).
+      const x = positionals[0];
+      if (!x) throw new CliError('Missing deployment id.', `Usage: ${marathonDeployment.usage}`);
+      const maxCount = flags.has('max-count') ? Number(flags.get('max-count')) : Number.POSITIVE_INFINITY;
+      const intervalS = flags.has('interval') ? Number(flags.get('interval')) : 1;
+      if (!(maxCount > 0) || !(intervalS >= 0)) throw new CliError('--max-count needs a positive number and --interval a number of seconds.');
+      for (let n = 0; n < maxCount; n++) {
+        const { json: r } = await call(c, 'GET', '/deployments');
+        const d = (r as unknown as Json[]).find((y) => y.id === x);
+        if (!d) {
+          if (flags.has('json')) printJson({ id: x, finished: true });
+          else console.log(n === 0 ? `Deployment ${x} is not running (finished, or unknown).` : `Deployment ${x} finished.`);
+          return 0;
+        }
+        if (flags.has('json')) printJson(d);
+        else {
+          const actions = (d.currentActions ?? []).map((a: Json) => {
+            const ready = (a.readinessCheckResults ?? []) as Json[];
+            return `${a.action} ${a.app}${ready.length ? ` (${ready.filter((z) => z.ready).length}/${ready.length} ready)` : ''}`;
+          });
+          console.log(`${d.id} step ${d.currentStep}/${d.totalSteps}: ${actions.join(', ') || '-'}`);
+        }
+        if (n + 1 < maxCount) await new Promise((res) => setTimeout(res, intervalS * 1000));
+      }
       return 0;
     }
     if (sub === 'rollback' || sub === 'stop') {
@@ -235,7 +262,7 @@ export const marathonDebug: CommandSpec = {
     const x = positionals[0];
     if ((sub !== 'summary' && sub !== 'details') || !x) throw new CliError(`Usage: ${marathonDebug.usage}`);
     const c = new ClusterClient();
-    const { json: q } = await call(c, 'GET', '/queue');
+    const { json: q } = await call(c, 'GET', '/queue?embed=lastUnusedOffers');
     const item = (q.queue as Json[]).find((i) => i.app.id === id(x));
     if (!item) {
       await call(c, 'GET', `/apps${id(x)}`); // 404 for an unknown app
@@ -258,6 +285,27 @@ export const marathonDebug: CommandSpec = {
       ),
     );
     if (item.lastUnusedOfferDetail) console.log(`\nLast declined offer: ${item.lastUnusedOfferDetail}`);
+    if (sub === 'details') {
+      // Per recent offer, which requirement it met (ok) or failed (-), as `dcos marathon debug details`.
+      const checks: [string, string][] = [
+        ['ROLE', 'UnfulfilledRole'],
+        ['CONSTRAINTS', 'UnfulfilledConstraint'],
+        ['CPUS', 'InsufficientCpus'],
+        ['MEM', 'InsufficientMemory'],
+        ['DISK', 'InsufficientDisk'],
+        ['PORTS', 'InsufficientPorts'],
+      ];
+      const offers = (item.lastUnusedOffers ?? []) as Json[];
+      console.log('');
+      if (offers.length === 0) console.log('No declined offers recorded yet.');
+      else
+        console.log(
+          table(
+            ['HOSTNAME', ...checks.map(([h]) => h), 'RECEIVED'],
+            offers.map((o) => [o.offer.hostname, ...checks.map(([, r]) => ((o.reason as string[]).includes(r) ? '-' : 'ok')), o.timestamp]),
+          ),
+        );
+    }
     return 0;
   },
 };

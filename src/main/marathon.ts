@@ -5,6 +5,7 @@ import type { Clock } from '../base/clock.js';
 import type { Random } from '../base/random.js';
 import { type HttpServer, Router, sendJson, serveHttp } from '../api/http.js';
 import { marathonRoutes } from '../api/marathon.js';
+import type { HttpAnswer } from '../core/marathon/index.js';
 import type { Store } from '../ports/store.js';
 import type { Master } from '../services/master/master.js';
 import { type HealthProber, Marathon, type MarathonConfig, type ProbeResult } from '../services/marathon/index.js';
@@ -89,6 +90,32 @@ export const netProber: HealthProber = {
         resolve({ ok: false, cause: `timed out after ${timeoutMs} ms` });
       });
       req.on('error', (e) => resolve({ ok: false, cause: e.message }));
+      req.end();
+    });
+  },
+  get(host, port, path, https, timeoutMs): Promise<HttpAnswer> {
+    return new Promise((resolve) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        { host, port, path, method: 'GET', timeout: timeoutMs, agent: false, rejectUnauthorized: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            // Only the start of a body is kept (readiness results show at most a few KB).
+            if (size < 65536) chunks.push(c);
+            size += c.length;
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', (e) => resolve({ error: e.message }));
+        },
+      );
+      req.on('timeout', () => {
+        req.destroy();
+        resolve({ error: `timed out after ${timeoutMs} ms` });
+      });
+      req.on('error', (e) => resolve({ error: e.message }));
       req.end();
     });
   },

@@ -264,19 +264,54 @@ export function validateApp(raw: unknown, nowIso: string, base = '/'): Validated
     };
     if (protocol !== 'COMMAND' && hc.port === undefined && hc.portIndex === undefined) hc.portIndex = 0;
     if ((protocol === 'HTTP' || protocol === 'HTTPS' || protocol === 'MESOS_HTTP' || protocol === 'MESOS_HTTPS') && hc.path === undefined) hc.path = '/';
+    for (const [k, min] of [
+      ['gracePeriodSeconds', 0],
+      ['intervalSeconds', 1],
+      ['timeoutSeconds', 1],
+      ['maxConsecutiveFailures', 0],
+      ['delaySeconds', 0],
+    ] as const) {
+      if (!isNum(hc[k])) e.add(`${p}/${k}`, 'error.expected.jsnumber');
+      else if (hc[k] < min) e.add(`${p}/${k}`, `got ${hc[k]}, expected ${min} or more`);
+    }
+    if (hc.portIndex !== undefined && (!Number.isInteger(hc.portIndex) || hc.portIndex < 0)) e.add(`${p}/portIndex`, 'got out of range, expected 0 or more');
+    if (protocol === 'COMMAND' && isObj(h.command) && typeof h.command.value !== 'string') e.add(`${p}/command/value`, 'error.expected.jsstring');
     healthChecks.push(hc);
   });
-  const readinessChecks: Json[] = (Array.isArray(v.readinessChecks) ? v.readinessChecks : []).map((r: Json) => ({
-    name: 'readinessCheck',
-    protocol: 'HTTP',
-    path: '/',
-    portName: 'http-api',
-    intervalSeconds: 30,
-    timeoutSeconds: 10,
-    httpStatusCodesForReady: [200],
-    preserveLastResponse: false,
-    ...r,
-  }));
+  const mesosChecks = healthChecks.filter((h) => ['COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'].includes(h.protocol)).length;
+  if (mesosChecks > 1) e.add('/', 'AppDefinition can contain at most one Mesos health check');
+
+  const readinessChecks: Json[] = [];
+  (Array.isArray(v.readinessChecks) ? v.readinessChecks : []).forEach((r: unknown, i: number) => {
+    const p = `/readinessChecks(${i})`;
+    if (!isObj(r)) {
+      e.add(p, 'error.expected.jsobject');
+      return;
+    }
+    const rc: Json = {
+      name: 'readinessCheck',
+      protocol: 'HTTP',
+      path: '/',
+      portName: 'http-api',
+      intervalSeconds: 30,
+      timeoutSeconds: 10,
+      httpStatusCodesForReady: [200],
+      preserveLastResponse: false,
+      ...r,
+    };
+    if (typeof rc.name !== 'string' || rc.name === '') e.add(`${p}/name`, 'error.minLength');
+    if (rc.protocol !== 'HTTP' && rc.protocol !== 'HTTPS') e.add(`${p}/protocol`, "error.expected.validenumvalue: 'HTTP' or 'HTTPS'");
+    if (typeof rc.path !== 'string' || rc.path === '') e.add(`${p}/path`, 'error.minLength');
+    if (!isNum(rc.intervalSeconds) || rc.intervalSeconds < 1) e.add(`${p}/intervalSeconds`, 'got out of range, expected 1 or more');
+    if (!isNum(rc.timeoutSeconds) || rc.timeoutSeconds < 1) e.add(`${p}/timeoutSeconds`, 'got out of range, expected 1 or more');
+    else if (isNum(rc.intervalSeconds) && rc.timeoutSeconds >= rc.intervalSeconds)
+      e.add(`${p}/timeoutSeconds`, 'timeoutSeconds must be smaller than intervalSeconds');
+    const codes = rc.httpStatusCodesForReady;
+    if (!Array.isArray(codes) || codes.length === 0 || codes.some((c: unknown) => !Number.isInteger(c) || (c as number) < 100 || (c as number) > 999))
+      e.add(`${p}/httpStatusCodesForReady`, 'must be a non-empty list of HTTP status codes');
+    if (typeof rc.preserveLastResponse !== 'boolean') e.add(`${p}/preserveLastResponse`, 'error.expected.jsboolean');
+    readinessChecks.push(rc);
+  });
 
   const fetch = (Array.isArray(v.fetch) ? v.fetch : Array.isArray(v.uris) ? v.uris.map((u: string) => ({ uri: u })) : []).map((f: Json, i: number) => {
     if (!isObj(f) || typeof f.uri !== 'string') e.add(`/fetch(${i})/uri`, 'error.path.missing');
@@ -288,6 +323,16 @@ export function validateApp(raw: unknown, nowIso: string, base = '/'): Validated
       e.add('/acceptedResourceRoles', 'error.expected.jsarray of strings');
     else if (new Set(v.acceptedResourceRoles).size !== v.acceptedResourceRoles.length) e.add('/acceptedResourceRoles', 'elements must be unique');
   }
+
+  const portNames = new Set<string>(
+    [
+      ...(portDefinitions ?? []).map((pd) => pd.name),
+      ...(isObj(container) && Array.isArray(container.portMappings) ? container.portMappings.map((pm: Json) => pm?.name) : []),
+    ].filter((n): n is string => typeof n === 'string'),
+  );
+  readinessChecks.forEach((rc, i) => {
+    if (!portNames.has(rc.portName)) e.add(`/readinessChecks(${i})/portName`, `Must be one of the port names: [${[...portNames].join(', ')}]`);
+  });
 
   if (e.list.length > 0) return { ok: false, details: e.list };
 

@@ -4,3 +4,4 @@ export * from './deployment.js';
 export * from './path.js';
 export * from './placement.js';
 export * from './time.js';
+export * from './checks.js';

@@ -55,6 +55,47 @@ describe('app definitions', () => {
     assert.deepEqual(v.details.find((d) => d.path === '/upgradeStrategy/minimumHealthCapacity')?.errors, ['is greater than 1']);
   });
 
+  test('bad health and readiness checks are reported by path; two Mesos-level health checks are refused', () => {
+    const v = validateApp(
+      {
+        id: '/a',
+        cmd: 'x',
+        healthChecks: [{ protocol: 'MESOS_HTTP', intervalSeconds: 0 }, { protocol: 'COMMAND', command: { value: 'true' } }, { protocol: 'PING' }],
+        readinessChecks: [{ portName: 'nope', intervalSeconds: 5, timeoutSeconds: 5, httpStatusCodesForReady: [] }],
+      },
+      NOW,
+    );
+    assert.equal(v.ok, false);
+    if (v.ok) return;
+    const by = Object.fromEntries(v.details.map((d) => [d.path, d.errors]));
+    assert.deepEqual(Object.keys(by).sort(), [
+      '/',
+      '/healthChecks(0)/intervalSeconds',
+      '/healthChecks(2)/protocol',
+      '/readinessChecks(0)/httpStatusCodesForReady',
+      '/readinessChecks(0)/portName',
+      '/readinessChecks(0)/timeoutSeconds',
+    ]);
+    assert.deepEqual(by['/'], ['AppDefinition can contain at most one Mesos health check']);
+    assert.deepEqual(by['/readinessChecks(0)/portName'], ['Must be one of the port names: [default]']);
+  });
+
+  test('readiness checks get Marathon defaults', () => {
+    const a = app({ portDefinitions: [{ port: 0, name: 'http-api' }], readinessChecks: [{}] });
+    assert.deepEqual(a.readinessChecks, [
+      {
+        name: 'readinessCheck',
+        protocol: 'HTTP',
+        path: '/',
+        portName: 'http-api',
+        intervalSeconds: 30,
+        timeoutSeconds: 10,
+        httpStatusCodesForReady: [200],
+        preserveLastResponse: false,
+      },
+    ]);
+  });
+
   test('cmd and args together are invalid, and so is neither without an image', () => {
     assert.equal(validateApp({ id: '/a', cmd: 'x', args: ['y'] }, NOW).ok, false);
     assert.equal(validateApp({ id: '/a' }, NOW).ok, false);

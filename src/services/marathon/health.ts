@@ -1,7 +1,10 @@
 /**
- * Health checks Marathon runs itself (HTTP, HTTPS, TCP; and the MESOS_* kinds until agents run
- * them): the I/O is behind the HealthProber port, the bookkeeping here is pure state.
+ * Checks Marathon runs itself: health checks of the HTTP, HTTPS and TCP kinds (the MESOS_* and
+ * COMMAND kinds run on the agent and arrive as TaskStatus.healthy), and readiness checks. The
+ * I/O is behind the HealthProber port; the bookkeeping here is plain state.
  */
+import type { HttpAnswer, ReadinessResult } from '../../core/marathon/index.js';
+
 export interface ProbeResult {
   ok: boolean;
   cause?: string;
@@ -10,6 +13,8 @@ export interface ProbeResult {
 export interface HealthProber {
   http(host: string, port: number, path: string, https: boolean, timeoutMs: number, ignoreHttp1xx: boolean): Promise<ProbeResult>;
   tcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult>;
+  /** A GET whose status, content type and body are returned (readiness checks); absent: none run. */
+  get?(host: string, port: number, path: string, https: boolean, timeoutMs: number): Promise<HttpAnswer>;
 }
 
 /** One check's results for one task (Marathon's HealthCheckResult). */
@@ -24,4 +29,13 @@ export interface HealthState {
   inFlight: boolean;
 }
 
-export const SCHEDULER_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TCP', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP']);
+/** Readiness of one task: the latest result per check, until every check said ready once. */
+export interface ReadinessState {
+  results: (ReadinessResult | undefined)[];
+  nextProbeMs: number[];
+  inFlight: boolean[];
+  ready: boolean;
+}
+
+/** Bodies kept from readiness responses (preserveLastResponse) are cut to this many characters. */
+export const MAX_READINESS_BODY_CHARS = 4096;

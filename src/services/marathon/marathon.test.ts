@@ -5,6 +5,7 @@ import { MemoryStore } from '../../adapters/store/memory.js';
 import type { EventSink } from '../../ports/sink.js';
 import { ManualClock, settle } from '../agent/fakes.js';
 import { Marathon } from './marathon.js';
+import type { HealthProber } from './health.js';
 import type { SchedulerTransport } from './transport.js';
 
 // Scheduler calls as plain objects: the tests look into them.
@@ -52,14 +53,17 @@ class FakeMaster implements SchedulerTransport {
   launched(): Json[] {
     return this.of('ACCEPT').flatMap((c) => c.accept.operations[0].launch.task_infos);
   }
-  update(taskId: string, state: string, host = 'h1'): void {
-    this.sink?.send({ type: 'UPDATE', update: { status: { task_id: { value: taskId }, state, agent_id: { value: `agent-${host}` }, uuid: 'dXVpZA==' } } });
+  update(taskId: string, state: string, host = 'h1', extra: Json = {}): void {
+    this.sink?.send({
+      type: 'UPDATE',
+      update: { status: { task_id: { value: taskId }, state, agent_id: { value: `agent-${host}` }, uuid: 'dXVpZA==', ...extra } },
+    });
   }
 }
 
-async function setup(store = new MemoryStore(), clock = new ManualClock()) {
+async function setup(store = new MemoryStore(), clock = new ManualClock(), prober?: HealthProber) {
   const master = new FakeMaster();
-  const m = new Marathon({ clock, random: new Random(7), store, transport: master, defer: (fn) => setImmediate(fn) });
+  const m = new Marathon({ clock, random: new Random(7), store, transport: master, defer: (fn) => setImmediate(fn), ...(prober ? { prober } : {}) });
   await m.start();
   await settle(10);
   return { m, master, clock, store };
@@ -196,5 +200,237 @@ describe('Marathon service (fake master, manual clock)', () => {
     master.update('other.instance-00000000-0000-4000-8000-000000000000._app.1', 'TASK_RUNNING');
     await settle(10);
     assert.equal(master.of('KILL')[0]?.kill.task_id.value, 'other.instance-00000000-0000-4000-8000-000000000000._app.1');
+  });
+});
+
+describe('Marathon health and readiness (fake master, manual clock)', () => {
+  const mesosHttp = {
+    protocol: 'MESOS_HTTP',
+    path: '/health',
+    portIndex: 0,
+    gracePeriodSeconds: 30,
+    intervalSeconds: 5,
+    timeoutSeconds: 2,
+    maxConsecutiveFailures: 4,
+    delaySeconds: 1,
+  };
+
+  test("a MESOS_HTTP check goes to the agent in TaskInfo.health_check with Marathon's field mapping", async () => {
+    const { m, master } = await setup();
+    await m.createApp({ id: '/h', cmd: 'serve', cpus: 0.1, mem: 16, healthChecks: [mesosHttp] }, false);
+    master.offer('h1');
+    await settle(10);
+    const [t] = master.launched();
+    const port = t.discovery.ports.ports[0].number;
+    assert.deepEqual(t.health_check, {
+      type: 'HTTP',
+      delay_seconds: 1,
+      interval_seconds: 5,
+      timeout_seconds: 2,
+      consecutive_failures: 4,
+      grace_period_seconds: 30,
+      http: { port, scheme: 'http', path: '/health' },
+    });
+  });
+
+  test('MESOS_TCP uses the host port at portIndex, COMMAND a shell command; HTTP checks stay with the scheduler', async () => {
+    const { m, master } = await setup();
+    await m.createApp(
+      { id: '/t', cmd: 'serve', cpus: 0.1, mem: 16, portDefinitions: [{ port: 0 }, { port: 0 }], healthChecks: [{ protocol: 'MESOS_TCP', portIndex: 1 }] },
+      false,
+    );
+    await m.createApp({ id: '/c', cmd: 'serve', cpus: 0.1, mem: 16, healthChecks: [{ protocol: 'COMMAND', command: { value: 'test -f ok' } }] }, false);
+    await m.createApp({ id: '/s', cmd: 'serve', cpus: 0.1, mem: 16, healthChecks: [{ protocol: 'HTTP' }] }, false);
+    master.offer('h1');
+    await settle(10);
+    const byName = new Map(master.launched().map((t) => [t.name, t]));
+    const tcp = byName.get('t');
+    assert.deepEqual(tcp?.health_check.tcp, { port: tcp?.discovery.ports.ports[1].number });
+    assert.equal(tcp?.health_check.delay_seconds, 15, 'delaySeconds defaults to 15');
+    assert.equal(tcp?.health_check.grace_period_seconds, 300);
+    assert.deepEqual(byName.get('c')?.health_check.command, { shell: true, value: 'test -f ok' });
+    assert.equal(byName.get('c')?.health_check.type, 'COMMAND');
+    assert.equal(byName.get('s')?.health_check, undefined);
+  });
+
+  test('TaskStatus.healthy from the agent gates the deployment and shows in counts and events', async () => {
+    const { m, master } = await setup();
+    const events: string[] = [];
+    m.onEventBus((e) => events.push(e.eventType));
+    await m.createApp({ id: '/h', cmd: 'serve', cpus: 0.1, mem: 16, healthChecks: [mesosHttp] }, false);
+    master.offer('h1');
+    await settle(10);
+    const id = master.launched()[0]?.task_id.value as string;
+    master.update(id, 'TASK_RUNNING');
+    await settle(10);
+    assert.equal(m.deployments.size, 1, 'running but not yet healthy: the deployment waits');
+    master.update(id, 'TASK_RUNNING', 'h1', { healthy: false, reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED' });
+    await settle(10);
+    const app = m.apps.get('/h');
+    assert.ok(app);
+    assert.equal(m.appInfo(app, new Set()).tasksUnhealthy, 1);
+    assert.equal(m.deployments.size, 1);
+    master.update(id, 'TASK_RUNNING', 'h1', { healthy: true, reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED' });
+    await settle(10);
+    assert.equal(m.appInfo(app, new Set()).tasksHealthy, 1);
+    assert.equal(m.deployments.size, 0, 'healthy: the deployment is done');
+    assert.ok(events.includes('health_status_changed_event'));
+    assert.ok(events.includes('instance_health_changed_event'));
+  });
+
+  test('a task the agent killed for failing its health check counts as a failure', async () => {
+    const { m, master } = await setup();
+    await m.createApp({ id: '/h', cmd: 'serve', cpus: 0.1, mem: 16, healthChecks: [mesosHttp] }, false);
+    master.offer('h1');
+    await settle(10);
+    const id = master.launched()[0]?.task_id.value as string;
+    master.update(id, 'TASK_KILLED', 'h1', { healthy: false, message: 'health check failed 4 times' });
+    await settle(10);
+    const app = m.apps.get('/h');
+    assert.ok(app);
+    assert.equal(m.appInfo(app, new Set(['lastTaskFailure'])).lastTaskFailure?.state, 'TASK_KILLED');
+    assert.ok((m.queue()[0]?.delay.timeLeftSeconds ?? 0) > 0, 'relaunch waits for the backoff');
+  });
+
+  test('readiness: a new task counts only once its readiness check answers with an accepted status', async () => {
+    const answers: number[] = [503, 503, 200];
+    const probes: string[] = [];
+    const prober: HealthProber = {
+      http: async () => ({ ok: true }),
+      tcp: async () => ({ ok: true }),
+      get: async (host, port, path) => {
+        probes.push(`${host}:${port}${path}`);
+        const status = answers.shift() ?? 200;
+        return { status, contentType: 'text/plain', body: status === 200 ? 'ready' : 'warming up' };
+      },
+    };
+    const clock = new ManualClock();
+    const { m, master } = await setup(new MemoryStore(), clock, prober);
+    await m.createApp(
+      {
+        id: '/r',
+        cmd: 'serve',
+        cpus: 0.1,
+        mem: 16,
+        portDefinitions: [{ port: 0, name: 'http-api' }],
+        readinessChecks: [{ path: '/ready', intervalSeconds: 2, timeoutSeconds: 1, preserveLastResponse: true }],
+      },
+      false,
+    );
+    master.offer('h1');
+    await settle(10);
+    const t = master.launched()[0];
+    master.update(t.task_id.value, 'TASK_RUNNING');
+    await settle(10);
+    await clock.advance(1000);
+    await settle(10);
+    assert.equal(probes[0], `h1:${t.discovery.ports.ports[0].number}/ready`);
+    const [d] = [...m.deployments.values()];
+    assert.ok(d, 'not ready yet: the deployment waits');
+    const shown = m.deploymentJson(d).currentActions[0].readinessCheckResults;
+    assert.deepEqual(shown, [
+      { name: 'readinessCheck', taskId: t.task_id.value, ready: false, lastResponse: { status: 503, contentType: 'text/plain', body: 'warming up' } },
+    ]);
+    for (let i = 0; i < 3 && m.deployments.size > 0; i++) {
+      await clock.advance(2000);
+      await settle(10);
+    }
+    assert.equal(probes.length, 3);
+    assert.equal(m.deployments.size, 0, 'ready: the deployment is done');
+    await clock.advance(10_000);
+    await settle(10);
+    assert.equal(probes.length, 3, 'a ready task is not probed again');
+  });
+});
+
+describe('Marathon groups, roles and task statistics (fake master, manual clock)', () => {
+  test('group dependencies: apps of /shop/web wait until every app of /shop/db runs', async () => {
+    const { m, master } = await setup();
+    const r = await m.updateGroup(
+      '/shop',
+      {
+        groups: [
+          { id: 'db', apps: [{ id: 'pg', cmd: 'pg', cpus: 0.1, mem: 16 }] },
+          { id: 'web', dependencies: ['/shop/db'], apps: [{ id: 'front', cmd: 'front', cpus: 0.1, mem: 16 }] },
+        ],
+      },
+      { force: false, create: true },
+    );
+    assert.ok(r.ok);
+    const [d] = [...m.deployments.values()];
+    assert.deepEqual(
+      d?.steps.map((s) => s.actions.map((a) => `${a.action} ${a.app}`)),
+      [['StartApplication /shop/db/pg'], ['ScaleApplication /shop/db/pg'], ['StartApplication /shop/web/front'], ['ScaleApplication /shop/web/front']],
+    );
+    master.offer('h1');
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.name),
+      ['pg.db.shop'],
+    );
+    master.update(master.launched()[0]?.task_id.value, 'TASK_RUNNING');
+    await settle(10);
+    master.offer('h1');
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.name),
+      ['pg.db.shop', 'front.web.shop'],
+    );
+    assert.deepEqual(m.groupJson('/shop/web', (a) => a)?.dependencies, ['/shop/db']);
+  });
+
+  test('dryRun returns the steps and changes nothing', async () => {
+    const { m } = await setup();
+    const r = await m.updateGroup('/g', { apps: [{ id: 'a', cmd: 'a' }] }, { force: false, create: false, dryRun: true });
+    assert.ok(r.ok && 'steps' in r.value);
+    assert.deepEqual(
+      r.value.steps.map((s) => s.actions[0]?.action),
+      ['StartApplication', 'ScaleApplication'],
+    );
+    assert.equal(m.apps.size, 0);
+    assert.equal(m.deployments.size, 0);
+  });
+
+  test('enforceRole: apps of the top-level group get its role, another role is a 422 at /apps(i)/role', async () => {
+    const { m } = await setup();
+    const bad = await m.updateGroup('/dev', { enforceRole: true, apps: [{ id: 'x', cmd: 'x', role: '*' }] }, { force: false, create: true });
+    assert.ok(!bad.ok && bad.error.status === 422 && 'details' in bad.error);
+    assert.deepEqual(
+      bad.error.details.map((d) => d.path),
+      ['/apps(0)/role'],
+    );
+    const ok = await m.updateGroup('/dev', { enforceRole: true, apps: [{ id: 'x', cmd: 'x' }] }, { force: false, create: true });
+    assert.ok(ok.ok);
+    assert.equal(m.apps.get('/dev/x')?.role, 'dev');
+    assert.equal(m.groupJson('/dev', (a) => a)?.enforceRole, true);
+    const nested = await m.updateGroup('/dev/sub', { enforceRole: true }, { force: false, create: true });
+    assert.ok(!nested.ok && nested.error.status === 422);
+    const other = await m.createApp({ id: '/ops/y', cmd: 'y', role: 'dev' }, false);
+    assert.ok(!other.ok && other.error.status === 422, 'a role other than * or the top-level group name is refused');
+  });
+
+  test('taskStats counts tasks by config; lastTaskFailure survives a restart', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const one = await setup(store, clock);
+    await one.m.createApp({ id: '/s', cmd: 's', cpus: 0.1, mem: 16, instances: 2 }, false);
+    one.master.offer('h1');
+    await settle(10);
+    const [a, b] = one.master.launched().map((t) => t.task_id.value as string);
+    one.master.update(a as string, 'TASK_RUNNING');
+    one.master.update(b as string, 'TASK_FAILED', 'h1', { message: 'exit 3' });
+    await settle(10);
+    await clock.advance(4000);
+    const app = one.m.apps.get('/s');
+    assert.ok(app);
+    const stats = one.m.appInfo(app, new Set(['taskStats'])).tasksStats;
+    assert.deepEqual(stats.withLatestConfig.stats.counts, { staged: 0, running: 1, healthy: 0, unhealthy: 0 });
+    assert.equal(stats.totalSummary.stats.lifeTime.averageSeconds, 4);
+    assert.equal(stats.withOutdatedConfig, undefined);
+    await one.m.stop();
+    const two = await setup(store, clock);
+    const again = two.m.apps.get('/s');
+    assert.ok(again);
+    assert.equal(two.m.appInfo(again, new Set(['lastTaskFailure'])).lastTaskFailure?.message, 'exit 3');
   });
 });

@@ -14,7 +14,13 @@ import {
   type FieldError,
   REJECT_REASONS,
   type RejectReason,
+  SCHEDULER_HEALTH_PROTOCOLS,
   appAction,
+  checkPort,
+  isAgentHealthCheck,
+  mesosHealthCheck,
+  readinessOutcome,
+  readinessPort,
   backoffDelayMs,
   isoTime,
   matchOffer,
@@ -31,7 +37,7 @@ import {
 import { scalarOf, subtract } from '../../core/resources/index.js';
 import { type Offer, type TaskInfo, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
 import type { Store, StoreOp } from '../../ports/store.js';
-import { type HealthProber, type HealthState, SCHEDULER_PROTOCOLS } from './health.js';
+import { type HealthProber, type HealthState, MAX_READINESS_BODY_CHARS, type ReadinessState } from './health.js';
 import { CallbackSink, type SchedulerTransport } from './transport.js';
 
 type Json = Record<string, any>;
@@ -52,6 +58,12 @@ export interface MarathonConfig {
   maxEventListeners: number;
   /** Every task is reconciled with the master this often (and on every (re)subscription). */
   reconcileIntervalMs: number;
+  /**
+   * REVIVE at most this often (Marathon's --min_revive_offers_interval, 5 s there): demand that
+   * arrives sooner is revived for at the end of the interval. Every REVIVE makes the master offer
+   * every agent again, so bursts of new apps share one.
+   */
+  minReviveIntervalMs: number;
 }
 
 export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
@@ -66,6 +78,7 @@ export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
   maxVersionsPerApp: 50,
   maxEventListeners: 1000,
   reconcileIntervalMs: 5 * 60_000,
+  minReviveIntervalMs: 1000,
 };
 
 /** One launched task (Marathon instance with one task), as stored. */
@@ -83,6 +96,7 @@ export interface Instance {
   configVersion: string;
   stagedAt: string;
   startedAt?: string;
+  /** Health as the agent last reported it (TaskStatus.healthy), for Mesos-level checks. */
   healthy?: boolean;
   killing?: boolean;
   killRequestedMs?: number;
@@ -123,7 +137,11 @@ interface OfferStats {
   last: (RejectReason | 'used')[];
   launchAttempt: Partial<Record<RejectReason, number>>;
   lastDetail?: string;
+  /** The last offers not used, with why (Marathon's lastUnusedOffers, for `debug details`). */
+  lastUnused: Json[];
 }
+
+const LAST_UNUSED_OFFERS_KEPT = 10;
 
 const LAST_OFFERS_KEPT = 100;
 
@@ -156,7 +174,18 @@ const K = {
   deployment: (id: string) => `marathon/deployments/${id}`,
   deployments: 'marathon/deployments/',
   framework: 'marathon/framework',
+  group: (id: string) => `marathon/groups${id}`,
+  failure: (id: string) => `marathon/failures${id}`,
+  failures: 'marathon/failures/',
+  groups: 'marathon/groups/',
 };
+
+/** What a group stores beyond its apps: dependencies on other groups or apps, and enforceRole. */
+export interface GroupMeta {
+  id: string;
+  dependencies: string[];
+  enforceRole: boolean;
+}
 
 export class Marathon {
   readonly config: MarathonConfig;
@@ -165,7 +194,10 @@ export class Marathon {
   /** The same instances by app id (placement looks at one app's tasks per offer). */
   private readonly byApp = new Map<string, Map<string, Instance>>();
   private convergeScheduled = false;
+  /** Apps touched since the last converge pass (a partial pass looks only at these). */
+  private readonly dirty = new Set<string>();
   readonly deployments = new Map<string, Deployment>();
+  readonly groups = new Map<string, GroupMeta>();
   frameworkId: string | undefined;
   private streamId: string | undefined;
   private sink: CallbackSink | undefined;
@@ -174,6 +206,8 @@ export class Marathon {
   private stopped = false;
   private ticker: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
+  private reviveTimer: TimerHandle | undefined;
+  private lastReviveMs = Number.NEGATIVE_INFINITY;
   /** Launches each app still needs now (recomputed by converge). */
   private readonly wanted = new Map<string, number>();
   private readonly backoff = new Map<string, { failures: number; delayUntilMs: number; sinceMs: number }>();
@@ -184,6 +218,8 @@ export class Marathon {
   private readonly listeners = new Set<(e: MarathonEvent) => void>();
   /** Per task, per health check index: results of the checks Marathon runs itself. */
   private readonly health = new Map<string, HealthState[]>();
+  /** Per task: readiness check results while it is not yet ready (probed during deployments). */
+  private readonly readiness = new Map<string, ReadinessState>();
   private eventChain: Promise<void> = Promise.resolve();
   private lastReconcileMs = 0;
   private readonly log: (level: string, msg: string) => void;
@@ -226,6 +262,14 @@ export class Marathon {
       const d = JSON.parse(e.value) as Deployment;
       this.deployments.set(d.id, d);
     }
+    for (const e of await store.list(K.failures)) {
+      const f = JSON.parse(e.value) as Json;
+      if (this.apps.has(f.appId)) this.lastFailure.set(f.appId, f);
+    }
+    for (const e of await store.list(K.groups)) {
+      const g = JSON.parse(e.value) as GroupMeta;
+      this.groups.set(g.id, g);
+    }
     const fw = await store.get(K.framework);
     if (fw) this.frameworkId = (JSON.parse(fw.value) as { id: string }).id;
     this.log('info', `marathon recovered ${this.apps.size} apps, ${this.instances.size} tasks, ${this.deployments.size} deployments`);
@@ -237,6 +281,7 @@ export class Marathon {
     this.stopped = true;
     this.ticker?.cancel();
     this.retryTimer?.cancel();
+    this.reviveTimer?.cancel();
     this.sink?.close();
   }
 
@@ -406,6 +451,7 @@ export class Marathon {
   }
 
   private addInstance(i: Instance): void {
+    this.dirty.add(i.appId);
     this.instances.set(i.taskId, i);
     let m = this.byApp.get(i.appId);
     if (!m) {
@@ -416,6 +462,7 @@ export class Marathon {
   }
 
   private removeInstance(i: Instance): void {
+    this.dirty.add(i.appId);
     this.instances.delete(i.taskId);
     const m = this.byApp.get(i.appId);
     m?.delete(i.taskId);
@@ -423,25 +470,26 @@ export class Marathon {
   }
 
   /** Converges once soon: bursts of status updates and offers cost one pass, not one each. */
-  private scheduleConverge(): void {
+  private scheduleConverge(appId?: string): void {
+    if (appId !== undefined) this.dirty.add(appId);
     if (this.convergeScheduled) return;
     this.convergeScheduled = true;
     this.deps.defer(() => {
       this.convergeScheduled = false;
-      this.converge();
+      this.converge(false);
     });
   }
 
   private statsOf(appId: string): OfferStats {
     let s = this.stats.get(appId);
     if (!s) {
-      s = { processed: 0, unused: 0, last: [], launchAttempt: {} };
+      s = { processed: 0, unused: 0, last: [], launchAttempt: {}, lastUnused: [] };
       this.stats.set(appId, s);
     }
     return s;
   }
 
-  private recordOutcome(appId: string, outcome: RejectReason | 'used', detail?: string): void {
+  private recordOutcome(appId: string, outcome: RejectReason | 'used', detail?: string, offer?: Offer): void {
     const s = this.statsOf(appId);
     const now = this.deps.clock.nowMs();
     s.processed++;
@@ -451,6 +499,20 @@ export class Marathon {
       s.lastUnusedAtMs = now;
       s.launchAttempt[outcome] = (s.launchAttempt[outcome] ?? 0) + 1;
       s.lastDetail = detail;
+      if (offer) {
+        s.lastUnused.push({
+          offer: {
+            id: offer.id.value,
+            agentId: offer.agent_id.value,
+            hostname: offer.hostname,
+            resources: offer.resources,
+            attributes: offer.attributes ?? [],
+          },
+          timestamp: isoTime(now),
+          reason: [outcome],
+        });
+        if (s.lastUnused.length > LAST_UNUSED_OFFERS_KEPT) s.lastUnused.shift();
+      }
     }
     s.last.push(outcome);
     if (s.last.length > LAST_OFFERS_KEPT) s.last.shift();
@@ -485,7 +547,7 @@ export class Marathon {
         while (want > 0) {
           const m = matchOffer(app, remaining, facts, this.placedFacts(app.id), this.config.role);
           if (!m.ok) {
-            if (!usedAny) this.recordOutcome(app.id, m.reason, m.detail);
+            if (!usedAny) this.recordOutcome(app.id, m.reason, m.detail, offer);
             break;
           }
           usedAny = true;
@@ -606,22 +668,10 @@ export class Marathon {
     const image = app.container?.docker?.image;
     if (image) ti.container = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: image } } } };
     if (app.taskKillGracePeriodSeconds !== undefined) ti.kill_policy = { grace_period: { nanoseconds: Math.round(app.taskKillGracePeriodSeconds * 1e9) } };
-    const hc = app.healthChecks.find((h) => String(h.protocol).startsWith('MESOS_') || h.protocol === 'COMMAND');
-    if (hc) {
-      const port = hc.port ?? inst.ports[hc.portIndex ?? 0] ?? 0;
-      ti.health_check = {
-        delay_seconds: 0,
-        interval_seconds: hc.intervalSeconds,
-        timeout_seconds: hc.timeoutSeconds,
-        consecutive_failures: hc.maxConsecutiveFailures,
-        grace_period_seconds: hc.gracePeriodSeconds,
-        ...(hc.protocol === 'COMMAND'
-          ? { type: 'COMMAND', command: { shell: true, value: hc.command?.value ?? 'true' } }
-          : hc.protocol === 'MESOS_TCP'
-            ? { type: 'TCP', tcp: { port } }
-            : { type: 'HTTP', http: { port, path: hc.path ?? '/', scheme: hc.protocol === 'MESOS_HTTPS' ? 'https' : 'http' } }),
-      };
-    }
+    // Mesos-level checks run on the agent, which reports TaskStatus.healthy (at most one per app).
+    const hc = app.healthChecks.find(isAgentHealthCheck);
+    const mhc = hc ? mesosHealthCheck(hc, inst.ports) : undefined;
+    if (mhc) ti.health_check = mhc;
     return ti;
   }
 
@@ -646,6 +696,8 @@ export class Marathon {
       return;
     }
     const prev = inst.state;
+    const app0 = this.apps.get(inst.appId);
+    const healthBefore = app0 ? this.healthOf(app0, inst) : undefined;
     inst.state = status.state;
     if (status.healthy !== undefined) inst.healthy = status.healthy;
     if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
@@ -660,7 +712,8 @@ export class Marathon {
       this.removeInstance(inst);
       ops.push({ type: 'delete', key: K.task(taskId) });
       const app = this.apps.get(inst.appId);
-      if (!inst.killing && app && status.state !== 'TASK_KILLED') {
+      // A kill we did not ask for counts as a failure when the agent's health check caused it.
+      if (!inst.killing && app && (status.state !== 'TASK_KILLED' || status.healthy === false)) {
         this.counters['marathon.tasks.failed']!++;
         const b = this.backoff.get(app.id) ?? { failures: 0, delayUntilMs: 0, sinceMs: this.deps.clock.nowMs() };
         b.failures++;
@@ -677,6 +730,8 @@ export class Marathon {
           slaveId: inst.agentId,
         });
         if (this.lastFailure.size > 10_000) this.lastFailure.delete(this.lastFailure.keys().next().value as string);
+        // Kept across restarts, as Marathon's TaskFailureRepository does.
+        ops.push({ type: 'put', key: K.failure(app.id), value: JSON.stringify(this.lastFailure.get(app.id)) });
       }
       if (inst.killing) this.counters['marathon.tasks.killed']!++;
     } else if (prev !== status.state || status.healthy !== undefined) {
@@ -684,6 +739,7 @@ export class Marathon {
     }
     if (ops.length > 0) await this.deps.store.batch(ops);
     await ack();
+    if (app0 && status.healthy !== undefined && !isTerminal(status.state)) this.noteHealthChange(app0, inst, healthBefore);
     if (prev !== status.state) {
       this.emit({
         eventType: 'status_update_event',
@@ -708,7 +764,7 @@ export class Marathon {
         runSpecVersion: inst.version,
       });
     }
-    this.scheduleConverge();
+    this.scheduleConverge(inst.appId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -722,6 +778,7 @@ export class Marathon {
       if (i.killing && nowMs - (i.killRequestedMs ?? 0) >= this.config.killRetryMs) void this.kill(i);
     }
     this.runHealthChecks(nowMs);
+    this.runReadinessChecks(nowMs);
     this.converge();
   }
 
@@ -757,7 +814,41 @@ export class Marathon {
 
   private checksOf(app: App): { hc: Record<string, any>; index: number }[] {
     if (!this.deps.prober) return [];
-    return app.healthChecks.map((hc, index) => ({ hc, index })).filter(({ hc }) => SCHEDULER_PROTOCOLS.has(String(hc.protocol)));
+    return app.healthChecks.map((hc, index) => ({ hc, index })).filter(({ hc }) => SCHEDULER_HEALTH_PROTOCOLS.has(String(hc.protocol)));
+  }
+
+  /** Whether a task's health gates deployments: some check runs (on the agent or here). */
+  private gated(app: App): boolean {
+    return app.healthChecks.some(isAgentHealthCheck) || this.checksOf(app).length > 0;
+  }
+
+  /**
+   * A task's health over every check that runs: false when one failed, true when all passed,
+   * undefined while some has no result yet or the app has no check that runs.
+   */
+  healthOf(app: App, inst: Instance): boolean | undefined {
+    const parts: (boolean | undefined)[] = [];
+    if (app.healthChecks.some(isAgentHealthCheck)) parts.push(inst.healthy);
+    if (this.checksOf(app).length > 0) {
+      const states = this.health.get(inst.taskId) ?? [];
+      parts.push(states.length > 0 && states.every((x) => x.alive === true) ? true : states.some((x) => x.alive === false) ? false : undefined);
+    }
+    if (parts.length === 0) return undefined;
+    return parts.some((x) => x === false) ? false : parts.every((x) => x === true) ? true : undefined;
+  }
+
+  /** Whether a task passed its readiness checks (always, when none run). */
+  private isReady(app: App, inst: Instance): boolean {
+    if (app.readinessChecks.length === 0 || !this.deps.prober?.get) return true;
+    return this.readiness.get(inst.taskId)?.ready === true;
+  }
+
+  private noteHealthChange(app: App, inst: Instance, before: boolean | undefined): void {
+    const after = this.healthOf(app, inst);
+    if (after === before) return;
+    const instanceId = inst.taskId.replace(/\._app\.\d+$/, '');
+    this.emit({ eventType: 'health_status_changed_event', appId: app.id, instanceId, version: inst.version, alive: after === true });
+    this.emit({ eventType: 'instance_health_changed_event', instanceId, runSpecId: app.id, runSpecVersion: inst.version, healthy: after === true });
   }
 
   /** Starts the probes that are due; results arrive asynchronously and update `health`. */
@@ -781,7 +872,7 @@ export class Marathon {
         if (st.inFlight || nowMs < st.nextProbeMs) return;
         st.inFlight = true;
         st.nextProbeMs = nowMs + hc.intervalSeconds * 1000;
-        const port = hc.port ?? inst.ports[hc.portIndex ?? 0];
+        const port = checkPort(hc, inst.ports);
         const timeoutMs = hc.timeoutSeconds * 1000;
         const proto = String(hc.protocol);
         const probe =
@@ -800,12 +891,75 @@ export class Marathon {
     }
   }
 
+  /**
+   * Readiness checks, as Marathon runs them: only while a deployment holds the app, on tasks of
+   * the current config that run (and are healthy when health checks run), every intervalSeconds
+   * until each check got one of httpStatusCodesForReady. A ready task is not probed again.
+   */
+  private runReadinessChecks(nowMs: number): void {
+    const get = this.deps.prober?.get?.bind(this.deps.prober);
+    for (const [taskId] of this.readiness) if (!this.instances.has(taskId)) this.readiness.delete(taskId);
+    if (!get) return;
+    const deploying = new Set<string>();
+    for (const d of this.deployments.values()) for (const id of d.affectedApps) deploying.add(id);
+    for (const appId of deploying) {
+      const app = this.apps.get(appId);
+      if (!app || app.readinessChecks.length === 0) continue;
+      const portNames = (app.portDefinitions ?? []).map((p) => p.name);
+      for (const inst of this.byApp.get(appId)?.values() ?? []) {
+        if (inst.state !== 'TASK_RUNNING' || inst.killing || inst.configVersion !== app.versionInfo.lastConfigChangeAt) continue;
+        if (this.gated(app) && this.healthOf(app, inst) !== true) continue;
+        let st = this.readiness.get(inst.taskId);
+        if (!st) {
+          const n = app.readinessChecks.length;
+          st = { results: new Array(n).fill(undefined), nextProbeMs: new Array(n).fill(nowMs), inFlight: new Array(n).fill(false), ready: false };
+          this.readiness.set(inst.taskId, st);
+        }
+        if (st.ready) continue;
+        const state = st;
+        app.readinessChecks.forEach((rc, k) => {
+          if (state.inFlight[k] || nowMs < (state.nextProbeMs[k] ?? 0) || state.results[k]?.ready) return;
+          state.inFlight[k] = true;
+          state.nextProbeMs[k] = nowMs + rc.intervalSeconds * 1000;
+          const port = readinessPort(rc, portNames, inst.ports);
+          const answer =
+            port === undefined
+              ? Promise.resolve({ error: `no port named ${rc.portName}` })
+              : get(inst.host, port, rc.path, rc.protocol === 'HTTPS', rc.timeoutSeconds * 1000);
+          answer
+            .catch((e: Error) => ({ error: e.message }))
+            .then((a) => {
+              state.inFlight[k] = false;
+              if (!this.instances.has(inst.taskId)) return;
+              const cut = 'body' in a ? { ...a, body: a.body.slice(0, MAX_READINESS_BODY_CHARS) } : a;
+              state.results[k] = readinessOutcome(rc, inst.taskId, cut);
+              const wasReady = state.ready;
+              state.ready = state.results.every((r) => r?.ready === true);
+              if (state.ready && !wasReady) this.scheduleConverge(inst.appId);
+            });
+        });
+      }
+    }
+  }
+
+  /** Readiness results of an app's tasks still being checked or checked during a deployment. */
+  readinessResults(appId: string): Json[] {
+    const out: Json[] = [];
+    if (this.locking([appId]).length === 0) return out;
+    for (const inst of this.byApp.get(appId)?.values() ?? []) {
+      for (const r of this.readiness.get(inst.taskId)?.results ?? []) if (r) out.push({ ...r });
+    }
+    return out;
+  }
+
   private healthResult(taskId: string, appId: string, hc: Record<string, any>, st: HealthState, ok: boolean, cause: string | undefined): void {
     const inst = this.instances.get(taskId);
     if (!inst || inst.killing) return;
     const now = this.now();
     const nowMs = this.deps.clock.nowMs();
-    const before = inst.healthy;
+    const app = this.apps.get(appId);
+    if (!app) return;
+    const before = this.healthOf(app, inst);
     if (ok) {
       st.alive = true;
       st.consecutiveFailures = 0;
@@ -821,24 +975,8 @@ export class Marathon {
       st.lastFailureCause = cause ?? 'failed';
       this.emit({ eventType: 'failed_health_check_event', appId, taskId, instanceId: taskId.replace(/\._app\.\d+$/, ''), healthCheck: hc });
     }
-    const states = this.health.get(taskId) ?? [];
-    inst.healthy = states.every((x) => x.alive === true) ? true : states.some((x) => x.alive === false) ? false : undefined;
-    if (inst.healthy !== before) {
-      this.emit({
-        eventType: 'health_status_changed_event',
-        appId,
-        instanceId: taskId.replace(/\._app\.\d+$/, ''),
-        version: inst.version,
-        alive: inst.healthy === true,
-      });
-      this.emit({
-        eventType: 'instance_health_changed_event',
-        instanceId: taskId.replace(/\._app\.\d+$/, ''),
-        runSpecId: appId,
-        runSpecVersion: inst.version,
-        healthy: inst.healthy === true,
-      });
-    }
+    this.noteHealthChange(app, inst, before);
+    this.dirty.add(appId);
     if (!ok && hc.maxConsecutiveFailures > 0 && st.consecutiveFailures >= hc.maxConsecutiveFailures) {
       this.log('info', `marathon: killing unhealthy task ${taskId} (${st.consecutiveFailures} failures: ${st.lastFailureCause})`);
       this.emit({
@@ -862,37 +1000,44 @@ export class Marathon {
   }
 
   /**
-   * Compares every app with its tasks and decides: launches wanted (served from offers), kills,
-   * deployment progress, suppress/revive. Idempotent; called after every change and each tick.
+   * Compares apps with their tasks and decides: launches wanted (served from offers), kills,
+   * deployment progress, suppress/revive. Idempotent. `full` looks at every app (each tick);
+   * otherwise only the apps touched since the last pass (a status update, a launch, an API call),
+   * so that a burst of updates at 100,000 tasks does not cost a pass over all of them each.
    */
-  converge(): void {
+  converge(full = true): void {
     if (this.stopped) return;
     const nowMs = this.deps.clock.nowMs();
-    this.expireUnreachable(nowMs);
-    const byApp = new Map<string, Instance[]>();
-    for (const i of this.instances.values()) {
-      const l = byApp.get(i.appId);
-      if (l) l.push(i);
-      else byApp.set(i.appId, [i]);
-    }
-    let anyWanted = false;
-    const blocked = this.blockedByEarlierSteps(byApp);
-    for (const app of this.apps.values()) {
+    if (full) this.expireUnreachable(nowMs);
+    // A touched app's deployments are looked at whole: a dependency done may unblock the others.
+    const deployments = full ? [...this.deployments.values()] : [...this.deployments.values()].filter((d) => d.affectedApps.some((a) => this.dirty.has(a)));
+    if (!full) for (const d of deployments) for (const a of d.affectedApps) this.dirty.add(a);
+    const appIds = full ? [...this.apps.keys()] : [...this.dirty].filter((id) => this.apps.has(id));
+    const orphans = full ? [...this.byApp.keys()].filter((id) => !this.apps.has(id)) : [...this.dirty].filter((id) => !this.apps.has(id));
+    this.dirty.clear();
+    const blocked = this.blockedByEarlierSteps(deployments);
+    for (const appId of appIds) {
+      const app = this.apps.get(appId) as App;
       if (blocked.has(app.id)) {
         this.wanted.set(app.id, 0);
         continue;
       }
-      const live = (byApp.get(app.id) ?? []).filter((i) => !i.killing && !i.inactive);
+      const live = this.tasksOf(app.id).filter((i) => !i.killing && !i.inactive);
       const fresh = live.filter((i) => i.configVersion === app.versionInfo.lastConfigChangeAt);
       const old = live.filter((i) => i.configVersion !== app.versionInfo.lastConfigChangeAt);
-      // COMMAND checks run on the agent (not yet): they gate nothing until agents report health.
-      const gated = this.checksOf(app).length > 0;
-      const healthy = (i: Instance) => i.state === 'TASK_RUNNING' && i.healthy !== false && (!gated || i.healthy === true);
+      const gated = this.gated(app);
+      const healthy = (i: Instance) => {
+        if (i.state !== 'TASK_RUNNING') return false;
+        const h = this.healthOf(app, i);
+        return h !== false && (!gated || h === true);
+      };
+      // A new task counts once it is healthy and ready; old ones were ready when they started.
+      const counts = (i: Instance) => healthy(i) && this.isReady(app, i);
       const step = rollingStep({
         instances: app.instances,
         old: old.length,
         fresh: fresh.length,
-        freshHealthy: fresh.filter(healthy).length,
+        freshHealthy: fresh.filter(counts).length,
         oldHealthy: old.filter(healthy).length,
         minimumHealthCapacity: app.upgradeStrategy.minimumHealthCapacity,
         maximumOverCapacity: app.upgradeStrategy.maximumOverCapacity,
@@ -906,22 +1051,37 @@ export class Marathon {
       this.wanted.set(app.id, step.start);
       if (step.start > 0) {
         if (!this.waitingSince.has(app.id)) this.waitingSince.set(app.id, nowMs);
-        const b = this.backoff.get(app.id);
-        if (!b || b.delayUntilMs <= nowMs) anyWanted = true;
       } else {
         this.waitingSince.delete(app.id);
         this.stats.delete(app.id);
       }
     }
-    for (const [appId, list] of byApp) {
-      if (this.apps.has(appId)) continue;
-      for (const i of list) if (!i.killing) void this.kill(i);
+    for (const appId of orphans) {
+      this.wanted.delete(appId);
+      for (const i of this.tasksOf(appId)) if (!i.killing) void this.kill(i);
     }
-    this.progressDeployments(byApp);
+    this.progressDeployments(deployments);
+    let anyWanted = false;
+    for (const [appId, n] of this.wanted) {
+      if (n <= 0) continue;
+      const b = this.backoff.get(appId);
+      if (!b || b.delayUntilMs <= nowMs) {
+        anyWanted = true;
+        break;
+      }
+    }
     if (this.connected) {
       if (anyWanted && this.suppressed) {
-        this.suppressed = false;
-        void this.call({ type: 'REVIVE' });
+        const waitMs = this.lastReviveMs + this.config.minReviveIntervalMs - nowMs;
+        if (waitMs <= 0) {
+          this.suppressed = false;
+          this.lastReviveMs = nowMs;
+          void this.call({ type: 'REVIVE' });
+        } else
+          this.reviveTimer ??= this.deps.clock.setTimer(waitMs, () => {
+            this.reviveTimer = undefined;
+            this.converge(false);
+          });
       } else if (!anyWanted && !this.suppressed) {
         this.suppressed = true;
         void this.call({ type: 'SUPPRESS' });
@@ -933,13 +1093,13 @@ export class Marathon {
    * Apps whose action sits in a later step of a deployment than its current one: they wait
    * (dependencies start first). The current step is the first with an app not yet done.
    */
-  private blockedByEarlierSteps(byApp: Map<string, Instance[]>): Set<string> {
+  private blockedByEarlierSteps(deployments: Deployment[]): Set<string> {
     const blocked = new Set<string>();
-    for (const d of this.deployments.values()) {
+    for (const d of deployments) {
       if (d.steps.length < 2) continue;
       let current = d.steps.length;
       for (let s = 0; s < d.steps.length; s++) {
-        if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null, byApp))) {
+        if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null))) {
           current = s;
           break;
         }
@@ -951,6 +1111,7 @@ export class Marathon {
   }
 
   private async kill(i: Instance): Promise<void> {
+    this.dirty.add(i.appId);
     const first = !i.killing;
     i.killing = true;
     i.killRequestedMs = this.deps.clock.nowMs();
@@ -959,20 +1120,27 @@ export class Marathon {
   }
 
   /** Whether an app has reached its target: only current-config tasks, all running and healthy. */
-  private appDone(appId: string, target: App | null, byApp: Map<string, Instance[]>): boolean {
-    const tasks = byApp.get(appId) ?? [];
+  private appDone(appId: string, target: App | null): boolean {
+    const tasks = this.tasksOf(appId);
     if (!target) return tasks.length === 0;
     const app = this.apps.get(appId);
     if (!app) return false;
     const live = tasks.filter((i) => !i.inactive);
     if (live.some((i) => i.killing || i.configVersion !== app.versionInfo.lastConfigChangeAt)) return false;
-    const gated = this.checksOf(app).length > 0;
-    return live.length === app.instances && live.every((i) => i.state === 'TASK_RUNNING' && (gated ? i.healthy === true : i.healthy !== false));
+    const gated = this.gated(app);
+    return (
+      live.length === app.instances &&
+      live.every((i) => {
+        const h = this.healthOf(app, i);
+        return i.state === 'TASK_RUNNING' && (gated ? h === true : h !== false) && this.isReady(app, i);
+      })
+    );
   }
 
-  private progressDeployments(byApp: Map<string, Instance[]>): void {
-    for (const d of [...this.deployments.values()]) {
-      const done = d.affectedApps.every((id) => this.appDone(id, d.target[id] ?? null, byApp));
+  private progressDeployments(deployments: Deployment[]): void {
+    for (const d of deployments) {
+      if (!this.deployments.has(d.id)) continue;
+      const done = d.affectedApps.every((id) => this.appDone(id, d.target[id] ?? null));
       if (!done) continue;
       this.deployments.delete(d.id);
       void this.deps.store.delete(K.deployment(d.id));
@@ -1033,11 +1201,13 @@ export class Marathon {
       } else if (before) {
         this.apps.delete(id);
         this.backoff.delete(id);
+        this.lastFailure.delete(id);
         ops.push({ type: 'delete', key: K.app(id) });
+        ops.push({ type: 'delete', key: K.failure(id) });
         for (const e of await this.deps.store.list(K.versions(id))) ops.push({ type: 'delete', key: e.key });
       }
     }
-    const steps = planDeployment(current, target);
+    const steps = this.plan(current, target);
     const d: Deployment = { id: this.deps.random.uuid(), version, affectedApps: ids, steps, original, target: targets };
     this.deployments.set(d.id, d);
     ops.push({ type: 'put', key: K.deployment(d.id), value: JSON.stringify(d) });
@@ -1046,8 +1216,32 @@ export class Marathon {
     this.counters['marathon.deployments.started']!++;
     this.emit({ eventType: 'group_change_success', groupId: '/', version });
     this.emit({ eventType: 'deployment_info', plan: this.planJson(d), currentStep: steps[0] ?? { actions: [] } });
-    this.converge();
+    for (const id of ids) this.dirty.add(id);
+    for (const l of locks) for (const id of l.affectedApps) this.dirty.add(id);
+    this.converge(false);
     return { ok: true, value: { deploymentId: d.id, version } };
+  }
+
+  /**
+   * The deployment plan, with dependencies as Marathon reads them: an app depends on the apps it
+   * names, on every app under a group it names, and on what its enclosing groups depend on.
+   */
+  private plan(current: Map<string, App>, target: Map<string, App>, groups: Map<string, GroupMeta> = this.groups): DeploymentStep[] {
+    const all = new Map<string, App>([...this.apps, ...target]);
+    const expand = (dep: string): string[] => {
+      if (all.has(dep)) return [dep];
+      const prefix = `${dep}/`;
+      return [...all.keys()].filter((id) => id.startsWith(prefix));
+    };
+    const withDeps = (a: App): App => {
+      const deps = new Set<string>();
+      for (const d of a.dependencies) for (const x of expand(d)) deps.add(x);
+      for (let g = parentOf(a.id); g !== '/'; g = parentOf(g)) for (const d of groups.get(g)?.dependencies ?? []) for (const x of expand(d)) deps.add(x);
+      deps.delete(a.id);
+      return deps.size === a.dependencies.length && a.dependencies.every((d) => deps.has(d)) ? a : { ...a, dependencies: [...deps].sort() };
+    };
+    const map = (m: Map<string, App>) => new Map([...m].map(([id, a]) => [id, withDeps(a)]));
+    return planDeployment(map(current), map(target));
   }
 
   private async pruneVersions(ids: string[]): Promise<void> {
@@ -1059,11 +1253,21 @@ export class Marathon {
   }
 
   /** Validates a definition and fills in server fields relative to the current version. */
-  prepare(raw: unknown, before: App | undefined): Outcome<App> {
+  prepare(raw: unknown, before: App | undefined, groups: Map<string, GroupMeta> = this.groups): Outcome<App> {
     const now = this.now();
     const v = validateApp(raw, now);
     if (!v.ok) return { ok: false, error: { status: 422, message: 'Object is not valid', details: v.details } };
     const app = v.app;
+    // Roles: the framework's role, or the top-level group's name (its only choice under enforceRole).
+    const segments = app.id.split('/').filter(Boolean);
+    const top = segments.length > 1 ? (segments[0] as string) : undefined;
+    const enforced = top !== undefined && groups.get(`/${top}`)?.enforceRole === true;
+    const roles = enforced ? [top as string] : [this.config.role, ...(top ? [top] : [])];
+    if (app.role !== undefined && !roles.includes(app.role)) {
+      const details = [{ path: '/role', errors: [`got ${JSON.stringify(app.role)}, expected one of: [${roles.join(', ')}]`] }];
+      return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    }
+    if (app.role === undefined && enforced) app.role = top;
     this.assignServicePorts(app, before);
     if (before) {
       const action = appAction(before, { ...app, versionInfo: before.versionInfo });
@@ -1187,7 +1391,7 @@ export class Marathon {
   /** GroupInfo of `gid` with its apps and sub-groups, or undefined when no app lives under it. */
   groupJson(gid: string, embedApps: (a: App) => Json): Json | undefined {
     const apps = this.appsUnder(gid);
-    if (gid !== '/' && apps.length === 0) return undefined;
+    if (gid !== '/' && apps.length === 0 && !this.groups.has(gid)) return undefined;
     const prefix = gid === '/' ? '/' : `${gid}/`;
     const direct = apps.filter((a) => !a.id.slice(prefix.length).includes('/'));
     const subIds = [...new Set(apps.filter((a) => !direct.includes(a)).map((a) => prefix + (a.id.slice(prefix.length).split('/')[0] as string)))].sort();
@@ -1197,9 +1401,9 @@ export class Marathon {
       apps: direct.sort((a, b) => (a.id < b.id ? -1 : 1)).map(embedApps),
       pods: [],
       groups: subIds.map((g) => this.groupJson(g, embedApps)),
-      dependencies: [],
+      dependencies: this.groups.get(gid)?.dependencies ?? [],
       version: versions[versions.length - 1] ?? this.now(),
-      enforceRole: false,
+      enforceRole: this.groups.get(gid)?.enforceRole ?? false,
     };
   }
 
@@ -1207,8 +1411,12 @@ export class Marathon {
    * POST/PUT /v2/groups: `apps` (ids relative to the group) are created or replaced, nested
    * `groups` likewise; `scaleBy` multiplies every app's instances. One deployment for all.
    */
-  async updateGroup(gid: string, body: Json, opts: { force: boolean; create: boolean }): Promise<Outcome<DeploymentResult>> {
-    if (opts.create && this.appsUnder(gid).length > 0)
+  async updateGroup(
+    gid: string,
+    body: Json,
+    opts: { force: boolean; create: boolean; dryRun?: boolean },
+  ): Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>> {
+    if (opts.create && (this.appsUnder(gid).length > 0 || this.groups.has(gid)))
       return { ok: false, error: { status: 409, message: `Group ${gid} is already created. Use PUT to change this group.` } };
     const changes = new Map<string, App | null>();
     const now = this.now();
@@ -1218,28 +1426,79 @@ export class Marathon {
       }
     }
     const details: FieldError[] = [];
-    const walk = (g: Json, base: string, path: string) => {
+    // Group settings first: an app's role is checked against its top-level group's enforceRole.
+    const metas = new Map(this.groups);
+    const changedMetas: GroupMeta[] = [];
+    const readMeta = (g: Json, gPath: string, path: string) => {
+      if (g.dependencies === undefined && g.enforceRole === undefined) return;
+      const prev = metas.get(gPath) ?? { id: gPath, dependencies: [], enforceRole: false };
+      const meta = { ...prev };
+      if (g.dependencies !== undefined) {
+        if (!Array.isArray(g.dependencies) || g.dependencies.some((d: unknown) => typeof d !== 'string'))
+          details.push({ path: `${path}/dependencies`, errors: ['error.expected.jsarray of strings'] });
+        else meta.dependencies = g.dependencies.map((d: string) => resolvePath(d, parentOf(gPath)));
+      }
+      if (g.enforceRole !== undefined) {
+        if (typeof g.enforceRole !== 'boolean') details.push({ path: `${path}/enforceRole`, errors: ['error.expected.jsboolean'] });
+        else if (g.enforceRole && parentOf(gPath) !== '/')
+          details.push({ path: `${path}/enforceRole`, errors: ['enforceRole can only be set for top-level groups'] });
+        else meta.enforceRole = g.enforceRole;
+      }
+      metas.set(gPath, meta);
+      changedMetas.push(meta);
+    };
+    const walkGroups = (g: Json, base: string, path: string) => {
+      const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
+      readMeta(g, gPath, path);
+      (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
+        walkGroups(sub, gPath, `${path}/groups(${i})`);
+      });
+    };
+    const walkApps = (g: Json, base: string, path: string) => {
       const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
       (Array.isArray(g.apps) ? g.apps : []).forEach((raw: Json, i: number) => {
         const id = resolvePath(String(raw?.id ?? ''), gPath);
         const before = this.apps.get(id);
-        const p = this.prepare({ ...raw, id }, before);
+        const p = this.prepare({ ...raw, id }, before, metas);
         if (!p.ok) {
           for (const d of (p.error as { details?: FieldError[] }).details ?? []) details.push({ ...d, path: `${path}/apps(${i})${d.path}` });
         } else changes.set(id, p.value);
       });
       (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
-        walk(sub, gPath, `${path}/groups(${i})`);
+        walkApps(sub, gPath, `${path}/groups(${i})`);
       });
     };
-    walk({ ...body, id: gid }, '/', '');
+    walkGroups({ ...body, id: gid }, '/', '');
+    walkApps({ ...body, id: gid }, '/', '');
     if (details.length > 0) return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    if (opts.dryRun) {
+      const current = new Map<string, App>();
+      const target = new Map<string, App>();
+      for (const [id, next] of changes) {
+        const before = this.apps.get(id);
+        if (before) current.set(id, before);
+        if (next) target.set(id, next);
+      }
+      return { ok: true, value: { steps: this.plan(current, target, metas) } };
+    }
+    if (changedMetas.length > 0) {
+      for (const meta of changedMetas) this.groups.set(meta.id, meta);
+      await this.deps.store.batch(changedMetas.map((meta) => ({ type: 'put' as const, key: K.group(meta.id), value: JSON.stringify(meta) })));
+    }
+    if (changes.size === 0) {
+      const version = now;
+      this.emit({ eventType: 'group_change_success', groupId: gid, version });
+      return { ok: true, value: { deploymentId: this.deps.random.uuid(), version } };
+    }
     return this.deploy(changes, opts.force);
   }
 
   async deleteGroup(gid: string, force: boolean): Promise<Outcome<DeploymentResult>> {
     const apps = this.appsUnder(gid);
-    if (apps.length === 0 && gid !== '/') return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist` } };
+    if (apps.length === 0 && gid !== '/' && !this.groups.has(gid)) return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist` } };
+    const gone = [...this.groups.keys()].filter((g) => gid === '/' || g === gid || g.startsWith(`${gid}/`));
+    for (const g of gone) this.groups.delete(g);
+    if (gone.length > 0) await this.deps.store.batch(gone.map((g) => ({ type: 'delete' as const, key: K.group(g) })));
     return this.deploy(new Map(apps.map((a) => [a.id, null])), force);
   }
 
@@ -1272,11 +1531,9 @@ export class Marathon {
   }
 
   deploymentJson(d: Deployment): Json {
-    const byApp = new Map<string, Instance[]>();
-    for (const i of this.instances.values()) byApp.set(i.appId, [...(byApp.get(i.appId) ?? []), i]);
     let currentStep = d.steps.length;
     for (let s = 0; s < d.steps.length; s++) {
-      if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null, byApp))) {
+      if (!(d.steps[s] as DeploymentStep).actions.every((a) => this.appDone(a.app, d.target[a.app] ?? null))) {
         currentStep = s + 1;
         break;
       }
@@ -1288,7 +1545,7 @@ export class Marathon {
       affectedApps: d.affectedApps,
       affectedPods: [],
       steps: d.steps,
-      currentActions: (cur?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: [] })),
+      currentActions: (cur?.actions ?? []).map((a) => ({ ...a, readinessCheckResults: this.readinessResults(a.app) })),
       currentStep,
       totalSteps: d.steps.length,
     };
@@ -1326,6 +1583,22 @@ export class Marathon {
         : i.healthy !== undefined
           ? { healthCheckResults: [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') }] }
           : {}),
+      ...(this.health.has(i.taskId) && i.healthy !== undefined
+        ? {
+            healthCheckResults: [
+              ...(this.health.get(i.taskId) ?? []).map((h) => ({
+                alive: h.alive === true,
+                consecutiveFailures: h.consecutiveFailures,
+                firstSuccess: h.firstSuccess ?? null,
+                lastSuccess: h.lastSuccess ?? null,
+                lastFailure: h.lastFailure ?? null,
+                lastFailureCause: h.lastFailureCause ?? null,
+                instanceId: i.taskId.replace(/\._app\.\d+$/, ''),
+              })),
+              { alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.taskId.replace(/\._app\.\d+$/, '') },
+            ],
+          }
+        : {}),
     };
   }
 
@@ -1335,18 +1608,64 @@ export class Marathon {
     const out: Json = { ...app };
     out.tasksStaged = tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length;
     out.tasksRunning = tasks.filter((t) => t.state === 'TASK_RUNNING').length;
-    out.tasksHealthy = app.healthChecks.length > 0 ? tasks.filter((t) => t.healthy === true).length : 0;
-    out.tasksUnhealthy = tasks.filter((t) => t.healthy === false).length;
+    out.tasksHealthy = tasks.filter((t) => this.healthOf(app, t) === true).length;
+    out.tasksUnhealthy = tasks.filter((t) => this.healthOf(app, t) === false).length;
     out.deployments = this.locking([app.id]).map((d) => ({ id: d.id }));
     if (embed.has('tasks')) out.tasks = tasks.map((t) => this.taskJson(t));
-    if (embed.has('readiness')) out.readinessCheckResults = [];
+    if (embed.has('readiness')) out.readinessCheckResults = this.readinessResults(app.id);
     if (embed.has('lastTaskFailure')) {
       const f = this.lastFailure.get(app.id);
       if (f) out.lastTaskFailure = f;
     }
-    if (embed.has('taskStats')) out.taskStats = {};
+    if (embed.has('taskStats')) out.tasksStats = this.taskStats(app, tasks);
+    out.role ??= this.config.role;
     const why = this.unplaceable(app);
     if (why) out.placementStatus = { placeable: false, message: why };
+    return out;
+  }
+
+  /**
+   * Marathon's TaskStatsByVersion: counts and lifetimes of the tasks started since the last
+   * scaling, of the latest config, of older configs, and of all. Empty groups are left out.
+   */
+  private taskStats(app: App, tasks: Instance[]): Json {
+    const nowMs = this.deps.clock.nowMs();
+    const stats = (xs: Instance[]): Json | undefined => {
+      if (xs.length === 0) return undefined;
+      const lives = xs
+        .map((t) => (t.startedAt ? (nowMs - (parseIso(t.startedAt) ?? nowMs)) / 1000 : undefined))
+        .filter((x): x is number => x !== undefined)
+        .sort((a, b) => a - b);
+      const counts = {
+        staged: xs.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
+        running: xs.filter((t) => t.state === 'TASK_RUNNING').length,
+        healthy: xs.filter((t) => this.healthOf(app, t) === true).length,
+        unhealthy: xs.filter((t) => this.healthOf(app, t) === false).length,
+      };
+      const lifeTime =
+        lives.length > 0
+          ? { averageSeconds: lives.reduce((a, b) => a + b, 0) / lives.length, medianSeconds: lives[Math.floor(lives.length / 2)] as number }
+          : undefined;
+      return { stats: { counts, ...(lifeTime ? { lifeTime } : {}) } };
+    };
+    const out: Json = {};
+    const put = (k: string, xs: Instance[]) => {
+      const v = stats(xs);
+      if (v) out[k] = v;
+    };
+    put(
+      'startedAfterLastScaling',
+      tasks.filter((t) => t.stagedAt >= app.versionInfo.lastScalingAt),
+    );
+    put(
+      'withLatestConfig',
+      tasks.filter((t) => t.configVersion === app.versionInfo.lastConfigChangeAt),
+    );
+    put(
+      'withOutdatedConfig',
+      tasks.filter((t) => t.configVersion !== app.versionInfo.lastConfigChangeAt),
+    );
+    put('totalSummary', tasks);
     return out;
   }
 
@@ -1356,7 +1675,7 @@ export class Marathon {
     return neverPlaceable(app, [...this.agents.values()]);
   }
 
-  queue(): Json[] {
+  queue(embedLastUnusedOffers = false): Json[] {
     const nowMs = this.deps.clock.nowMs();
     const out: Json[] = [];
     for (const app of this.apps.values()) {
@@ -1383,6 +1702,7 @@ export class Marathon {
         },
       };
       if (s.lastDetail) item.lastUnusedOfferDetail = s.lastDetail;
+      if (embedLastUnusedOffers) item.lastUnusedOffers = s.lastUnused;
       const why = this.unplaceable(app);
       if (why) item.unplaceable = why;
       out.push(item);
@@ -1409,6 +1729,11 @@ export class Marathon {
       }
     }
   }
+}
+
+function parentOf(id: string): string {
+  const i = id.lastIndexOf('/');
+  return i <= 0 ? '/' : id.slice(0, i);
 }
 
 function notFound(appId: string): { ok: false; error: MarathonError } {
