@@ -30,6 +30,7 @@ import type { Attribute, TaskStatus } from '../src/model/mesos.js';
 import type { Store } from '../src/ports/store.js';
 import { DEFAULT_MASTER_CONFIG } from '../src/services/master/config.js';
 import type { Master } from '../src/services/master/master.js';
+import { stringifyWithRaw } from '../src/base/raw-json.js';
 import { getState, legacyState } from '../src/services/master/views.js';
 import { DEFAULT_SIM_AGENT, SimAgent } from '../src/sim/agent.js';
 import { SimClock } from '../src/sim/clock.js';
@@ -481,13 +482,15 @@ async function b10(full: Cluster | undefined): Promise<void> {
     // Five rounds, unless one round is already slow (then the median of what ran).
     for (let i = 0; i < 5 && (i === 0 || legacy[i - 1]! + v1[i - 1]! < 10_000); i++) {
       const a = performance.now();
-      legacyBytes = JSON.stringify(legacyState(m)).length;
+      legacyBytes = stringifyWithRaw(legacyState(m, true)).length;
       legacy.push(performance.now() - a);
       const b = performance.now();
-      v1Bytes = JSON.stringify(getState(m)).length;
+      v1Bytes = stringifyWithRaw(getState(m, true)).length;
       v1.push(performance.now() - b);
     }
     const lm = median(legacy);
+    // The first request serializes every task; later ones reuse the text of unchanged tasks.
+    row('B10', '/master/state first request (fills the task JSON cache)', `${fmt(legacy[0] ?? 0)} ms`, 'Mesos 1.7 ~3 s', '<= 1 s', (legacy[0] ?? 0) <= 1000);
     row('B10', `/master/state build + JSON (median of ${legacy.length})`, `${fmt(lm)} ms`, `Mesos 1.7 ~3 s; ${fmt(mb(legacyBytes))} MB`, '<= 1 s', lm <= 1000);
     row(
       'B10',

@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
+import { stringifyWithRaw } from '../base/raw-json.js';
 import { encodeRecord } from '../base/recordio.js';
 import type { EventSink } from '../ports/sink.js';
 
@@ -96,7 +97,7 @@ export async function readBody(req: IncomingMessage, maxBytes = 8 * 1024 * 1024)
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = stringifyWithRaw(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -110,7 +111,7 @@ export function sendText(res: ServerResponse, status: number, text: string, head
 export function sendLegacyJson(res: ServerResponse, query: URLSearchParams, body: unknown): void {
   const cb = query.get('jsonp');
   if (cb && /^[A-Za-z_$][\w$.]*$/.test(cb)) {
-    const text = `${cb}(${JSON.stringify(body)});`;
+    const text = `${cb}(${stringifyWithRaw(body)});`;
     res.writeHead(200, { 'Content-Type': 'text/javascript', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
     return;

@@ -119,7 +119,7 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
           metrics: Object.entries(V.metricsSnapshot(master, Date.now(), systemMetrics())).map(([name, value]) => ({ name, value })),
         });
       case 'GET_STATE':
-        return ok('GET_STATE', V.getState(master));
+        return ok('GET_STATE', V.getState(master, true));
       case 'GET_AGENTS':
         return ok('GET_AGENTS', V.getAgents(master));
       case 'GET_FRAMEWORKS':
@@ -127,7 +127,7 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
       case 'GET_EXECUTORS':
         return ok('GET_EXECUTORS', {});
       case 'GET_TASKS':
-        return ok('GET_TASKS', V.getTasks(master));
+        return ok('GET_TASKS', V.getTasks(master, true));
       case 'GET_OPERATIONS':
         return ok('GET_OPERATIONS', {});
       case 'GET_ROLES':
@@ -212,7 +212,7 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
   });
 
   // --- Legacy endpoints ----------------------------------------------------------------------
-  const state: Parameters<Router['on']>[2] = (_req, res, ctx) => sendLegacyJson(res, ctx.query, V.legacyState(master));
+  const state: Parameters<Router['on']>[2] = (_req, res, ctx) => sendLegacyJson(res, ctx.query, V.legacyState(master, true));
   for (const p of ['/master/state', '/master/state.json', '/state', '/state.json']) router.on('GET', p, state);
   router.on('GET', '/master/state-summary', (_req, res, ctx) => sendLegacyJson(res, ctx.query, V.legacyStateSummary(master)));
   router.on('GET', '/master/slaves', (_req, res, ctx) => {
@@ -228,8 +228,8 @@ export function masterRoutes(router: Router, master: Master, opts: MasterApiOpti
     const only = ctx.query.get('framework_id');
     const pick = <T extends { id: string }>(xs: T[]) => xs.filter((f) => !only || f.id === only);
     sendLegacyJson(res, ctx.query, {
-      frameworks: pick([...master.frameworks.values()]).map((f) => V.legacyFramework(master, f)),
-      completed_frameworks: pick(master.completedFrameworks.toArray()).map((f) => V.legacyFramework(master, f)),
+      frameworks: pick([...master.frameworks.values()]).map((f) => V.legacyFramework(master, f, false, true)),
+      completed_frameworks: pick(master.completedFrameworks.toArray()).map((f) => V.legacyFramework(master, f, false, true)),
       unregistered_frameworks: [],
     });
   });

@@ -52,3 +52,40 @@ export function legacyTask(task: Task, agentIdFallback = ''): Record<string, unk
   if (task.limits) out.limits = task.limits;
   return out;
 }
+
+/**
+ * Serialized tasks kept per Task object and reused while the task has not changed. The master
+ * changes a task only by setting its state, appending (and trimming) statuses, recording the
+ * state and uuid of its latest unacknowledged update, and setting a kill policy; the fingerprint
+ * covers exactly those. Anything else that mutates a stored Task must replace the object instead.
+ */
+function fingerprint(task: Task): string {
+  const last = task.statuses[task.statuses.length - 1];
+  return `${task.state}|${task.statuses.length}|${last?.state ?? ''}|${last?.timestamp ?? ''}|${last?.uuid ?? ''}|${last?.healthy ?? ''}|${task.status_update_state ?? ''}|${task.status_update_uuid ?? ''}|${task.kill_policy ? 1 : 0}`;
+}
+
+class TaskJsonCache {
+  private readonly cache = new WeakMap<Task, { fp: string; json: string }>();
+  constructor(private readonly render: (task: Task) => unknown) {}
+  get(task: Task): string {
+    const fp = fingerprint(task);
+    const hit = this.cache.get(task);
+    if (hit && hit.fp === fp) return hit.json;
+    const json = JSON.stringify(this.render(task));
+    this.cache.set(task, { fp, json });
+    return json;
+  }
+}
+
+const legacyCache = new TaskJsonCache((t) => legacyTask(t));
+const v1Cache = new TaskJsonCache((t) => t);
+
+/** JSON.stringify(legacyTask(task)), cached while the task is unchanged. */
+export function legacyTaskJson(task: Task): string {
+  return legacyCache.get(task);
+}
+
+/** JSON.stringify(task) (the v1 operator API form), cached while the task is unchanged. */
+export function taskJson(task: Task): string {
+  return v1Cache.get(task);
+}

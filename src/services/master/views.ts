@@ -1,4 +1,5 @@
-import { flatAttributes, legacyTask } from '../../core/legacy.js';
+import { RawJsonArray } from '../../base/raw-json.js';
+import { flatAttributes, legacyTask, legacyTaskJson, taskJson } from '../../core/legacy.js';
 import * as R from '../../core/resources/index.js';
 import { type Resource, type Task, TASK_STATES, isTerminal } from '../../model/mesos.js';
 import { configFlags } from './config.js';
@@ -63,7 +64,11 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
   return out;
 }
 
-export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = false): Record<string, unknown> {
+/**
+ * With `raw`, task lists are RawJsonArrays of cached task JSON: for the API, which serializes with
+ * stringifyWithRaw (base/raw-json.ts); plain objects otherwise.
+ */
+export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = false, raw = false): Record<string, unknown> {
   const used: Resource[] = [];
   const tasks: Task[] = [];
   for (const rec of fw.tasks.values()) {
@@ -106,9 +111,12 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
     registered_time: secs(fw.registeredTimeMs),
     unregistered_time: secs(fw.unregisteredTimeMs) ?? 0,
     resources: usedFlat,
-    tasks: tasks.map((t) => legacyTask(t)),
-    unreachable_tasks: [...fw.unreachableTasks.values()].map((r) => legacyTask(r.task)),
-    completed_tasks: fw.completedTasks.toArray().map((t) => legacyTask(t)),
+    tasks: legacyTaskList(tasks, raw),
+    unreachable_tasks: legacyTaskList(
+      [...fw.unreachableTasks.values()].map((r) => r.task),
+      raw,
+    ),
+    completed_tasks: legacyTaskList(fw.completedTasks.toArray(), raw),
     offers,
     executors: [],
   });
@@ -120,6 +128,10 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
   return out;
 }
 
+function legacyTaskList(tasks: Task[], raw: boolean): Record<string, unknown>[] | RawJsonArray {
+  return raw ? new RawJsonArray(tasks.map(legacyTaskJson)) : tasks.map((t) => legacyTask(t));
+}
+
 function buildInfo(m: Master): Record<string, unknown> {
   return {
     version: m.config.version,
@@ -129,7 +141,7 @@ function buildInfo(m: Master): Record<string, unknown> {
   };
 }
 
-export function legacyState(m: Master): Record<string, unknown> {
+export function legacyState(m: Master, raw = false): Record<string, unknown> {
   const info = m.masterInfo();
   const slaves: Record<string, unknown>[] = [];
   const recovered: Record<string, unknown>[] = [];
@@ -158,8 +170,8 @@ export function legacyState(m: Master): Record<string, unknown> {
     flags: configFlags(m.config),
     slaves,
     recovered_slaves: recovered,
-    frameworks: [...m.frameworks.values()].map((f) => legacyFramework(m, f)),
-    completed_frameworks: m.completedFrameworks.toArray().map((f) => legacyFramework(m, f)),
+    frameworks: [...m.frameworks.values()].map((f) => legacyFramework(m, f, false, raw)),
+    completed_frameworks: m.completedFrameworks.toArray().map((f) => legacyFramework(m, f, false, raw)),
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
@@ -303,7 +315,7 @@ export function getFrameworks(m: Master): Record<string, unknown> {
   return out;
 }
 
-export function getTasks(m: Master): Record<string, unknown> {
+export function getTasks(m: Master, raw = false): Record<string, unknown> {
   const tasks: Task[] = [];
   const unreachable: Task[] = [];
   const completed: Task[] = [];
@@ -313,15 +325,16 @@ export function getTasks(m: Master): Record<string, unknown> {
     for (const t of fw.completedTasks) completed.push(t);
   }
   for (const fw of m.completedFrameworks) for (const t of fw.completedTasks) completed.push(t);
+  const list = (ts: Task[]): Task[] | RawJsonArray => (raw ? new RawJsonArray(ts.map(taskJson)) : ts);
   const out: Record<string, unknown> = {};
-  if (tasks.length) out.tasks = tasks;
-  if (unreachable.length) out.unreachable_tasks = unreachable;
-  if (completed.length) out.completed_tasks = completed;
+  if (tasks.length) out.tasks = list(tasks);
+  if (unreachable.length) out.unreachable_tasks = list(unreachable);
+  if (completed.length) out.completed_tasks = list(completed);
   return out;
 }
 
-export function getState(m: Master): Record<string, unknown> {
-  return { get_tasks: getTasks(m), get_executors: {}, get_frameworks: getFrameworks(m), get_agents: getAgents(m) };
+export function getState(m: Master, raw = false): Record<string, unknown> {
+  return { get_tasks: getTasks(m, raw), get_executors: {}, get_frameworks: getFrameworks(m), get_agents: getAgents(m) };
 }
 
 export function getRoles(m: Master): Record<string, unknown> {
