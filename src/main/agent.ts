@@ -8,7 +8,12 @@ import { detectResources, mergeResources } from '../adapters/runtime/host-resour
 import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
 import { createMesosContainerizer } from '../adapters/runtime/oci.js';
+import { CgroupStatsSource } from '../adapters/runtime/container-stats.js';
+import { ExecSessions } from '../adapters/runtime/exec.js';
+import { parseBytes, startImageGc } from '../adapters/runtime/image-gc.js';
 import { agentRoutes } from '../api/agent.js';
+import { agentOperatorRoutes } from '../api/agent-operator.js';
+import type { ImageGcPolicy } from '../ports/image-admin.js';
 import { Router, serveHttp } from '../api/http.js';
 import { parseDurationMs } from '../base/duration.js';
 import { parseFlags } from '../base/flags.js';
@@ -51,6 +56,8 @@ export interface AgentOptions {
   ociRuntime?: 'crun' | 'runc';
   /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
   insecureRegistries?: string[];
+  /** Image garbage collection: bounds and how often it runs (default: every 5 minutes, no bounds). */
+  imageGc?: ImageGcPolicy & { intervalMs?: number };
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -127,18 +134,21 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const port = http.port;
 
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
+  const clock = new RealClock();
+  const cg = cgroupsOption(opts, log);
+  const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], nowMs: () => clock.nowMs() });
   const runtime =
     opts.runtime ??
     createMesosContainerizer({
       stateDir: join(workDir, 'meta', 'runtime'),
       log,
-      ...cgroupsOption(opts, log),
+      ...cg,
       bundleDir: join(workDir, 'bundles'),
-      images: new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [] }),
+      images,
       runtime: opts.ociRuntime ?? 'crun',
     });
   const agent = new Agent({
-    clock: new RealClock(),
+    clock,
     random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
     link,
     runtime,
@@ -169,7 +179,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...opts.tuning,
     },
   });
-  agentRoutes(router, agent);
+  const stats = new CgroupStatsSource(cg.cgroups);
+  agentRoutes(router, agent, { stats });
+  const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
+  agentOperatorRoutes(router, agent, {
+    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', log }),
+    stats,
+    images,
+    imageGcPolicy: gcPolicy,
+    nowMs: () => clock.nowMs(),
+  });
+  const gcTimer =
+    gcPolicy.maxAgeMs !== undefined || gcPolicy.maxBytes !== undefined ? startImageGc(images, clock, gcPolicy, gcIntervalMs ?? 5 * 60_000, log) : undefined;
 
   const registered = new Promise<string>((resolve) => {
     agent.onEvent((e: AgentEvent) => {
@@ -180,6 +201,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    gcTimer?.cancel();
     await agent.stop();
     runtime.close?.();
     if (link instanceof HttpMasterLink) link.close();
@@ -227,6 +249,9 @@ Flags:
   --runtime=crun|runc           the OCI runtime for tasks with an image (default crun)
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
+  --image_gc_max_bytes=SIZE     remove unused images (least recently used first) above this cache size, e.g. 10GB
+  --image_gc_max_age=DURATION   remove images no container has used for this long, e.g. 7days
+  --image_gc_interval=DURATION  how often image garbage collection runs (default 5mins)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
 SIGINT it stops; its tasks keep running and the next start reattaches to them.
@@ -267,6 +292,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   if (ociRuntime !== 'crun' && ociRuntime !== 'runc') throw new Error(`--runtime must be crun or runc, got '${ociRuntime}'`);
   if (isolation !== 'cgroups' && isolation !== 'none') throw new Error(`--isolation must be cgroups or none, got '${isolation}'`);
   const ip = flags.get('ip') ?? '127.0.0.1';
+  const imageGc = imageGcFlags(flags);
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
 
@@ -287,6 +313,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(flags.get('cgroups-root') !== undefined ? { cgroupsRoot: flags.get('cgroups-root') as string } : {}),
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
+    imageGc,
     log,
   });
   void running.registered.then((agentId) => {
@@ -305,4 +332,26 @@ export async function runAgent(argv: string[]): Promise<void> {
     process.once('SIGINT', done);
   });
   await running.stop();
+}
+
+/** --image_gc_max_bytes, --image_gc_max_age, --image_gc_interval. */
+function imageGcFlags(flags: Map<string, string>): ImageGcPolicy & { intervalMs?: number } {
+  const out: ImageGcPolicy & { intervalMs?: number } = {};
+  const size = flags.get('image-gc-max-bytes');
+  if (size !== undefined) {
+    const n = parseBytes(size);
+    if (n === undefined) throw new Error(`--image_gc_max_bytes: cannot parse size '${size}' (e.g. 10GB)`);
+    out.maxBytes = n;
+  }
+  for (const [flag, key] of [
+    ['image-gc-max-age', 'maxAgeMs'],
+    ['image-gc-interval', 'intervalMs'],
+  ] as const) {
+    const text = flags.get(flag);
+    if (text === undefined) continue;
+    const ms = parseDurationMs(text);
+    if (ms === undefined || ms <= 0) throw new Error(`--${flag.replace(/-/g, '_')}: cannot parse duration '${text}'`);
+    out[key] = ms;
+  }
+  return out;
 }
