@@ -54,7 +54,10 @@ describe('the image cache', () => {
 
   test('a layer whose bytes do not match its digest is refused, and nothing is listed', async () => {
     const store = new RegistryImageStore(join(work, 'cache2'));
-    await assert.rejects(store.load(dockerSaveArchive(work, rootfsA, 'example/bad:1', true), 1), /layer\.tar in the archive failed verification: expected sha256:[a-f0-9]{64}, got sha256:/);
+    await assert.rejects(
+      store.load(dockerSaveArchive(work, rootfsA, 'example/bad:1', true), 1),
+      /layer\.tar in the archive failed verification: expected sha256:[a-f0-9]{64}, got sha256:/,
+    );
     assert.deepEqual(await store.list(), []);
   });
 
@@ -80,34 +83,41 @@ describe('the image cache', () => {
     await assert.rejects(store.load(truncated, 1), /truncated|no file/);
   });
 
-  test('gc removes unused images by age, then by size, least recently used first, never one a container uses', { skip: !root && 'needs root (overlay mounts)' }, async () => {
-    const dir = join(work, 'cache4');
-    const store = new RegistryImageStore(dir);
-    await store.load(dockerSaveArchive(work, rootfsA, 'example/a:1'), 1_000);
-    await store.load(ociArchive(work, rootfsB, 'example/b:2'), 5_000);
-    const c = makeRootfs(mkdtempSync(join(work, 'c-')), { 'etc/image-name': 'c\n' });
-    await store.load(dockerSaveArchive(work, c, 'example/c:3'), 9_000);
-    // A container uses a (the oldest).
-    const a = await store.pull('example/a:1');
-    const target = join(work, 'ctr-rootfs');
-    mkdirSync(target, { recursive: true });
-    await store.provision(a, 'ctr-1', target);
-    const blobsBefore = readdirSync(join(dir, 'blobs', 'sha256')).length;
+  test(
+    'gc removes unused images by age, then by size, least recently used first, never one a container uses',
+    { skip: !root && 'needs root (overlay mounts)' },
+    async () => {
+      const dir = join(work, 'cache4');
+      const store = new RegistryImageStore(dir);
+      await store.load(dockerSaveArchive(work, rootfsA, 'example/a:1'), 1_000);
+      await store.load(ociArchive(work, rootfsB, 'example/b:2'), 5_000);
+      const c = makeRootfs(mkdtempSync(join(work, 'c-')), { 'etc/image-name': 'c\n' });
+      await store.load(dockerSaveArchive(work, c, 'example/c:3'), 9_000);
+      // A container uses a (the oldest).
+      const a = await store.pull('example/a:1');
+      const target = join(work, 'ctr-rootfs');
+      mkdirSync(target, { recursive: true });
+      await store.provision(a, 'ctr-1', target);
+      const blobsBefore = readdirSync(join(dir, 'blobs', 'sha256')).length;
 
-    const byAge = await store.gc({ maxAgeMs: 10_000 }, 17_000); // b unused for 12 s: gone; c for 8 s: kept
-    assert.deepEqual(byAge.removed, ['example/b:2']);
-    assert.ok(byAge.freedBytes > 200_000, `freed ${byAge.freedBytes}`);
-    assert.ok(readdirSync(join(dir, 'blobs', 'sha256')).length < blobsBefore, 'its blobs are gone');
+      const byAge = await store.gc({ maxAgeMs: 10_000 }, 17_000); // b unused for 12 s: gone; c for 8 s: kept
+      assert.deepEqual(byAge.removed, ['example/b:2']);
+      assert.ok(byAge.freedBytes > 200_000, `freed ${byAge.freedBytes}`);
+      assert.ok(readdirSync(join(dir, 'blobs', 'sha256')).length < blobsBefore, 'its blobs are gone');
 
-    const bySize = await store.gc({ maxBytes: 0 }, 17_000);
-    assert.deepEqual(bySize.removed, ['example/c:3'], 'a is in use: only c goes');
-    assert.deepEqual((await store.list()).map((i) => [i.reference, i.inUse]), [['example/a:1', 1]]);
-    assert.ok(existsSync(join(target, 'etc', 'image-name')), 'the container still sees its rootfs');
+      const bySize = await store.gc({ maxBytes: 0 }, 17_000);
+      assert.deepEqual(bySize.removed, ['example/c:3'], 'a is in use: only c goes');
+      assert.deepEqual(
+        (await store.list()).map((i) => [i.reference, i.inUse]),
+        [['example/a:1', 1]],
+      );
+      assert.ok(existsSync(join(target, 'etc', 'image-name')), 'the container still sees its rootfs');
 
-    await store.release('ctr-1', target);
-    assert.deepEqual((await store.gc({ maxBytes: 0 }, 17_000)).removed, ['example/a:1']);
-    assert.deepEqual(readdirSync(join(dir, 'rootfs')), []);
-  });
+      await store.release('ctr-1', target);
+      assert.deepEqual((await store.gc({ maxBytes: 0 }, 17_000)).removed, ['example/a:1']);
+      assert.deepEqual(readdirSync(join(dir, 'rootfs')), []);
+    },
+  );
 
   test('the agent runs gc on the injected clock at its interval', async () => {
     const store = new RegistryImageStore(join(work, 'cache5'));

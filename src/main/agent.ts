@@ -183,7 +183,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   agentRoutes(router, agent, { stats });
   const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
   agentOperatorRoutes(router, agent, {
-    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', log }),
+    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), log }),
     stats,
     images,
     imageGcPolicy: gcPolicy,

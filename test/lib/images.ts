@@ -27,7 +27,9 @@ function layerOf(rootfs: string, dir: string): { tar: Buffer; diffId: string } {
 }
 
 function configOf(diffId: string): Buffer {
-  return Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+  return Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }),
+  );
 }
 
 /** A `docker save`-style tarball (manifest.json, <config>.json, <id>/layer.tar). `corrupt`: the layer is changed after hashing. */
@@ -70,7 +72,14 @@ export function ociArchive(work: string, rootfs: string, name: string): string {
     join(out, 'index.json'),
     JSON.stringify({
       schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': name } }],
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: `sha256:${sha(manifest)}`,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': name },
+        },
+      ],
     }),
   );
   const archive = join(work, `${name.replace(/[^a-z0-9]/gi, '_')}.oci.tar`);

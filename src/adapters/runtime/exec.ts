@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import type { ContainerExec, ExecSession, ExecStream, ExecTarget } from '../../ports/exec.js';
 import type { Cgroups } from './cgroups.js';
 import { findOciRuntime, hybridCgroupTrap, type OciRuntimeName } from './oci.js';
@@ -29,6 +30,8 @@ const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 export interface ExecOptions {
   cgroups?: Cgroups;
   runtime?: OciRuntimeName;
+  /** Where the OCI bundles are: a session gets the task's environment and cwd from its config.json. */
+  bundleDir?: string;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -51,7 +54,7 @@ export class ExecSessions implements ContainerExec {
       const name = this.options.runtime ?? 'crun';
       const bin = findOciRuntime(name);
       if (!bin) throw new ExecError(500, `the OCI runtime '${name}' is not installed`);
-      const args = ['exec', target.containerId, ...argv];
+      const args = ['exec', ...(await this.bundleProcessArgs(target.containerId)), target.containerId, ...argv];
       const [cmd, ...rest] = this.wrapHybrid
         ? ['/usr/bin/unshare', '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...args]
         : [bin, ...args];
@@ -61,8 +64,8 @@ export class ExecSessions implements ContainerExec {
       const env = await taskEnvironment(target.pid);
       const dirs = this.options.cgroups?.dirs(target.containerId) ?? [];
       for (const d of dirs) if (/\s/.test(d)) throw new ExecError(500, `cgroup path with whitespace: ${d}`);
-      const join = 'for __g in $0; do [ -d "$__g" ] && { echo 0 >"$__g/cgroup.procs" || exit 126; }; done; exec "$@"';
-      child = spawn('/bin/sh', ['-c', join, dirs.join(' '), ...argv], { cwd: target.sandboxDir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const joinCg = 'for __g in $0; do [ -d "$__g" ] && { echo 0 >"$__g/cgroup.procs" || exit 126; }; done; exec "$@"';
+      child = spawn('/bin/sh', ['-c', joinCg, dirs.join(' '), ...argv], { cwd: target.sandboxDir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     }
     const s = new Session(sessionId, target.containerId, child);
     await s.started;
@@ -86,6 +89,22 @@ export class ExecSessions implements ContainerExec {
 
   waitStatus(sessionId: string): Promise<number> | undefined {
     return this.running.get(sessionId)?.done ?? this.ended.get(sessionId);
+  }
+
+  /** `--cwd` and `--env` of the task's own process (crun exec starts in / with a bare environment). */
+  private async bundleProcessArgs(containerId: string): Promise<string[]> {
+    if (!this.options.bundleDir) return [];
+    try {
+      const cfg = JSON.parse(await fs.readFile(join(this.options.bundleDir, containerId, 'config.json'), 'utf8')) as {
+        process?: { cwd?: string; env?: string[] };
+      };
+      const out: string[] = [];
+      if (typeof cfg.process?.cwd === 'string') out.push(`--cwd=${cfg.process.cwd}`);
+      for (const e of cfg.process?.env ?? []) if (typeof e === 'string' && e.includes('=')) out.push(`--env=${e}`);
+      return out;
+    } catch {
+      return [];
+    }
   }
 
   /** Running sessions, for GET_CONTAINERS. */
