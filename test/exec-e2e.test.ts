@@ -90,7 +90,7 @@ describe('exec, metrics, files and images through the cluster', { skip: !root &&
         'the tasks to be killed',
         async () => {
           const st = await getJson(`${info.url}/agent/${agentId}/state`).catch(() => undefined);
-          return st && st.frameworks.every((f: Json) => f.executors.length === 0) ? true : undefined;
+          return st?.frameworks.every((f: Json) => f.executors.length === 0) ? true : undefined;
         },
         20_000,
         200,

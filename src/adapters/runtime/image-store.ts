@@ -48,10 +48,14 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
     const key = refKey(ref);
     const known = (await this.index()).images[key];
     if (known && !options.forcePull && existsSync(this.rootfsDir(known.manifestDigest))) {
-      await this.update((ix) => {
-        const e = ix.images[key];
-        if (e) e.lastUsedMs = this.nowMs();
-      });
+      // The last use is kept to the minute on disk: no index write on every launch.
+      const now = this.nowMs();
+      if (now - known.lastUsedMs > LAST_USED_RESOLUTION_MS) {
+        await this.update((ix) => {
+          const e = ix.images[key];
+          if (e) e.lastUsedMs = now;
+        });
+      }
       return { reference, manifestDigest: known.manifestDigest, layers: known.layers, config: known.config };
     }
     const manifest = await this.client.manifest(ref);
@@ -423,6 +427,7 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 interface IndexEntry {
   name?: string;
