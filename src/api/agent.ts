@@ -4,7 +4,9 @@ import { basename, posix, resolve as resolvePath, sep } from 'node:path';
 import { flatAttributes, legacyTask, taskRole } from '../core/legacy.js';
 import * as R from '../core/resources/index.js';
 import type { FrameworkInfo, Resource } from '../model/mesos.js';
+import type { ContainerStatsSource } from '../ports/exec.js';
 import type { Agent, AgentView, TaskView } from '../services/agent/agent.js';
+import { statistics as taskStatistics } from './agent-operator.js';
 import { type RouteContext, type Router, sendLegacyJson, sendText } from './http.js';
 import { systemMetrics } from './system-metrics.js';
 
@@ -23,6 +25,8 @@ const BUILD_TIME_SECS = 1_795_564_800;
 export interface AgentRoutesOptions {
   /** Extra `system/*` metrics from the host (default: read from node:os). */
   systemMetrics?: () => Record<string, number>;
+  /** Measured usage per container (cgroups, sandbox size) for /containers and /monitor/statistics. */
+  stats?: ContainerStatsSource;
 }
 
 export function agentRoutes(router: Router, agent: Agent, options: AgentRoutesOptions = {}): void {
@@ -48,13 +52,14 @@ export function agentRoutes(router: Router, agent: Agent, options: AgentRoutesOp
     sendLegacyJson(res, ctx.query, { ...agent.metrics(), ...(options.systemMetrics ?? systemMetrics)() });
   for (const p of ['/metrics/snapshot', '/metrics/snapshot.json']) router.on('GET', p, metrics);
 
-  const containers = (_req: unknown, res: ServerResponse, ctx: RouteContext) => sendLegacyJson(res, ctx.query, containerList(agent.view(), ctx.query));
+  const containers = async (_req: unknown, res: ServerResponse, ctx: RouteContext) =>
+    sendLegacyJson(res, ctx.query, await containerList(agent.view(), ctx.query, options.stats));
   for (const p of ['/containers', '/slave(1)/containers']) router.on('GET', p, containers);
-  const statistics = (_req: unknown, res: ServerResponse, ctx: RouteContext) =>
+  const statistics = async (_req: unknown, res: ServerResponse, ctx: RouteContext) =>
     sendLegacyJson(
       res,
       ctx.query,
-      containerList(agent.view(), ctx.query).map(({ framework_id, executor_id, executor_name, source, statistics: s }) => ({
+      (await containerList(agent.view(), ctx.query, options.stats)).map(({ framework_id, executor_id, executor_name, source, statistics: s }) => ({
         framework_id,
         executor_id,
         executor_name,
@@ -166,7 +171,7 @@ function legacyExecutor(v: AgentView, t: TaskView, live: boolean): Record<string
 
 // --- /containers -----------------------------------------------------------------------------------
 
-function containerList(v: AgentView, q: URLSearchParams) {
+async function containerList(v: AgentView, q: URLSearchParams, stats: ContainerStatsSource | undefined) {
   const wantContainer = q.get('container_id');
   const wantFw = q.get('framework_id');
   const wantEx = q.get('executor_id');
@@ -175,8 +180,6 @@ function containerList(v: AgentView, q: URLSearchParams) {
     for (const t of f.tasks) {
       if (t.task.state !== 'TASK_RUNNING' && t.task.state !== 'TASK_STARTING' && t.task.state !== 'TASK_KILLING') continue;
       if ((wantContainer && wantContainer !== t.containerId) || (wantFw && wantFw !== f.id) || (wantEx && wantEx !== t.executorId)) continue;
-      const cpus = R.scalarOf(t.task.resources, 'cpus');
-      const memMb = R.scalarOf(t.task.resources, 'mem');
       out.push({
         framework_id: f.id,
         executor_id: t.executorId,
@@ -188,7 +191,7 @@ function containerList(v: AgentView, q: URLSearchParams) {
           ...(t.pid !== undefined ? { executor_pid: t.pid } : {}),
           network_infos: [{ ip_addresses: [{ protocol: 'IPv4', ip_address: v.ip }] }],
         },
-        statistics: { timestamp: Date.now() / 1000, cpus_limit: cpus, mem_limit_bytes: Math.round(memMb * 1024 * 1024) },
+        statistics: await taskStatistics(t, { ...(stats ? { stats } : {}), nowMs: () => Date.now() }),
       });
     }
   }

@@ -3,8 +3,10 @@ import { ClusterClient, httpError } from './client.js';
 import { addCluster, loadConfig, saveConfig } from './config.js';
 import { CliError, ago, fmtNum, printJson, table } from './output.js';
 import { nodeDns } from './dns.js';
+import { IMAGE_GROUP } from './image.js';
 import { MARATHON_GROUP } from './marathon.js';
 import { NET_GROUP } from './net.js';
+import { taskExec, taskLs, taskMetrics } from './task-extra.js';
 
 export type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -17,7 +19,7 @@ export interface CommandSpec {
 
 type Flat = Record<string, number | string>;
 
-interface LegacyTask {
+export interface LegacyTask {
   id: string;
   name: string;
   framework_id: string;
@@ -69,10 +71,10 @@ interface LegacyState {
   unreachable_slaves: number;
 }
 
-const state = (c: ClusterClient) => c.getJson<LegacyState>('/mesos/master/state');
+export const state = (c: ClusterClient) => c.getJson<LegacyState>('/mesos/master/state');
 const ipOf = (pid: string): string => /@([^:]+):/.exec(pid)?.[1] ?? '';
 
-function parse(args: string[], booleans: string[] = []) {
+export function parse(args: string[], booleans: string[] = []) {
   return parseFlags(args, new Set(['json', 'help', ...booleans]));
 }
 
@@ -86,7 +88,7 @@ function allTasks(s: LegacyState, includeCompleted: boolean): LegacyTask[] {
   return out;
 }
 
-async function findTask(c: ClusterClient, query: string): Promise<{ task: LegacyTask; state: LegacyState }> {
+export async function findTask(c: ClusterClient, query: string): Promise<{ task: LegacyTask; state: LegacyState }> {
   const s = await state(c);
   const tasks = allTasks(s, true);
   const exact = tasks.filter((t) => t.id === query);
@@ -468,9 +470,10 @@ const clusterRemove: CommandSpec = {
 
 export const GROUPS: Record<string, { summary: string; commands: Record<string, CommandSpec> }> = {
   node: { summary: 'Nodes of the cluster', commands: { list: nodeList, show: nodeShow, dns: nodeDns } },
-  task: { summary: 'Tasks and their logs', commands: { list: taskList, show: taskShow, log: taskLog } },
+  task: { summary: 'Tasks and their logs', commands: { list: taskList, show: taskShow, log: taskLog, exec: taskExec, metrics: taskMetrics, ls: taskLs } },
   service: { summary: 'Services (frameworks)', commands: { list: serviceList, shutdown: serviceShutdown } },
   cluster: { summary: 'Clusters this CLI talks to', commands: { setup: clusterSetup, list: clusterList, attach: clusterAttach, remove: clusterRemove } },
   marathon: MARATHON_GROUP,
   net: NET_GROUP,
+  image: IMAGE_GROUP,
 };

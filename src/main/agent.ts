@@ -10,7 +10,12 @@ import { detectResources, mergeResources } from '../adapters/runtime/host-resour
 import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
 import { createMesosContainerizer } from '../adapters/runtime/oci.js';
+import { CgroupStatsSource } from '../adapters/runtime/container-stats.js';
+import { ExecSessions } from '../adapters/runtime/exec.js';
+import { parseBytes, startImageGc } from '../adapters/runtime/image-gc.js';
 import { agentRoutes } from '../api/agent.js';
+import { agentOperatorRoutes } from '../api/agent-operator.js';
+import type { ImageGcPolicy } from '../ports/image-admin.js';
 import { Router, serveHttp } from '../api/http.js';
 import { parseDurationMs } from '../base/duration.js';
 import { parseFlags } from '../base/flags.js';
@@ -59,6 +64,8 @@ export interface AgentOptions {
   enforceContainerDiskQuota?: boolean;
   /** --container_disk_watch_interval (default 15 s). */
   containerDiskWatchIntervalMs?: number;
+  /** Image garbage collection: bounds and how often it runs (default: every 5 minutes, no bounds). */
+  imageGc?: ImageGcPolicy & { intervalMs?: number };
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -135,21 +142,24 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const port = http.port;
 
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
+  const clock = new RealClock();
+  const cg = cgroupsOption(opts, log);
+  const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], nowMs: () => clock.nowMs() });
   const runtime =
     opts.runtime ??
     createMesosContainerizer({
       stateDir: join(workDir, 'meta', 'runtime'),
       log,
-      ...cgroupsOption(opts, log),
+      ...cg,
       bundleDir: join(workDir, 'bundles'),
-      images: new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [] }),
+      images,
       runtime: opts.ociRuntime ?? 'crun',
       fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
       allowedHostPaths: opts.allowedHostPaths ?? [],
       upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
     });
   const agent = new Agent({
-    clock: new RealClock(),
+    clock,
     random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
     link,
     runtime,
@@ -183,7 +193,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...opts.tuning,
     },
   });
-  agentRoutes(router, agent);
+  const stats = new CgroupStatsSource(cg.cgroups);
+  agentRoutes(router, agent, { stats });
+  const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
+  agentOperatorRoutes(router, agent, {
+    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), log }),
+    stats,
+    images,
+    imageGcPolicy: gcPolicy,
+    nowMs: () => clock.nowMs(),
+  });
+  const gcTimer =
+    gcPolicy.maxAgeMs !== undefined || gcPolicy.maxBytes !== undefined ? startImageGc(images, clock, gcPolicy, gcIntervalMs ?? 5 * 60_000, log) : undefined;
 
   const registered = new Promise<string>((resolve) => {
     agent.onEvent((e: AgentEvent) => {
@@ -194,6 +215,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    gcTimer?.cancel();
     await agent.stop();
     runtime.close?.();
     if (link instanceof HttpMasterLink) link.close();
@@ -244,6 +266,9 @@ Flags:
   --allowed_host_paths=A,B      host directories HOST_PATH volumes may mount (default: none)
   --enforce_container_disk_quota  kill tasks that use more disk than their disk resource
   --container_disk_watch_interval=DURATION  how often task disk usage is measured (default 15secs)
+  --image_gc_max_bytes=SIZE     remove unused images (least recently used first) above this cache size, e.g. 10GB
+  --image_gc_max_age=DURATION   remove images no container has used for this long, e.g. 7days
+  --image_gc_interval=DURATION  how often image garbage collection runs (default 5mins)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
 SIGINT it stops; its tasks keep running and the next start reattaches to them.
@@ -289,6 +314,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   if (diskText !== undefined && !(diskWatchMs !== undefined && diskWatchMs > 0))
     throw new Error(`--container_disk_watch_interval: cannot parse duration '${diskText}'`);
   const enforceDisk = flags.get('enforce-container-disk-quota');
+  const imageGc = imageGcFlags(flags);
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
 
@@ -312,6 +338,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(flags.get('cgroups-root') !== undefined ? { cgroupsRoot: flags.get('cgroups-root') as string } : {}),
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
+    imageGc,
     log,
   });
   void running.registered.then((agentId) => {
@@ -330,4 +357,26 @@ export async function runAgent(argv: string[]): Promise<void> {
     process.once('SIGINT', done);
   });
   await running.stop();
+}
+
+/** --image_gc_max_bytes, --image_gc_max_age, --image_gc_interval. */
+function imageGcFlags(flags: Map<string, string>): ImageGcPolicy & { intervalMs?: number } {
+  const out: ImageGcPolicy & { intervalMs?: number } = {};
+  const size = flags.get('image-gc-max-bytes');
+  if (size !== undefined) {
+    const n = parseBytes(size);
+    if (n === undefined) throw new Error(`--image_gc_max_bytes: cannot parse size '${size}' (e.g. 10GB)`);
+    out.maxBytes = n;
+  }
+  for (const [flag, key] of [
+    ['image-gc-max-age', 'maxAgeMs'],
+    ['image-gc-interval', 'intervalMs'],
+  ] as const) {
+    const text = flags.get(flag);
+    if (text === undefined) continue;
+    const ms = parseDurationMs(text);
+    if (ms === undefined || ms <= 0) throw new Error(`--${flag.replace(/-/g, '_')}: cannot parse duration '${text}'`);
+    out[key] = ms;
+  }
+  return out;
 }

@@ -1,0 +1,283 @@
+/**
+ * B4: container launch latency and throughput through the agent, beside raw crun and raw
+ * fork/exec (reference/performance-anchors.md B4). All containers run `/bin/true` from the same
+ * busybox image.
+ *
+ * - raw crun: `crun run --bundle <b> <id>` on a prepared bundle (a copied rootfs, no overlay),
+ *   with the same hybrid-cgroup wrapper the agent uses where the machine needs it.
+ * - agent (OCI): the real Agent service and Mesos containerizer in this process (RealClock, a
+ *   fake master link that acknowledges at once), the image loaded into its cache from a
+ *   `docker save` archive; from RUN_TASK to the terminal status update the agent sends.
+ * - agent (process) vs raw fork/exec (`spawn('/bin/true')`).
+ * - then 500 containers at concurrency 8 (crun, agent OCI).
+ *
+ * The cluster path (ACCEPT to TASK_FINISHED at a framework) is not measured here yet.
+ * Usage: npm run bench:launch  (node dist/bench/launch.js [--n 100] [--burst 500] [--concurrency 8])
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { RealClock } from '../src/adapters/clock-real.js';
+import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
+import { Cgroups, detectCgroups } from '../src/adapters/runtime/cgroups.js';
+import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
+import { createMesosContainerizer, findOciRuntime, hybridCgroupTrap } from '../src/adapters/runtime/oci.js';
+import { Random } from '../src/base/random.js';
+import type { AgentCall } from '../src/model/agent-protocol.js';
+import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
+import { Agent } from '../src/services/agent/agent.js';
+import { FakeMasterLink } from '../src/services/agent/fakes.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const N = arg('n', 100);
+const BURST = arg('burst', 500);
+const CONC = arg('concurrency', 8);
+
+const crun = findOciRuntime('crun');
+if (!crun || process.getuid?.() !== 0 || !existsSync('/bin/busybox')) {
+  console.error('bench:launch needs root, crun and busybox-static (apt-get install crun busybox-static)');
+  process.exit(1);
+}
+const work = mkdtempSync(join(tmpdir(), 'dcos-bench-launch-'));
+const cgMode = detectCgroups();
+const cgRoot = `dcos-bench-${process.pid}`;
+const cgroups = cgMode.kind === 'none' ? undefined : new Cgroups(cgMode, cgRoot);
+const wrap = hybridCgroupTrap();
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+interface Row {
+  what: string;
+  p50: number;
+  p99: number;
+  perSec: number;
+  target: string;
+}
+const rows: Row[] = [];
+function record(what: string, lat: number[], wallMs: number, target = ''): void {
+  rows.push({ what, p50: pct(lat, 50), p99: pct(lat, 99), perSec: (lat.length / wallMs) * 1000, target });
+  console.error(`  ${what}: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${((lat.length / wallMs) * 1000).toFixed(0)}/s`);
+}
+
+function run(cmd: string, argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, argv, { stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+async function pool<T>(n: number, conc: number, fn: (i: number, worker: number) => Promise<T>): Promise<{ lat: number[]; wallMs: number }> {
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: conc }, async (_, w) => {
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        await fn(i, w);
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  return { lat, wallMs: performance.now() - t0 };
+}
+
+// --- the image -------------------------------------------------------------------------------------
+
+const rootfs = join(work, 'rootfs');
+mkdirSync(join(rootfs, 'bin'), { recursive: true });
+execFileSync('cp', ['/bin/busybox', join(rootfs, 'bin', 'busybox')]);
+execFileSync('chroot', [rootfs, '/bin/busybox', '--install', '-s', '/bin']);
+for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
+
+function dockerSave(): string {
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const out = join(work, 'save');
+  mkdirSync(join(out, 'l'), { recursive: true });
+  execFileSync('tar', ['-cf', join(out, 'l', 'layer.tar'), '--numeric-owner', '-C', rootfs, '.']);
+  const diff = `sha256:${sha(readFileSync(join(out, 'l', 'layer.tar')))}`;
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Env: ['PATH=/bin'], Cmd: ['/bin/true'] },
+    rootfs: { type: 'layers', diff_ids: [diff] },
+  });
+  writeFileSync(join(out, `${sha(config)}.json`), config);
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: ['bench/busybox:1'], Layers: ['l/layer.tar'] }]));
+  const archive = join(work, 'busybox.tar');
+  execFileSync('tar', ['-cf', archive, '-C', out, '.']);
+  return archive;
+}
+
+// --- raw crun ----------------------------------------------------------------------------------------
+
+/** One bundle per worker: each has its own cgroupsPath, so concurrent runs do not collide. */
+function rawBundle(w: number): string {
+  const b = join(work, `raw-bundle-${w}`);
+  if (existsSync(b)) return b;
+  mkdirSync(b, { recursive: true });
+  execFileSync('cp', ['-a', rootfs, join(b, 'rootfs')]);
+  writeFileSync(
+    join(b, 'config.json'),
+    JSON.stringify({
+      ociVersion: '1.0.2',
+      process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/true'], env: ['PATH=/bin'], cwd: '/' },
+      root: { path: 'rootfs' },
+      hostname: 'bench',
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+      linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }], cgroupsPath: `/${cgRoot}-raw/w${w}` },
+    }),
+  );
+  return b;
+}
+
+function crunArgv(a: string[]): [string, string[]] {
+  if (!wrap) return [crun as string, a];
+  return [
+    '/usr/bin/unshare',
+    ['-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', crun as string, ...a],
+  ];
+}
+
+async function rawCrun(n: number, conc: number): Promise<{ lat: number[]; wallMs: number }> {
+  for (let w = 0; w < conc; w++) rawBundle(w);
+  return pool(n, conc, async (i, w) => {
+    const [cmd, argv] = crunArgv(['run', '--bundle', rawBundle(w), `raw-${process.pid}-${conc}-${i}`]);
+    const code = await run(cmd, argv);
+    if (code !== 0) throw new Error(`crun run exited ${code}`);
+  });
+}
+
+// --- the agent ---------------------------------------------------------------------------------------
+
+async function bootAgent(): Promise<{ agent: Agent; runTask: (id: string, container?: ContainerInfo) => Promise<number>; stop: () => Promise<void> }> {
+  const workDir = join(work, 'agent');
+  const link = new FakeMasterLink();
+  const images = new RegistryImageStore(join(workDir, 'images'));
+  await images.load(dockerSave(), Date.now());
+  const runtime = createMesosContainerizer({
+    stateDir: join(workDir, 'meta', 'runtime'),
+    bundleDir: join(workDir, 'bundles'),
+    images,
+    ...(cgroups ? { cgroups } : {}),
+  });
+  const agent = new Agent({
+    clock: new RealClock(),
+    random: new Random(1),
+    link,
+    runtime,
+    checkpointer: new FsCheckpointer(workDir),
+    config: { workDir, hostname: 'localhost', ip: '127.0.0.1', port: 5051, resources: [], version: 'bench' },
+  });
+  const waiting = new Map<string, (s: TaskStatus) => void>();
+  const call = link.call.bind(link);
+  link.call = async (c: AgentCall) => {
+    const r = await call(c);
+    if (c.type === 'STATUS_UPDATE' && ['TASK_FINISHED', 'TASK_FAILED', 'TASK_ERROR', 'TASK_LOST'].includes(c.status.state))
+      waiting.get(c.status.task_id.value)?.(c.status);
+    return r;
+  };
+  await agent.start();
+  for (let i = 0; i < 500 && agent.connection !== 'registered'; i++) await new Promise((r) => setTimeout(r, 10));
+  const runTask = (id: string, container?: ContainerInfo): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      waiting.set(id, (s) => {
+        waiting.delete(id);
+        if (s.state !== 'TASK_FINISHED') reject(new Error(`${id}: ${s.state} ${s.message}`));
+        else resolve(performance.now() - t0);
+      });
+      link.push({
+        type: 'RUN_TASK',
+        framework_id: { value: 'fw' },
+        framework_info: { user: 'root', name: 'bench', id: { value: 'fw' } },
+        task: {
+          name: id,
+          task_id: { value: id },
+          agent_id: { value: 'agent-1' },
+          command: { value: '/bin/true', shell: false, arguments: ['/bin/true'] },
+          resources: [
+            { name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } },
+            { name: 'mem', type: 'SCALAR', scalar: { value: 32 } },
+          ],
+          ...(container ? { container } : {}),
+        },
+      });
+    });
+  return {
+    agent,
+    runTask,
+    stop: async () => {
+      await agent.stop();
+      runtime.close();
+    },
+  };
+}
+
+// --- main ------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  console.error(`B4 on ${crun}${wrap ? ' (hybrid cgroups: crun in a private mount namespace, as the agent runs it)' : ''}; cgroups ${cgMode.kind}`);
+  const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: 'bench/busybox:1' } } } };
+  const a = await bootAgent();
+  let seq = 0;
+  // Warm-up: page cache, the image's rootfs, JIT.
+  for (let i = 0; i < 5; i++) await a.runTask(`warm-${seq++}`, image);
+  await rawCrun(5, 1);
+
+  const raw = await rawCrun(N, 1);
+  record(`raw crun run, ${N} sequential`, raw.lat, raw.wallMs);
+  const ag = await pool(N, 1, () => a.runTask(`t-${seq++}`, image));
+  record(`agent (crun), ${N} sequential`, ag.lat, ag.wallMs, `p50 ≤ raw + 3 ms = ${(pct(raw.lat, 50) + 3).toFixed(1)} ms`);
+  const fork = await pool(N, 1, async () => {
+    if ((await run('/bin/true', [])) !== 0) throw new Error('true failed');
+  });
+  record(`raw fork/exec /bin/true, ${N} sequential`, fork.lat, fork.wallMs);
+  const proc = await pool(N, 1, () => a.runTask(`p-${seq++}`));
+  record(`agent (process), ${N} sequential`, proc.lat, proc.wallMs);
+  const rawB = await rawCrun(BURST, CONC);
+  record(`raw crun run, ${BURST} at concurrency ${CONC}`, rawB.lat, rawB.wallMs);
+  const agB = await pool(BURST, CONC, () => a.runTask(`b-${seq++}`, image));
+  record(`agent (crun), ${BURST} at concurrency ${CONC}`, agB.lat, agB.wallMs, '≥ 100 containers/s');
+  await a.stop();
+
+  console.log('\nB4: /bin/true containers from one busybox image (latency = launch call to exit reported)\n');
+  console.log('| path | p50 ms | p99 ms | containers/s | target |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.what} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(0)} | ${r.target} |`);
+  const over = pct(ag.lat, 50) - pct(raw.lat, 50);
+  console.log(`\nagent overhead over raw crun at p50: ${over.toFixed(1)} ms (target ≤ 3 ms: ${over <= 3 ? 'met' : 'missed'})`);
+  const tput = (agB.lat.length / agB.wallMs) * 1000;
+  console.log(`agent throughput at concurrency ${CONC}: ${tput.toFixed(0)}/s (target ≥ 100/s: ${tput >= 100 ? 'met' : 'missed'})`);
+}
+
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+      const t = m.split(' ')[1];
+      if (t?.startsWith(work)) execFileSync('umount', ['-l', t], { stdio: 'ignore' });
+    }
+    if (cgMode.kind !== 'none') {
+      const mounts = cgMode.kind === 'v2' ? [cgMode.mount] : [...new Set(Object.values(cgMode.mounts))];
+      for (const m of mounts)
+        for (const r of [cgRoot, `${cgRoot}-raw`])
+          if (existsSync(join(m, r))) execFileSync('find', [join(m, r), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' });
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
