@@ -5,7 +5,6 @@
  * 422 shape (`{path, errors}`), so the client's errors and the server's land on fields the same way.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: app definitions are free-form JSON
 export type Json = Record<string, any>;
 
 export interface KeyValue {
@@ -325,8 +324,8 @@ export function validateDefinition(def: Json): FieldError[] {
   }
   if (Array.isArray(def.portDefinitions)) {
     def.portDefinitions.forEach((p: unknown, i: number) => {
-      if (!isObj(p)) return add(`/portDefinitions(${i})`, 'Must be an object.');
-      if (typeof p.port !== 'number' || !Number.isInteger(p.port) || p.port < 0 || p.port > 65535)
+      if (!isObj(p)) add(`/portDefinitions(${i})`, 'Must be an object.');
+      else if (typeof p.port !== 'number' || !Number.isInteger(p.port) || p.port < 0 || p.port > 65535)
         add(`/portDefinitions(${i})/port`, 'A port is a whole number from 0 to 65535 (0 = any free port).');
     });
   }
