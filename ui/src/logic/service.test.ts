@@ -12,6 +12,7 @@ import {
   validateDefinition,
 } from './app-form.js';
 import { VERSION_NOISE, diffJson } from './diff.js';
+import { tasksOfApp } from './services.js';
 import { SUSPENDED_LABEL, parseInstances, resumeCount, resumePatch, suspendPatch } from './suspend.js';
 
 describe('version diff', () => {
@@ -194,5 +195,26 @@ describe('JSON error position', () => {
     assert.equal(jsonErrorOffset('{"a" 1}'), 5);
     assert.equal(jsonErrorOffset('[1] x'), 4);
     assert.equal(jsonErrorOffset('{"a": tru}'), 6);
+  });
+});
+
+describe('tasks of a service', () => {
+  const t = (id: string, state: 'TASK_RUNNING' | 'TASK_KILLED', ts: number) =>
+    ({ task_id: { value: id }, state, statuses: [{ state, timestamp: ts }] }) as unknown as Parameters<typeof tasksOfApp>[0] extends Iterable<infer T>
+      ? T
+      : never;
+  test('are found by the app path prefix, active first, not confused with a longer sibling name', () => {
+    const got = tasksOfApp(
+      [
+        t('prod_web.instance-1._app.1', 'TASK_KILLED', 5),
+        t('prod_web.instance-2._app.1', 'TASK_RUNNING', 1),
+        t('prod_web2.instance-3._app.1', 'TASK_RUNNING', 9),
+      ],
+      '/prod/web',
+    );
+    assert.deepEqual(
+      got.map((x) => x.task_id.value),
+      ['prod_web.instance-2._app.1', 'prod_web.instance-1._app.1'],
+    );
   });
 });

@@ -1,9 +1,15 @@
+import { type Task, isTerminal } from '../../../src/model/mesos.js';
 import { type MarathonAppLike, type ServiceStatus, serviceStatus } from './status.js';
 
 export interface MarathonApp extends MarathonAppLike {
   id: string;
   cpus?: number;
   mem?: number;
+  disk?: number;
+  cmd?: string;
+  labels?: Record<string, string>;
+  version?: string;
+  lastTaskFailure?: { message?: string; state?: string; timestamp?: string; taskId?: string; host?: string };
 }
 
 export interface GroupNode {
@@ -40,4 +46,16 @@ export function groupTree(apps: readonly MarathonApp[]): GroupNode {
   };
   sort(root);
   return root;
+}
+
+/**
+ * The Mesos tasks of a Marathon app: their ids start with the app's path joined by `_` and a dot
+ * (`/prod/web` → `prod_web.instance-…`). Active ones first, then the most recent.
+ */
+export function tasksOfApp(tasks: Iterable<Task>, appId: string): Task[] {
+  const prefix = `${appId.split('/').filter(Boolean).join('_')}.`;
+  const out: Task[] = [];
+  for (const t of tasks) if (t.task_id.value.startsWith(prefix)) out.push(t);
+  const last = (t: Task) => t.statuses?.[t.statuses.length - 1]?.timestamp ?? 0;
+  return out.sort((a, b) => Number(isTerminal(a.state)) - Number(isTerminal(b.state)) || last(b) - last(a));
 }
