@@ -303,7 +303,7 @@ function Debug({ app }: { app: MarathonApp }) {
             </dl>
             {item.unplaceable ? (
               <p className="error" role="alert">
-                No agent seen so far could ever hold one instance: {item.unplaceable} Lower the resources or loosen the constraints.
+                {item.unplaceable.replace(/\.?$/, '.')} Lower the resources or loosen the constraints, or add agents that fit.
               </p>
             ) : null}
             {s?.rejectSummaryLaunchAttempt ? (
