@@ -209,6 +209,20 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
     await page.getByTestId('service-instances').getByText('2 running of 2').waitFor(SLOW);
   });
 
+  test('edit opens the current definition in the form; a new label deploys without replacing tasks', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('heading', { level: 1, name: `Edit ${APP}` }).waitFor();
+    assert.equal(await page.getByLabel('Service ID').inputValue(), APP);
+    await page.getByRole('button', { name: 'Add label' }).click();
+    await page.getByLabel('Label 2', { exact: true }).fill('tier');
+    await page.getByLabel('Value 2', { exact: true }).fill('web');
+    await page.getByRole('button', { name: 'Save and deploy' }).click();
+    await page.getByRole('heading', { level: 1, name: `Service ${APP}` }).waitFor(SLOW);
+    await page.getByRole('tab', { name: 'Configuration' }).click();
+    await page.getByTestId('service-config').getByText('"tier": "web"').waitFor(SLOW);
+    await page.getByTestId('service-instances').getByText('2 running of 2').waitFor(SLOW);
+  });
+
   test('a service that cannot be placed: the debug tab says why, and a scale in its way offers force (409)', async () => {
     const stuck = '/e2e/too-big';
     const c = await fetch(`${url}/service/marathon/v2/apps`, {
@@ -220,6 +234,7 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
     await page.goto(`${url}/services/app/${encodeURIComponent(stuck)}?tab=debug`);
     await page.getByTestId('debug-queue').getByText('Instances to launch').waitFor(SLOW);
     await page.getByText('Lower the resources or loosen the constraints').waitFor(SLOW);
+    await page.getByTestId('service-status').getByText('Waiting').waitFor(SLOW);
     await shot('service-debug');
 
     await page.getByRole('button', { name: 'Scale' }).click();

@@ -2,16 +2,18 @@ import { useEffect, useState } from 'react';
 import { ApiError, getJson } from './api.js';
 import { type FieldError, type Json, readMarathonError } from './logic/app-form.js';
 import { type Explained, explainError } from './logic/errors.js';
-import type { MarathonApp } from './logic/services.js';
+import { type MarathonApp, type QueueEntry, queueByApp } from './logic/services.js';
+import type { MarathonQueueLike } from './logic/status.js';
 
 export type MarathonState =
   | { kind: 'probing' }
   | { kind: 'absent'; reason: string }
-  | { kind: 'present'; apps: MarathonApp[] }
+  | { kind: 'present'; apps: MarathonApp[]; queue: Map<string, MarathonQueueLike> }
   | { kind: 'error'; error: ApiError };
 
 const APPS = '/service/marathon/v2/apps?embed=apps.counts&embed=apps.deployments';
 const PROBE_AGAIN_MS = 60_000;
+const WAITING_POLL_MS = 5_000;
 
 const EVENTS = [
   'status_update_event',
@@ -69,10 +71,17 @@ export function useMarathon(): MarathonState {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = async (): Promise<void> => {
       try {
-        const r = await getJson<{ apps: MarathonApp[] }>(APPS, 'Marathon apps');
+        const [r, q] = await Promise.all([
+          getJson<{ apps: MarathonApp[] }>(APPS, 'Marathon apps'),
+          getJson<{ queue: QueueEntry[] }>('/service/marathon/v2/queue', 'the launch queue').catch(() => ({ queue: [] })),
+        ]);
         if (stop) return;
-        setState({ kind: 'present', apps: r.apps ?? [] });
+        const apps = r.apps ?? [];
+        setState({ kind: 'present', apps, queue: queueByApp(q.queue ?? []) });
         if (!off) off = onMarathonEvent(() => void load());
+        // Offers declined while an app waits change no event: look again while anything deploys.
+        if (timer) clearTimeout(timer);
+        timer = apps.some((a) => (a.deployments?.length ?? 0) > 0) ? setTimeout(load, WAITING_POLL_MS) : undefined;
       } catch (e) {
         if (stop) return;
         const err = e instanceof ApiError ? e : new ApiError(undefined, { title: 'Marathon failed', hint: String(e) });
@@ -81,6 +90,7 @@ export function useMarathon(): MarathonState {
           off?.();
           off = undefined;
         } else setState({ kind: 'error', error: err });
+        if (timer) clearTimeout(timer);
         timer = setTimeout(load, PROBE_AGAIN_MS);
       }
     };

@@ -12,7 +12,7 @@ import {
   validateDefinition,
 } from './app-form.js';
 import { VERSION_NOISE, diffJson } from './diff.js';
-import { tasksOfApp } from './services.js';
+import { groupTree, queueByApp, tasksOfApp } from './services.js';
 import { SUSPENDED_LABEL, parseInstances, resumeCount, resumePatch, suspendPatch } from './suspend.js';
 
 describe('version diff', () => {
@@ -215,6 +215,25 @@ describe('tasks of a service', () => {
     assert.deepEqual(
       got.map((x) => x.task_id.value),
       ['prod_web.instance-2._app.1', 'prod_web.instance-1._app.1'],
+    );
+  });
+});
+
+describe('service status with the launch queue', () => {
+  test('a deploying app whose offers were all declined is Waiting; one in backoff is Delayed', () => {
+    const apps = [
+      { id: '/a', instances: 1, tasksRunning: 0, deployments: [{}] },
+      { id: '/b', instances: 1, tasksRunning: 0, deployments: [{}] },
+      { id: '/c', instances: 1, tasksRunning: 0, deployments: [{}] },
+    ];
+    const q = queueByApp([
+      { app: { id: '/a' }, count: 1, processedOffersSummary: { processedOffersCount: 4, unusedOffersCount: 4 } },
+      { app: { id: '/b' }, count: 1, delay: { timeLeftSeconds: 30, overdue: false } },
+    ]);
+    const t = groupTree(apps, q);
+    assert.deepEqual(
+      t.apps.map((x) => x.status),
+      ['Waiting', 'Delayed', 'Deploying'],
     );
   });
 });

@@ -2,11 +2,11 @@ import { useState } from 'react';
 import { Badge, ErrorBox, Page, VirtualTable } from '../components.js';
 import { Dialog } from '../dialog.js';
 import { useFetch, useLive } from '../live.js';
-import { getJson } from '../api.js';
+import { type ApiError, getJson } from '../api.js';
 import type { Json } from '../logic/app-form.js';
 import { VERSION_NOISE, diffJson, showValue } from '../logic/diff.js';
 import { fmtMb, fmtNumber } from '../logic/format.js';
-import { type MarathonApp, tasksOfApp } from '../logic/services.js';
+import { type MarathonApp, type QueueEntry, queueByApp, tasksOfApp } from '../logic/services.js';
 import { serviceShown, serviceStatus } from '../logic/status.js';
 import { SUSPENDED_LABEL, parseInstances, resumeCount, resumePatch, suspendPatch } from '../logic/suspend.js';
 import { type SendResult, marathonSend, useMarathonResource } from '../marathon.js';
@@ -15,23 +15,6 @@ import { ServiceEditor, definitionOf, servicePath } from './service-edit.js';
 import { taskColumns } from './tasks.js';
 
 type Action = 'scale' | 'restart' | 'suspend' | 'resume' | 'delete';
-
-interface QueueItem {
-  app: { id: string };
-  count: number;
-  since?: string;
-  delay?: { timeLeftSeconds?: number; overdue?: boolean };
-  processedOffersSummary?: {
-    processedOffersCount: number;
-    unusedOffersCount: number;
-    lastUnusedOfferAt?: string;
-    lastUsedOfferAt?: string;
-    rejectSummaryLastOffers?: { reason: string; declined: number; processed: number }[];
-    rejectSummaryLaunchAttempt?: { reason: string; declined: number; processed: number }[];
-  };
-  lastUnusedOfferDetail?: unknown;
-  unplaceable?: string;
-}
 
 const REASON_WORDS: Record<string, string> = {
   UnfulfilledRole: 'offered for another role',
@@ -261,9 +244,7 @@ function Versions({ id }: { id: string }) {
   );
 }
 
-function Debug({ app }: { app: MarathonApp }) {
-  // Offer statistics change without events, so the queue is read every 5 s while this tab is open.
-  const q = useMarathonResource<{ queue: QueueItem[] }>('/service/marathon/v2/queue', 'the launch queue', 5000);
+function Debug({ app, q }: { app: MarathonApp; q: { data?: { queue: QueueEntry[] }; error?: ApiError } }) {
   const item = q.data?.queue.find((x) => x.app.id === app.id);
   const f = app.lastTaskFailure;
   const s = item?.processedOffersSummary;
@@ -369,6 +350,8 @@ export function ServicePage({ id }: { id: string }) {
   const { query } = usePath();
   const tab = (TABS.find((t) => t.id === query.get('tab'))?.id ?? 'instances') as (typeof TABS)[number]['id'];
   const r = useMarathonResource<{ app: MarathonApp & Json }>(`/service/marathon/v2/apps${id}?embed=app.lastTaskFailure`, `the service ${id}`);
+  // Offer statistics change without events, so the queue is also read every 5 s (status and debug tab).
+  const queue = useMarathonResource<{ queue: QueueEntry[] }>('/service/marathon/v2/queue', 'the launch queue', 5000);
   const [action, setAction] = useState<Action>();
   usePageTitle(`Service ${id}`);
   const setTab = (t: string) => navigate(`${servicePath(id)}?tab=${t}`, { replace: true });
@@ -382,7 +365,7 @@ export function ServicePage({ id }: { id: string }) {
   }
   const app = r.data?.app;
   if (!app) return <Page title={`Service ${id}`}>{<p className="muted">Loading…</p>}</Page>;
-  const status = serviceStatus(app);
+  const status = serviceStatus(app, queueByApp(queue.data?.queue ?? []).get(id));
   const suspended = app.instances === 0;
   return (
     <Page
@@ -466,7 +449,7 @@ export function ServicePage({ id }: { id: string }) {
           </pre>
         ) : null}
         {tab === 'versions' ? <Versions id={id} /> : null}
-        {tab === 'debug' ? <Debug app={app} /> : null}
+        {tab === 'debug' ? <Debug app={app} q={queue} /> : null}
       </div>
       {action ? (
         <ActionDialog

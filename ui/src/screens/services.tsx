@@ -75,7 +75,13 @@ export function Services() {
             No services yet. Services deployed through Marathon (<code>/service/marathon/v2/apps</code>) appear here by group.
           </p>
         ) : null}
-        <VirtualTable label="Services by group" rows={flatten(groupTree(marathon.apps), 0, [])} columns={columns} rowKey={(r) => r.key} heightPx={420} />
+        <VirtualTable
+          label="Services by group"
+          rows={flatten(groupTree(marathon.apps, marathon.queue), 0, [])}
+          columns={columns}
+          rowKey={(r) => r.key}
+          heightPx={420}
+        />
         <h2 style={{ marginTop: '1rem' }}>Other frameworks</h2>
         <VirtualTable label="Other frameworks" rows={others} columns={fwColumns} rowKey={(f) => f.id} heightPx={300} />
       </Page>
