@@ -315,10 +315,11 @@ export function ServiceEditor({ initial, editId }: { initial?: Json; editId?: st
   const [conflict, setConflict] = useState<string[]>();
   const errId = useId();
 
-  const toJson = () => {
+  const toJson = (): boolean => {
     setText(JSON.stringify(jsonFromForm(form, extra), null, 2));
     setJsonError(undefined);
     setView('json');
+    return true;
   };
   const toForm = (): boolean => {
     const r = parseDefinition(text);
@@ -382,15 +383,35 @@ export function ServiceEditor({ initial, editId }: { initial?: Json; editId?: st
   const general = view === 'json' ? details.flatMap((d) => d.errors.map((e) => `${d.path || '/'}: ${humanError(e)}`)) : (byField.get('general') ?? []);
   return (
     <Page title={editId ? `Edit ${editId}` : 'Create a service'}>
-      <div role="tablist" aria-label="Edit as" className="tabs">
-        <button type="button" role="tab" aria-selected={view === 'form'} onClick={() => view === 'json' && toForm()}>
-          Form
-        </button>
-        <button type="button" role="tab" aria-selected={view === 'json'} onClick={() => view === 'form' && toJson()}>
-          JSON
-        </button>
+      <div
+        role="tablist"
+        aria-label="Edit as"
+        className="tabs"
+        onKeyDown={(e) => {
+          if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+          const ok = view === 'form' ? toJson() : toForm();
+          if (ok) requestAnimationFrame(() => document.getElementById(`edit-tab-${view === 'form' ? 'json' : 'form'}`)?.focus());
+        }}
+      >
+        {(['form', 'json'] as const).map((v) => (
+          <button
+            key={v}
+            type="button"
+            role="tab"
+            id={`edit-tab-${v}`}
+            aria-controls="editor-panel"
+            aria-selected={view === v}
+            tabIndex={view === v ? 0 : -1}
+            onClick={() => (view === v ? undefined : v === 'form' ? toForm() : toJson())}
+          >
+            {v === 'form' ? 'Form' : 'JSON'}
+          </button>
+        ))}
       </div>
       <form
+        id="editor-panel"
+        role="tabpanel"
+        aria-labelledby={`edit-tab-${view}`}
         className="panel"
         noValidate
         onSubmit={(e) => {
