@@ -223,6 +223,29 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
     await page.getByTestId('service-instances').getByText('2 running of 2').waitFor(SLOW);
   });
 
+  test('restart replaces every instance', async () => {
+    const ids = async () => {
+      const r = (await (await fetch(`${url}/service/marathon/v2/apps${APP}/tasks`)).json()) as { tasks: { id: string; state: string }[] };
+      return r.tasks.filter((t) => t.state === 'TASK_RUNNING').map((t) => t.id);
+    };
+    const before = await ids();
+    assert.equal(before.length, 2);
+    await page.getByRole('button', { name: 'Restart' }).click();
+    await dialog().getByRole('button', { name: 'Restart' }).click();
+    await dialog().waitFor({ state: 'detached' });
+    await page.getByTestId('service-status').getByText('Running').waitFor(SLOW);
+    await page.waitForFunction(
+      async ([u, old]) => {
+        const r = (await (await fetch(u as string)).json()) as { tasks: { id: string; state: string }[] };
+        const now = r.tasks.filter((t) => t.state === 'TASK_RUNNING').map((t) => t.id);
+        return now.length === 2 && now.every((id: string) => !(old as string[]).includes(id));
+      },
+      [`${url}/service/marathon/v2/apps${APP}/tasks`, before] as const,
+      { polling: 500, ...SLOW },
+    );
+    await page.getByTestId('service-instances').getByText('2 running of 2').waitFor(SLOW);
+  });
+
   test('a service that cannot be placed: the debug tab says why, and a scale in its way offers force (409)', async () => {
     const stuck = '/e2e/too-big';
     const c = await fetch(`${url}/service/marathon/v2/apps`, {
