@@ -20,7 +20,9 @@ export function Dialog({ title, children, onClose, actions }: { title: string; c
     first?.focus();
     return () => {
       if (d.open) d.close();
-      opener?.focus?.();
+      // The opener may be gone (Suspend becomes Resume): then the page heading takes focus.
+      if (opener?.isConnected) opener.focus();
+      else document.querySelector<HTMLElement>('main h1')?.focus();
     };
   }, []);
   return (
