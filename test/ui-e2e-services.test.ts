@@ -178,7 +178,8 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
     await page.getByLabel('Command').fill('sleep 1');
     await page.getByRole('button', { name: 'Create service' }).click();
     await page.getByTestId('error-id').getByText('lowercase letters').waitFor();
-    assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'f-id', 'focus moves to the first bad field');
+    // Focus moves to the first bad field.
+    await page.waitForFunction("document.activeElement && document.activeElement.id === 'f-id'", undefined, { timeout: 10_000 });
 
     // Environment names are Marathon's to judge: its 422 names /env/1BAD, shown on that row.
     await page.getByLabel('Service ID').fill('/e2e/bad');
