@@ -4,6 +4,7 @@ import { Link, usePath } from './router.js';
 import { Dashboard } from './screens/dashboard.js';
 import { Frameworks } from './screens/frameworks.js';
 import { NodePage, Nodes } from './screens/nodes.js';
+import { ServiceEditPage, ServiceEditor, ServicePage } from './screens/service.js';
 import { Services } from './screens/services.js';
 import { TaskPage } from './screens/task.js';
 import { Tasks } from './screens/tasks.js';
@@ -24,6 +25,9 @@ function route(path: string) {
     case 'dashboard':
       return <Dashboard />;
     case 'services':
+      if (parts[1] === 'new') return <ServiceEditor />;
+      if (parts[1] === 'app' && parts[2]) return <ServicePage key={parts[2]} id={parts[2]} />;
+      if (parts[1] === 'edit' && parts[2]) return <ServiceEditPage key={parts[2]} id={parts[2]} />;
       return <Services />;
     case 'nodes':
       return parts[1] ? <NodePage agentId={parts[1]} /> : <Nodes />;

@@ -1,9 +1,15 @@
-import { type MarathonAppLike, type ServiceStatus, serviceStatus } from './status.js';
+import { type Task, isTerminal } from '../../../src/model/mesos.js';
+import { type MarathonAppLike, type MarathonQueueLike, type ServiceStatus, serviceStatus } from './status.js';
 
 export interface MarathonApp extends MarathonAppLike {
   id: string;
   cpus?: number;
   mem?: number;
+  disk?: number;
+  cmd?: string;
+  labels?: Record<string, string>;
+  version?: string;
+  lastTaskFailure?: { message?: string; state?: string; timestamp?: string; taskId?: string; host?: string };
 }
 
 export interface GroupNode {
@@ -17,11 +23,11 @@ export interface GroupNode {
 }
 
 /** Builds the group tree from the flat app list (app ids are absolute paths such as /prod/web/api). */
-export function groupTree(apps: readonly MarathonApp[]): GroupNode {
+export function groupTree(apps: readonly MarathonApp[], queue: ReadonlyMap<string, MarathonQueueLike> = new Map()): GroupNode {
   const root: GroupNode = { path: '/', name: '/', groups: [], apps: [], counts: {} };
   for (const app of apps) {
     const parts = app.id.split('/').filter(Boolean);
-    const status = serviceStatus(app);
+    const status = serviceStatus(app, queue.get(app.id));
     let node = root;
     node.counts[status] = (node.counts[status] ?? 0) + 1;
     for (let i = 0; i < parts.length - 1; i++) {
@@ -40,4 +46,46 @@ export function groupTree(apps: readonly MarathonApp[]): GroupNode {
   };
   sort(root);
   return root;
+}
+
+/**
+ * The Mesos tasks of a Marathon app: their ids start with the app's path joined by `_` and a dot
+ * (`/prod/web` → `prod_web.instance-…`). Active ones first, then the most recent.
+ */
+export function tasksOfApp(tasks: Iterable<Task>, appId: string): Task[] {
+  const prefix = `${appId.split('/').filter(Boolean).join('_')}.`;
+  const out: Task[] = [];
+  for (const t of tasks) if (t.task_id.value.startsWith(prefix)) out.push(t);
+  const last = (t: Task) => t.statuses?.[t.statuses.length - 1]?.timestamp ?? 0;
+  return out.sort((a, b) => Number(isTerminal(a.state)) - Number(isTerminal(b.state)) || last(b) - last(a));
+}
+
+/** An entry of Marathon's /v2/queue, as much as the status and the debug tab read. */
+export interface QueueEntry {
+  app: { id: string };
+  count: number;
+  since?: string;
+  delay?: { timeLeftSeconds?: number; overdue?: boolean };
+  processedOffersSummary?: {
+    processedOffersCount: number;
+    unusedOffersCount: number;
+    lastUnusedOfferAt?: string;
+    lastUsedOfferAt?: string;
+    rejectSummaryLastOffers?: { reason: string; declined: number; processed: number }[];
+    rejectSummaryLaunchAttempt?: { reason: string; declined: number; processed: number }[];
+  };
+  lastUnusedOfferDetail?: unknown;
+  unplaceable?: string;
+}
+
+/** The queue by app id, in the shape `serviceStatus` reads (Delayed, Waiting). */
+export function queueByApp(queue: readonly QueueEntry[]): Map<string, MarathonQueueLike> {
+  const out = new Map<string, MarathonQueueLike>();
+  for (const q of queue)
+    out.set(q.app.id, {
+      ...(q.delay ? { delay: q.delay } : {}),
+      unmatchedOffers: q.processedOffersSummary?.unusedOffersCount ?? 0,
+      ...(q.since ? { since: q.since } : {}),
+    });
+  return out;
 }

@@ -57,7 +57,7 @@ export function Dashboard() {
     },
   ];
 
-  const serviceCounts = marathon.kind === 'present' ? Object.entries(groupTree(marathon.apps).counts) : [];
+  const serviceCounts = marathon.kind === 'present' ? Object.entries(groupTree(marathon.apps, marathon.queue).counts) : [];
 
   return (
     <Page title="Dashboard">

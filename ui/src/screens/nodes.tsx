@@ -3,11 +3,12 @@ import { useLive } from '../live.js';
 import { type AgentEntry, type Scalars, addScalars, attributeText, filterTasks, zero } from '../logic/cluster.js';
 import { fmtMb, fmtNumber } from '../logic/format.js';
 import { nodeShown } from '../logic/status.js';
-import { Link, usePageTitle } from '../router.js';
+import { Link, navigate, usePageTitle, usePath } from '../router.js';
 import { taskColumns } from './tasks.js';
 
 export function Nodes() {
   usePageTitle('Nodes');
+  const { query } = usePath();
   const { model } = useLive();
   const alloc = model.allocationByAgent();
   const rows = [...model.agents.values()].sort((a, b) => a.view.agent_info.hostname.localeCompare(b.view.agent_info.hostname));
@@ -25,10 +26,43 @@ export function Nodes() {
       cell: (a) => (a.view.agent_info.attributes ?? []).map((x) => `${x.name}: ${attributeText(x)}`).join(', ') || <span className="muted">none</span>,
     },
   ];
+  const grid = query.get('view') === 'grid';
   return (
-    <Page title="Nodes">
+    <Page
+      title="Nodes"
+      actions={
+        <div className="toggle" role="group" aria-label="Show nodes as">
+          <button type="button" aria-pressed={!grid} onClick={() => navigate('/nodes', { replace: true })}>
+            List
+          </button>
+          <button type="button" aria-pressed={grid} onClick={() => navigate('/nodes?view=grid', { replace: true })}>
+            Grid
+          </button>
+        </div>
+      }
+    >
       <p className="muted">Agents with their allocation (used / total). Removed agents stay listed until the page reloads.</p>
-      <VirtualTable label="Nodes" rows={rows} columns={columns} rowKey={(a) => a.id} />
+      {grid ? (
+        <ul className="node-grid" aria-label="Nodes">
+          {rows.map((a) => {
+            const u = used(a);
+            const t = total(a);
+            return (
+              <li key={a.id} className="card node-card" data-testid="node-card">
+                <div className="node-card-head">
+                  <Link to={`/nodes/${encodeURIComponent(a.id)}`}>{a.view.agent_info.hostname}</Link>
+                  <Badge shown={nodeShown(a.state)} />
+                </div>
+                <Meter label="CPU" used={u.cpus} total={t.cpus} text={`${fmtNumber(u.cpus)} / ${fmtNumber(t.cpus)}`} />
+                <Meter label="Mem" used={u.mem} total={t.mem} text={`${fmtMb(u.mem)} / ${fmtMb(t.mem)}`} />
+                <Meter label="Disk" used={u.disk} total={t.disk} text={`${fmtMb(u.disk)} / ${fmtMb(t.disk)}`} />
+              </li>
+            );
+          })}
+        </ul>
+      ) : (
+        <VirtualTable label="Nodes" rows={rows} columns={columns} rowKey={(a) => a.id} />
+      )}
     </Page>
   );
 }

@@ -4,7 +4,8 @@ import { fmtMb, fmtNumber } from '../logic/format.js';
 import { type GroupNode, type MarathonApp, groupTree } from '../logic/services.js';
 import { type ServiceStatus, serviceShown } from '../logic/status.js';
 import { useMarathon } from '../marathon.js';
-import { usePageTitle } from '../router.js';
+import { Link, navigate, usePageTitle } from '../router.js';
+import { servicePath } from './service-edit.js';
 import { activeTaskCounts, allocationByFramework, frameworkColumns } from './frameworks.js';
 
 interface Row {
@@ -28,7 +29,11 @@ const columns: Column<Row>[] = [
   {
     title: 'Name',
     width: 'minmax(10rem, 3fr)',
-    cell: (r) => <span style={{ paddingLeft: `${r.depth * 1.25}rem` }}>{r.group ? `${r.group.name}/` : (r.app?.id.split('/').pop() ?? '')}</span>,
+    cell: (r) => (
+      <span style={{ paddingLeft: `${r.depth * 1.25}rem` }}>
+        {r.group ? `${r.group.name}/` : r.app ? <Link to={servicePath(r.app.id)}>{r.app.id.split('/').pop()}</Link> : ''}
+      </span>
+    ),
   },
   {
     title: 'Status',
@@ -57,13 +62,26 @@ export function Services() {
   if (marathon.kind === 'present') {
     const others = [...model.frameworks.values()].filter((f) => !f.completed && f.view.framework_info.name !== 'marathon');
     return (
-      <Page title="Services">
+      <Page
+        title="Services"
+        actions={
+          <button type="button" className="primary" onClick={() => navigate('/services/new')}>
+            Create a service
+          </button>
+        }
+      >
         {marathon.apps.length === 0 ? (
           <p className="note">
             No services yet. Services deployed through Marathon (<code>/service/marathon/v2/apps</code>) appear here by group.
           </p>
         ) : null}
-        <VirtualTable label="Services by group" rows={flatten(groupTree(marathon.apps), 0, [])} columns={columns} rowKey={(r) => r.key} heightPx={420} />
+        <VirtualTable
+          label="Services by group"
+          rows={flatten(groupTree(marathon.apps, marathon.queue), 0, [])}
+          columns={columns}
+          rowKey={(r) => r.key}
+          heightPx={420}
+        />
         <h2 style={{ marginTop: '1rem' }}>Other frameworks</h2>
         <VirtualTable label="Other frameworks" rows={others} columns={fwColumns} rowKey={(f) => f.id} heightPx={300} />
       </Page>
