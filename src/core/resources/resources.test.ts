@@ -304,3 +304,55 @@ describe('parseResources', () => {
     assert.equal(typeof parseResources('[null]'), 'string');
   });
 });
+
+describe('toLegacy against its definition', () => {
+  // The definition: strip reservations, allocation, disk info and sharedness, normalize, flatten.
+  function reference(rs: Resource[]): Record<string, number | string> {
+    const out: Record<string, number | string> = { cpus: 0, gpus: 0, mem: 0, disk: 0 };
+    const flat = rs.map((x) => {
+      const c: Resource = { ...x, role: '*' };
+      delete c.reservations;
+      delete c.allocation_info;
+      delete c.disk;
+      delete c.shared;
+      return c;
+    });
+    for (const r of normalize(flat)) {
+      const name = r.revocable ? `${r.name}_revocable` : r.name;
+      if (r.type === 'SCALAR') out[name] = r.scalar?.value ?? 0;
+      else if (r.type === 'RANGES') out[name] = formatRanges(r.ranges?.range ?? []);
+      else if (r.type === 'SET') out[name] = `{${(r.set?.item ?? []).join(', ')}}`;
+    }
+    return out;
+  }
+  const resourceArb: fc.Arbitrary<Resource> = fc.oneof(
+    fc
+      .record({
+        name: fc.constantFrom('cpus', 'mem', 'gpus', 'disk', 'foo'),
+        value: fc.integer({ min: 0, max: 5000 }).map((v) => v / 1000),
+        role: fc.constantFrom(undefined, 'a', 'b'),
+        revocable: fc.boolean(),
+      })
+      .map(({ name, value, role, revocable }) => ({
+        name,
+        type: 'SCALAR' as const,
+        scalar: { value },
+        ...(role ? { reservations: [{ type: 'STATIC' as const, role }] } : {}),
+        ...(revocable ? { revocable: {} } : {}),
+      })),
+    fc.array(fc.record({ begin: fc.integer({ min: 1, max: 60 }), len: fc.integer({ min: 0, max: 5 }) }), { maxLength: 4 }).map((rs) => ({
+      name: 'ports',
+      type: 'RANGES' as const,
+      ranges: { range: rs.map(({ begin, len }) => ({ begin, end: begin + len })) },
+    })),
+    fc.array(fc.constantFrom('x', 'y', 'z'), { maxLength: 3 }).map((item) => ({ name: 'tags', type: 'SET' as const, set: { item } })),
+  );
+  it('sums like normalize does, for any mix of scalars, ranges and sets', () => {
+    fc.assert(
+      fc.property(fc.array(resourceArb, { maxLength: 30 }), (rs) => {
+        assert.deepEqual(toLegacy(rs), reference(rs));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
