@@ -65,7 +65,13 @@ describe('Marathon with agent-run health checks on a local cluster of real proce
     mesos = info.mesos;
     const EventSource = require('eventsource');
     es = new EventSource(`${base}/v2/events`);
-    for (const t of ['status_update_event', 'health_status_changed_event', 'instance_health_changed_event', 'deployment_success', 'unhealthy_instance_kill_event'])
+    for (const t of [
+      'status_update_event',
+      'health_status_changed_event',
+      'instance_health_changed_event',
+      'deployment_success',
+      'unhealthy_instance_kill_event',
+    ])
       es.addEventListener(t, (e: { data: string }) => events.push({ sse: t, at: Date.now(), ...JSON.parse(e.data) }));
     await waitFor('the SSE stream', () => es.readyState === 1 || undefined, 30_000, 100);
   });
@@ -77,7 +83,16 @@ describe('Marathon with agent-run health checks on a local cluster of real proce
   });
 
   test('a MESOS_HTTP check run by the agent makes every instance healthy and finishes the deployment', async () => {
-    const hc = { protocol: 'MESOS_HTTP', path: '/', portIndex: 0, delaySeconds: 1, gracePeriodSeconds: 60, intervalSeconds: 1, timeoutSeconds: 2, maxConsecutiveFailures: 3 };
+    const hc = {
+      protocol: 'MESOS_HTTP',
+      path: '/',
+      portIndex: 0,
+      delaySeconds: 1,
+      gracePeriodSeconds: 60,
+      intervalSeconds: 1,
+      timeoutSeconds: 2,
+      maxConsecutiveFailures: 3,
+    };
     const created = await api('POST', '/v2/apps', { id: '/ahc/http', cmd: SERVER, cpus: 0.1, mem: 48, instances: 2, healthChecks: [hc] });
     const deploymentId = created.deployments[0].id as string;
     const done = await waitFor(
@@ -121,7 +136,15 @@ describe('Marathon with agent-run health checks on a local cluster of real proce
   });
 
   test('a failing COMMAND check: the task turns unhealthy, the agent kills it after 2 failures, Marathon replaces it', async () => {
-    const hc = { protocol: 'COMMAND', command: { value: 'exit 1' }, delaySeconds: 1, gracePeriodSeconds: 0, intervalSeconds: 2, timeoutSeconds: 5, maxConsecutiveFailures: 2 };
+    const hc = {
+      protocol: 'COMMAND',
+      command: { value: 'exit 1' },
+      delaySeconds: 1,
+      gracePeriodSeconds: 0,
+      intervalSeconds: 2,
+      timeoutSeconds: 5,
+      maxConsecutiveFailures: 2,
+    };
     await api('POST', '/v2/apps', { id: '/ahc/cmd', cmd: 'sleep 1000', cpus: 0.1, mem: 16, instances: 1, healthChecks: [hc], backoffSeconds: 1 });
     const first = await waitFor(
       'the first task running',
@@ -167,8 +190,68 @@ describe('Marathon with agent-run health checks on a local cluster of real proce
     await removeApp('/ahc/cmd');
   });
 
+  test('a MESOS_HTTP check that starts failing after success: unhealthy, killed by the agent, replaced by a healthy task', async () => {
+    // Healthy while ./ok exists (python serves it with 200), 404 once it is removed 6 s in.
+    const hc = {
+      protocol: 'MESOS_HTTP',
+      path: '/ok',
+      portIndex: 0,
+      delaySeconds: 1,
+      gracePeriodSeconds: 60,
+      intervalSeconds: 1,
+      timeoutSeconds: 2,
+      maxConsecutiveFailures: 3,
+    };
+    const cmd = `touch ok; (sleep 6; rm ok) & ${SERVER}`;
+    await api('POST', '/v2/apps', { id: '/ahc/flaky', cmd, cpus: 0.1, mem: 48, instances: 1, healthChecks: [hc], backoffSeconds: 1 });
+    const first = await waitFor(
+      'the first task healthy',
+      async () => {
+        const a = await app('/ahc/flaky');
+        return a.tasksHealthy === 1 ? a.tasks[0] : undefined;
+      },
+      60_000,
+      100,
+    );
+    await waitFor(
+      'the first task reported unhealthy after having been healthy',
+      async () => {
+        const a = await app('/ahc/flaky');
+        const t = a.tasks.find((x: Json) => x.id === first.id);
+        return a.tasksUnhealthy === 1 && t?.healthCheckResults?.[0]?.alive === false ? a : undefined;
+      },
+      60_000,
+      100,
+    );
+    const replacement = await waitFor(
+      'a healthy replacement',
+      async () => {
+        const a = await app('/ahc/flaky');
+        const t = a.tasks.find((x: Json) => x.id !== first.id && x.healthCheckResults?.[0]?.alive === true);
+        return a.lastTaskFailure?.taskId === first.id && !a.tasks.some((x: Json) => x.id === first.id) && t ? a : undefined;
+      },
+      90_000,
+      100,
+    );
+    assert.equal(replacement.lastTaskFailure.state, 'TASK_KILLED');
+    const flips = events
+      .filter((e) => e.sse === 'health_status_changed_event' && e.instanceId === instanceOf(first.id))
+      .map((e) => e.alive)
+      .join(',');
+    assert.equal(flips, 'true,false', 'healthy, then unhealthy once, then killed');
+    await removeApp('/ahc/flaky');
+  });
+
   test('a rolling restart with a MESOS_TCP check kills old tasks only as new ones become healthy', async () => {
-    const hc = { protocol: 'MESOS_TCP', portIndex: 0, delaySeconds: 1, gracePeriodSeconds: 60, intervalSeconds: 1, timeoutSeconds: 2, maxConsecutiveFailures: 3 };
+    const hc = {
+      protocol: 'MESOS_TCP',
+      portIndex: 0,
+      delaySeconds: 1,
+      gracePeriodSeconds: 60,
+      intervalSeconds: 1,
+      timeoutSeconds: 2,
+      maxConsecutiveFailures: 3,
+    };
     // The server listens 4 s after the task starts: a new task runs well before it is healthy.
     const cmd = `sleep 4; ${SERVER}`;
     const upgradeStrategy = { minimumHealthCapacity: 1, maximumOverCapacity: 0.5 };
@@ -214,7 +297,10 @@ describe('Marathon with agent-run health checks on a local cluster of real proce
     // The gate held for a while: the first kill came at least the 4 s of the server's start after the restart.
     const firstNewRunning = log.find((e) => e.sse === 'status_update_event' && newIds.has(instanceOf(e.taskId)) && e.taskStatus === 'TASK_RUNNING');
     const firstKill = log.find((e) => e.sse === 'status_update_event' && oldIds.includes(e.taskId) && ['TASK_KILLING', 'TASK_KILLED'].includes(e.taskStatus));
-    assert.ok(firstNewRunning && firstKill && firstKill.at - firstNewRunning.at >= 3000, `a new task ran ${firstKill?.at - firstNewRunning?.at} ms before the first kill`);
+    assert.ok(
+      firstNewRunning && firstKill && firstKill.at - firstNewRunning.at >= 3000,
+      `a new task ran ${firstKill?.at - firstNewRunning?.at} ms before the first kill`,
+    );
     await removeApp('/ahc/tcp');
   });
 });
