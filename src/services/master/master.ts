@@ -1423,8 +1423,8 @@ export class Master {
     }
     this.metrics['master/valid_status_update_acknowledgements']!++;
     const acked = rec.pending.shift() as TaskStatus;
-    const next = rec.pending[0];
-    if (!next) {
+    if (rec.pending.length > 0) this.forwardHead(fw, rec);
+    else {
       fw.pendingTasks.delete(rec);
       rec.task.status_update_state = rec.task.state;
     }
@@ -1432,11 +1432,7 @@ export class Master {
     // terminal earlier, when the agent reported it on reregistration).
     if (isTerminal(acked.state) && rec.pending.length === 0) this.completeTask(fw, rec);
     else this.persistTask(rec);
-    // The next update goes out only once the acknowledgement is stored: a master that crashed in
-    // between would otherwise resend the acknowledged one after the framework saw its successor.
-    void this.writer.flush().then(() => {
-      if (next && rec.pending[0] === next) this.forwardHead(fw, rec);
-    });
+    void this.writer.flush();
     return ACCEPTED;
   }
 
