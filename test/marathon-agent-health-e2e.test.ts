@@ -202,7 +202,10 @@ describe('Marathon with agent-run health checks on a local cluster of real proce
       timeoutSeconds: 2,
       maxConsecutiveFailures: 3,
     };
-    const cmd = `touch ok; (sleep 6; rm ok) & ${SERVER}`;
+    // Only the first instance turns unhealthy (a marker outside the sandboxes says which is
+    // first): a replacement that failed too could be replaced again before the test saw it healthy.
+    const marker = join(home, 'flaky-once');
+    const cmd = `touch ok; if [ ! -e ${marker} ]; then touch ${marker}; (sleep 6; rm ok) & fi; ${SERVER}`;
     await api('POST', '/v2/apps', { id: '/ahc/flaky', cmd, cpus: 0.1, mem: 48, instances: 1, healthChecks: [hc], backoffSeconds: 1 });
     const first = await waitFor(
       'the first task healthy',
