@@ -194,7 +194,12 @@ after(async () => {
   registry?.kill('SIGKILL');
   for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
     const target = m.split(' ')[1];
-    if (target?.startsWith(work)) execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+    if (!target?.startsWith(work)) continue;
+    try {
+      execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+    } catch {
+      // Unmounted meanwhile (the agent releases its containers as it stops).
+    }
   }
   if (cgMode.kind !== 'none') {
     const dirs = cgMode.kind === 'v2' ? [join(cgMode.mount, cgRoot)] : [...new Set(Object.values(cgMode.mounts))].map((m) => join(m, cgRoot));
