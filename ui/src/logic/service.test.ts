@@ -13,6 +13,7 @@ import {
 } from './app-form.js';
 import { VERSION_NOISE, diffJson } from './diff.js';
 import { groupTree, queueByApp, tasksOfApp } from './services.js';
+import { healthShown, serviceHealth, serviceStatus, stuckReason } from './status.js';
 import { SUSPENDED_LABEL, parseInstances, resumeCount, resumePatch, suspendPatch } from './suspend.js';
 
 describe('version diff', () => {
@@ -234,6 +235,94 @@ describe('service status with the launch queue', () => {
     assert.deepEqual(
       t.apps.map((x) => x.status),
       ['Waiting', 'Delayed', 'Deploying'],
+    );
+  });
+});
+
+describe('service health from Marathon counts', () => {
+  const hc = [{ protocol: 'COMMAND', command: { value: 'true' } }];
+  test('no checks, idle, unknown, healthy and unhealthy are told apart', () => {
+    assert.equal(serviceHealth({ instances: 2, tasksRunning: 2, tasksHealthy: 0 }), 'No health checks');
+    assert.equal(serviceHealth({ instances: 2, tasksRunning: 2, healthChecks: [] }), 'No health checks');
+    assert.equal(serviceHealth({ instances: 0, tasksRunning: 0, healthChecks: hc }), 'Idle');
+    assert.equal(serviceHealth({ instances: 2, tasksRunning: 2, tasksHealthy: 1, tasksUnhealthy: 0, healthChecks: hc }), 'Unknown');
+    assert.equal(serviceHealth({ instances: 2, tasksRunning: 2, tasksHealthy: 2, tasksUnhealthy: 0, healthChecks: hc }), 'Healthy');
+    assert.equal(serviceHealth({ instances: 2, tasksRunning: 2, tasksHealthy: 1, tasksUnhealthy: 1, healthChecks: hc }), 'Unhealthy');
+    assert.equal(healthShown('Unhealthy').tone, 'bad');
+    assert.equal(healthShown('Healthy').tone, 'ok');
+  });
+
+  test('the tree counts health per group, beside status', () => {
+    const t = groupTree([
+      { id: '/prod/a', instances: 1, tasksRunning: 1, tasksHealthy: 1, healthChecks: hc },
+      { id: '/prod/b', instances: 1, tasksRunning: 1, tasksUnhealthy: 1, healthChecks: hc },
+      { id: '/c', instances: 1, tasksRunning: 1 },
+    ]);
+    assert.deepEqual(t.health, { Healthy: 1, Unhealthy: 1, 'No health checks': 1 });
+    assert.deepEqual(t.groups[0]?.health, { Healthy: 1, Unhealthy: 1 });
+    assert.deepEqual(
+      t.groups[0]?.apps.map((a) => a.health),
+      ['Healthy', 'Unhealthy'],
+    );
+  });
+});
+
+describe('why a service is stuck', () => {
+  const deploying = { instances: 1, tasksRunning: 0, deployments: [{}] };
+  test('an app the server calls never placeable is Waiting and says so, even before any offer', () => {
+    const app = { ...deploying, placementStatus: { placeable: false, message: 'no agent has 64 CPUs.' } };
+    assert.equal(serviceStatus(app), 'Waiting');
+    assert.equal(stuckReason(app, 'Waiting'), 'Cannot be placed: no agent has 64 CPUs');
+    // The queue entry's `unplaceable` alone (an older server) gives the same answer.
+    const q = queueByApp([{ app: { id: '/x' }, count: 1, unplaceable: 'needs 64 CPUs' }]).get('/x');
+    assert.equal(serviceStatus(deploying, q), 'Waiting');
+    assert.equal(stuckReason(deploying, 'Waiting', q), 'Cannot be placed: needs 64 CPUs');
+    // Running all it wants: not stuck, whatever the flag says.
+    assert.equal(serviceStatus({ instances: 1, tasksRunning: 1, placementStatus: { placeable: false } }), 'Running');
+  });
+
+  test('Waiting names the two most frequent declined-offer reasons in words', () => {
+    const q = queueByApp([
+      {
+        app: { id: '/x' },
+        count: 1,
+        processedOffersSummary: {
+          processedOffersCount: 6,
+          unusedOffersCount: 6,
+          rejectSummaryLastOffers: [
+            { reason: 'InsufficientMemory', declined: 2, processed: 6 },
+            { reason: 'UnfulfilledRole', declined: 0, processed: 6 },
+            { reason: 'InsufficientCpus', declined: 6, processed: 6 },
+            { reason: 'UnfulfilledConstraint', declined: 1, processed: 6 },
+          ],
+        },
+      },
+    ]).get('/x');
+    const status = serviceStatus(deploying, q);
+    assert.equal(status, 'Waiting');
+    assert.equal(stuckReason(deploying, status, q), 'Offers declined: not enough CPUs (6 of 6), not enough memory (2 of 6)');
+  });
+
+  test('Delayed gives the backoff left; Running and Deploying have no reason', () => {
+    const q = queueByApp([{ app: { id: '/x' }, count: 1, delay: { timeLeftSeconds: 12, overdue: false } }]).get('/x');
+    assert.equal(serviceStatus(deploying, q), 'Delayed');
+    assert.equal(stuckReason(deploying, 'Delayed', q), 'Backing off after failed launches: next try in 12 s');
+    assert.equal(stuckReason(deploying, 'Deploying'), undefined);
+    assert.equal(stuckReason({ instances: 1, tasksRunning: 1 }, 'Running'), undefined);
+  });
+
+  test('the tree carries the reason on the row of a stuck app only', () => {
+    const q = queueByApp([{ app: { id: '/big' }, count: 1, unplaceable: 'needs 64 CPUs' }]);
+    const t = groupTree(
+      [
+        { id: '/big', ...deploying },
+        { id: '/ok', instances: 1, tasksRunning: 1 },
+      ],
+      q,
+    );
+    assert.deepEqual(
+      t.apps.map((a) => a.stuck),
+      ['Cannot be placed: needs 64 CPUs', undefined],
     );
   });
 });

@@ -1,5 +1,5 @@
 import { type Task, isTerminal } from '../../../src/model/mesos.js';
-import { type MarathonAppLike, type MarathonQueueLike, type ServiceStatus, serviceStatus } from './status.js';
+import { type MarathonAppLike, type MarathonQueueLike, type ServiceHealth, type ServiceStatus, serviceHealth, serviceStatus, stuckReason } from './status.js';
 
 export interface MarathonApp extends MarathonAppLike {
   id: string;
@@ -17,27 +17,50 @@ export interface GroupNode {
   path: string;
   name: string;
   groups: GroupNode[];
-  apps: { app: MarathonApp; status: ServiceStatus }[];
+  apps: AppNode[];
   /** Counts over the whole subtree, for a group's own status line. */
   counts: Partial<Record<ServiceStatus, number>>;
+  /** Health counts over the whole subtree. */
+  health: Partial<Record<ServiceHealth, number>>;
+}
+
+export interface AppNode {
+  app: MarathonApp;
+  status: ServiceStatus;
+  health: ServiceHealth;
+  /** Why it is Waiting or Delayed, in one line (undefined otherwise). */
+  stuck?: string;
 }
 
 /** Builds the group tree from the flat app list (app ids are absolute paths such as /prod/web/api). */
 export function groupTree(apps: readonly MarathonApp[], queue: ReadonlyMap<string, MarathonQueueLike> = new Map()): GroupNode {
-  const root: GroupNode = { path: '/', name: '/', groups: [], apps: [], counts: {} };
+  const root: GroupNode = { path: '/', name: '/', groups: [], apps: [], counts: {}, health: {} };
+  // Children by path: a linear search per app made 1,000 apps in one group quadratic.
+  const byPath = new Map<string, GroupNode>([['/', root]]);
   for (const app of apps) {
     const parts = app.id.split('/').filter(Boolean);
-    const status = serviceStatus(app, queue.get(app.id));
+    const q = queue.get(app.id);
+    const status = serviceStatus(app, q);
+    const health = serviceHealth(app);
+    const stuck = stuckReason(app, status, q);
     let node = root;
-    node.counts[status] = (node.counts[status] ?? 0) + 1;
+    const count = (n: GroupNode) => {
+      n.counts[status] = (n.counts[status] ?? 0) + 1;
+      n.health[health] = (n.health[health] ?? 0) + 1;
+    };
+    count(node);
     for (let i = 0; i < parts.length - 1; i++) {
       const path = `/${parts.slice(0, i + 1).join('/')}`;
-      let child = node.groups.find((g) => g.path === path);
-      if (!child) node.groups.push((child = { path, name: parts[i] ?? '', groups: [], apps: [], counts: {} }));
+      let child = byPath.get(path);
+      if (!child) {
+        child = { path, name: parts[i] ?? '', groups: [], apps: [], counts: {}, health: {} };
+        node.groups.push(child);
+        byPath.set(path, child);
+      }
       node = child;
-      node.counts[status] = (node.counts[status] ?? 0) + 1;
+      count(node);
     }
-    node.apps.push({ app, status });
+    node.apps.push({ app, status, health, ...(stuck ? { stuck } : {}) });
   }
   const sort = (n: GroupNode): void => {
     n.groups.sort((a, b) => a.path.localeCompare(b.path));
@@ -86,6 +109,8 @@ export function queueByApp(queue: readonly QueueEntry[]): Map<string, MarathonQu
       ...(q.delay ? { delay: q.delay } : {}),
       unmatchedOffers: q.processedOffersSummary?.unusedOffersCount ?? 0,
       ...(q.since ? { since: q.since } : {}),
+      ...(q.unplaceable ? { unplaceable: q.unplaceable } : {}),
+      ...(q.processedOffersSummary?.rejectSummaryLastOffers ? { declined: q.processedOffersSummary.rejectSummaryLastOffers } : {}),
     });
   return out;
 }

@@ -3,7 +3,7 @@ import { Badge, Meter, Page, Sparkline } from '../components.js';
 import { useFetch, useLive } from '../live.js';
 import { SCALAR_NAMES, type Scalars } from '../logic/cluster.js';
 import { fmtMb, fmtNumber, pct } from '../logic/format.js';
-import { type Shown, serviceShown, taskShown } from '../logic/status.js';
+import { HEALTH_ORDER, type Shown, healthShown, taskShown } from '../logic/status.js';
 import { groupTree } from '../logic/services.js';
 import { useMarathon } from '../marathon.js';
 import { Link, usePageTitle } from '../router.js';
@@ -57,7 +57,9 @@ export function Dashboard() {
     },
   ];
 
-  const serviceCounts = marathon.kind === 'present' ? Object.entries(groupTree(marathon.apps, marathon.queue).counts) : [];
+  const tree = marathon.kind === 'present' ? groupTree(marathon.apps, marathon.queue) : undefined;
+  const healthCounts = tree ? HEALTH_ORDER.filter((h) => tree.health[h]).map((h) => [h, tree.health[h] ?? 0] as const) : [];
+  const statusCounts = tree ? Object.entries(tree.counts) : [];
 
   return (
     <Page title="Dashboard">
@@ -98,16 +100,23 @@ export function Dashboard() {
           <Link to="/nodes">All nodes</Link>
         </section>
         <section className="card" aria-labelledby="svc-h">
-          <h2 id="svc-h">Services by status</h2>
-          {marathon.kind === 'present' && serviceCounts.length === 0 ? <p className="muted">No services deployed yet.</p> : null}
-          {marathon.kind === 'present' ? (
-            <ul className="counts">
-              {serviceCounts.map(([st, n]) => (
-                <li key={st}>
-                  <Badge shown={serviceShown(st as never)} /> {n}
-                </li>
-              ))}
-            </ul>
+          <h2 id="svc-h">Services by health</h2>
+          {tree && healthCounts.length === 0 ? <p className="muted">No services deployed yet.</p> : null}
+          {tree ? (
+            <>
+              <ul className="counts" aria-label="Services by health">
+                {healthCounts.map(([h, n]) => (
+                  <li key={h}>
+                    <Badge shown={healthShown(h)} /> <span data-testid={`health-${h}`}>{n}</span>
+                  </li>
+                ))}
+              </ul>
+              {statusCounts.length > 0 ? (
+                <p className="muted" data-testid="services-by-status">
+                  By status: {statusCounts.map(([st, n]) => `${n} ${st}`).join(', ')}
+                </p>
+              ) : null}
+            </>
           ) : (
             <p>
               {s.frameworksActive} framework{s.frameworksActive === 1 ? '' : 's'} registered.{' '}

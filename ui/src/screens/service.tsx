@@ -7,7 +7,7 @@ import type { Json } from '../logic/app-form.js';
 import { VERSION_NOISE, diffJson, showValue } from '../logic/diff.js';
 import { fmtMb, fmtNumber } from '../logic/format.js';
 import { type MarathonApp, type QueueEntry, queueByApp, tasksOfApp } from '../logic/services.js';
-import { serviceShown, serviceStatus } from '../logic/status.js';
+import { healthDetail, healthShown, reasonWords, serviceHealth, serviceShown, serviceStatus, stuckReason } from '../logic/status.js';
 import { SUSPENDED_LABEL, parseInstances, resumeCount, resumePatch, suspendPatch } from '../logic/suspend.js';
 import { type SendResult, marathonSend, useMarathonResource } from '../marathon.js';
 import { Link, navigate, usePageTitle, usePath } from '../router.js';
@@ -15,19 +15,6 @@ import { ServiceEditor, definitionOf, servicePath } from './service-edit.js';
 import { taskColumns } from './tasks.js';
 
 type Action = 'scale' | 'restart' | 'suspend' | 'resume' | 'delete';
-
-const REASON_WORDS: Record<string, string> = {
-  UnfulfilledRole: 'offered for another role',
-  UnfulfilledConstraint: 'a constraint did not match',
-  NoCorrespondingReservationFound: 'no matching reservation',
-  AgentMaintenance: 'agent in maintenance',
-  InsufficientCpus: 'not enough CPUs',
-  InsufficientMemory: 'not enough memory',
-  InsufficientDisk: 'not enough disk',
-  InsufficientGpus: 'not enough GPUs',
-  InsufficientPorts: 'the ports were not free',
-  DeclinedScarceResources: 'GPU agent kept for GPU apps',
-};
 
 /** The words a failed change is shown with; 409 (a deployment in the way) says what forcing does. */
 function failureText(r: Extract<SendResult<unknown>, { ok: false }>): string {
@@ -299,7 +286,7 @@ function Debug({ app, q }: { app: MarathonApp; q: { data?: { queue: QueueEntry[]
                 <tbody>
                   {s.rejectSummaryLaunchAttempt.map((r) => (
                     <tr key={r.reason}>
-                      <td>{REASON_WORDS[r.reason] ?? r.reason}</td>
+                      <td>{reasonWords(r.reason)}</td>
                       <td>
                         {last.get(r.reason)?.declined ?? 0} of {last.get(r.reason)?.processed ?? 0}
                       </td>
@@ -365,7 +352,9 @@ export function ServicePage({ id }: { id: string }) {
   }
   const app = r.data?.app;
   if (!app) return <Page title={`Service ${id}`}>{<p className="muted">Loading…</p>}</Page>;
-  const status = serviceStatus(app, queueByApp(queue.data?.queue ?? []).get(id));
+  const queued = queueByApp(queue.data?.queue ?? []).get(id);
+  const status = serviceStatus(app, queued);
+  const stuck = stuckReason(app, status, queued);
   const suspended = app.instances === 0;
   return (
     <Page
@@ -404,6 +393,18 @@ export function ServicePage({ id }: { id: string }) {
         <dt>Status</dt>
         <dd data-testid="service-status">
           <Badge shown={serviceShown(status)} />
+        </dd>
+        {stuck ? (
+          <>
+            <dt>Why</dt>
+            <dd data-testid="service-stuck" className="why-line">
+              {stuck}. <Link to={`${servicePath(id)}?tab=debug`}>Details in Debug</Link>
+            </dd>
+          </>
+        ) : null}
+        <dt>Health</dt>
+        <dd data-testid="service-health">
+          <Badge shown={healthShown(serviceHealth(app))} /> <span className="muted">{healthDetail(app)}</span>
         </dd>
         <dt>Instances</dt>
         <dd data-testid="service-instances">

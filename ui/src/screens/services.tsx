@@ -1,8 +1,8 @@
 import { Badge, type Column, ErrorBox, Page, VirtualTable } from '../components.js';
 import { useLive } from '../live.js';
 import { fmtMb, fmtNumber } from '../logic/format.js';
-import { type GroupNode, type MarathonApp, groupTree } from '../logic/services.js';
-import { type ServiceStatus, serviceShown } from '../logic/status.js';
+import { type AppNode, type GroupNode, groupTree } from '../logic/services.js';
+import { HEALTH_ORDER, healthDetail, healthShown, serviceShown } from '../logic/status.js';
 import { useMarathon } from '../marathon.js';
 import { Link, navigate, usePageTitle } from '../router.js';
 import { servicePath } from './service-edit.js';
@@ -12,8 +12,7 @@ interface Row {
   depth: number;
   key: string;
   group?: GroupNode;
-  app?: MarathonApp;
-  status?: ServiceStatus;
+  node?: AppNode;
 }
 
 function flatten(n: GroupNode, depth: number, out: Row[]): Row[] {
@@ -21,7 +20,7 @@ function flatten(n: GroupNode, depth: number, out: Row[]): Row[] {
     out.push({ depth, key: `g:${g.path}`, group: g });
     flatten(g, depth + 1, out);
   }
-  for (const a of n.apps) out.push({ depth, key: `a:${a.app.id}`, app: a.app, status: a.status });
+  for (const a of n.apps) out.push({ depth, key: `a:${a.app.id}`, node: a });
   return out;
 }
 
@@ -31,16 +30,23 @@ const columns: Column<Row>[] = [
     width: 'minmax(10rem, 3fr)',
     cell: (r) => (
       <span style={{ paddingLeft: `${r.depth * 1.25}rem` }}>
-        {r.group ? `${r.group.name}/` : r.app ? <Link to={servicePath(r.app.id)}>{r.app.id.split('/').pop()}</Link> : ''}
+        {r.group ? `${r.group.name}/` : r.node ? <Link to={servicePath(r.node.app.id)}>{r.node.app.id.split('/').pop()}</Link> : ''}
       </span>
     ),
   },
   {
     title: 'Status',
-    width: '10rem',
+    width: 'minmax(8rem, 2fr)',
     cell: (r) =>
-      r.status ? (
-        <Badge shown={serviceShown(r.status)} />
+      r.node ? (
+        <span className="status-cell">
+          <Badge shown={serviceShown(r.node.status)} />
+          {r.node.stuck ? (
+            <span className="why" data-testid="stuck-reason" title={r.node.stuck}>
+              {r.node.stuck}
+            </span>
+          ) : null}
+        </span>
       ) : (
         <span className="muted">
           {Object.entries(r.group?.counts ?? {})
@@ -49,9 +55,25 @@ const columns: Column<Row>[] = [
         </span>
       ),
   },
-  { title: 'Instances', width: '7rem', cell: (r) => (r.app ? `${r.app.tasksRunning ?? 0} / ${r.app.instances}` : '') },
-  { title: 'CPU', width: '5rem', cell: (r) => (r.app ? fmtNumber(r.app.cpus ?? 0) : '') },
-  { title: 'Mem', width: '6rem', cell: (r) => (r.app ? fmtMb(r.app.mem ?? 0) : '') },
+  {
+    title: 'Health',
+    width: '9rem',
+    cell: (r) =>
+      r.node ? (
+        <span title={healthDetail(r.node.app)} data-testid="service-health">
+          <Badge shown={healthShown(r.node.health)} />
+        </span>
+      ) : (
+        <span className="muted">
+          {HEALTH_ORDER.filter((h) => r.group?.health[h])
+            .map((h) => `${r.group?.health[h]} ${h}`)
+            .join(', ')}
+        </span>
+      ),
+  },
+  { title: 'Instances', width: '6rem', cell: (r) => (r.node ? `${r.node.app.tasksRunning ?? 0} / ${r.node.app.instances}` : '') },
+  { title: 'CPU', width: '4rem', cell: (r) => (r.node ? fmtNumber(r.node.app.cpus ?? 0) : '') },
+  { title: 'Mem', width: '5rem', cell: (r) => (r.node ? fmtMb(r.node.app.mem ?? 0) : '') },
 ];
 
 export function Services() {
