@@ -1,4 +1,35 @@
+import { GatewayLog, type Probe } from './logic/components.js';
 import { type Explained, explainError } from './logic/errors.js';
+
+/**
+ * What the page's own requests through the gateway saw: the dashboard's gateway health. The page
+ * itself (index.html and its script) came through the gateway, so it starts answered.
+ */
+export const gatewayLog = new GatewayLog();
+gatewayLog.record(true, Date.now(), 'this page');
+
+/** fetch, with its outcome recorded: any HTTP status means the gateway answered. */
+export async function gatewayFetch(path: string, what: string, init?: RequestInit): Promise<Response> {
+  try {
+    const res = await fetch(path, init);
+    gatewayLog.record(true, Date.now(), what);
+    return res;
+  } catch (e) {
+    gatewayLog.record(false, Date.now(), what);
+    throw e;
+  }
+}
+
+/** A GET whose status (undefined: no answer) and short body are returned; never throws. */
+export async function probe(path: string, what: string): Promise<Probe> {
+  try {
+    const res = await gatewayFetch(path, what);
+    const text = (await res.text().catch(() => '')).slice(0, 500);
+    return { status: res.status, text };
+  } catch {
+    return {};
+  }
+}
 
 /** A failed call to the gateway, explained in words. */
 export class ApiError extends Error {
@@ -18,7 +49,7 @@ async function fail(what: string, res: Response | undefined): Promise<never> {
 export async function getJson<T>(path: string, what: string, init: RequestInit = {}): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { ...init, headers: { Accept: 'application/json', ...(init.headers ?? {}) } });
+    res = await gatewayFetch(path, what, { ...init, headers: { Accept: 'application/json', ...(init.headers ?? {}) } });
   } catch {
     return fail(what, undefined);
   }

@@ -1,5 +1,5 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import { ApiError } from './api.js';
+import { ApiError, gatewayFetch } from './api.js';
 import { ClusterModel, History, type OperatorEvent } from './logic/cluster.js';
 import { explainError, type Explained } from './logic/errors.js';
 import { readRecords } from './logic/recordio-stream.js';
@@ -80,7 +80,7 @@ class Live {
   private async once(): Promise<void> {
     let res: Response;
     try {
-      res = await fetch('/mesos/api/v1', {
+      res = await gatewayFetch('/mesos/api/v1', 'the event stream', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: JSON.stringify({ type: 'SUBSCRIBE' }),

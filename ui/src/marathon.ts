@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { ApiError, getJson } from './api.js';
+import { ApiError, gatewayFetch, getJson } from './api.js';
 import { type FieldError, type Json, readMarathonError } from './logic/app-form.js';
 import { type Explained, explainError } from './logic/errors.js';
 import { type MarathonApp, type QueueEntry, queueByApp } from './logic/services.js';
@@ -146,7 +146,7 @@ export type SendResult<T> =
 export async function marathonSend<T = Json>(method: string, path: string, body?: unknown, what = 'the service'): Promise<SendResult<T>> {
   let res: Response;
   try {
-    res = await fetch(`/service/marathon${path}`, {
+    res = await gatewayFetch(`/service/marathon${path}`, what, {
       method,
       headers: { Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

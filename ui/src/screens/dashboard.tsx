@@ -1,14 +1,16 @@
-import { getJson } from '../api.js';
+import { gatewayLog, getJson, probe } from '../api.js';
 import { Badge, Meter, Page, Sparkline } from '../components.js';
 import { useFetch, useLive } from '../live.js';
 import { SCALAR_NAMES, type Scalars } from '../logic/cluster.js';
+import { componentHealth } from '../logic/components.js';
 import { fmtMb, fmtNumber, pct } from '../logic/format.js';
-import { HEALTH_ORDER, type Shown, healthShown, taskShown } from '../logic/status.js';
+import { HEALTH_ORDER, healthShown, taskShown } from '../logic/status.js';
 import { groupTree } from '../logic/services.js';
 import { useMarathon } from '../marathon.js';
 import { Link, usePageTitle } from '../router.js';
 import type { TaskState } from '../../../src/model/mesos.js';
 
+const PROBE_EVERY_MS = 15_000;
 const LABEL: Record<keyof Scalars, string> = { cpus: 'CPU', mem: 'Memory', disk: 'Disk', gpus: 'GPU' };
 const amount = (k: keyof Scalars, v: number) => (k === 'mem' || k === 'disk' ? fmtMb(v) : `${fmtNumber(v)}${k === 'cpus' ? ' cores' : ''}`);
 
@@ -21,41 +23,19 @@ export function Dashboard() {
   const version = useFetch('version', () => getJson<{ version: string }>('/dcos-metadata/dcos-version.json', 'the cluster version'));
   const states = Object.entries(s.byState).sort((a, b) => b[1] - a[1]) as [TaskState, number][];
 
-  const components: { name: string; shown: Shown; detail: string }[] = [
-    { name: 'Gateway', shown: { label: 'Healthy', tone: 'ok' }, detail: version.data ? `version ${version.data.version}` : 'serving this page' },
-    {
-      name: 'Mesos master',
-      shown:
-        live.link.kind === 'live'
-          ? { label: 'Healthy', tone: 'ok' }
-          : live.link.kind === 'connecting'
-            ? { label: 'Connecting', tone: 'busy' }
-            : { label: 'Unreachable', tone: 'bad' },
-      detail: live.link.kind === 'down' ? live.link.error.title : 'event stream open',
-    },
-    {
-      name: 'Mesos agents',
-      shown:
-        s.nodes.active > 0 && s.nodes.unreachable + s.nodes.removed === 0
-          ? { label: 'Healthy', tone: 'ok' }
-          : s.nodes.active > 0
-            ? { label: 'Degraded', tone: 'warn' }
-            : { label: 'None', tone: 'bad' },
-      detail: `${s.nodes.active} of ${s.nodes.active + s.nodes.unreachable + s.nodes.removed} healthy`,
-    },
-    {
-      name: 'Marathon',
-      shown:
-        marathon.kind === 'present'
-          ? { label: 'Healthy', tone: 'ok' }
-          : marathon.kind === 'probing'
-            ? { label: 'Checking', tone: 'busy' }
-            : marathon.kind === 'absent'
-              ? { label: 'Not installed', tone: 'idle' }
-              : { label: 'Failing', tone: 'bad' },
-      detail: marathon.kind === 'error' ? marathon.error.explained.title : marathon.kind === 'absent' ? 'services fall back to frameworks' : '',
-    },
-  ];
+  // Each component is probed through the gateway at its own endpoint, every 15 s.
+  const masterProbe = useFetch('probe-master', () => probe('/mesos/master/health', 'the master health check'), PROBE_EVERY_MS);
+  const marathonProbe = useFetch('probe-marathon', () => probe('/service/marathon/ping', 'the Marathon ping'), PROBE_EVERY_MS);
+  const dnsProbe = useFetch('probe-dns', () => probe('/mesos_dns/v1/version', 'the Mesos-DNS version'), PROBE_EVERY_MS);
+  const components = componentHealth({
+    gateway: gatewayLog.outcomes(),
+    link: live.link.kind === 'down' ? { kind: 'down', error: live.link.error.title } : { kind: live.link.kind },
+    ...(masterProbe.data ? { master: masterProbe.data } : {}),
+    ...(marathonProbe.data ? { marathon: marathonProbe.data } : {}),
+    ...(dnsProbe.data ? { dns: dnsProbe.data } : {}),
+    nodes: s.nodes,
+    ...(version.data ? { version: version.data.version } : {}),
+  });
 
   const tree = marathon.kind === 'present' ? groupTree(marathon.apps, marathon.queue) : undefined;
   const healthCounts = tree ? HEALTH_ORDER.filter((h) => tree.health[h]).map((h) => [h, tree.health[h] ?? 0] as const) : [];
@@ -130,7 +110,7 @@ export function Dashboard() {
           <table className="plain">
             <tbody>
               {components.map((c) => (
-                <tr key={c.name}>
+                <tr key={c.name} data-testid={`component-${c.name}`}>
                   <th scope="row">{c.name}</th>
                   <td>
                     <Badge shown={c.shown} />
