@@ -104,6 +104,30 @@ export function useMarathon(): MarathonState {
   return state;
 }
 
+/**
+ * Marathon's framework id (from /v2/info), so that a service's tasks are looked for among its
+ * framework's only; undefined while unknown or when Marathon does not answer.
+ */
+let frameworkIdCache: string | undefined;
+export function useMarathonFrameworkId(): string | undefined {
+  const [id, setId] = useState(frameworkIdCache);
+  useEffect(() => {
+    if (frameworkIdCache) return;
+    let stop = false;
+    getJson<{ frameworkId?: string | null }>('/service/marathon/v2/info', 'Marathon info').then(
+      (info) => {
+        if (typeof info.frameworkId === 'string' && info.frameworkId) frameworkIdCache = info.frameworkId;
+        if (!stop) setId(frameworkIdCache);
+      },
+      () => undefined, // absent or failing: tasks are matched by their id prefix only
+    );
+    return () => {
+      stop = true;
+    };
+  }, []);
+  return id;
+}
+
 /** Loads a Marathon resource and loads it again on every event of the bus (and every `everyMs` if given). */
 export function useMarathonResource<T>(path: string, what: string, everyMs?: number): { data?: T; error?: ApiError; loading: boolean; reload: () => void } {
   const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({ loading: true });

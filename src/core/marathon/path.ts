@@ -28,8 +28,8 @@ export function pathError(id: string): string | undefined {
   return undefined;
 }
 
-/** `/myGroup/myApp` → `myGroup_myApp`: the prefix of instance and task ids. */
-export const safePath = (id: string): string => id.split('/').filter(Boolean).join('_');
+// The task-id prefix is shared with the web UI, which may import only from model/.
+export { safePath } from '../../model/marathon-ids.js';
 
 /** `/myGroup/myApp` → `myApp.myGroup`: the Mesos task name, which Mesos-DNS turns into names. */
 export const taskName = (id: string): string => id.split('/').filter(Boolean).reverse().join('.');

@@ -1,4 +1,5 @@
 import type { AgentInfo, FrameworkInfo, Id, Resource, Task, TaskState, TaskStatus } from '../../../src/model/mesos.js';
+import { taskIdPrefix } from '../../../src/model/marathon-ids.js';
 import { isTerminal } from '../../../src/model/mesos.js';
 import { type NodeState, type TaskGroup, taskGroup } from './status.js';
 
@@ -232,15 +233,24 @@ export interface TaskFilter {
   frameworkId?: string;
   agentId?: string;
   text?: string;
+  /** A Marathon app (service) id: its tasks by Marathon's task-id prefix. */
+  appId?: string;
+  /** Marathon's framework id, when known: with `appId`, only that framework's tasks. */
+  marathonFrameworkId?: string;
 }
 
 /** Tasks matching the filter, newest first. Text matches the id, name, framework name or host. */
 export function filterTasks(m: ClusterModel, f: TaskFilter): Task[] {
   const needle = (f.text ?? '').trim().toLowerCase();
+  const appPrefix = f.appId ? taskIdPrefix(f.appId) : undefined;
   const out: Task[] = [];
   for (const t of m.tasks.values()) {
     if (f.group && f.group !== 'all' && taskGroup(t.state) !== f.group) continue;
     if (f.frameworkId && t.framework_id.value !== f.frameworkId) continue;
+    if (appPrefix !== undefined) {
+      if (f.marathonFrameworkId && t.framework_id.value !== f.marathonFrameworkId) continue;
+      if (!t.task_id.value.startsWith(appPrefix)) continue;
+    }
     if (f.agentId && t.agent_id.value !== f.agentId) continue;
     if (needle) {
       const fw = m.frameworks.get(t.framework_id.value)?.view.framework_info.name ?? '';

@@ -181,6 +181,26 @@ describe('cluster model from the operator stream', () => {
     );
   });
 
+  test('the service filter finds a Marathon app by its task-id prefix, among Marathon framework tasks only', () => {
+    const m = new ClusterModel();
+    const ids = (xs: Task[]) => xs.map((t) => t.task_id.value).sort();
+    for (const t of [
+      task('prod_web.instance-1._app.1', 'TASK_RUNNING', 'a1', 'marathon-fw'),
+      task('prod_web.instance-2._app.1', 'TASK_KILLED', 'a2', 'marathon-fw'),
+      task('prod_web2.instance-3._app.1', 'TASK_RUNNING', 'a1', 'marathon-fw'),
+      task('prod_web.instance-4._app.1', 'TASK_RUNNING', 'a1', 'other-fw'),
+    ])
+      m.apply({ type: 'TASK_ADDED', task_added: { task: t } });
+    assert.deepEqual(ids(filterTasks(m, { appId: '/prod/web', marathonFrameworkId: 'marathon-fw' })), [
+      'prod_web.instance-1._app.1',
+      'prod_web.instance-2._app.1',
+    ]);
+    // Without Marathon's framework id the prefix alone decides.
+    assert.equal(filterTasks(m, { appId: '/prod/web' }).length, 3);
+    assert.equal(filterTasks(m, { appId: '/prod/web', group: 'active', marathonFrameworkId: 'marathon-fw' }).length, 1);
+    assert.equal(filterTasks(m, { appId: '/prod', marathonFrameworkId: 'marathon-fw' }).length, 0, 'a group is not an app');
+  });
+
   test('the task bound drops the oldest finished tasks, never running ones', () => {
     const m = new ClusterModel(3);
     m.apply({ type: 'TASK_ADDED', task_added: { task: task('old', 'TASK_FINISHED') } });

@@ -1,3 +1,4 @@
+import { taskIdPrefix } from '../../../src/model/marathon-ids.js';
 import { type Task, isTerminal } from '../../../src/model/mesos.js';
 import { type MarathonAppLike, type MarathonQueueLike, type ServiceHealth, type ServiceStatus, serviceHealth, serviceStatus, stuckReason } from './status.js';
 
@@ -72,13 +73,17 @@ export function groupTree(apps: readonly MarathonApp[], queue: ReadonlyMap<strin
 }
 
 /**
- * The Mesos tasks of a Marathon app: their ids start with the app's path joined by `_` and a dot
- * (`/prod/web` → `prod_web.instance-…`). Active ones first, then the most recent.
+ * The Mesos tasks of a Marathon app: Marathon's own task-id prefix (src/model/marathon-ids.ts),
+ * and, when known, Marathon's framework id (another framework may name tasks alike). Active
+ * ones first, then the most recent.
  */
-export function tasksOfApp(tasks: Iterable<Task>, appId: string): Task[] {
-  const prefix = `${appId.split('/').filter(Boolean).join('_')}.`;
+export function tasksOfApp(tasks: Iterable<Task>, appId: string, marathonFrameworkId?: string): Task[] {
+  const prefix = taskIdPrefix(appId);
   const out: Task[] = [];
-  for (const t of tasks) if (t.task_id.value.startsWith(prefix)) out.push(t);
+  for (const t of tasks) {
+    if (marathonFrameworkId && t.framework_id.value !== marathonFrameworkId) continue;
+    if (t.task_id.value.startsWith(prefix)) out.push(t);
+  }
   const last = (t: Task) => t.statuses?.[t.statuses.length - 1]?.timestamp ?? 0;
   return out.sort((a, b) => Number(isTerminal(a.state)) - Number(isTerminal(b.state)) || last(b) - last(a));
 }

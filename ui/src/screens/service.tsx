@@ -9,7 +9,7 @@ import { fmtMb, fmtNumber } from '../logic/format.js';
 import { type MarathonApp, type QueueEntry, queueByApp, tasksOfApp } from '../logic/services.js';
 import { healthDetail, healthShown, reasonWords, serviceHealth, serviceShown, serviceStatus, stuckReason } from '../logic/status.js';
 import { SUSPENDED_LABEL, parseInstances, resumeCount, resumePatch, suspendPatch } from '../logic/suspend.js';
-import { type SendResult, marathonSend, useMarathonResource } from '../marathon.js';
+import { type SendResult, marathonSend, useMarathonFrameworkId, useMarathonResource } from '../marathon.js';
 import { Link, navigate, usePageTitle, usePath } from '../router.js';
 import { ServiceEditor, definitionOf, servicePath } from './service-edit.js';
 import { taskColumns } from './tasks.js';
@@ -131,11 +131,12 @@ function ActionDialog({ action, app, onClose }: { action: Action; app: MarathonA
 
 function Instances({ app }: { app: MarathonApp }) {
   const { model } = useLive();
-  const tasks = tasksOfApp(model.tasks.values(), app.id);
+  const tasks = tasksOfApp(model.tasks.values(), app.id, useMarathonFrameworkId());
   return (
     <>
       <p className="muted" data-testid="instance-count">
-        {tasks.filter((t) => t.state === 'TASK_RUNNING').length} running of {app.instances} wanted; {tasks.length} tasks known.
+        {tasks.filter((t) => t.state === 'TASK_RUNNING').length} running of {app.instances} wanted; {tasks.length} tasks known.{' '}
+        <Link to={`/tasks?service=${encodeURIComponent(app.id)}`}>Show in Tasks</Link>
       </p>
       <VirtualTable
         label={`Tasks of ${app.id}`}

@@ -4,6 +4,7 @@ import { useLive } from '../live.js';
 import { type ClusterModel, type TaskFilter, addScalars, filterTasks, zero } from '../logic/cluster.js';
 import { fmtMb, fmtNumber } from '../logic/format.js';
 import { type TaskGroup, taskShown } from '../logic/status.js';
+import { useMarathon, useMarathonFrameworkId } from '../marathon.js';
 import { Link, navigate, usePageTitle, usePath } from '../router.js';
 
 export const taskHref = (t: Task): string => `/tasks/${encodeURIComponent(t.framework_id.value)}/${encodeURIComponent(t.task_id.value)}`;
@@ -47,12 +48,20 @@ export function Tasks() {
   usePageTitle('Tasks');
   const { model } = useLive();
   const { query } = usePath();
+  const marathon = useMarathon();
+  const marathonFrameworkId = useMarathonFrameworkId();
+  const appId = query.get('service') ?? undefined;
   const filter: TaskFilter = {
     group: (query.get('state') as TaskGroup | 'all' | null) ?? 'all',
     frameworkId: query.get('framework') ?? undefined,
     agentId: query.get('node') ?? undefined,
     text: query.get('q') ?? '',
+    ...(appId ? { appId } : {}),
+    ...(marathonFrameworkId ? { marathonFrameworkId } : {}),
   };
+  const appIds = marathon.kind === 'present' ? marathon.apps.map((a) => a.id).sort() : [];
+  // A service named in the URL stays selectable even before (or without) Marathon's list.
+  if (appId && !appIds.includes(appId)) appIds.unshift(appId);
   const set = (k: string, v: string) => {
     const q = new URLSearchParams(query);
     if (v) q.set(k, v);
@@ -86,6 +95,19 @@ export function Tasks() {
             ))}
           </select>
         </label>
+        {appIds.length > 0 ? (
+          <label>
+            Service
+            <select value={appId ?? ''} onChange={(e) => set('service', e.target.value)}>
+              <option value="">Any</option>
+              {appIds.map((id) => (
+                <option key={id} value={id}>
+                  {id}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         <label>
           Node
           <select value={filter.agentId ?? ''} onChange={(e) => set('node', e.target.value)}>
