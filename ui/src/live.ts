@@ -1,6 +1,7 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { ApiError, gatewayFetch } from './api.js';
-import { ClusterModel, History, type OperatorEvent } from './logic/cluster.js';
+import type { OperatorEvent } from '../../src/model/operator.js';
+import { ClusterModel, History } from './logic/cluster.js';
 import { explainError, type Explained } from './logic/errors.js';
 import { readRecords } from './logic/recordio-stream.js';
 

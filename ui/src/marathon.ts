@@ -2,7 +2,8 @@ import { useEffect, useState } from 'react';
 import { ApiError, gatewayFetch, getJson } from './api.js';
 import { type FieldError, type Json, readMarathonError } from './logic/app-form.js';
 import { type Explained, explainError } from './logic/errors.js';
-import { type MarathonApp, type QueueEntry, queueByApp } from './logic/services.js';
+import type { MarathonApp, MarathonInfo, QueueEntry } from '../../src/model/marathon-api.js';
+import { queueByApp } from './logic/services.js';
 import type { MarathonQueueLike } from './logic/status.js';
 
 export type MarathonState =
@@ -114,7 +115,7 @@ export function useMarathonFrameworkId(): string | undefined {
   useEffect(() => {
     if (frameworkIdCache) return;
     let stop = false;
-    getJson<{ frameworkId?: string | null }>('/service/marathon/v2/info', 'Marathon info').then(
+    getJson<MarathonInfo>('/service/marathon/v2/info', 'Marathon info').then(
       (info) => {
         if (typeof info.frameworkId === 'string' && info.frameworkId) frameworkIdCache = info.frameworkId;
         if (!stop) setId(frameworkIdCache);

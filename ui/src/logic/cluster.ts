@@ -1,46 +1,8 @@
-import type { AgentInfo, FrameworkInfo, Id, Resource, Task, TaskState, TaskStatus } from '../../../src/model/mesos.js';
+import type { AgentInfo, Resource, Task, TaskState } from '../../../src/model/mesos.js';
+import type { AgentView, FrameworkView, GetState, OperatorEvent } from '../../../src/model/operator.js';
 import { taskIdPrefix } from '../../../src/model/marathon-ids.js';
 import { isTerminal } from '../../../src/model/mesos.js';
 import { type NodeState, type TaskGroup, taskGroup } from './status.js';
-
-/** GetAgents.Agent and GetFrameworks.Framework of the operator API (master.proto), as far as the UI reads them. */
-export interface AgentView {
-  agent_info: AgentInfo;
-  active: boolean;
-  version?: string;
-  pid?: string;
-  registered_time?: { nanoseconds: number };
-  total_resources?: Resource[];
-  allocated_resources?: Resource[];
-}
-
-export interface FrameworkView {
-  framework_info: FrameworkInfo;
-  active: boolean;
-  connected: boolean;
-  recovered?: boolean;
-  registered_time?: { nanoseconds: number };
-  allocated_resources?: Resource[];
-}
-
-export interface GetState {
-  get_tasks?: { tasks?: Task[]; unreachable_tasks?: Task[]; completed_tasks?: Task[] };
-  get_frameworks?: { frameworks?: FrameworkView[]; completed_frameworks?: FrameworkView[] };
-  get_agents?: { agents?: AgentView[]; recovered_agents?: AgentInfo[] };
-}
-
-/** One operator API event (master.proto Event); TASK_UPDATED carries the ids inside status. */
-export interface OperatorEvent {
-  type: string;
-  subscribed?: { get_state: GetState; heartbeat_interval_seconds?: number };
-  task_added?: { task: Task };
-  task_updated?: { framework_id: Id; status: TaskStatus; state: TaskState };
-  agent_added?: { agent: AgentView };
-  agent_removed?: { agent_id: Id };
-  framework_added?: { framework: FrameworkView };
-  framework_updated?: { framework: FrameworkView };
-  framework_removed?: { framework_info: FrameworkInfo };
-}
 
 export interface AgentEntry {
   id: string;

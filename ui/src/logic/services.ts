@@ -1,17 +1,7 @@
+import type { MarathonApp, QueueEntry } from '../../../src/model/marathon-api.js';
 import { taskIdPrefix } from '../../../src/model/marathon-ids.js';
 import { type Task, isTerminal } from '../../../src/model/mesos.js';
-import { type MarathonAppLike, type MarathonQueueLike, type ServiceHealth, type ServiceStatus, serviceHealth, serviceStatus, stuckReason } from './status.js';
-
-export interface MarathonApp extends MarathonAppLike {
-  id: string;
-  cpus?: number;
-  mem?: number;
-  disk?: number;
-  cmd?: string;
-  labels?: Record<string, string>;
-  version?: string;
-  lastTaskFailure?: { message?: string; state?: string; timestamp?: string; taskId?: string; host?: string };
-}
+import { type MarathonQueueLike, type ServiceHealth, type ServiceStatus, serviceHealth, serviceStatus, stuckReason } from './status.js';
 
 export interface GroupNode {
   /** Absolute path: "/" for the root, "/prod/web" for a group. */
@@ -86,24 +76,6 @@ export function tasksOfApp(tasks: Iterable<Task>, appId: string, marathonFramewo
   }
   const last = (t: Task) => t.statuses?.[t.statuses.length - 1]?.timestamp ?? 0;
   return out.sort((a, b) => Number(isTerminal(a.state)) - Number(isTerminal(b.state)) || last(b) - last(a));
-}
-
-/** An entry of Marathon's /v2/queue, as much as the status and the debug tab read. */
-export interface QueueEntry {
-  app: { id: string };
-  count: number;
-  since?: string;
-  delay?: { timeLeftSeconds?: number; overdue?: boolean };
-  processedOffersSummary?: {
-    processedOffersCount: number;
-    unusedOffersCount: number;
-    lastUnusedOfferAt?: string;
-    lastUsedOfferAt?: string;
-    rejectSummaryLastOffers?: { reason: string; declined: number; processed: number }[];
-    rejectSummaryLaunchAttempt?: { reason: string; declined: number; processed: number }[];
-  };
-  lastUnusedOfferDetail?: unknown;
-  unplaceable?: string;
 }
 
 /** The queue by app id, in the shape `serviceStatus` reads (Delayed, Waiting). */

@@ -1,3 +1,4 @@
+import type { DeclineCount, MarathonApp } from '../../../src/model/marathon-api.js';
 import { type TaskState, isTerminal } from '../../../src/model/mesos.js';
 
 /** How a state is shown: a word, a tone for colour (never colour alone) and a group for filters. */
@@ -61,19 +62,11 @@ export function frameworkShown(f: FrameworkFlags): Shown {
   return { label: 'Active', tone: 'ok' };
 }
 
-/** The part of a Marathon v2 app (with embed=apps.deployments,apps.counts,apps.lastTaskFailure) the status needs. */
-export interface MarathonAppLike {
-  instances: number;
-  tasksRunning?: number;
-  tasksStaged?: number;
-  tasksHealthy?: number;
-  tasksUnhealthy?: number;
-  deployments?: unknown[];
-  /** The app's health checks; only whether there are any matters here. */
-  healthChecks?: unknown[];
-  /** Set by the server when no agent it knows could ever hold an instance (resources, constraints). */
-  placementStatus?: { placeable?: boolean; message?: string };
-}
+/** The part of a Marathon v2 app (with embed=apps.counts,apps.deployments) the status and health read. */
+export type MarathonAppLike = Pick<
+  MarathonApp,
+  'instances' | 'tasksRunning' | 'tasksStaged' | 'tasksHealthy' | 'tasksUnhealthy' | 'deployments' | 'healthChecks' | 'placementStatus'
+>;
 
 /** The part of a Marathon /v2/queue entry the status needs. */
 export interface MarathonQueueLike {
@@ -84,7 +77,7 @@ export interface MarathonQueueLike {
   /** Why no agent could ever hold an instance (the queue entry's `unplaceable`). */
   unplaceable?: string;
   /** Declined offers by reason over the last offers (processedOffersSummary.rejectSummaryLastOffers). */
-  declined?: readonly { reason: string; declined: number; processed: number }[];
+  declined?: readonly DeclineCount[];
 }
 
 export type ServiceStatus = 'Running' | 'Deploying' | 'Delayed' | 'Waiting' | 'Recovering' | 'Suspended';
