@@ -55,8 +55,8 @@ export function Meter({ label, used, total, text }: { label: string; used: numbe
   );
 }
 
-/** A small line plot of a percentage over time. */
-export function Sparkline({ points, label }: { points: number[]; label: string }) {
+/** A small line plot of a percentage over time; with `times`, x follows time (a reload's gap shows as a gap in time). */
+export function Sparkline({ points, label, times }: { points: number[]; label: string; times?: number[] }) {
   const w = 240;
   const h = 48;
   if (points.length < 2) {
@@ -66,8 +66,10 @@ export function Sparkline({ points, label }: { points: number[]; label: string }
       </svg>
     );
   }
-  const step = w / (points.length - 1);
-  const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${(i * step).toFixed(1)},${(h - 2 - (Math.min(100, p) / 100) * (h - 4)).toFixed(1)}`).join(' ');
+  const t0 = times?.[0] ?? 0;
+  const span = (times?.[times.length - 1] ?? 0) - t0;
+  const x = (i: number) => (times && span > 0 ? (((times[i] ?? t0) - t0) / span) * w : (i * w) / (points.length - 1));
+  const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${(h - 2 - (Math.min(100, p) / 100) * (h - 4)).toFixed(1)}`).join(' ');
   const last = points[points.length - 1] ?? 0;
   return (
     <svg

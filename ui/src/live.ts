@@ -9,6 +9,8 @@ export type LinkState = { kind: 'connecting' } | { kind: 'live'; sinceMs: number
 
 const SAMPLE_EVERY_MS = 5000;
 const MAX_RETRY_MS = 15_000;
+/** localStorage key of the plot samples (one origin is one cluster). */
+const HISTORY_KEY = 'dcos-ts.dashboard.history';
 
 /**
  * The one store of cluster state: the operator API SUBSCRIBE stream (one long POST, RecordIO)
@@ -28,13 +30,26 @@ class Live {
   start(): void {
     if (this.started) return;
     this.started = true;
+    try {
+      this.history.restore(localStorage.getItem(HISTORY_KEY), Date.now());
+    } catch {
+      // storage disabled: the plots start empty
+    }
     void this.loop();
     setInterval(() => {
-      if (this.link.kind === 'live') {
-        this.history.add(Date.now(), this.model.summary());
-        this.notify();
-      }
+      if (this.link.kind === 'live') this.sample();
     }, SAMPLE_EVERY_MS);
+  }
+
+  /** One allocation sample, kept for the plots and stored so that a reload keeps the last hour. */
+  private sample(): void {
+    this.history.add(Date.now(), this.model.summary());
+    try {
+      localStorage.setItem(HISTORY_KEY, this.history.serialize());
+    } catch {
+      // storage full or disabled: the plots still work for this page
+    }
+    this.notify();
   }
 
   subscribe = (fn: () => void): (() => void) => {
@@ -95,8 +110,7 @@ class Live {
         this.model.apply(ev);
         this.failures = 0;
         this.link = { kind: 'live', sinceMs: Date.now() };
-        this.history.add(Date.now(), this.model.summary());
-        this.notify();
+        this.sample();
       } else if (this.model.apply(ev)) this.notify();
     }
   }

@@ -180,13 +180,79 @@ export interface Summary {
   frameworksActive: number;
 }
 
-/** Allocation samples over time, kept in memory for the dashboard plots; a ring of `max` samples. */
+export interface Sample {
+  atMs: number;
+  allocated: Scalars;
+  total: Scalars;
+}
+
+const HOUR_MS = 3_600_000;
+/** Version of the stored form; a different one is ignored, not misread. */
+const STORED_VERSION = 1;
+
+/**
+ * Allocation samples for the dashboard plots: a ring of at most `max` samples, none older than
+ * `windowMs` before the newest. Stored compactly (one array of numbers per sample) so that a
+ * reload restores the last hour; what is restored is checked, not trusted.
+ */
 export class History {
-  readonly samples: { atMs: number; allocated: Scalars; total: Scalars }[] = [];
-  constructor(readonly max = 720) {}
-  add(atMs: number, s: Summary): void {
+  readonly samples: Sample[] = [];
+  constructor(
+    readonly max = 720,
+    readonly windowMs = HOUR_MS,
+  ) {}
+
+  add(atMs: number, s: Pick<Summary, 'allocated' | 'total'>): void {
     this.samples.push({ atMs, allocated: { ...s.allocated }, total: { ...s.total } });
-    if (this.samples.length > this.max) this.samples.splice(0, this.samples.length - this.max);
+    this.trim(atMs);
+  }
+
+  /** Drops what is older than the window before `nowMs`, newer than `nowMs`, or beyond `max`. */
+  private trim(nowMs: number): void {
+    const from = nowMs - this.windowMs;
+    let drop = 0;
+    while (drop < this.samples.length && (this.samples[drop] as Sample).atMs <= from) drop++;
+    if (this.samples.length - drop > this.max) drop = this.samples.length - this.max;
+    if (drop > 0) this.samples.splice(0, drop);
+    while (this.samples.length > 0 && (this.samples[this.samples.length - 1] as Sample).atMs > nowMs) this.samples.pop();
+  }
+
+  serialize(): string {
+    const row = (x: Sample) => [x.atMs, ...SCALAR_NAMES.map((k) => x.allocated[k]), ...SCALAR_NAMES.map((k) => x.total[k])];
+    return JSON.stringify({ v: STORED_VERSION, samples: this.samples.map(row) });
+  }
+
+  /**
+   * Puts back the samples of `text` (from `serialize`) that fall in the last window before
+   * `nowMs` and before the samples already here, in time order, at most `max` in all. Returns
+   * how many were restored; anything malformed restores nothing.
+   */
+  restore(text: string | null | undefined, nowMs: number): number {
+    if (!text) return 0;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return 0;
+    }
+    const p = parsed as { v?: unknown; samples?: unknown };
+    if (!p || p.v !== STORED_VERSION || !Array.isArray(p.samples)) return 0;
+    const firstHere = this.samples[0]?.atMs ?? Number.POSITIVE_INFINITY;
+    const from = nowMs - this.windowMs;
+    const got: Sample[] = [];
+    for (const r of p.samples.slice(-this.max * 2)) {
+      if (!Array.isArray(r) || r.length !== 1 + 2 * SCALAR_NAMES.length || !r.every((x) => typeof x === 'number' && Number.isFinite(x))) return 0;
+      const [atMs, ...v] = r as number[];
+      if (atMs === undefined || atMs <= from || atMs > nowMs || atMs >= firstHere) continue;
+      const pick = (o: number): Scalars => ({ cpus: v[o] ?? 0, mem: v[o + 1] ?? 0, disk: v[o + 2] ?? 0, gpus: v[o + 3] ?? 0 });
+      got.push({ atMs, allocated: pick(0), total: pick(SCALAR_NAMES.length) });
+    }
+    got.sort((a, b) => a.atMs - b.atMs);
+    this.samples.unshift(...got);
+    this.trim(nowMs);
+    let kept = 0;
+    while (kept < this.samples.length && (this.samples[kept] as Sample).atMs < firstHere) kept++;
+    return kept;
   }
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodeRecord } from '../../../src/base/recordio.js';
 import type { Task } from '../../../src/model/mesos.js';
-import { ClusterModel, filterTasks, sandboxOf } from './cluster.js';
+import { ClusterModel, History, filterTasks, sandboxOf } from './cluster.js';
 import { explainError } from './errors.js';
 import { DEFAULT_FOLLOW, applyRead, nextRead, startFollow } from './log-follower.js';
 import { readRecords } from './recordio-stream.js';
@@ -229,5 +229,74 @@ describe('virtual window and error words', () => {
   test('errors say what failed and what to do', () => {
     assert.match(explainError('the event stream', undefined, '').title, /Could not reach the cluster/);
     assert.match(explainError('Marathon apps', 503, '').hint, /retries/);
+  });
+});
+
+describe('plot samples kept across a reload', () => {
+  const HOUR = 3_600_000;
+  const sum = (cpus: number) => ({ allocated: { cpus, mem: 10, disk: 0, gpus: 0 }, total: { cpus: 8, mem: 100, disk: 50, gpus: 0 } });
+
+  test('the ring keeps at most max samples and none older than the window', () => {
+    const h = new History(5, 60_000);
+    for (let i = 0; i < 8; i++) h.add(i * 1000, sum(i));
+    assert.deepEqual(
+      h.samples.map((x) => x.atMs),
+      [3000, 4000, 5000, 6000, 7000],
+    );
+    h.add(70_000, sum(1));
+    assert.deepEqual(
+      h.samples.map((x) => x.atMs),
+      [70_000],
+      'older than a minute before the newest: gone',
+    );
+  });
+
+  test('a stored hour restores into a new page, in order, before its own samples', () => {
+    const before = new History();
+    const t0 = 10 * HOUR;
+    for (let i = 0; i < 720; i++) before.add(t0 + i * 5000, sum(i % 8));
+    const text = before.serialize();
+    assert.ok(text.length < 60_000, `stored form stays small (${text.length} characters)`);
+
+    const now = t0 + 720 * 5000 + 30_000;
+    const after = new History();
+    after.add(now, sum(3)); // the new page's first sample arrives before the restore in some orders
+    const n = after.restore(text, now);
+    // The window is the hour before now: samples at or before now - 1 h are left out.
+    const expected = before.samples.filter((x) => x.atMs > now - HOUR);
+    assert.equal(n, expected.length);
+    assert.equal(after.samples.length, expected.length + 1);
+    assert.deepEqual(after.samples[0], expected[0]);
+    assert.equal(after.samples[after.samples.length - 1]?.atMs, now);
+    const times = after.samples.map((x) => x.atMs);
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+    );
+  });
+
+  test('restored samples never exceed the bound, and a day-old store restores nothing', () => {
+    const big = new History(10_000, 10 * HOUR);
+    for (let i = 0; i < 5000; i++) big.add(i * 1000, sum(1));
+    const h = new History(720);
+    assert.equal(h.restore(big.serialize(), 5000 * 1000), 720);
+    assert.equal(h.samples.length, 720);
+    assert.equal(new History().restore(big.serialize(), 5000 * 1000 + 25 * HOUR), 0);
+  });
+
+  test('malformed or foreign stores restore nothing and do not throw', () => {
+    const h = new History();
+    for (const bad of [
+      null,
+      '',
+      'not json',
+      'null',
+      '{"v":2,"samples":[]}',
+      '{"v":1,"samples":[[1,2]]}',
+      '{"v":1,"samples":[[1,"x",0,0,0,0,0,0,0]]}',
+      '{"v":1}',
+    ])
+      assert.equal(h.restore(bad, 1000), 0, String(bad));
+    assert.equal(h.samples.length, 0);
   });
 });

@@ -50,7 +50,11 @@ export function Dashboard() {
         {SCALAR_NAMES.map((k) => (
           <div className="card" key={k} data-testid={`res-${k}`}>
             <Meter label={LABEL[k]} used={s.allocated[k]} total={s.total[k]} text={`${amount(k, s.allocated[k])} of ${amount(k, s.total[k])}`} />
-            <Sparkline label={`${LABEL[k]} allocated over the last hour`} points={samples.map((x) => pct(x.allocated[k], x.total[k]))} />
+            <Sparkline
+              label={`${LABEL[k]} allocated over the last hour`}
+              points={samples.map((x) => pct(x.allocated[k], x.total[k]))}
+              times={samples.map((x) => x.atMs)}
+            />
           </div>
         ))}
       </section>
