@@ -144,6 +144,18 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
       2,
     );
     await shot('service-instances');
+
+    // The tasks screen filters by this service (Marathon's task-id prefix, Marathon's framework).
+    await page.getByRole('link', { name: 'Show in Tasks' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
+    assert.equal(await page.getByLabel('Service').inputValue(), APP);
+    await page
+      .getByTestId('task-count')
+      .getByText(/^2 of \d+ tasks$/)
+      .waitFor(SLOW);
+    await shot('tasks-by-service');
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: `Service ${APP}` }).waitFor();
   });
 
   test("a task's page shows the line the service printed", async () => {
@@ -253,7 +265,44 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
     await page.getByTestId('service-instances').getByText('2 running of 2').waitFor(SLOW);
   });
 
-  test('a service that cannot be placed: the debug tab says why, and a scale in its way offers force (409)', async () => {
+  test('a service with a health check shows Healthy on its row, its page and the dashboard', async () => {
+    const checked = '/e2e/checked';
+    const c = await fetch(`${url}/service/marathon/v2/apps`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        id: checked,
+        cmd: 'sleep 600',
+        cpus: 0.1,
+        mem: 16,
+        healthChecks: [{ protocol: 'COMMAND', command: { value: 'true' }, delaySeconds: 1, intervalSeconds: 1, gracePeriodSeconds: 10, timeoutSeconds: 5 }],
+      }),
+    });
+    assert.equal(c.status, 201);
+    await nav('Services');
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'checked', exact: true }) });
+    await row.getByTestId('service-health').getByText('Healthy', { exact: true }).waitFor(SLOW);
+    // The service without checks says so rather than looking healthy.
+    const plain = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'printer', exact: true }) });
+    await plain.getByTestId('service-health').getByText('No health checks').waitFor();
+    await shot('services-health');
+    await row.getByRole('link', { name: 'checked', exact: true }).click();
+    await page.getByTestId('service-health').getByText('Healthy', { exact: true }).waitFor(SLOW);
+    await page.getByTestId('service-health').getByText('1 healthy, 0 unhealthy of 1 running').waitFor();
+
+    await nav('Dashboard');
+    const byHealth = page.getByRole('list', { name: 'Services by health' });
+    await byHealth.getByTestId('health-Healthy').filter({ hasText: /^1$/ }).waitFor(SLOW);
+    await byHealth.getByTestId('health-No health checks').filter({ hasText: /^1$/ }).waitFor();
+    // Every component answers through the gateway: none is hard-coded.
+    for (const name of ['Gateway', 'Mesos master', 'Mesos agents', 'Marathon', 'DNS'])
+      await page.getByTestId(`component-${name}`).getByText('Healthy', { exact: true }).waitFor(SLOW);
+    await page.getByTestId('component-Mesos agents').getByText('2 active, 0 unreachable').waitFor();
+    await page.getByTestId('component-DNS').getByText('Mesos-DNS API answers').waitFor();
+    await shot('dashboard-health');
+  });
+
+  test('a service that cannot be placed: the list row and the header say why, the debug tab details it, and a scale in its way offers force (409)', async () => {
     const stuck = '/e2e/too-big';
     const c = await fetch(`${url}/service/marathon/v2/apps`, {
       method: 'POST',
@@ -261,7 +310,19 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
       body: JSON.stringify({ id: stuck, cmd: 'sleep 600', cpus: 64, mem: 32 }),
     });
     assert.equal(c.status, 201);
+    await nav('Services');
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'too-big', exact: true }) });
+    await row.getByText('Waiting', { exact: true }).waitFor(SLOW);
+    await row
+      .getByTestId('stuck-reason')
+      .getByText(/^Cannot be placed: .*cpus/i)
+      .waitFor(SLOW);
+    await shot('services-stuck');
     await page.goto(`${url}/services/app/${encodeURIComponent(stuck)}?tab=debug`);
+    await page
+      .getByTestId('service-stuck')
+      .getByText(/Cannot be placed/)
+      .waitFor(SLOW);
     await page.getByTestId('debug-queue').getByText('Instances to launch').waitFor(SLOW);
     await page.getByText('Lower the resources or loosen the constraints').waitFor(SLOW);
     await page.getByTestId('service-status').getByText('Waiting').waitFor(SLOW);
@@ -291,6 +352,13 @@ describe('services in the web UI against a real cluster with Marathon', { skip }
     const width = await page.evaluate('document.documentElement.scrollWidth');
     assert.ok(Number(width) <= 800, `no horizontal scroll at 800 px (page is ${width} px wide)`);
     await shot('service-800');
+    await nav('Services');
+    await page
+      .getByRole('row')
+      .filter({ has: page.getByRole('link', { name: 'too-big', exact: true }) })
+      .waitFor();
+    assert.ok(Number(await page.evaluate('document.documentElement.scrollWidth')) <= 800, 'the services tree fits at 800 px');
+    await shot('services-800');
     await page.goto(`${url}/services/new`);
     await page.getByLabel('Service ID').waitFor();
     assert.ok(Number(await page.evaluate('document.documentElement.scrollWidth')) <= 800, 'the form fits at 800 px');

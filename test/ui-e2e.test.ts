@@ -102,7 +102,22 @@ describe('the web UI in a browser against a real cluster', { skip }, () => {
     await page.getByTestId('nodes-active').filter({ hasText: '2' }).waitFor();
     // 2 agents × 2 cpus, nothing allocated yet.
     await page.getByTestId('res-cpus').getByText('0 cores of 4 cores').waitFor();
+    await page.getByTestId('component-Gateway').getByText('Healthy', { exact: true }).waitFor();
     await shot('dashboard-empty');
+  });
+
+  test('the last-hour plots survive a reload', async () => {
+    const plot = page.getByRole('img', { name: /^CPU allocated over the last hour/ });
+    const samples = async () => Number(/(\d+) samples/.exec((await plot.getAttribute('aria-label')) ?? '')?.[1] ?? 1);
+    // One sample when the stream opens, then one every 5 s: wait for three.
+    await page.getByRole('img', { name: /^CPU allocated over the last hour: .*, [3-9]\d* samples$/ }).waitFor({ timeout: 30_000 });
+    const before = await samples();
+    await page.reload();
+    await page.getByRole('status').getByText('Live').waitFor({ timeout: 10_000 });
+    // Restored from localStorage plus the new page's first sample; a page starting empty would
+    // need 5 s per sample to get there.
+    const after = await samples();
+    assert.ok(after > before, `the plot kept its samples across the reload (${before} before, ${after} after)`);
   });
 
   test('a task launched by a framework appears live; its page shows the line it printed', async () => {

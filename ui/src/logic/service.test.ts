@@ -274,9 +274,9 @@ describe('why a service is stuck', () => {
     assert.equal(serviceStatus(app), 'Waiting');
     assert.equal(stuckReason(app, 'Waiting'), 'Cannot be placed: no agent has 64 CPUs');
     // The queue entry's `unplaceable` alone (an older server) gives the same answer.
-    const q = queueByApp([{ app: { id: '/x' }, count: 1, unplaceable: 'needs 64 CPUs' }]).get('/x');
+    const q = queueByApp([{ app: { id: '/x' }, count: 1, unplaceable: 'No agent can ever run this app (2 agent(s) seen): cpus 64 > 2' }]).get('/x');
     assert.equal(serviceStatus(deploying, q), 'Waiting');
-    assert.equal(stuckReason(deploying, 'Waiting', q), 'Cannot be placed: needs 64 CPUs');
+    assert.equal(stuckReason(deploying, 'Waiting', q), 'Cannot be placed: no agent can ever run this app (2 agent(s) seen): cpus 64 > 2');
     // Running all it wants: not stuck, whatever the flag says.
     assert.equal(serviceStatus({ instances: 1, tasksRunning: 1, placementStatus: { placeable: false } }), 'Running');
   });

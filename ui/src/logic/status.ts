@@ -166,7 +166,7 @@ export const reasonWords = (reason: string): string => REASON_WORDS[reason] ?? r
 export function stuckReason(app: MarathonAppLike, status: ServiceStatus, queue?: MarathonQueueLike): string | undefined {
   if (status !== 'Waiting' && status !== 'Delayed') return undefined;
   const never = neverPlaceable(app, queue);
-  if (never !== undefined) return `Cannot be placed: ${never.replace(/\.$/, '')}`;
+  if (never !== undefined) return `Cannot be placed: ${lowerFirst(never.replace(/\.$/, ''))}`;
   if (status === 'Delayed') return `Backing off after failed launches: next try in ${queue?.delay?.timeLeftSeconds ?? 0} s`;
   const top = [...(queue?.declined ?? [])]
     .filter((r) => r.declined > 0)
@@ -176,4 +176,9 @@ export function stuckReason(app: MarathonAppLike, status: ServiceStatus, queue?:
   const unmatched = queue?.unmatchedOffers ?? 0;
   if (unmatched > 0) return `${unmatched} offer${unmatched === 1 ? '' : 's'} did not fit`;
   return 'No offers received yet';
+}
+
+/** "No agent can…" → "no agent can…", but "CPU…" stays. */
+function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text.charAt(0).toLowerCase() + text.slice(1) : text;
 }

@@ -109,7 +109,7 @@ export function Dashboard() {
           )}
           <Link to="/services">All services</Link>
         </section>
-        <section className="card" aria-labelledby="comp-h">
+        <section className="card wide" aria-labelledby="comp-h">
           <h2 id="comp-h">Component health</h2>
           <table className="plain">
             <tbody>

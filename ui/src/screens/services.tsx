@@ -27,7 +27,7 @@ function flatten(n: GroupNode, depth: number, out: Row[]): Row[] {
 const columns: Column<Row>[] = [
   {
     title: 'Name',
-    width: 'minmax(10rem, 3fr)',
+    width: 'minmax(8rem, 3fr)',
     cell: (r) => (
       <span style={{ paddingLeft: `${r.depth * 1.25}rem` }}>
         {r.group ? `${r.group.name}/` : r.node ? <Link to={servicePath(r.node.app.id)}>{r.node.app.id.split('/').pop()}</Link> : ''}
@@ -57,7 +57,7 @@ const columns: Column<Row>[] = [
   },
   {
     title: 'Health',
-    width: '9rem',
+    width: '10.5rem',
     cell: (r) =>
       r.node ? (
         <span title={healthDetail(r.node.app)} data-testid="service-health">
