@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -101,6 +101,54 @@ export async function pushBusybox(work: string, busybox: string, registry: strin
     const bad = Buffer.from(layer);
     bad[bad.length - 20] = (bad[bad.length - 20] ?? 0) ^ 0xff;
     writeFileSync(data, bad);
+  }
+}
+
+/** Lazily unmounts every mount under `dir` (rootfs overlays a failed test left behind). */
+export function unmountUnder(dir: string): void {
+  const targets = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((m) => m.split(' ')[1])
+    .filter((t): t is string => t?.startsWith(`${dir}/`) === true);
+  for (const t of targets.reverse()) {
+    try {
+      execFileSync('umount', ['-l', t], { stdio: 'ignore' });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/**
+ * Removes a cgroup directory tree, deepest first, killing what is left in it. A process that was
+ * just killed can keep a cgroup busy for a moment (EBUSY): the removal is retried for a while.
+ */
+export async function removeCgroupTree(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (!existsSync(dir)) return;
+    const all: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+      all.push(d);
+    };
+    walk(dir);
+    try {
+      for (const d of all) {
+        for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        execFileSync('rmdir', [d], { stdio: 'ignore' });
+      }
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

@@ -30,6 +30,8 @@ const run = promisify(execFile);
 export class RegistryImageStore implements ImageStore, ImageAdmin {
   private readonly client: RegistryClient;
   private readonly building = new Map<string, Promise<void>>();
+  /** Blob downloads in flight: tasks launched together that share a layer download it once. */
+  private readonly fetching = new Map<string, Promise<void>>();
   private readonly nowMs: () => number;
   private indexCache: ImageIndex | undefined;
   /** Serialises changes of the index (pull, load, gc). */
@@ -369,7 +371,13 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
   /** Blobs are stored only once verified, so one that exists is good. */
   private async fetchBlob(ref: ImageReference, digest: string): Promise<string> {
     const path = this.blobPath(digest);
-    if (!existsSync(path)) await this.client.blob(ref, digest, path);
+    if (existsSync(path)) return path;
+    let p = this.fetching.get(digest);
+    if (!p) {
+      p = this.client.blob(ref, digest, path).finally(() => this.fetching.delete(digest));
+      this.fetching.set(digest, p);
+    }
+    await p;
     return path;
   }
 

@@ -19,6 +19,7 @@ export const MEDIA = {
 const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+let partSeq = 0;
 
 export interface ImageReference {
   registry: string;
@@ -109,7 +110,7 @@ export class RegistryClient {
     const res = await this.request(ref, `/v2/${ref.repository}/blobs/${digest}`, {});
     if (res.status !== 200 || !res.body) throw new Error(`cannot fetch blob ${digest} of ${show(ref)}: HTTP ${res.status}`);
     const hash = createHash('sha256');
-    const tmp = `${path}.part`;
+    const tmp = `${path}.part-${process.pid}-${++partSeq}`;
     try {
       const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
       body.on('data', (d: Buffer) => hash.update(d));
