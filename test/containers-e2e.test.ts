@@ -70,7 +70,7 @@ function boot() {
 }
 
 let seq = 0;
-function runTask(command: string, o: { memMb?: number; cpus?: number; container?: ContainerInfo } = {}): { id: string; cmd: AgentCommand } {
+function runTask(command: string, o: { memMb?: number; cpus?: number; container?: ContainerInfo; user?: string } = {}): { id: string; cmd: AgentCommand } {
   const id = `t${++seq}`;
   return {
     id,
@@ -82,7 +82,7 @@ function runTask(command: string, o: { memMb?: number; cpus?: number; container?
         name: id,
         task_id: { value: id },
         agent_id: { value: 'agent-1' },
-        command: { value: command },
+        command: { value: command, ...(o.user ? { user: o.user } : {}) },
         resources: [
           { name: 'cpus', type: 'SCALAR', scalar: { value: o.cpus ?? 0.5 } },
           { name: 'mem', type: 'SCALAR', scalar: { value: o.memMb ?? 64 } },
@@ -124,6 +124,14 @@ describe('containers through the agent', () => {
     registryAddr = r.addr;
     await pushBusybox(work, busybox as string, registryAddr, 'library/busybox', '1', false);
     await pushBusybox(work, busybox as string, registryAddr, 'library/corrupt', '1', true);
+    await pushBusybox(work, busybox as string, registryAddr, 'library/app', '1', false, {
+      user: 'app',
+      workingDir: '/srv/app',
+      files: {
+        'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n',
+        'etc/group': 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n',
+      },
+    });
   });
 
   after(async () => {
@@ -190,5 +198,63 @@ describe('containers through the agent', () => {
     assert.equal(s.state, 'TASK_FAILED');
     assert.equal(s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
     assert.match(s.message ?? '', /library\/nothere:1 not found/, s.message);
+  });
+
+  const imageOf = (repo: string, extra: Record<string, unknown> = {}): ContainerInfo =>
+    ({ type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${registryAddr}/library/${repo}:1` } } }, ...extra }) as ContainerInfo;
+  async function output(t: { id: string; cmd: AgentCommand }): Promise<{ s: TaskStatus; out: string; err: string }> {
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    const read = (f: string) => (existsSync(join(sandboxOf(t.id), f)) ? readFileSync(join(sandboxOf(t.id), f), 'utf8') : '');
+    return { s, out: read('stdout'), err: read('stderr') };
+  }
+
+  test("the image's User (a name in its /etc/passwd, with its groups) and WorkingDir; the sandbox is the user's", { skip: imageSkip }, async () => {
+    const r = await output(runTask('id -u; id -g; id -G; pwd; echo hi > $MESOS_SANDBOX/written && echo wrote', { container: imageOf('app') }));
+    assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
+    assert.equal(r.out, '1000\n1000\n1000 2000\n/srv/app\nwrote\n');
+  });
+
+  test('CommandInfo.user (numeric uid:gid) overrides the image; a user the image does not know fails the launch', { skip: imageSkip }, async () => {
+    const r = await output(runTask('id -u; id -g', { container: imageOf('busybox'), user: '1234:5678' }));
+    assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
+    assert.equal(r.out, '1234\n5678\n');
+    const bad = await output(runTask('true', { container: imageOf('busybox'), user: 'nobody-here' }));
+    assert.equal(bad.s.state, 'TASK_FAILED');
+    assert.equal(bad.s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(bad.s.message ?? '', /user 'nobody-here' is not in the image's \/etc\/passwd/);
+  });
+
+  test('ContainerInfo.rlimit_info sets the task rlimits; a hard limit above the agent own fails the launch', { skip: imageSkip }, async () => {
+    const r = await output(
+      runTask('ulimit -n; ulimit -Hn; ulimit -c', {
+        container: imageOf('busybox', {
+          rlimit_info: {
+            rlimits: [
+              { type: 'RLMT_NOFILE', soft: 100, hard: 200 },
+              { type: 'RLMT_CORE', soft: 0, hard: 0 },
+            ],
+          },
+        }),
+      }),
+    );
+    assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
+    assert.equal(r.out, '100\n200\n0\n');
+    const bad = await output(
+      runTask('true', { container: imageOf('busybox', { rlimit_info: { rlimits: [{ type: 'RLMT_NOFILE', soft: 10, hard: 1 << 30 }] } }) }),
+    );
+    assert.equal(bad.s.state, 'TASK_FAILED');
+    assert.match(bad.s.message ?? '', /RLMT_NOFILE hard limit 1073741824 is above the agent's own/);
+  });
+
+  test('the default seccomp profile denies unshare with EPERM; linux_info.seccomp.unconfined lifts it', { skip: imageSkip }, async () => {
+    const cmd = 'if unshare -U true; then echo allowed; else echo denied; fi; if unshare -m true; then echo m-allowed; fi';
+    const confined = await output(runTask(cmd, { container: imageOf('busybox') }));
+    assert.equal(confined.s.state, 'TASK_FINISHED', `${JSON.stringify(confined.s)} ${confined.err}`);
+    assert.equal(confined.out, 'denied\n');
+    assert.match(confined.err, /Operation not permitted/);
+    const open = await output(runTask(cmd, { container: imageOf('busybox', { linux_info: { seccomp: { unconfined: true } } }) }));
+    assert.equal(open.s.state, 'TASK_FINISHED', `${JSON.stringify(open.s)} ${open.err}`);
+    assert.equal(open.out, 'allowed\n', 'a user namespace needs no capability: only seccomp stopped it (and CAP_SYS_ADMIN is dropped, so no mount namespace)');
   });
 });

@@ -56,6 +56,8 @@ export interface AgentOptions {
   cgroupsRoot?: string;
   /** The OCI runtime for image tasks (default crun). */
   ociRuntime?: 'crun' | 'runc';
+  /** `default` (the deny-list profile) or `unconfined` for image tasks (--seccomp). */
+  seccomp?: 'default' | 'unconfined';
   /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
   insecureRegistries?: string[];
   /** Host paths HOST_PATH volumes may use (--allowed_host_paths); none by default. */
@@ -154,6 +156,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       bundleDir: join(workDir, 'bundles'),
       images,
       runtime: opts.ociRuntime ?? 'crun',
+      seccomp: opts.seccomp ?? 'default',
       fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
       allowedHostPaths: opts.allowedHostPaths ?? [],
       upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
@@ -261,6 +264,9 @@ Flags:
                                 none where the machine does not allow them, with a warning)
   --cgroups_root=NAME           the agent's own cgroup (default dcos-ts)
   --runtime=crun|runc           the OCI runtime for tasks with an image (default crun)
+  --seccomp=default|unconfined  image tasks get a seccomp profile that denies kernel-wide system calls
+                                (modules, reboot, keyrings, bpf, ptrace, mount, unshare, ...) with EPERM
+                                (default), or none
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
   --allowed_host_paths=A,B      host directories HOST_PATH volumes may mount (default: none)
@@ -307,6 +313,8 @@ export async function runAgent(argv: string[]): Promise<void> {
   const isolation = flags.get('isolation') ?? 'cgroups';
   const ociRuntime = flags.get('runtime') ?? 'crun';
   if (ociRuntime !== 'crun' && ociRuntime !== 'runc') throw new Error(`--runtime must be crun or runc, got '${ociRuntime}'`);
+  const seccomp = flags.get('seccomp') ?? 'default';
+  if (seccomp !== 'default' && seccomp !== 'unconfined') throw new Error(`--seccomp must be default or unconfined, got '${seccomp}'`);
   if (isolation !== 'cgroups' && isolation !== 'none') throw new Error(`--isolation must be cgroups or none, got '${isolation}'`);
   const ip = flags.get('ip') ?? '127.0.0.1';
   const diskText = flags.get('container-disk-watch-interval');
@@ -331,6 +339,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     recover,
     isolation,
     ociRuntime,
+    seccomp,
     insecureRegistries: (flags.get('insecure-registries') ?? '').split(',').filter(Boolean),
     allowedHostPaths: (flags.get('allowed-host-paths') ?? '').split(',').filter(Boolean),
     enforceContainerDiskQuota: enforceDisk !== undefined && enforceDisk !== 'false',

@@ -47,7 +47,15 @@ export async function startRegistry(work: string, registryBin: string): Promise<
  * the digest, PUT the manifest). `corrupt`: the registry stores a layer whose content does not
  * match the digest the manifest names (its blob is overwritten on disk after the push).
  */
-export async function pushBusybox(work: string, busybox: string, registry: string, repo: string, tag: string, corrupt: boolean): Promise<void> {
+export async function pushBusybox(
+  work: string,
+  busybox: string,
+  registry: string,
+  repo: string,
+  tag: string,
+  corrupt: boolean,
+  extra: { user?: string; workingDir?: string; files?: Record<string, string> } = {},
+): Promise<void> {
   const dir = mkdtempSync(join(work, 'img-'));
   const rootfs = join(dir, 'rootfs');
   mkdirSync(join(rootfs, 'bin'), { recursive: true });
@@ -56,6 +64,7 @@ export async function pushBusybox(work: string, busybox: string, registry: strin
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
   // Its own layer digest: the registry stores blobs by content, and only this image's may be corrupted.
   writeFileSync(join(rootfs, 'etc', 'image-name'), `${repo}:${tag}\n`);
+  for (const [p, text] of Object.entries(extra.files ?? {})) writeFileSync(join(rootfs, p), text);
   const layerPath = join(dir, 'layer.tar.gz');
   execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
   const layer = readFileSync(layerPath);
@@ -66,7 +75,12 @@ export async function pushBusybox(work: string, busybox: string, registry: strin
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
+      config: {
+        Env: ['PATH=/bin'],
+        Cmd: ['/bin/sh'],
+        ...(extra.user ? { User: extra.user } : {}),
+        ...(extra.workingDir ? { WorkingDir: extra.workingDir } : {}),
+      },
       rootfs: { type: 'layers', diff_ids: [diffId] },
     }),
   );

@@ -3,10 +3,12 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageConfig, ImageStore } from '../../ports/images.js';
+import type { ContainerInfo } from '../../model/mesos.js';
 import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
 import { cfsQuotaUs, cpuShares } from './cgroups.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
+import { defaultSeccompProfile } from './seccomp.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 const run = promisify(execFile);
@@ -37,6 +39,27 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   /** Directory for bundles (config.json and the rootfs mount point per container). */
   bundleDir: string;
   runtime?: OciRuntimeName;
+  /** `default`: the deny-list profile of seccomp.ts for every image task; `unconfined`: none. */
+  seccomp?: 'default' | 'unconfined';
+}
+
+/** Mesos' RLimitInfo and LinuxInfo.seccomp, read from ContainerInfo (not in model/mesos.ts yet). */
+export interface RLimit {
+  type: string;
+  soft?: number;
+  hard?: number;
+}
+type ContainerExtras = ContainerInfo & {
+  rlimit_info?: { rlimits?: RLimit[] };
+  linux_info?: { seccomp?: { unconfined?: boolean; profile_name?: string } };
+};
+
+/** What the bundle needs beyond the task and the image: who runs it, where, and the seccomp profile. */
+export interface OciExtras {
+  user?: { uid: number; gid: number; additionalGids?: number[] };
+  /** The working directory inside the container (default: the sandbox). */
+  cwd?: string;
+  seccomp?: boolean;
 }
 
 const SANDBOX_IN_CONTAINER = '/mnt/mesos/sandbox';
@@ -106,8 +129,17 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
           allowedHostPaths: options.allowedHostPaths ?? [],
         });
         for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
-        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes);
-        await fs.writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+        const rootfs = join(bundle, 'rootfs');
+        const userName = spec.command.user || pulled.config.user || '';
+        const user = userName === '' ? { uid: 0, gid: 0 } : await resolveUser(userName, rootfs);
+        // As Mesos does: the sandbox belongs to the task's user, so a non-root task can write it.
+        if (user.uid !== 0) await fs.chown(spec.sandboxDir, user.uid, user.gid);
+        const cwd = pulled.config.workingDir || undefined;
+        if (cwd) await mkdirInRootfs(rootfs, cwd);
+        const extras = spec.container as ContainerExtras | undefined;
+        const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
+        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, { user, ...(cwd ? { cwd } : {}), seccomp });
+        await fs.writeFile(join(bundle, 'config.json'), serializeConfig(config));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
         await fs.rm(bundle, { recursive: true, force: true });
@@ -144,6 +176,7 @@ export function ociConfig(
   commandArgv: string[],
   cgroups: Cgroups | undefined,
   volumes: readonly VolumeMount[] = [],
+  extras: OciExtras = {},
 ): Record<string, unknown> {
   let args = commandArgv;
   if (spec.command.shell === false && !spec.command.value && (spec.command.arguments ?? []).length === 0) args = [...image.entrypoint, ...image.cmd];
@@ -162,17 +195,17 @@ export function ociConfig(
   // Without agent cgroups the memory limit goes on the runtime's own cgroup (OOM then shows only as 137).
   if (!cgroups && spec.resources?.memMb) resources.memory = { limit: Math.round(spec.resources.memMb * 1024 * 1024) };
   const cgroupsPath = cgroups ? `${cgroups.relativePath(spec.containerId)}/ctr` : `/dcos-ts/${spec.containerId}`;
-  const nofile = hardNofile();
+  const rlimits = bundleRlimits((spec.container as ContainerExtras | undefined)?.rlimit_info?.rlimits ?? []);
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: extras.user ?? { uid: 0, gid: 0 },
       args,
       env: [...env].map(([k, v]) => `${k}=${v}`),
-      cwd: SANDBOX_IN_CONTAINER,
+      cwd: extras.cwd ?? SANDBOX_IN_CONTAINER,
       capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: Math.min(nofile, 65_536) }],
+      rlimits,
       noNewPrivileges: true,
     },
     root: { path: 'rootfs', readonly: false },
@@ -194,20 +227,165 @@ export function ociConfig(
       resources,
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
       readonlyPaths: ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      ...(extras.seccomp ? { seccomp: defaultSeccompProfile() } : {}),
     },
   };
 }
 
-/** The agent's own hard RLIMIT_NOFILE (root lacks CAP_SYS_RESOURCE here: never ask for more). */
-function hardNofile(): number {
+/** RLIM_INFINITY: 2^64-1 does not fit a JS number, so it is a marker until serialisation. */
+const RLIM_INFINITY = 'RLIM_INFINITY';
+
+/** config.json text: the unlimited marker becomes the uint64 the runtimes expect. */
+export function serializeConfig(config: Record<string, unknown>): string {
+  return JSON.stringify(config, null, 2).replace(new RegExp(`"${RLIM_INFINITY}"`, 'g'), '18446744073709551615');
+}
+
+const RLIMIT_TYPES = [
+  'AS',
+  'CORE',
+  'CPU',
+  'DATA',
+  'FSIZE',
+  'LOCKS',
+  'MEMLOCK',
+  'MSGQUEUE',
+  'NICE',
+  'NOFILE',
+  'NPROC',
+  'RSS',
+  'RTPRIO',
+  'RTTIME',
+  'SIGPENDING',
+  'STACK',
+];
+/** The rows of /proc/self/limits per RLIMIT name. */
+const LIMIT_ROWS: Record<string, string> = {
+  AS: 'Max address space',
+  CORE: 'Max core file size',
+  CPU: 'Max cpu time',
+  DATA: 'Max data size',
+  FSIZE: 'Max file size',
+  LOCKS: 'Max file locks',
+  MEMLOCK: 'Max locked memory',
+  MSGQUEUE: 'Max msgqueue size',
+  NICE: 'Max nice priority',
+  NOFILE: 'Max open files',
+  NPROC: 'Max processes',
+  RSS: 'Max resident set',
+  RTPRIO: 'Max realtime priority',
+  RTTIME: 'Max realtime timeout',
+  SIGPENDING: 'Max pending signals',
+  STACK: 'Max stack size',
+};
+
+/**
+ * The bundle's rlimits: RLIMIT_NOFILE by default (no higher than the agent's own hard limit), and
+ * ContainerInfo.rlimit_info as Mesos reads it: `RLMT_<NAME>`, soft and hard both set, or both
+ * unset for unlimited. Root lacks CAP_SYS_RESOURCE on some machines, so a hard limit above the
+ * agent's own cannot be granted: that fails the launch with a message instead of inside crun.
+ */
+export function bundleRlimits(requested: readonly RLimit[], own: (name: string) => number | 'unlimited' | undefined = ownHardLimit): Record<string, unknown>[] {
+  const nofile = own('NOFILE');
+  const nofileHard = typeof nofile === 'number' ? nofile : 1024;
+  const out = new Map<string, Record<string, unknown>>([['NOFILE', { type: 'RLIMIT_NOFILE', hard: nofileHard, soft: Math.min(nofileHard, 65_536) }]]);
+  for (const r of requested) {
+    const name = typeof r?.type === 'string' ? r.type.replace(/^RLMT_/, '') : '';
+    if (!r?.type?.startsWith('RLMT_') || !RLIMIT_TYPES.includes(name))
+      throw new Error(`rlimit_info: unknown rlimit type '${String(r?.type)}' (expected RLMT_NOFILE, RLMT_NPROC, ...)`);
+    const hasSoft = r.soft !== undefined && r.soft !== null;
+    const hasHard = r.hard !== undefined && r.hard !== null;
+    if (hasSoft !== hasHard) throw new Error(`rlimit_info: ${r.type} needs both soft and hard (or neither, for unlimited)`);
+    let soft: number | string = RLIM_INFINITY;
+    let hard: number | string = RLIM_INFINITY;
+    if (hasSoft) {
+      if (!Number.isInteger(r.soft) || !Number.isInteger(r.hard) || (r.soft as number) < 0 || (r.soft as number) > (r.hard as number))
+        throw new Error(`rlimit_info: ${r.type} needs integers with 0 <= soft <= hard, got soft ${r.soft} hard ${r.hard}`);
+      soft = r.soft as number;
+      hard = r.hard as number;
+    }
+    const limit = own(name);
+    if (limit !== 'unlimited' && limit !== undefined && (hard === RLIM_INFINITY || (hard as number) > limit))
+      throw new Error(`rlimit_info: ${r.type} hard limit ${hard === RLIM_INFINITY ? 'unlimited' : hard} is above the agent's own (${limit})`);
+    out.set(name, { type: `RLIMIT_${name}`, hard, soft });
+  }
+  return [...out.values()];
+}
+
+/** The agent's own hard limit (root may lack CAP_SYS_RESOURCE: never ask for more). */
+function ownHardLimit(name: string): number | 'unlimited' | undefined {
   try {
+    const row = LIMIT_ROWS[name];
     const line = readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    const hard = Number(line?.trim().split(/\s+/)[4]);
-    if (Number.isInteger(hard) && hard > 0) return hard;
+      .find((l) => row !== undefined && l.startsWith(row));
+    const hard = line?.slice(26).trim().split(/\s+/)[1];
+    if (hard === 'unlimited') return 'unlimited';
+    const n = Number(hard);
+    return Number.isInteger(n) && n >= 0 ? n : undefined;
   } catch {
-    // fall through
+    return undefined;
   }
-  return 1024;
+}
+
+/**
+ * A task's user in its image: `uid[:gid]` numerically, or `name[:group]` looked up in the
+ * rootfs's /etc/passwd and /etc/group (with the user's supplementary groups from /etc/group).
+ */
+export async function resolveUser(user: string, rootfs: string): Promise<{ uid: number; gid: number; additionalGids?: number[] }> {
+  const [u = '', g] = user.split(':', 2);
+  const read = async (f: string): Promise<string[][]> => {
+    try {
+      return (await fs.readFile(join(rootfs, 'etc', f), 'utf8'))
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(':'));
+    } catch {
+      return [];
+    }
+  };
+  const passwd = await read('passwd');
+  let uid: number;
+  let gid: number | undefined;
+  let name: string | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const row = passwd.find((p) => p[2] === u);
+    if (row) {
+      gid = Number(row[3]);
+      name = row[0];
+    }
+  } else {
+    const row = passwd.find((p) => p[0] === u);
+    if (!row) throw new Error(`user '${u}' is not in the image's /etc/passwd`);
+    uid = Number(row[2]);
+    gid = Number(row[3]);
+    name = u;
+  }
+  const groups = await read('group');
+  if (g !== undefined && g !== '') {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const row = groups.find((x) => x[0] === g);
+      if (!row) throw new Error(`group '${g}' is not in the image's /etc/group`);
+      gid = Number(row[2]);
+    }
+  }
+  if (!Number.isInteger(uid) || uid < 0 || !Number.isInteger(gid ?? 0) || (gid ?? 0) < 0) throw new Error(`cannot resolve user '${user}' in the image`);
+  const extra = name === undefined ? [] : groups.filter((x) => (x[3] ?? '').split(',').includes(name as string)).map((x) => Number(x[2]));
+  const additionalGids = [...new Set(extra.filter((x) => Number.isInteger(x) && x !== gid))];
+  return { uid, gid: gid ?? 0, ...(additionalGids.length > 0 ? { additionalGids } : {}) };
+}
+
+/** Makes an absolute path inside the rootfs without following symlinks out of it. */
+async function mkdirInRootfs(rootfs: string, path: string): Promise<void> {
+  if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`the image's WorkingDir '${path}' is not a clean absolute path`);
+  let cur = rootfs;
+  for (const part of path.split('/').filter(Boolean)) {
+    cur = join(cur, part);
+    const st = await fs.lstat(cur).catch(() => undefined);
+    if (!st) await fs.mkdir(cur, { mode: 0o755 });
+    else if (st.isSymbolicLink())
+      return; // the runtime resolves it inside the rootfs
+    else if (!st.isDirectory()) throw new Error(`the image's WorkingDir '${path}' is not a directory`);
+  }
 }
