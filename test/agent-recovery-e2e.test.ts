@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { detectCgroups } from '../src/adapters/runtime/cgroups.js';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { getJson, waitFor } from './lib/http.js';
-import { freePort, pushBusybox, removeCgroupTree, startRegistry, unmountUnder } from './lib/images.js';
+import { cgroupDirsNamed, freePort, pushBusybox, removeCgroupTree, startRegistry, unmountUnder } from './lib/images.js';
 import { type Json, Scheduler, type TestMaster, frameworkInfo, sleep, startTestMaster, taskInfo } from './lib/mesos.js';
 
 const DCOS = resolve('dist/src/main/dcos.js');
@@ -130,7 +130,7 @@ for (const ociRuntime of runtimes) {
       await master?.stop();
       registry?.kill('SIGKILL');
       // The tasks outlive the agent by design: whatever a failed test left is killed here.
-      for (const d of cgDirs(cgRoot)) await removeCgroupTree(d);
+      for (const d of cgroupDirsNamed(cgRoot)) await removeCgroupTree(d);
       unmountUnder(work);
       rmSync(work, { recursive: true, force: true });
     });
@@ -218,12 +218,16 @@ for (const ociRuntime of runtimes) {
         100,
       );
       assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(shortCtr), 'no mount of the short container is left');
-      for (const d of cgDirs(cgRoot)) assert.ok(!existsSync(join(d, shortCtr)), `no cgroup ${join(d, shortCtr)}`);
+      await waitFor(
+        'no cgroup of the short container in any hierarchy',
+        async () => {
+          const left = cgroupDirsNamed(join(cgRoot, shortCtr)).filter((d) => existsSync(d));
+          if (left.length > 0) throw new Error(`left: ${left.join(' ')}`);
+          return true;
+        },
+        10_000,
+        100,
+      );
     });
   });
-}
-
-function cgDirs(cgRoot: string): string[] {
-  if (cgMode.kind === 'none') return [];
-  return cgMode.kind === 'v2' ? [join(cgMode.mount, cgRoot)] : [...new Set(Object.values(cgMode.mounts))].map((m) => join(m, cgRoot));
 }

@@ -18,7 +18,7 @@ import type { AgentCommand } from '../src/model/agent-protocol.js';
 import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink, ManualClock } from '../src/services/agent/fakes.js';
-import { pushBusybox, startRegistry } from './lib/images.js';
+import { cgroupDirsNamed, freePort, pushBusybox, removeCgroupTree, startRegistry } from './lib/images.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dcos-containers-e2e-'));
 const cgMode = detectCgroups();
@@ -139,8 +139,9 @@ describe('containers through the agent', () => {
     a?.runtime.close();
     registry?.kill('SIGKILL');
     if (cgMode.kind !== 'none') {
-      const dirs = cgMode.kind === 'v2' ? [join(cgMode.mount, cgRoot)] : [...new Set(Object.values(cgMode.mounts))].map((m) => join(m, cgRoot));
-      for (const d of dirs) if (existsSync(d)) rmSync(d, { recursive: true, force: true });
+      const dirs = cgroupDirsNamed(cgRoot);
+      // A container's cleanup may still be removing its cgroup: retried while busy.
+      for (const d of dirs) await removeCgroupTree(d);
     }
     for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
       const target = m.split(' ')[1];
@@ -168,6 +169,7 @@ describe('containers through the agent', () => {
     assert.match(out, /hello from [0-9a-f-]{36} pid/, 'its own UTS namespace: the hostname is the container id');
     assert.match(out, /pid 1\n/, 'its own PID namespace');
     assert.match(out, /\/mnt\/mesos\/sandbox/, 'works in the sandbox');
+    await nothingLeftOf(s);
   });
 
   test('an image task over its memory is OOM-killed and reported with REASON_CONTAINER_LIMITATION_MEMORY', { skip: imageSkip }, async () => {
@@ -223,6 +225,34 @@ describe('containers through the agent', () => {
     assert.equal(bad.s.state, 'TASK_FAILED');
     assert.equal(bad.s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
     assert.match(bad.s.message ?? '', /user 'nobody-here' is not in the image's \/etc\/passwd/);
+    // It failed after its rootfs was mounted: the mount, the bundle and the overlay dirs are gone.
+    await nothingLeftOf(bad.s);
+  });
+
+  /** A failed launch leaves no bundle, no rootfs mount, no overlay dirs and no cgroup. */
+  async function nothingLeftOf(s: TaskStatus): Promise<void> {
+    const id = s.container_status?.container_id?.value as string;
+    assert.ok(id, JSON.stringify(s));
+    const agentDir = join(work, 'agent');
+    await until(
+      'the failed container to be cleaned up',
+      () => !existsSync(join(agentDir, 'bundles', id)) && !existsSync(join(agentDir, 'images', 'containers', id)),
+      10_000,
+    );
+    assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(id), 'no mount of the container is left');
+    // Every hierarchy, also those the agent sets no limits in (an OCI runtime makes its path there too).
+    await until('no cgroup of the container in any hierarchy', () => cgroupDirsNamed(join(cgRoot, id)).every((d) => !existsSync(d)), 10_000);
+  }
+
+  test('a registry that is down fails the launch naming the registry, and leaves nothing half-made', { skip: imageSkip }, async () => {
+    const down = `127.0.0.1:${await freePort()}`;
+    const r = await output(
+      runTask('true', { container: { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${down}/library/busybox:1` } } } } }),
+    );
+    assert.equal(r.s.state, 'TASK_FAILED');
+    assert.equal(r.s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(r.s.message ?? '', new RegExp(`cannot reach registry ${down} for ${down}/library/busybox:1: ECONNREFUSED`), r.s.message);
+    await nothingLeftOf(r.s);
   });
 
   test('ContainerInfo.rlimit_info sets the task rlimits; a hard limit above the agent own fails the launch', { skip: imageSkip }, async () => {

@@ -118,6 +118,19 @@ export async function pushBusybox(
   }
 }
 
+/** Every cgroup directory named `rel` (e.g. `<root>/<container>`): each v1 hierarchy, or the v2 mount. */
+export function cgroupDirsNamed(rel: string): string[] {
+  const out = new Set<string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const point = line.slice(0, sep).split(' ')[4];
+    if ((fstype === 'cgroup' || fstype === 'cgroup2') && point) out.add(join(point, rel));
+  }
+  return [...out];
+}
+
 /** Lazily unmounts every mount under `dir` (rootfs overlays a failed test left behind). */
 export function unmountUnder(dir: string): void {
   const targets = readFileSync('/proc/self/mounts', 'utf8')
