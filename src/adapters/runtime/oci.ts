@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ImageConfig, ImageStore } from '../../ports/images.js';
+import type { ImageConfig, ImageStore, RootfsMount } from '../../ports/images.js';
 import type { ContainerInfo } from '../../model/mesos.js';
 import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
@@ -80,6 +80,19 @@ const DEFAULT_CAPS = [
   'CAP_AUDIT_WRITE',
 ];
 
+/**
+ * Run by the supervisor in place of the task: mounts the container's overlay rootfs (or copies
+ * the image and the prepared upper dir where overlayfs cannot be mounted), then execs the OCI
+ * runtime. argv: overlay options, target, lower dir, upper dir, then the runtime's argv.
+ */
+const MOUNT_AND_RUN = [
+  'mount -t overlay overlay -o "$1" "$2" 2>/dev/null || { cp -a "$3/." "$2" && cp -a "$4/." "$2"; } || exit 126',
+  'shift 4',
+  'exec "$@"',
+].join('\n');
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
 /** Where the hybrid-cgroup trap applies: a v2 mount beside v1 that holds controllers. */
 export function hybridCgroupTrap(): boolean {
   try {
@@ -118,24 +131,30 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       }
       if (spec.container?.type === 'DOCKER') throw new Error('container type DOCKER needs the docker containerizer; use type MESOS with an image');
       const bundle = bundleOf(spec.containerId);
+      let mount: RootfsMount | undefined;
       try {
         const pulled = await options.images.pull(image, { forcePull: spec.container?.docker?.force_pull_image === true });
         await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
-        await options.images.provision(pulled, spec.containerId, join(bundle, 'rootfs'));
-        await fs.mkdir(join(bundle, 'rootfs', 'mnt', 'mesos', 'sandbox'), { recursive: true });
+        const rootfs = join(bundle, 'rootfs');
+        // The overlay is mounted by the supervisor right before `crun run` and unmounted by it
+        // right after (one process spawn per container); the image's own files are read below.
+        mount = options.images.prepareMount ? await options.images.prepareMount(pulled, spec.containerId, rootfs) : undefined;
+        if (!mount) await options.images.provision(pulled, spec.containerId, rootfs);
+        const imageRoot = mount ? mount.lowerDir : rootfs;
+        const ensureDir = (path: string) => (mount ? ensureDirInUpper(mount.lowerDir, mount.upperDir, path) : mkdirInRootfs(rootfs, path));
+        await ensureDir(SANDBOX_IN_CONTAINER);
         const volumes = resolveVolumes(spec.container?.volumes ?? [], {
           sandboxDir: spec.sandboxDir,
           sandboxInContainer: SANDBOX_IN_CONTAINER,
           allowedHostPaths: options.allowedHostPaths ?? [],
         });
         for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
-        const rootfs = join(bundle, 'rootfs');
         const userName = spec.command.user || pulled.config.user || '';
-        const user = userName === '' ? { uid: 0, gid: 0 } : await resolveUser(userName, rootfs);
+        const user = userName === '' ? { uid: 0, gid: 0 } : await resolveUser(userName, imageRoot);
         // As Mesos does: the sandbox belongs to the task's user, so a non-root task can write it.
         if (user.uid !== 0) await fs.chown(spec.sandboxDir, user.uid, user.gid);
         const cwd = pulled.config.workingDir || undefined;
-        if (cwd) await mkdirInRootfs(rootfs, cwd);
+        if (cwd) await ensureDir(cwd);
         const extras = spec.container as ContainerExtras | undefined;
         const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
         const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, { user, ...(cwd ? { cwd } : {}), seccomp });
@@ -145,7 +164,14 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         await fs.rm(bundle, { recursive: true, force: true });
         throw e;
       }
-      return { argv: ociArgv(['run', '--bundle', bundle, spec.containerId]), joinCgroups: false };
+      const runArgv = ociArgv(['run', '--bundle', bundle, spec.containerId]);
+      if (!mount) return { argv: runArgv, joinCgroups: false };
+      const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
+      return {
+        argv: ['/bin/sh', '-c', MOUNT_AND_RUN, 'dcos-rootfs', opts, mount.target, mount.lowerDir, mount.upperDir, ...runArgv],
+        joinCgroups: false,
+        afterExit: `umount ${shellQuote(mount.target)} 2>/dev/null`,
+      };
     },
     signal: async (containerId, signal) => {
       if (!existsSync(bundleOf(containerId))) return;
@@ -161,8 +187,12 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
     release: async (containerId) => {
       const bundle = bundleOf(containerId);
       if (!existsSync(bundle)) return;
-      const [bin, ...args] = ociArgv(['delete', '--force', containerId]);
-      await run(bin as string, args).catch(() => {});
+      // A foreground `crun run` removed its own state when it ended; it is left only when the
+      // runtime was killed (a SIGKILL to the process group), and only then is a delete spawned.
+      if (existsSync(join(name === 'crun' ? '/run/crun' : '/run/runc', containerId))) {
+        const [bin, ...args] = ociArgv(['delete', '--force', containerId]);
+        await run(bin as string, args).catch(() => {});
+      }
       await options.images.release(containerId, join(bundle, 'rootfs'));
       await fs.rm(bundle, { recursive: true, force: true });
     },
@@ -374,6 +404,38 @@ export async function resolveUser(user: string, rootfs: string): Promise<{ uid: 
   const extra = name === undefined ? [] : groups.filter((x) => (x[3] ?? '').split(',').includes(name as string)).map((x) => Number(x[2]));
   const additionalGids = [...new Set(extra.filter((x) => Number.isInteger(x) && x !== gid))];
   return { uid, gid: gid ?? 0, ...(additionalGids.length > 0 ? { additionalGids } : {}) };
+}
+
+/**
+ * Makes an absolute directory exist in an overlay that is not mounted yet: the components the
+ * image (lower) lacks are made in the container's upper dir, their parents there with the
+ * image's modes and owners (an upper directory's attributes win in the merged view). A symlink in
+ * the image stops the walk (the runtime resolves it inside the rootfs).
+ */
+async function ensureDirInUpper(lower: string, upper: string, path: string): Promise<void> {
+  if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`'${path}' is not a clean absolute path`);
+  const parts = path.split('/').filter(Boolean);
+  let missing = parts.length;
+  for (let i = 0; i < parts.length; i++) {
+    const st = await fs.lstat(join(lower, ...parts.slice(0, i + 1))).catch(() => undefined);
+    if (!st) {
+      missing = i;
+      break;
+    }
+    if (st.isSymbolicLink()) return;
+    if (!st.isDirectory()) throw new Error(`'${path}' is not a directory in the image`);
+  }
+  if (missing === parts.length) return;
+  for (let i = 0; i < parts.length; i++) {
+    const dir = join(upper, ...parts.slice(0, i + 1));
+    if (existsSync(dir)) continue;
+    await fs.mkdir(dir, { mode: 0o755 });
+    if (i < missing) {
+      const st = await fs.stat(join(lower, ...parts.slice(0, i + 1)));
+      await fs.chmod(dir, st.mode & 0o7777);
+      await fs.chown(dir, st.uid, st.gid);
+    }
+  }
 }
 
 /** Makes an absolute path inside the rootfs without following symlinks out of it. */
