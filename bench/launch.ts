@@ -274,7 +274,11 @@ main()
       if (t?.startsWith(work)) execFileSync('umount', ['-l', t], { stdio: 'ignore' });
     }
     if (cgMode.kind !== 'none') {
-      const mounts = cgMode.kind === 'v2' ? [cgMode.mount] : [...new Set(Object.values(cgMode.mounts))];
+      // Every hierarchy: the OCI runtime makes its cgroup path in those the agent sets no limits in too.
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => / - cgroup2? /.test(l))
+        .map((l) => l.split(' ')[4] as string);
       for (const m of mounts)
         for (const r of [cgRoot, `${cgRoot}-raw`])
           if (existsSync(join(m, r))) execFileSync('find', [join(m, r), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' });
