@@ -81,17 +81,19 @@ const DEFAULT_CAPS = [
 ];
 
 /**
- * Run by the supervisor in place of the task: mounts the container's overlay rootfs (or copies
- * the image and the prepared upper dir where overlayfs cannot be mounted), then execs the OCI
- * runtime. argv: overlay options, target, lower dir, upper dir, then the runtime's argv.
+ * Run by the supervisor in place of the task, in a private mount namespace of its own
+ * (`unshare -m`): drops the hybrid v2 cgroup mount where crun needs that, mounts the container's
+ * overlay rootfs (or copies the image and the prepared upper dir where overlayfs cannot be
+ * mounted), then execs the OCI runtime. The overlay exists only in that namespace and goes away
+ * with it when the runtime exits: nobody has to unmount it, and the host never sees it.
+ * argv: hybrid|plain, overlay options, target, lower dir, upper dir, then the runtime's argv.
  */
 const MOUNT_AND_RUN = [
-  'mount -t overlay overlay -o "$1" "$2" 2>/dev/null || { cp -a "$3/." "$2" && cp -a "$4/." "$2"; } || exit 126',
-  'shift 4',
+  'if [ "$1" = hybrid ]; then umount /sys/fs/cgroup/unified || exit 125; fi',
+  'mount -t overlay overlay -o "$2" "$3" 2>/dev/null || { cp -a "$4/." "$3" && cp -a "$5/." "$3"; } || exit 126',
+  'shift 5',
   'exec "$@"',
 ].join('\n');
-
-const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Where the hybrid-cgroup trap applies: a v2 mount beside v1 that holds controllers. */
 export function hybridCgroupTrap(): boolean {
@@ -113,9 +115,13 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
   const name = options.runtime ?? 'crun';
   const unshare = findOciRuntime('unshare' as OciRuntimeName) ?? '/usr/bin/unshare';
   const wrapHybrid = name === 'crun' && hybridCgroupTrap();
-  const ociArgv = (args: string[]): string[] => {
+  const runtimeBin = (): string => {
     const bin = findOciRuntime(name);
     if (!bin) throw new Error(`the OCI runtime '${name}' is not installed (Debian package ${name})`);
+    return bin;
+  };
+  const ociArgv = (args: string[]): string[] => {
+    const bin = runtimeBin();
     if (!wrapHybrid) return [bin, ...args];
     return [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...args];
   };
@@ -164,14 +170,12 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         await fs.rm(bundle, { recursive: true, force: true });
         throw e;
       }
-      const runArgv = ociArgv(['run', '--bundle', bundle, spec.containerId]);
-      if (!mount) return { argv: runArgv, joinCgroups: false };
+      const runArgs = ['run', '--bundle', bundle, spec.containerId];
+      if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false };
       const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
-      return {
-        argv: ['/bin/sh', '-c', MOUNT_AND_RUN, 'dcos-rootfs', opts, mount.target, mount.lowerDir, mount.upperDir, ...runArgv],
-        joinCgroups: false,
-        afterExit: `umount ${shellQuote(mount.target)} 2>/dev/null`,
-      };
+      const [lower, upper] = [mount.lowerDir, mount.upperDir];
+      const wrapper = [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', MOUNT_AND_RUN, 'dcos-rootfs', wrapHybrid ? 'hybrid' : 'plain'];
+      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...runArgs], joinCgroups: false };
     },
     signal: async (containerId, signal) => {
       if (!existsSync(bundleOf(containerId))) return;

@@ -28,7 +28,7 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  */
 
 const SUPERVISOR = [
-  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; __cg="$5"; __post="$6"; shift 6',
+  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; __cg="$5"; shift 5',
   'cd "$__s" || exit 121',
   'set -f',
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
@@ -47,8 +47,6 @@ const SUPERVISOR = [
   '__c=$?',
   // The main process is gone: so is the rest of its process group (Mesos destroys the container).
   'kill -KILL -"$__p" 2>/dev/null',
-  // The container's own cleanup (an image task: unmount its rootfs), before the exit is recorded.
-  '[ -z "$__post" ] || eval "$__post"',
   'echo "$__c" >"$__d/exit_status"',
 ].join('\n');
 
@@ -98,7 +96,7 @@ export interface ProcessRuntimeOptions {
    * says whether the container joins its cgroups through the supervisor (false: the OCI runtime
    * puts it under them itself). Throws to fail the launch.
    */
-  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean; afterExit?: string }>;
+  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean }>;
   /** Extra kill step (e.g. `crun kill`) before the process group is signalled. */
   signal?: (containerId: string, signal: 'SIGTERM' | 'SIGKILL') => Promise<void>;
   /** Removes what prepare() made (bundles, rootfs mounts). */
@@ -174,7 +172,6 @@ export class ProcessRuntime implements ContainerRuntime {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
     let cgroupDirs: string[] = [];
-    let afterExit = '';
     try {
       const cg = this.options.cgroups;
       let joinCg = true;
@@ -182,7 +179,6 @@ export class ProcessRuntime implements ContainerRuntime {
         const p = await this.options.prepare(spec, argv);
         argv = p.argv;
         joinCg = p.joinCgroups;
-        afterExit = p.afterExit ?? '';
       }
       if (volumes.length > 0) {
         const unshare = findTool('unshare', 'util-linux');
@@ -203,16 +199,12 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const child = spawn(
-      '/bin/sh',
-      ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), afterExit, ...argv],
-      {
-        cwd: spec.sandboxDir,
-        env: spec.env,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
-    );
+    const child = spawn('/bin/sh', ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), ...argv], {
+      cwd: spec.sandboxDir,
+      env: spec.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const supervisorPid = child.pid;
     // Listen for the exit right away: a short task can end before launch() returns.
     let exited = false;
