@@ -4,7 +4,8 @@
  * busybox image.
  *
  * - raw crun: `crun run --bundle <b> <id>` on a prepared bundle (a copied rootfs, no overlay),
- *   with the same hybrid-cgroup wrapper the agent uses where the machine needs it.
+ *   with the same hybrid-cgroup wrapper the agent uses where the machine needs it; once with a
+ *   minimal config.json, once with the agent's own (ociConfig: all mounts, limits, seccomp).
  * - agent (OCI): the real Agent service and Mesos containerizer in this process (RealClock, a
  *   fake master link that acknowledges at once), the image loaded into its cache from a
  *   `docker save` archive; from RUN_TASK to the terminal status update the agent sends.
