@@ -21,7 +21,7 @@ import { Random } from '../src/base/random.js';
 import type { CommandURI, ContainerInfo, TaskInfo, TaskStatus, Volume } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink } from '../src/services/agent/fakes.js';
-import { freePort, pushBusybox, startRegistry } from './lib/images.js';
+import { cgroupDirsNamed, freePort, pushBusybox, removeCgroupTree, startRegistry } from './lib/images.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dcos-agent-e2e-'));
 const workDir = join(work, 'agent');
@@ -202,44 +202,10 @@ after(async () => {
     }
   }
   if (cgMode.kind !== 'none') {
-    const dirs = cgMode.kind === 'v2' ? [join(cgMode.mount, cgRoot)] : [...new Set(Object.values(cgMode.mounts))].map((m) => join(m, cgRoot));
-    for (const d of dirs) await removeCgroupTree(d);
+    for (const d of cgroupDirsNamed(cgRoot)) await removeCgroupTree(d);
   }
   rmSync(work, { recursive: true, force: true });
 });
-
-/**
- * Removes a cgroup directory tree, deepest first. A process that was just killed can keep a
- * cgroup busy for a moment (EBUSY): whatever is left is killed and the removal retried for a while.
- */
-async function removeCgroupTree(dir: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (!existsSync(dir)) return;
-    const all: string[] = [];
-    const walk = (d: string): void => {
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-      all.push(d);
-    };
-    walk(dir);
-    try {
-      for (const d of all) {
-        for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        execFileSync('rmdir', [d], { stdio: 'ignore' });
-      }
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe('health checks', () => {
   test('HTTP: healthy while the server answers, then unhealthy; after consecutive_failures the task is killed, TASK_KILLED healthy false', async () => {

@@ -18,7 +18,7 @@ import type { AgentCommand } from '../src/model/agent-protocol.js';
 import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink, ManualClock } from '../src/services/agent/fakes.js';
-import { pushBusybox, startRegistry } from './lib/images.js';
+import { cgroupDirsNamed, freePort, pushBusybox, removeCgroupTree, startRegistry } from './lib/images.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dcos-containers-e2e-'));
 const cgMode = detectCgroups();
@@ -70,7 +70,7 @@ function boot() {
 }
 
 let seq = 0;
-function runTask(command: string, o: { memMb?: number; cpus?: number; container?: ContainerInfo } = {}): { id: string; cmd: AgentCommand } {
+function runTask(command: string, o: { memMb?: number; cpus?: number; container?: ContainerInfo; user?: string } = {}): { id: string; cmd: AgentCommand } {
   const id = `t${++seq}`;
   return {
     id,
@@ -82,7 +82,7 @@ function runTask(command: string, o: { memMb?: number; cpus?: number; container?
         name: id,
         task_id: { value: id },
         agent_id: { value: 'agent-1' },
-        command: { value: command },
+        command: { value: command, ...(o.user ? { user: o.user } : {}) },
         resources: [
           { name: 'cpus', type: 'SCALAR', scalar: { value: o.cpus ?? 0.5 } },
           { name: 'mem', type: 'SCALAR', scalar: { value: o.memMb ?? 64 } },
@@ -124,6 +124,14 @@ describe('containers through the agent', () => {
     registryAddr = r.addr;
     await pushBusybox(work, busybox as string, registryAddr, 'library/busybox', '1', false);
     await pushBusybox(work, busybox as string, registryAddr, 'library/corrupt', '1', true);
+    await pushBusybox(work, busybox as string, registryAddr, 'library/app', '1', false, {
+      user: 'app',
+      workingDir: '/srv/app',
+      files: {
+        'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n',
+        'etc/group': 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n',
+      },
+    });
   });
 
   after(async () => {
@@ -131,8 +139,9 @@ describe('containers through the agent', () => {
     a?.runtime.close();
     registry?.kill('SIGKILL');
     if (cgMode.kind !== 'none') {
-      const dirs = cgMode.kind === 'v2' ? [join(cgMode.mount, cgRoot)] : [...new Set(Object.values(cgMode.mounts))].map((m) => join(m, cgRoot));
-      for (const d of dirs) if (existsSync(d)) rmSync(d, { recursive: true, force: true });
+      const dirs = cgroupDirsNamed(cgRoot);
+      // A container's cleanup may still be removing its cgroup: retried while busy.
+      for (const d of dirs) await removeCgroupTree(d);
     }
     for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
       const target = m.split(' ')[1];
@@ -160,6 +169,7 @@ describe('containers through the agent', () => {
     assert.match(out, /hello from [0-9a-f-]{36} pid/, 'its own UTS namespace: the hostname is the container id');
     assert.match(out, /pid 1\n/, 'its own PID namespace');
     assert.match(out, /\/mnt\/mesos\/sandbox/, 'works in the sandbox');
+    await nothingLeftOf(s);
   });
 
   test('an image task over its memory is OOM-killed and reported with REASON_CONTAINER_LIMITATION_MEMORY', { skip: imageSkip }, async () => {
@@ -190,5 +200,91 @@ describe('containers through the agent', () => {
     assert.equal(s.state, 'TASK_FAILED');
     assert.equal(s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
     assert.match(s.message ?? '', /library\/nothere:1 not found/, s.message);
+  });
+
+  const imageOf = (repo: string, extra: Record<string, unknown> = {}): ContainerInfo =>
+    ({ type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${registryAddr}/library/${repo}:1` } } }, ...extra }) as ContainerInfo;
+  async function output(t: { id: string; cmd: AgentCommand }): Promise<{ s: TaskStatus; out: string; err: string }> {
+    a.link.push(t.cmd);
+    const s = await finalStatus(t.id);
+    const read = (f: string) => (existsSync(join(sandboxOf(t.id), f)) ? readFileSync(join(sandboxOf(t.id), f), 'utf8') : '');
+    return { s, out: read('stdout'), err: read('stderr') };
+  }
+
+  test("the image's User (a name in its /etc/passwd, with its groups) and WorkingDir; the sandbox is the user's", { skip: imageSkip }, async () => {
+    const r = await output(runTask('id -u; id -g; id -G; pwd; echo hi > $MESOS_SANDBOX/written && echo wrote', { container: imageOf('app') }));
+    assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
+    assert.equal(r.out, '1000\n1000\n1000 2000\n/srv/app\nwrote\n');
+  });
+
+  test('CommandInfo.user (numeric uid:gid) overrides the image; a user the image does not know fails the launch', { skip: imageSkip }, async () => {
+    const r = await output(runTask('id -u; id -g', { container: imageOf('busybox'), user: '1234:5678' }));
+    assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
+    assert.equal(r.out, '1234\n5678\n');
+    const bad = await output(runTask('true', { container: imageOf('busybox'), user: 'nobody-here' }));
+    assert.equal(bad.s.state, 'TASK_FAILED');
+    assert.equal(bad.s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(bad.s.message ?? '', /user 'nobody-here' is not in the image's \/etc\/passwd/);
+    // It failed after its rootfs was mounted: the mount, the bundle and the overlay dirs are gone.
+    await nothingLeftOf(bad.s);
+  });
+
+  /** A failed launch leaves no bundle, no rootfs mount, no overlay dirs and no cgroup. */
+  async function nothingLeftOf(s: TaskStatus): Promise<void> {
+    const id = s.container_status?.container_id?.value as string;
+    assert.ok(id, JSON.stringify(s));
+    const agentDir = join(work, 'agent');
+    await until(
+      'the failed container to be cleaned up',
+      () => !existsSync(join(agentDir, 'bundles', id)) && !existsSync(join(agentDir, 'images', 'containers', id)),
+      10_000,
+    );
+    assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(id), 'no mount of the container is left');
+    // Every hierarchy, also those the agent sets no limits in (an OCI runtime makes its path there too).
+    await until('no cgroup of the container in any hierarchy', () => cgroupDirsNamed(join(cgRoot, id)).every((d) => !existsSync(d)), 10_000);
+  }
+
+  test('a registry that is down fails the launch naming the registry, and leaves nothing half-made', { skip: imageSkip }, async () => {
+    const down = `127.0.0.1:${await freePort()}`;
+    const r = await output(
+      runTask('true', { container: { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${down}/library/busybox:1` } } } } }),
+    );
+    assert.equal(r.s.state, 'TASK_FAILED');
+    assert.equal(r.s.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(r.s.message ?? '', new RegExp(`cannot reach registry ${down} for ${down}/library/busybox:1: ECONNREFUSED`), r.s.message);
+    await nothingLeftOf(r.s);
+  });
+
+  test('ContainerInfo.rlimit_info sets the task rlimits; a hard limit above the agent own fails the launch', { skip: imageSkip }, async () => {
+    const r = await output(
+      runTask('ulimit -n; ulimit -Hn; ulimit -c', {
+        container: imageOf('busybox', {
+          rlimit_info: {
+            rlimits: [
+              { type: 'RLMT_NOFILE', soft: 100, hard: 200 },
+              { type: 'RLMT_CORE', soft: 0, hard: 0 },
+            ],
+          },
+        }),
+      }),
+    );
+    assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
+    assert.equal(r.out, '100\n200\n0\n');
+    const bad = await output(
+      runTask('true', { container: imageOf('busybox', { rlimit_info: { rlimits: [{ type: 'RLMT_NOFILE', soft: 10, hard: 1 << 30 }] } }) }),
+    );
+    assert.equal(bad.s.state, 'TASK_FAILED');
+    assert.match(bad.s.message ?? '', /RLMT_NOFILE hard limit 1073741824 is above the agent's own/);
+  });
+
+  test('the default seccomp profile denies unshare with EPERM; linux_info.seccomp.unconfined lifts it', { skip: imageSkip }, async () => {
+    const cmd = 'if unshare -U true; then echo allowed; else echo denied; fi; if unshare -m true; then echo m-allowed; fi';
+    const confined = await output(runTask(cmd, { container: imageOf('busybox') }));
+    assert.equal(confined.s.state, 'TASK_FINISHED', `${JSON.stringify(confined.s)} ${confined.err}`);
+    assert.equal(confined.out, 'denied\n');
+    assert.match(confined.err, /Operation not permitted/);
+    const open = await output(runTask(cmd, { container: imageOf('busybox', { linux_info: { seccomp: { unconfined: true } } }) }));
+    assert.equal(open.s.state, 'TASK_FINISHED', `${JSON.stringify(open.s)} ${open.err}`);
+    assert.equal(open.out, 'allowed\n', 'a user namespace needs no capability: only seccomp stopped it (and CAP_SYS_ADMIN is dropped, so no mount namespace)');
   });
 });

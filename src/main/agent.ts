@@ -9,6 +9,7 @@ import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
 import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
+import { loadDockerConfig, type RegistryCredentials } from '../adapters/runtime/registry-client.js';
 import { createMesosContainerizer } from '../adapters/runtime/oci.js';
 import { CgroupStatsSource } from '../adapters/runtime/container-stats.js';
 import { ExecSessions } from '../adapters/runtime/exec.js';
@@ -56,6 +57,10 @@ export interface AgentOptions {
   cgroupsRoot?: string;
   /** The OCI runtime for image tasks (default crun). */
   ociRuntime?: 'crun' | 'runc';
+  /** `default` (the deny-list profile) or `unconfined` for image tasks (--seccomp). */
+  seccomp?: 'default' | 'unconfined';
+  /** Registry credentials (--docker_config: a docker config.json path, or its JSON). */
+  dockerConfig?: string;
   /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
   insecureRegistries?: string[];
   /** Host paths HOST_PATH volumes may use (--allowed_host_paths); none by default. */
@@ -136,6 +141,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     attributes = a;
   }
 
+  const credentials: RegistryCredentials = opts.dockerConfig ? await loadDockerConfig(opts.dockerConfig) : {};
+  if (opts.dockerConfig) log('info', `registry credentials for ${Object.keys(credentials).join(', ') || 'no registry'} from --docker_config`);
   // Listen first: with port 0 the agent must know its port before it registers.
   const router = new Router();
   const http = await serveHttp(router, opts.port ?? 5051, ip, log);
@@ -144,7 +151,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
   const clock = new RealClock();
   const cg = cgroupsOption(opts, log);
-  const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], nowMs: () => clock.nowMs() });
+  const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], credentials, nowMs: () => clock.nowMs() });
   const runtime =
     opts.runtime ??
     createMesosContainerizer({
@@ -154,6 +161,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       bundleDir: join(workDir, 'bundles'),
       images,
       runtime: opts.ociRuntime ?? 'crun',
+      seccomp: opts.seccomp ?? 'default',
       fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
       allowedHostPaths: opts.allowedHostPaths ?? [],
       upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
@@ -261,6 +269,10 @@ Flags:
                                 none where the machine does not allow them, with a warning)
   --cgroups_root=NAME           the agent's own cgroup (default dcos-ts)
   --runtime=crun|runc           the OCI runtime for tasks with an image (default crun)
+  --seccomp=default|unconfined  image tasks get a seccomp profile that denies kernel-wide system calls
+                                (modules, reboot, keyrings, bpf, ptrace, mount, unshare, ...) with EPERM
+                                (default), or none
+  --docker_config=PATH|JSON     registry credentials: a docker config.json ({"auths":{"host:port":{"auth":...}}})
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
   --allowed_host_paths=A,B      host directories HOST_PATH volumes may mount (default: none)
@@ -307,6 +319,8 @@ export async function runAgent(argv: string[]): Promise<void> {
   const isolation = flags.get('isolation') ?? 'cgroups';
   const ociRuntime = flags.get('runtime') ?? 'crun';
   if (ociRuntime !== 'crun' && ociRuntime !== 'runc') throw new Error(`--runtime must be crun or runc, got '${ociRuntime}'`);
+  const seccomp = flags.get('seccomp') ?? 'default';
+  if (seccomp !== 'default' && seccomp !== 'unconfined') throw new Error(`--seccomp must be default or unconfined, got '${seccomp}'`);
   if (isolation !== 'cgroups' && isolation !== 'none') throw new Error(`--isolation must be cgroups or none, got '${isolation}'`);
   const ip = flags.get('ip') ?? '127.0.0.1';
   const diskText = flags.get('container-disk-watch-interval');
@@ -331,6 +345,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     recover,
     isolation,
     ociRuntime,
+    seccomp,
+    ...(flags.get('docker-config') !== undefined ? { dockerConfig: flags.get('docker-config') as string } : {}),
     insecureRegistries: (flags.get('insecure-registries') ?? '').split(',').filter(Boolean),
     allowedHostPaths: (flags.get('allowed-host-paths') ?? '').split(',').filter(Boolean),
     enforceContainerDiskQuota: enforceDisk !== undefined && enforceDisk !== 'false',

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -47,7 +47,15 @@ export async function startRegistry(work: string, registryBin: string): Promise<
  * the digest, PUT the manifest). `corrupt`: the registry stores a layer whose content does not
  * match the digest the manifest names (its blob is overwritten on disk after the push).
  */
-export async function pushBusybox(work: string, busybox: string, registry: string, repo: string, tag: string, corrupt: boolean): Promise<void> {
+export async function pushBusybox(
+  work: string,
+  busybox: string,
+  registry: string,
+  repo: string,
+  tag: string,
+  corrupt: boolean,
+  extra: { user?: string; workingDir?: string; files?: Record<string, string> } = {},
+): Promise<void> {
   const dir = mkdtempSync(join(work, 'img-'));
   const rootfs = join(dir, 'rootfs');
   mkdirSync(join(rootfs, 'bin'), { recursive: true });
@@ -56,6 +64,7 @@ export async function pushBusybox(work: string, busybox: string, registry: strin
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'mnt/mesos/sandbox']) mkdirSync(join(rootfs, d), { recursive: true });
   // Its own layer digest: the registry stores blobs by content, and only this image's may be corrupted.
   writeFileSync(join(rootfs, 'etc', 'image-name'), `${repo}:${tag}\n`);
+  for (const [p, text] of Object.entries(extra.files ?? {})) writeFileSync(join(rootfs, p), text);
   const layerPath = join(dir, 'layer.tar.gz');
   execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
   const layer = readFileSync(layerPath);
@@ -66,7 +75,12 @@ export async function pushBusybox(work: string, busybox: string, registry: strin
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
+      config: {
+        Env: ['PATH=/bin'],
+        Cmd: ['/bin/sh'],
+        ...(extra.user ? { User: extra.user } : {}),
+        ...(extra.workingDir ? { WorkingDir: extra.workingDir } : {}),
+      },
       rootfs: { type: 'layers', diff_ids: [diffId] },
     }),
   );
@@ -101,6 +115,67 @@ export async function pushBusybox(work: string, busybox: string, registry: strin
     const bad = Buffer.from(layer);
     bad[bad.length - 20] = (bad[bad.length - 20] ?? 0) ^ 0xff;
     writeFileSync(data, bad);
+  }
+}
+
+/** Every cgroup directory named `rel` (e.g. `<root>/<container>`): each v1 hierarchy, or the v2 mount. */
+export function cgroupDirsNamed(rel: string): string[] {
+  const out = new Set<string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const point = line.slice(0, sep).split(' ')[4];
+    if ((fstype === 'cgroup' || fstype === 'cgroup2') && point) out.add(join(point, rel));
+  }
+  return [...out];
+}
+
+/** Lazily unmounts every mount under `dir` (rootfs overlays a failed test left behind). */
+export function unmountUnder(dir: string): void {
+  const targets = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((m) => m.split(' ')[1])
+    .filter((t): t is string => t?.startsWith(`${dir}/`) === true);
+  for (const t of targets.reverse()) {
+    try {
+      execFileSync('umount', ['-l', t], { stdio: 'ignore' });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/**
+ * Removes a cgroup directory tree, deepest first, killing what is left in it. A process that was
+ * just killed can keep a cgroup busy for a moment (EBUSY): the removal is retried for a while.
+ */
+export async function removeCgroupTree(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (!existsSync(dir)) return;
+    const all: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+      all.push(d);
+    };
+    walk(dir);
+    try {
+      for (const d of all) {
+        for (const pid of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        execFileSync('rmdir', [d], { stdio: 'ignore' });
+      }
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

@@ -75,6 +75,19 @@ function v1Mounts(): Map<string, string> {
   return out;
 }
 
+/** Mount points of every cgroup hierarchy, v1 and v2 (a hybrid machine has both). */
+function allHierarchies(): string[] {
+  const out = new Set<string>();
+  for (const line of readText('/proc/self/mountinfo').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const type = line.slice(sep + 3).split(' ')[0];
+    if ((type === 'cgroup' || type === 'cgroup2') && left[3] === '/' && left[4]) out.add(left[4]);
+  }
+  return [...out];
+}
+
 export class Cgroups {
   constructor(
     readonly mode: Exclude<CgroupMode, { kind: 'none' }>,
@@ -165,7 +178,11 @@ export class Cgroups {
 
   /** Kills whatever is left in the container's cgroups and removes them (quiet when missing). */
   async remove(containerId: string): Promise<void> {
-    for (const dir of this.dirs(containerId)) {
+    // On v1 an OCI runtime also makes <root>/<id>/ctr in the hierarchies the agent does not
+    // limit (blkio, devices, freezer, cpuset, name=systemd, and runc the hybrid v2 mount) and
+    // removes only its leaf: the parents there are the agent's to remove too.
+    const others = this.mode.kind === 'v1' ? allHierarchies().map((m) => join(m, this.root, containerId)) : [];
+    for (const dir of new Set([...this.dirs(containerId), ...others])) {
       if (!existsSync(dir)) continue;
       const all = (await subtree(dir)).reverse(); // leaves first
       const deadline = Date.now() + REMOVE_WAIT_MS;

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageAdmin, ImageGcPolicy, ImageGcResult, ImageSummary } from '../../ports/image-admin.js';
-import type { ImageConfig, ImageStore, PulledImage } from '../../ports/images.js';
+import type { ImageConfig, ImageStore, PulledImage, RootfsMount } from '../../ports/images.js';
 import { type ImageReference, MEDIA, RegistryClient, type RegistryClientOptions, parseReference } from './registry-client.js';
 import { TarArchive } from './tar-reader.js';
 
@@ -30,6 +30,8 @@ const run = promisify(execFile);
 export class RegistryImageStore implements ImageStore, ImageAdmin {
   private readonly client: RegistryClient;
   private readonly building = new Map<string, Promise<void>>();
+  /** Blob downloads in flight: tasks launched together that share a layer download it once. */
+  private readonly fetching = new Map<string, Promise<void>>();
   private readonly nowMs: () => number;
   private indexCache: ImageIndex | undefined;
   /** Serialises changes of the index (pull, load, gc). */
@@ -70,6 +72,15 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
   }
 
   async provision(image: PulledImage, containerId: string, targetDir: string): Promise<void> {
+    const m = await this.prepareMount(image, containerId, targetDir);
+    try {
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${m.lowerDir},upperdir=${m.upperDir},workdir=${m.workDir}`, targetDir]);
+    } catch {
+      await run('cp', ['-a', `${m.lowerDir}/.`, targetDir]);
+    }
+  }
+
+  async prepareMount(image: PulledImage, containerId: string, targetDir: string): Promise<RootfsMount> {
     const lower = this.rootfsDir(image.manifestDigest);
     const own = join(this.dir, 'containers', containerId);
     await fs.mkdir(join(own, 'upper'), { recursive: true });
@@ -77,15 +88,12 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
     await fs.mkdir(targetDir, { recursive: true });
     // Marks the image in use until release(): gc() never removes it meanwhile.
     await fs.writeFile(join(own, 'image'), image.manifestDigest);
-    try {
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(own, 'upper')},workdir=${join(own, 'work')}`, targetDir]);
-    } catch {
-      await run('cp', ['-a', `${lower}/.`, targetDir]);
-    }
+    return { lowerDir: lower, upperDir: join(own, 'upper'), workDir: join(own, 'work'), target: targetDir };
   }
 
   async release(containerId: string, targetDir: string): Promise<void> {
-    await run('umount', [targetDir]).catch(() => {});
+    // The container's supervisor normally unmounted it already: no umount process then.
+    if (isMountPoint(targetDir)) await run('umount', [targetDir]).catch(() => {});
     await fs.rm(targetDir, { recursive: true, force: true });
     await fs.rm(join(this.dir, 'containers', containerId), { recursive: true, force: true });
   }
@@ -369,7 +377,13 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
   /** Blobs are stored only once verified, so one that exists is good. */
   private async fetchBlob(ref: ImageReference, digest: string): Promise<string> {
     const path = this.blobPath(digest);
-    if (!existsSync(path)) await this.client.blob(ref, digest, path);
+    if (existsSync(path)) return path;
+    let p = this.fetching.get(digest);
+    if (!p) {
+      p = this.client.blob(ref, digest, path).finally(() => this.fetching.delete(digest));
+      this.fetching.set(digest, p);
+    }
+    await p;
     return path;
   }
 
@@ -496,6 +510,21 @@ function safeJoin(dir: string, rel: string): string | undefined {
   if (rel === '') return dir;
   if (rel.split('/').some((p) => p === '..')) return undefined;
   return join(dir, rel);
+}
+
+/** Whether `path` is a mount point of this mount namespace (/proc/self/mountinfo; octal escapes decoded). */
+export function isMountPoint(path: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return true; // cannot tell: let umount decide
+  }
+  for (const line of text.split('\n')) {
+    const point = line.split(' ')[4];
+    if (point && point.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))) === path) return true;
+  }
+  return false;
 }
 
 function parseConfig(text: string, digest: string): ImageConfig {

@@ -2,11 +2,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ImageConfig, ImageStore } from '../../ports/images.js';
+import type { ImageConfig, ImageStore, RootfsMount } from '../../ports/images.js';
+import type { ContainerInfo } from '../../model/mesos.js';
 import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
 import { cfsQuotaUs, cpuShares } from './cgroups.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
+import { defaultSeccompProfile } from './seccomp.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 const run = promisify(execFile);
@@ -37,6 +39,27 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   /** Directory for bundles (config.json and the rootfs mount point per container). */
   bundleDir: string;
   runtime?: OciRuntimeName;
+  /** `default`: the deny-list profile of seccomp.ts for every image task; `unconfined`: none. */
+  seccomp?: 'default' | 'unconfined';
+}
+
+/** Mesos' RLimitInfo and LinuxInfo.seccomp, read from ContainerInfo (not in model/mesos.ts yet). */
+export interface RLimit {
+  type: string;
+  soft?: number;
+  hard?: number;
+}
+type ContainerExtras = ContainerInfo & {
+  rlimit_info?: { rlimits?: RLimit[] };
+  linux_info?: { seccomp?: { unconfined?: boolean; profile_name?: string } };
+};
+
+/** What the bundle needs beyond the task and the image: who runs it, where, and the seccomp profile. */
+export interface OciExtras {
+  user?: { uid: number; gid: number; additionalGids?: number[] };
+  /** The working directory inside the container (default: the sandbox). */
+  cwd?: string;
+  seccomp?: boolean;
 }
 
 const SANDBOX_IN_CONTAINER = '/mnt/mesos/sandbox';
@@ -56,6 +79,21 @@ const DEFAULT_CAPS = [
   'CAP_KILL',
   'CAP_AUDIT_WRITE',
 ];
+
+/**
+ * Run by the supervisor in place of the task, in a private mount namespace of its own
+ * (`unshare -m`): drops the hybrid v2 cgroup mount where crun needs that, mounts the container's
+ * overlay rootfs (or copies the image and the prepared upper dir where overlayfs cannot be
+ * mounted), then execs the OCI runtime. The overlay exists only in that namespace and goes away
+ * with it when the runtime exits: nobody has to unmount it, and the host never sees it.
+ * argv: hybrid|plain, overlay options, target, lower dir, upper dir, then the runtime's argv.
+ */
+const MOUNT_AND_RUN = [
+  'if [ "$1" = hybrid ]; then umount /sys/fs/cgroup/unified || exit 125; fi',
+  'mount -t overlay overlay -o "$2" "$3" 2>/dev/null || { cp -a "$4/." "$3" && cp -a "$5/." "$3"; } || exit 126',
+  'shift 5',
+  'exec "$@"',
+].join('\n');
 
 /** Where the hybrid-cgroup trap applies: a v2 mount beside v1 that holds controllers. */
 export function hybridCgroupTrap(): boolean {
@@ -77,9 +115,13 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
   const name = options.runtime ?? 'crun';
   const unshare = findOciRuntime('unshare' as OciRuntimeName) ?? '/usr/bin/unshare';
   const wrapHybrid = name === 'crun' && hybridCgroupTrap();
-  const ociArgv = (args: string[]): string[] => {
+  const runtimeBin = (): string => {
     const bin = findOciRuntime(name);
     if (!bin) throw new Error(`the OCI runtime '${name}' is not installed (Debian package ${name})`);
+    return bin;
+  };
+  const ociArgv = (args: string[]): string[] => {
+    const bin = runtimeBin();
     if (!wrapHybrid) return [bin, ...args];
     return [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...args];
   };
@@ -95,25 +137,45 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       }
       if (spec.container?.type === 'DOCKER') throw new Error('container type DOCKER needs the docker containerizer; use type MESOS with an image');
       const bundle = bundleOf(spec.containerId);
+      let mount: RootfsMount | undefined;
       try {
         const pulled = await options.images.pull(image, { forcePull: spec.container?.docker?.force_pull_image === true });
         await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
-        await options.images.provision(pulled, spec.containerId, join(bundle, 'rootfs'));
-        await fs.mkdir(join(bundle, 'rootfs', 'mnt', 'mesos', 'sandbox'), { recursive: true });
+        const rootfs = join(bundle, 'rootfs');
+        // The overlay is mounted by the supervisor right before `crun run` and unmounted by it
+        // right after (one process spawn per container); the image's own files are read below.
+        mount = options.images.prepareMount ? await options.images.prepareMount(pulled, spec.containerId, rootfs) : undefined;
+        if (!mount) await options.images.provision(pulled, spec.containerId, rootfs);
+        const imageRoot = mount ? mount.lowerDir : rootfs;
+        const ensureDir = (path: string) => (mount ? ensureDirInUpper(mount.lowerDir, mount.upperDir, path) : mkdirInRootfs(rootfs, path));
+        await ensureDir(SANDBOX_IN_CONTAINER);
         const volumes = resolveVolumes(spec.container?.volumes ?? [], {
           sandboxDir: spec.sandboxDir,
           sandboxInContainer: SANDBOX_IN_CONTAINER,
           allowedHostPaths: options.allowedHostPaths ?? [],
         });
         for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
-        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes);
-        await fs.writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+        const userName = spec.command.user || pulled.config.user || '';
+        const user = userName === '' ? { uid: 0, gid: 0 } : await resolveUser(userName, imageRoot);
+        // As Mesos does: the sandbox belongs to the task's user, so a non-root task can write it.
+        if (user.uid !== 0) await fs.chown(spec.sandboxDir, user.uid, user.gid);
+        const cwd = pulled.config.workingDir || undefined;
+        if (cwd) await ensureDir(cwd);
+        const extras = spec.container as ContainerExtras | undefined;
+        const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
+        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, { user, ...(cwd ? { cwd } : {}), seccomp });
+        await fs.writeFile(join(bundle, 'config.json'), serializeConfig(config));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
         await fs.rm(bundle, { recursive: true, force: true });
         throw e;
       }
-      return { argv: ociArgv(['run', '--bundle', bundle, spec.containerId]), joinCgroups: false };
+      const runArgs = ['run', '--bundle', bundle, spec.containerId];
+      if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false };
+      const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
+      const [lower, upper] = [mount.lowerDir, mount.upperDir];
+      const wrapper = [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', MOUNT_AND_RUN, 'dcos-rootfs', wrapHybrid ? 'hybrid' : 'plain'];
+      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...runArgs], joinCgroups: false };
     },
     signal: async (containerId, signal) => {
       if (!existsSync(bundleOf(containerId))) return;
@@ -129,8 +191,12 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
     release: async (containerId) => {
       const bundle = bundleOf(containerId);
       if (!existsSync(bundle)) return;
-      const [bin, ...args] = ociArgv(['delete', '--force', containerId]);
-      await run(bin as string, args).catch(() => {});
+      // A foreground `crun run` removed its own state when it ended; it is left only when the
+      // runtime was killed (a SIGKILL to the process group), and only then is a delete spawned.
+      if (existsSync(join(name === 'crun' ? '/run/crun' : '/run/runc', containerId))) {
+        const [bin, ...args] = ociArgv(['delete', '--force', containerId]);
+        await run(bin as string, args).catch(() => {});
+      }
       await options.images.release(containerId, join(bundle, 'rootfs'));
       await fs.rm(bundle, { recursive: true, force: true });
     },
@@ -144,6 +210,7 @@ export function ociConfig(
   commandArgv: string[],
   cgroups: Cgroups | undefined,
   volumes: readonly VolumeMount[] = [],
+  extras: OciExtras = {},
 ): Record<string, unknown> {
   let args = commandArgv;
   if (spec.command.shell === false && !spec.command.value && (spec.command.arguments ?? []).length === 0) args = [...image.entrypoint, ...image.cmd];
@@ -162,17 +229,17 @@ export function ociConfig(
   // Without agent cgroups the memory limit goes on the runtime's own cgroup (OOM then shows only as 137).
   if (!cgroups && spec.resources?.memMb) resources.memory = { limit: Math.round(spec.resources.memMb * 1024 * 1024) };
   const cgroupsPath = cgroups ? `${cgroups.relativePath(spec.containerId)}/ctr` : `/dcos-ts/${spec.containerId}`;
-  const nofile = hardNofile();
+  const rlimits = bundleRlimits((spec.container as ContainerExtras | undefined)?.rlimit_info?.rlimits ?? []);
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: extras.user ?? { uid: 0, gid: 0 },
       args,
       env: [...env].map(([k, v]) => `${k}=${v}`),
-      cwd: SANDBOX_IN_CONTAINER,
+      cwd: extras.cwd ?? SANDBOX_IN_CONTAINER,
       capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: Math.min(nofile, 65_536) }],
+      rlimits,
       noNewPrivileges: true,
     },
     root: { path: 'rootfs', readonly: false },
@@ -194,20 +261,197 @@ export function ociConfig(
       resources,
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
       readonlyPaths: ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      ...(extras.seccomp ? { seccomp: defaultSeccompProfile() } : {}),
     },
   };
 }
 
-/** The agent's own hard RLIMIT_NOFILE (root lacks CAP_SYS_RESOURCE here: never ask for more). */
-function hardNofile(): number {
+/** RLIM_INFINITY: 2^64-1 does not fit a JS number, so it is a marker until serialisation. */
+const RLIM_INFINITY = 'RLIM_INFINITY';
+
+/** config.json text: the unlimited marker becomes the uint64 the runtimes expect. */
+export function serializeConfig(config: Record<string, unknown>): string {
+  return JSON.stringify(config, null, 2).replace(new RegExp(`"${RLIM_INFINITY}"`, 'g'), '18446744073709551615');
+}
+
+const RLIMIT_TYPES = [
+  'AS',
+  'CORE',
+  'CPU',
+  'DATA',
+  'FSIZE',
+  'LOCKS',
+  'MEMLOCK',
+  'MSGQUEUE',
+  'NICE',
+  'NOFILE',
+  'NPROC',
+  'RSS',
+  'RTPRIO',
+  'RTTIME',
+  'SIGPENDING',
+  'STACK',
+];
+/** The rows of /proc/self/limits per RLIMIT name. */
+const LIMIT_ROWS: Record<string, string> = {
+  AS: 'Max address space',
+  CORE: 'Max core file size',
+  CPU: 'Max cpu time',
+  DATA: 'Max data size',
+  FSIZE: 'Max file size',
+  LOCKS: 'Max file locks',
+  MEMLOCK: 'Max locked memory',
+  MSGQUEUE: 'Max msgqueue size',
+  NICE: 'Max nice priority',
+  NOFILE: 'Max open files',
+  NPROC: 'Max processes',
+  RSS: 'Max resident set',
+  RTPRIO: 'Max realtime priority',
+  RTTIME: 'Max realtime timeout',
+  SIGPENDING: 'Max pending signals',
+  STACK: 'Max stack size',
+};
+
+/**
+ * The bundle's rlimits: RLIMIT_NOFILE by default (no higher than the agent's own hard limit), and
+ * ContainerInfo.rlimit_info as Mesos reads it: `RLMT_<NAME>`, soft and hard both set, or both
+ * unset for unlimited. Root lacks CAP_SYS_RESOURCE on some machines, so a hard limit above the
+ * agent's own cannot be granted: that fails the launch with a message instead of inside crun.
+ */
+export function bundleRlimits(requested: readonly RLimit[], own: (name: string) => number | 'unlimited' | undefined = ownHardLimit): Record<string, unknown>[] {
+  const nofile = own('NOFILE');
+  const nofileHard = typeof nofile === 'number' ? nofile : 1024;
+  const out = new Map<string, Record<string, unknown>>([['NOFILE', { type: 'RLIMIT_NOFILE', hard: nofileHard, soft: Math.min(nofileHard, 65_536) }]]);
+  for (const r of requested) {
+    const name = typeof r?.type === 'string' ? r.type.replace(/^RLMT_/, '') : '';
+    if (!r?.type?.startsWith('RLMT_') || !RLIMIT_TYPES.includes(name))
+      throw new Error(`rlimit_info: unknown rlimit type '${String(r?.type)}' (expected RLMT_NOFILE, RLMT_NPROC, ...)`);
+    const hasSoft = r.soft !== undefined && r.soft !== null;
+    const hasHard = r.hard !== undefined && r.hard !== null;
+    if (hasSoft !== hasHard) throw new Error(`rlimit_info: ${r.type} needs both soft and hard (or neither, for unlimited)`);
+    let soft: number | string = RLIM_INFINITY;
+    let hard: number | string = RLIM_INFINITY;
+    if (hasSoft) {
+      if (!Number.isInteger(r.soft) || !Number.isInteger(r.hard) || (r.soft as number) < 0 || (r.soft as number) > (r.hard as number))
+        throw new Error(`rlimit_info: ${r.type} needs integers with 0 <= soft <= hard, got soft ${r.soft} hard ${r.hard}`);
+      soft = r.soft as number;
+      hard = r.hard as number;
+    }
+    const limit = own(name);
+    if (limit !== 'unlimited' && limit !== undefined && (hard === RLIM_INFINITY || (hard as number) > limit))
+      throw new Error(`rlimit_info: ${r.type} hard limit ${hard === RLIM_INFINITY ? 'unlimited' : hard} is above the agent's own (${limit})`);
+    out.set(name, { type: `RLIMIT_${name}`, hard, soft });
+  }
+  return [...out.values()];
+}
+
+/** The agent's own hard limit (root may lack CAP_SYS_RESOURCE: never ask for more). */
+function ownHardLimit(name: string): number | 'unlimited' | undefined {
   try {
+    const row = LIMIT_ROWS[name];
     const line = readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    const hard = Number(line?.trim().split(/\s+/)[4]);
-    if (Number.isInteger(hard) && hard > 0) return hard;
+      .find((l) => row !== undefined && l.startsWith(row));
+    const hard = line?.slice(26).trim().split(/\s+/)[1];
+    if (hard === 'unlimited') return 'unlimited';
+    const n = Number(hard);
+    return Number.isInteger(n) && n >= 0 ? n : undefined;
   } catch {
-    // fall through
+    return undefined;
   }
-  return 1024;
+}
+
+/**
+ * A task's user in its image: `uid[:gid]` numerically, or `name[:group]` looked up in the
+ * rootfs's /etc/passwd and /etc/group (with the user's supplementary groups from /etc/group).
+ */
+export async function resolveUser(user: string, rootfs: string): Promise<{ uid: number; gid: number; additionalGids?: number[] }> {
+  const [u = '', g] = user.split(':', 2);
+  const read = async (f: string): Promise<string[][]> => {
+    try {
+      return (await fs.readFile(join(rootfs, 'etc', f), 'utf8'))
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(':'));
+    } catch {
+      return [];
+    }
+  };
+  const passwd = await read('passwd');
+  let uid: number;
+  let gid: number | undefined;
+  let name: string | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const row = passwd.find((p) => p[2] === u);
+    if (row) {
+      gid = Number(row[3]);
+      name = row[0];
+    }
+  } else {
+    const row = passwd.find((p) => p[0] === u);
+    if (!row) throw new Error(`user '${u}' is not in the image's /etc/passwd`);
+    uid = Number(row[2]);
+    gid = Number(row[3]);
+    name = u;
+  }
+  const groups = await read('group');
+  if (g !== undefined && g !== '') {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const row = groups.find((x) => x[0] === g);
+      if (!row) throw new Error(`group '${g}' is not in the image's /etc/group`);
+      gid = Number(row[2]);
+    }
+  }
+  if (!Number.isInteger(uid) || uid < 0 || !Number.isInteger(gid ?? 0) || (gid ?? 0) < 0) throw new Error(`cannot resolve user '${user}' in the image`);
+  const extra = name === undefined ? [] : groups.filter((x) => (x[3] ?? '').split(',').includes(name as string)).map((x) => Number(x[2]));
+  const additionalGids = [...new Set(extra.filter((x) => Number.isInteger(x) && x !== gid))];
+  return { uid, gid: gid ?? 0, ...(additionalGids.length > 0 ? { additionalGids } : {}) };
+}
+
+/**
+ * Makes an absolute directory exist in an overlay that is not mounted yet: the components the
+ * image (lower) lacks are made in the container's upper dir, their parents there with the
+ * image's modes and owners (an upper directory's attributes win in the merged view). A symlink in
+ * the image stops the walk (the runtime resolves it inside the rootfs).
+ */
+async function ensureDirInUpper(lower: string, upper: string, path: string): Promise<void> {
+  if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`'${path}' is not a clean absolute path`);
+  const parts = path.split('/').filter(Boolean);
+  let missing = parts.length;
+  for (let i = 0; i < parts.length; i++) {
+    const st = await fs.lstat(join(lower, ...parts.slice(0, i + 1))).catch(() => undefined);
+    if (!st) {
+      missing = i;
+      break;
+    }
+    if (st.isSymbolicLink()) return;
+    if (!st.isDirectory()) throw new Error(`'${path}' is not a directory in the image`);
+  }
+  if (missing === parts.length) return;
+  for (let i = 0; i < parts.length; i++) {
+    const dir = join(upper, ...parts.slice(0, i + 1));
+    if (existsSync(dir)) continue;
+    await fs.mkdir(dir, { mode: 0o755 });
+    if (i < missing) {
+      const st = await fs.stat(join(lower, ...parts.slice(0, i + 1)));
+      await fs.chmod(dir, st.mode & 0o7777);
+      await fs.chown(dir, st.uid, st.gid);
+    }
+  }
+}
+
+/** Makes an absolute path inside the rootfs without following symlinks out of it. */
+async function mkdirInRootfs(rootfs: string, path: string): Promise<void> {
+  if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`the image's WorkingDir '${path}' is not a clean absolute path`);
+  let cur = rootfs;
+  for (const part of path.split('/').filter(Boolean)) {
+    cur = join(cur, part);
+    const st = await fs.lstat(cur).catch(() => undefined);
+    if (!st) await fs.mkdir(cur, { mode: 0o755 });
+    else if (st.isSymbolicLink())
+      return; // the runtime resolves it inside the rootfs
+    else if (!st.isDirectory()) throw new Error(`the image's WorkingDir '${path}' is not a directory`);
+  }
 }

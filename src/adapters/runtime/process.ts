@@ -21,8 +21,9 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  * Node cannot become a child subreaper, so a detached task would lose its exit status when the
  * agent restarts. Each task therefore runs under a tiny `/bin/sh` supervisor (its own session,
  * started detached) that starts the task in a new session with `setsid`, records the task's pid,
- * waits for it, kills whatever is left of its process group, and writes the exit status
- * atomically (temp + rename) to `<stateDir>/<containerId>/exit_status`. While the agent lives it
+ * waits for it, kills whatever is left of its process group, and writes the exit status to
+ * `<stateDir>/<containerId>/exit_status` (one write by the shell's builtin echo, read only once
+ * it ends in a newline; no extra process on the exit path). While the agent lives it
  * waits on the supervisor; after a restart it polls that file and the pids' liveness.
  */
 
@@ -34,7 +35,9 @@ const SUPERVISOR = [
   // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
   '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec "$__setsid" "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
   '__p=$!',
-  'echo "$__p" >"$__d/pid.tmp" && "$__mv" -f "$__d/pid.tmp" "$__d/pid"',
+  // One short write each (echo is a builtin: no process); readers take a file only once it ends
+  // in a newline, so a half-written one reads as not there yet.
+  'echo "$__p" >"$__d/pid"',
   // Only now ignore SIGPIPE (the task was forked before and keeps the default disposition):
   // if the agent died before reading the pid, the echo below must not kill the supervisor.
   "trap '' PIPE",
@@ -44,7 +47,7 @@ const SUPERVISOR = [
   '__c=$?',
   // The main process is gone: so is the rest of its process group (Mesos destroys the container).
   'kill -KILL -"$__p" 2>/dev/null',
-  'echo "$__c" >"$__d/exit_status.tmp" && "$__mv" -f "$__d/exit_status.tmp" "$__d/exit_status"',
+  'echo "$__c" >"$__d/exit_status"',
 ].join('\n');
 
 /**
@@ -477,16 +480,16 @@ export class ProcessRuntime implements ContainerRuntime {
     // A pid that now belongs to another process (reused) must not be signalled.
     if (t.rec.pidStart !== undefined && existsSync(`/proc/${pid}`) && procStartTime(pid) !== t.rec.pidStart) return;
     await this.options.signal?.(t.containerId, 'SIGTERM').catch(() => {});
-    if (!signalGroup(pid, 'SIGTERM')) return;
+    if (!signalTask(pid, 'SIGTERM')) return;
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline) {
-      if (!groupAlive(pid)) return;
+      if (!taskAlive(pid)) return;
       await sleep(Math.min(KILL_POLL_MS, Math.max(1, deadline - Date.now())));
     }
     await this.options.signal?.(t.containerId, 'SIGKILL').catch(() => {});
-    if (!signalGroup(pid, 'SIGKILL')) return;
+    if (!signalTask(pid, 'SIGKILL')) return;
     const killDeadline = Date.now() + AFTER_SIGKILL_WAIT_MS;
-    while (groupAlive(pid) && Date.now() < killDeadline) await sleep(KILL_POLL_MS);
+    while (taskAlive(pid) && Date.now() < killDeadline) await sleep(KILL_POLL_MS);
   }
 }
 
@@ -579,6 +582,7 @@ async function readExitStatus(dir: string): Promise<ExitStatus | undefined> {
   } catch {
     return undefined;
   }
+  if (!text.endsWith('\n')) return undefined; // still being written
   const code = Number(text.trim());
   if (!Number.isInteger(code) || code < 0) return { message: `unreadable exit status '${text.trim()}'` };
   return code > 128 && code <= 128 + 64 ? { exitCode: code, signal: code - 128 } : { exitCode: code };
@@ -592,7 +596,8 @@ async function readRecord(dir: string, sandboxDir: string): Promise<RuntimeRecor
     // fall through: the agent may have died before writing runtime.json
   }
   try {
-    const pid = Number((await fs.readFile(join(dir, 'pid'), 'utf8')).trim());
+    const text = await fs.readFile(join(dir, 'pid'), 'utf8');
+    const pid = text.endsWith('\n') ? Number(text.trim()) : Number.NaN;
     if (Number.isInteger(pid) && pid > 1) return { pid, sandboxDir };
   } catch {
     // nothing recorded
@@ -641,6 +646,26 @@ function groupAlive(pgid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Signals a task: its whole process group, or, in the moment right after a launch when the task
+ * has not reached its own `setsid` yet (no group of that id exists), the process itself, which
+ * then dies before it execs the command. False when neither exists.
+ */
+function signalTask(pid: number, signal: NodeJS.Signals): boolean {
+  if (signalGroup(pid, signal)) return true;
+  if (!processAlive(pid, undefined)) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function taskAlive(pid: number): boolean {
+  return groupAlive(pid) || processAlive(pid, undefined);
 }
 
 /** Signals a whole process group; false when the group no longer exists. */

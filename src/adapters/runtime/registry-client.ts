@@ -19,6 +19,7 @@ export const MEDIA = {
 const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+let partSeq = 0;
 
 export interface ImageReference {
   registry: string;
@@ -109,7 +110,7 @@ export class RegistryClient {
     const res = await this.request(ref, `/v2/${ref.repository}/blobs/${digest}`, {});
     if (res.status !== 200 || !res.body) throw new Error(`cannot fetch blob ${digest} of ${show(ref)}: HTTP ${res.status}`);
     const hash = createHash('sha256');
-    const tmp = `${path}.part`;
+    const tmp = `${path}.part-${process.pid}-${++partSeq}`;
     try {
       const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
       body.on('data', (d: Buffer) => hash.update(d));
@@ -215,4 +216,61 @@ async function safeText(res: Response): Promise<string> {
   } catch {
     return '';
   }
+}
+
+export type RegistryCredentials = Record<string, { username: string; password: string }>;
+
+/**
+ * Credentials from a Docker `config.json` (`docker login` writes it; Mesos' --docker_config reads
+ * it): `{"auths": {"<registry>": {"auth": base64("user:password")}}}`, or `username` and
+ * `password` fields. Keys may be URLs (`https://index.docker.io/v1/`); they are reduced to the
+ * registry host as image references name it (Docker Hub → registry-1.docker.io).
+ */
+export function parseDockerConfig(text: string, source = 'the docker config'): RegistryCredentials {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source} is not JSON: ${(e as Error).message}`);
+  }
+  const auths = (doc as { auths?: unknown })?.auths;
+  if (!auths || typeof auths !== 'object' || Array.isArray(auths)) throw new Error(`${source} has no "auths" object`);
+  const out: RegistryCredentials = {};
+  for (const [key, entry] of Object.entries(auths as Record<string, unknown>)) {
+    const e = (entry ?? {}) as { auth?: unknown; username?: unknown; password?: unknown };
+    let username: string | undefined;
+    let password: string | undefined;
+    if (typeof e.auth === 'string' && e.auth !== '') {
+      const plain = Buffer.from(e.auth, 'base64').toString('utf8');
+      const i = plain.indexOf(':');
+      if (i <= 0) throw new Error(`${source}: the auth of '${key}' is not base64 of user:password`);
+      username = plain.slice(0, i);
+      password = plain.slice(i + 1);
+    } else if (typeof e.username === 'string' && typeof e.password === 'string') {
+      username = e.username;
+      password = e.password;
+    } else {
+      throw new Error(`${source}: '${key}' has neither "auth" nor "username" and "password"`);
+    }
+    out[registryHost(key)] = { username, password };
+  }
+  return out;
+}
+
+/** `https://index.docker.io/v1/` → `registry-1.docker.io`; `http://127.0.0.1:5000/x` → `127.0.0.1:5000`. */
+function registryHost(key: string): string {
+  const host = key.replace(/^[a-z]+:\/\//i, '').split('/')[0] ?? key;
+  return host === 'index.docker.io' || host === 'docker.io' ? 'registry-1.docker.io' : host;
+}
+
+/** --docker_config: inline JSON, or the path of a config.json. */
+export async function loadDockerConfig(pathOrJson: string): Promise<RegistryCredentials> {
+  if (pathOrJson.trim().startsWith('{')) return parseDockerConfig(pathOrJson, '--docker_config');
+  let text: string;
+  try {
+    text = await fs.readFile(pathOrJson, 'utf8');
+  } catch (e) {
+    throw new Error(`--docker_config: cannot read ${pathOrJson}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseDockerConfig(text, `--docker_config ${pathOrJson}`);
 }

@@ -195,6 +195,8 @@ export class Agent {
   private pingInFlight = false;
   private stream: CommandStream | undefined;
   private readonly frameworks = new Map<string, FrameworkEntry>();
+  /** The FrameworkInfo JSON last made durable per framework (the file is rewritten only on change). */
+  private readonly fwCheckpointed = new Map<string, string>();
   private readonly completed: RingBuffer<TaskView>;
   private readonly listeners: ((e: AgentEvent) => void)[] = [];
   /** Task checkpoints being removed, by framework and task id. */
@@ -687,7 +689,12 @@ export class Agent {
     };
     try {
       await this.removing.get(`${fwId}\u0000${taskId}`);
-      await this.ckpt.write(frameworkFile(fwId), JSON.stringify(fw.info));
+      // The framework file only when it changed: one durable write fewer per launch.
+      const fwJson = JSON.stringify(fw.info);
+      if (this.fwCheckpointed.get(fwId) !== fwJson) {
+        await this.ckpt.write(frameworkFile(fwId), fwJson);
+        this.fwCheckpointed.set(fwId, fwJson);
+      }
       await this.ckpt.write(taskFile(fwId, taskId), JSON.stringify(checkpoint));
     } catch (e) {
       if (this.isStopped()) return;
@@ -793,7 +800,12 @@ export class Agent {
     if (!fw) return;
     fw.info = { ...stripNulls(info), id: { value: fwId } };
     for (const run of fw.tasks.values()) run.frameworkInfo = fw.info;
-    void this.ckpt.write(frameworkFile(fwId), JSON.stringify(fw.info)).catch((e: Error) => this.log('error', `checkpointing framework ${fwId}: ${e.message}`));
+    const fwJson = JSON.stringify(fw.info);
+    this.fwCheckpointed.delete(fwId);
+    void this.ckpt
+      .write(frameworkFile(fwId), fwJson)
+      .then(() => this.fwCheckpointed.set(fwId, fwJson))
+      .catch((e: Error) => this.log('error', `checkpointing framework ${fwId}: ${e.message}`));
   }
 
   private killRun(run: TaskRun, reason: KillReason, graceMs: number): void {
