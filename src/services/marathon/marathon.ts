@@ -145,6 +145,8 @@ const LAST_UNUSED_OFFERS_KEPT = 10;
 
 const LAST_OFFERS_KEPT = 100;
 
+const SUBSCRIBE_RETRY_MAX_MS = 16_000;
+
 export interface MarathonEvent {
   eventType: string;
   timestamp: string;
@@ -206,6 +208,7 @@ export class Marathon {
   private stopped = false;
   private ticker: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
+  private subscribeRetries = 0;
   private reviveTimer: TimerHandle | undefined;
   private lastReviveMs = Number.NEGATIVE_INFINITY;
   /** Launches each app still needs now (recomputed by converge). */
@@ -328,10 +331,13 @@ export class Marathon {
     }
   }
 
+  /** Subscribes again after 1 s, doubling per failed attempt up to 16 s (reset by SUBSCRIBED). */
   private retrySubscribe(): void {
     if (this.stopped) return;
     this.retryTimer?.cancel();
-    this.retryTimer = this.deps.clock.setTimer(1000, () => void this.subscribe());
+    const delay = Math.min(SUBSCRIBE_RETRY_MAX_MS, 1000 * 2 ** Math.min(this.subscribeRetries, 10));
+    this.subscribeRetries++;
+    this.retryTimer = this.deps.clock.setTimer(delay, () => void this.subscribe());
   }
 
   /** Events are handled one at a time, in order, outside the master's call stack. */
@@ -359,6 +365,7 @@ export class Marathon {
         const isNew = id !== this.frameworkId;
         this.frameworkId = id;
         this.connected = true;
+        this.subscribeRetries = 0;
         this.suppressed = false;
         if (isNew) await this.deps.store.put(K.framework, JSON.stringify({ id }));
         const m = ev.subscribed.master_info;
