@@ -433,4 +433,82 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
     assert.ok(again);
     assert.equal(two.m.appInfo(again, new Set(['lastTaskFailure'])).lastTaskFailure?.message, 'exit 3');
   });
+
+  test('unreachableStrategy {60, 120}: replaced after 60 s, expunged after 120 s, killed when it comes back', async () => {
+    const { m, master, clock } = await setup();
+    const events: Json[] = [];
+    m.onEventBus((e) => events.push(e));
+    const strategy = { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 };
+    await m.createApp({ id: '/u', cmd: 'u', cpus: 0.1, mem: 16, unreachableStrategy: strategy }, false);
+    master.offer('h1');
+    await settle(10);
+    const first = master.launched()[0]?.task_id.value as string;
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    master.update(first, 'TASK_UNREACHABLE');
+    await settle(10);
+    await clock.advance(59_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 1, 'not replaced before inactiveAfterSeconds');
+    await clock.advance(2_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 2, 'replaced once inactive');
+    master.update(master.launched()[1]?.task_id.value, 'TASK_RUNNING', 'h2');
+    await settle(10);
+    await clock.advance(57_000);
+    assert.ok(m.instances.has(first), 'still known before expungeAfterSeconds');
+    assert.equal(events.filter((e) => e.condition === 'Gone').length, 0);
+    await clock.advance(2_000);
+    assert.ok(!m.instances.has(first), 'expunged after expungeAfterSeconds');
+    assert.deepEqual(
+      events.filter((e) => e.condition === 'Gone').map((e) => e.instanceId),
+      [first.replace(/\._app\.\d+$/, '')],
+    );
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    assert.ok(
+      master.of('KILL').some((k) => k.kill.task_id.value === first),
+      'an expunged task that comes back is killed',
+    );
+    assert.equal(m.tasksOf('/u').length, 1);
+  });
+
+  test("the default unreachableStrategy {0, 0} replaces and expunges at the next pass (not never, as Marathon's expunge job)", async () => {
+    const { m, master, clock } = await setup();
+    const app = await m.createApp({ id: '/d', cmd: 'd', cpus: 0.1, mem: 16 }, false);
+    assert.ok(app.ok);
+    assert.deepEqual(app.value.app.unreachableStrategy, { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 });
+    master.offer('h1');
+    await settle(10);
+    const first = master.launched()[0]?.task_id.value as string;
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    master.update(first, 'TASK_UNREACHABLE');
+    await settle(10);
+    await clock.advance(1_000);
+    assert.ok(!m.instances.has(first), 'expunged');
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 2, 'replaced');
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    assert.ok(master.of('KILL').some((k) => k.kill.task_id.value === first));
+  });
+
+  test("unreachableStrategy 'disabled' keeps waiting for the task", async () => {
+    const { m, master, clock } = await setup();
+    await m.createApp({ id: '/w', cmd: 'w', cpus: 0.1, mem: 16, unreachableStrategy: 'disabled' }, false);
+    master.offer('h1');
+    await settle(10);
+    const first = master.launched()[0]?.task_id.value as string;
+    master.update(first, 'TASK_UNREACHABLE');
+    await settle(10);
+    await clock.advance(3_600_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 1);
+    assert.ok(m.instances.has(first));
+  });
 });

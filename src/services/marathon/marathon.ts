@@ -792,7 +792,9 @@ export class Marathon {
   /**
    * unreachableStrategy: an unreachable task becomes inactive (replaced) after
    * inactiveAfterSeconds and is forgotten (expunged, killed if it comes back) after
-   * expungeAfterSeconds. 'disabled' keeps waiting for it.
+   * expungeAfterSeconds, checked on every full pass. 0 means at the next pass: Marathon's
+   * default {0, 0} replaces and expunges at its next check too (its expunge job compares
+   * `unreachable since + expungeAfter` with now, so 0 is not "never"). 'disabled' waits.
    */
   private expireUnreachable(nowMs: number): void {
     const expunge: Instance[] = [];
@@ -802,7 +804,7 @@ export class Marathon {
       if (s === 'disabled') continue;
       const away = nowMs - i.unreachableSinceMs;
       if (away >= s.inactiveAfterSeconds * 1000) i.inactive = true;
-      if (away >= s.expungeAfterSeconds * 1000 && s.expungeAfterSeconds > 0) expunge.push(i);
+      if (away >= s.expungeAfterSeconds * 1000) expunge.push(i);
     }
     for (const i of expunge) {
       this.removeInstance(i);
