@@ -171,6 +171,18 @@ describe('Marathon v2 API over a master with three agents', () => {
       return c && c.declined > 0 ? item : undefined;
     });
     assert.equal(q.count, 1);
+    // The app's own JSON carries the same summary while it waits; the declined offers on request.
+    assert.equal((await req('GET', '/v2/apps/prod/web')).json.app.processedOffersSummary, undefined, 'only on request');
+    const app = (await req('GET', '/v2/apps/prod/web?embed=app.processedOffersSummary')).json.app;
+    const c = app.processedOffersSummary.rejectSummaryLastOffers.find((x: Json) => x.reason === 'UnfulfilledConstraint');
+    assert.ok(c.declined > 0 && app.processedOffersSummary.unusedOffersCount > 0, JSON.stringify(app.processedOffersSummary));
+    assert.match(app.lastUnusedOfferDetail, /constraint|UNIQUE|hostname/i);
+    assert.equal(app.lastUnusedOffers, undefined, 'the declined offers only with the embed');
+    const listed = (await req('GET', '/v2/apps?id=/prod/web&embed=apps.lastUnusedOffers')).json.apps[0];
+    assert.ok(listed.lastUnusedOffers.length > 0);
+    assert.ok(listed.lastUnusedOffers[0].reason.includes('UnfulfilledConstraint'), JSON.stringify(listed.lastUnusedOffers[0]));
+    assert.match(listed.lastUnusedOffers[0].offer.hostname, /^a\d\.test$/);
+    assert.equal(q.app.processedOffersSummary, undefined, 'the queue item carries it once, beside the app');
     const busy = await req('PUT', '/v2/apps/prod/web', { instances: 3 });
     assert.equal(busy.status, 409);
     assert.match(busy.json.message, /locked by one or more deployments/);
@@ -178,6 +190,11 @@ describe('Marathon v2 API over a master with three agents', () => {
     const forced = await req('PUT', '/v2/apps/prod/web?force=True', { instances: 3 });
     assert.equal(forced.status, 200);
     await noDeployments();
+    assert.equal(
+      (await req('GET', '/v2/apps/prod/web?embed=app.processedOffersSummary')).json.app.processedOffersSummary,
+      undefined,
+      'an app that waits for nothing has no summary',
+    );
   });
 
   test('a change to labels or instances alone replaces no task; a cmd change rolls every task', async () => {

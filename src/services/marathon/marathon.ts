@@ -1612,7 +1612,7 @@ export class Marathon {
   }
 
   /** The AppInfo of GET /v2/apps: the definition plus counts and the embeds asked for. */
-  appInfo(app: App, embed: Set<string>): Json {
+  appInfo(app: App, embed: Set<string>, withOffers = true): Json {
     const tasks = this.tasksOf(app.id);
     const out: Json = { ...app };
     out.tasksStaged = tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length;
@@ -1630,6 +1630,12 @@ export class Marathon {
     out.role ??= this.config.role;
     const why = this.unplaceable(app);
     if (why) out.placementStatus = { placeable: false, message: why };
+    // What the offers came to for an app waiting for launches, as its /v2/queue item says it:
+    // only on request (embed=app.processedOffersSummary, or app.lastUnusedOffers which adds the
+    // last declined offers), since Marathon's app JSON has no such fields and strict clients
+    // (python3-marathon) refuse fields they do not know.
+    const offers = embed.has('processedOffersSummary') || embed.has('lastUnusedOffers');
+    if (withOffers && offers && (this.wanted.get(app.id) ?? 0) > 0) Object.assign(out, this.offerSummary(app.id, embed.has('lastUnusedOffers')));
     return out;
   }
 
@@ -1684,6 +1690,29 @@ export class Marathon {
     return neverPlaceable(app, [...this.agents.values()]);
   }
 
+  /**
+   * What the offers considered for an app came to, as /v2/queue shows it:
+   * processedOffersSummary, lastUnusedOfferDetail and (on request) the last declined offers.
+   */
+  offerSummary(appId: string, withLastUnused: boolean): Json {
+    const s = this.statsOf(appId);
+    const summary = (xs: (RejectReason | 'used')[]) =>
+      REJECT_REASONS.map((reason) => ({ reason, declined: xs.filter((x) => x === reason).length, processed: xs.length }));
+    const out: Json = {
+      processedOffersSummary: {
+        processedOffersCount: s.processed,
+        unusedOffersCount: s.unused,
+        ...(s.lastUnusedAtMs ? { lastUnusedOfferAt: isoTime(s.lastUnusedAtMs) } : {}),
+        ...(s.lastUsedAtMs ? { lastUsedOfferAt: isoTime(s.lastUsedAtMs) } : {}),
+        rejectSummaryLastOffers: summary(s.last),
+        rejectSummaryLaunchAttempt: REJECT_REASONS.map((reason) => ({ reason, declined: s.launchAttempt[reason] ?? 0, processed: s.processed })),
+      },
+    };
+    if (s.lastDetail) out.lastUnusedOfferDetail = s.lastDetail;
+    if (withLastUnused) out.lastUnusedOffers = s.lastUnused;
+    return out;
+  }
+
   queue(embedLastUnusedOffers = false): Json[] {
     const nowMs = this.deps.clock.nowMs();
     const out: Json[] = [];
@@ -1692,26 +1721,14 @@ export class Marathon {
       if (count <= 0) continue;
       const b = this.backoff.get(app.id);
       const left = b ? Math.max(0, b.delayUntilMs - nowMs) : 0;
-      const s = this.statsOf(app.id);
-      const summary = (xs: (RejectReason | 'used')[]) =>
-        REJECT_REASONS.map((reason) => ({ reason, declined: xs.filter((x) => x === reason).length, processed: xs.length }));
       const item: Json = {
-        app: this.appInfo(app, new Set()),
+        app: this.appInfo(app, new Set(), false),
         count,
         role: app.role ?? this.config.role,
         delay: { timeLeftSeconds: Math.ceil(left / 1000), overdue: left === 0 },
         since: isoTime(this.waitingSince.get(app.id) ?? nowMs),
-        processedOffersSummary: {
-          processedOffersCount: s.processed,
-          unusedOffersCount: s.unused,
-          ...(s.lastUnusedAtMs ? { lastUnusedOfferAt: isoTime(s.lastUnusedAtMs) } : {}),
-          ...(s.lastUsedAtMs ? { lastUsedOfferAt: isoTime(s.lastUsedAtMs) } : {}),
-          rejectSummaryLastOffers: summary(s.last),
-          rejectSummaryLaunchAttempt: REJECT_REASONS.map((reason) => ({ reason, declined: s.launchAttempt[reason] ?? 0, processed: s.processed })),
-        },
+        ...this.offerSummary(app.id, embedLastUnusedOffers),
       };
-      if (s.lastDetail) item.lastUnusedOfferDetail = s.lastDetail;
-      if (embedLastUnusedOffers) item.lastUnusedOffers = s.lastUnused;
       const why = this.unplaceable(app);
       if (why) item.unplaceable = why;
       out.push(item);
