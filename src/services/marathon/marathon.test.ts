@@ -29,7 +29,7 @@ class FakeMaster implements SchedulerTransport {
   of(type: string): Json[] {
     return this.calls.filter((c) => c.type === type);
   }
-  offer(host: string, cpus = 4, mem = 4096): void {
+  offer(host: string, cpus = 4, mem = 4096, extra: Json = {}): void {
     const n = ++this.offerSeq;
     this.sink?.send({
       type: 'OFFERS',
@@ -45,6 +45,7 @@ class FakeMaster implements SchedulerTransport {
               { name: 'mem', type: 'SCALAR', scalar: { value: mem } },
               { name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 31000, end: 31100 }] } },
             ],
+            ...extra,
           },
         ],
       },
@@ -510,5 +511,45 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
     await settle(10);
     assert.equal(master.launched().length, 1);
     assert.ok(m.instances.has(first));
+  });
+
+  test('@zone UNIQUE and @region IS read the fault domain of the offer', async () => {
+    const { m, master } = await setup();
+    const domain = (region: string, zone: string) => ({ domain: { fault_domain: { region: { name: region }, zone: { name: zone } } } });
+    await m.createApp(
+      {
+        id: '/z',
+        cmd: 'z',
+        cpus: 0.1,
+        mem: 16,
+        instances: 2,
+        constraints: [
+          ['@zone', 'UNIQUE'],
+          ['@region', 'IS', 'east'],
+        ],
+      },
+      false,
+    );
+    master.offer('h1', 4, 4096, domain('east', 'a'));
+    await settle(10);
+    master.offer('h2', 4, 4096, domain('east', 'a'));
+    await settle(10);
+    master.offer('h3', 4, 4096, domain('west', 'b'));
+    await settle(10);
+    master.offer('h4', 4, 4096);
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.agent_id.value),
+      ['agent-h1'],
+      'zone a is taken, west is the wrong region, h4 has no fault domain',
+    );
+    const q = m.queue()[0]?.processedOffersSummary.rejectSummaryLastOffers.find((r: Json) => r.reason === 'UnfulfilledConstraint');
+    assert.equal(q?.declined, 3);
+    master.offer('h5', 4, 4096, domain('east', 'b'));
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.agent_id.value),
+      ['agent-h1', 'agent-h5'],
+    );
   });
 });

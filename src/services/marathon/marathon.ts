@@ -1351,6 +1351,30 @@ export class Marathon {
   /** Kills tasks; with scale the app's instances drop by the number killed (a deployment). */
   async killTasks(taskIds: string[], opts: { scale: boolean; wipe?: boolean; force?: boolean }): Promise<Outcome<{ tasks: Instance[] } | DeploymentResult>> {
     const found = taskIds.map((t) => this.instances.get(t)).filter((i): i is Instance => i !== undefined);
+    if (opts.scale && opts.wipe) return { ok: false, error: { status: 400, message: 'You cannot use scale and wipe at the same time.' } };
+    if (opts.wipe) {
+      // wipe: kill and forget at once (Marathon expunges the instance); the app's scheduling
+      // sees the gap now and launches a replacement; the TASK_KILLED that follows is for a task
+      // Marathon no longer knows and is only acknowledged.
+      for (const i of found) {
+        this.removeInstance(i);
+        this.health.delete(i.taskId);
+        this.readiness.delete(i.taskId);
+        await this.deps.store.delete(K.task(i.taskId));
+        void this.call({ type: 'KILL', kill: { task_id: { value: i.taskId }, agent_id: { value: i.agentId } } });
+        this.emit({
+          eventType: 'instance_changed_event',
+          instanceId: i.taskId.replace(/\._app\.\d+$/, ''),
+          condition: 'Killed',
+          runSpecId: i.appId,
+          agentId: i.agentId,
+          host: i.host,
+          runSpecVersion: i.version,
+        });
+      }
+      this.converge();
+      return { ok: true, value: { tasks: found } };
+    }
     if (opts.scale) {
       const perApp = new Map<string, number>();
       for (const i of found) perApp.set(i.appId, (perApp.get(i.appId) ?? 0) + 1);
