@@ -552,4 +552,42 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
       ['agent-h1', 'agent-h5'],
     );
   });
+
+  test('SUBSCRIBE is retried with backoff (1 s, 2 s, 4 s, ...) and again 1 s after a dropped stream once subscribed', async () => {
+    const clock = new ManualClock();
+    const attempts: number[] = [];
+    const t0 = clock.nowMs();
+    let sink: EventSink | undefined;
+    const transport: SchedulerTransport = {
+      async subscribe(call, s) {
+        attempts.push(clock.nowMs() - t0);
+        if (attempts.length <= 3) return { status: 503, body: 'master down' };
+        sink = s;
+        s.send({ type: 'SUBSCRIBED', subscribed: { framework_id: { value: (call.framework_id as Json | undefined)?.value ?? 'fw-9' } } });
+        return undefined;
+      },
+      async call() {
+        return { status: 202 };
+      },
+    };
+    const m = new Marathon({ clock, random: new Random(3), store: new MemoryStore(), transport, defer: (fn) => setImmediate(fn) });
+    await m.start();
+    await settle(10);
+    await clock.advance(1_000);
+    await clock.advance(2_000);
+    await clock.advance(4_000);
+    await settle(10);
+    assert.deepEqual(attempts, [0, 1_000, 3_000, 7_000]);
+    assert.ok(m.isConnected);
+    assert.equal(m.frameworkId, 'fw-9');
+    sink?.close();
+    await settle(10);
+    assert.equal(m.isConnected, false);
+    await clock.advance(1_000);
+    await settle(10);
+    assert.deepEqual(attempts, [0, 1_000, 3_000, 7_000, 8_000], 'the backoff starts over after a success');
+    assert.ok(m.isConnected);
+    assert.equal(m.frameworkId, 'fw-9', 'the same framework id');
+    await m.stop();
+  });
 });
