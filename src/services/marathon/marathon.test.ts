@@ -476,7 +476,7 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
     assert.equal(m.tasksOf('/u').length, 1);
   });
 
-  test("the default unreachableStrategy {0, 0} replaces and expunges at the next pass (not never, as Marathon's expunge job)", async () => {
+  test("the default unreachableStrategy {0, 0} replaces at the next pass and expunges after 30 s (not never, as Marathon's expunge job)", async () => {
     const { m, master, clock } = await setup();
     const app = await m.createApp({ id: '/d', cmd: 'd', cpus: 0.1, mem: 16 }, false);
     assert.ok(app.ok);
@@ -489,10 +489,14 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
     master.update(first, 'TASK_UNREACHABLE');
     await settle(10);
     await clock.advance(1_000);
-    assert.ok(!m.instances.has(first), 'expunged');
     master.offer('h2');
     await settle(10);
-    assert.equal(master.launched().length, 2, 'replaced');
+    assert.equal(master.launched().length, 2, 'replaced at once');
+    assert.ok(m.instances.has(first), 'still known for a while');
+    await clock.advance(28_000);
+    assert.ok(m.instances.has(first));
+    await clock.advance(2_000);
+    assert.ok(!m.instances.has(first), 'expunged 30 s after it became unreachable');
     master.update(first, 'TASK_RUNNING');
     await settle(10);
     assert.ok(master.of('KILL').some((k) => k.kill.task_id.value === first));

@@ -64,6 +64,13 @@ export interface MarathonConfig {
    * every agent again, so bursts of new apps share one.
    */
   minReviveIntervalMs: number;
+  /**
+   * An unreachable task is expunged no sooner than this after it became unreachable, whatever
+   * its expungeAfterSeconds (Marathon's expunge job runs every --task_lost_expunge_interval,
+   * 30 s, so with expungeAfterSeconds 0 it forgets the task 0-30 s later; here at the end of
+   * that window, deterministically).
+   */
+  minExpungeMs: number;
 }
 
 export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
@@ -78,6 +85,7 @@ export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
   maxVersionsPerApp: 50,
   maxEventListeners: 1000,
   reconcileIntervalMs: 5 * 60_000,
+  minExpungeMs: 30_000,
   minReviveIntervalMs: 1000,
 };
 
@@ -792,9 +800,10 @@ export class Marathon {
   /**
    * unreachableStrategy: an unreachable task becomes inactive (replaced) after
    * inactiveAfterSeconds and is forgotten (expunged, killed if it comes back) after
-   * expungeAfterSeconds, checked on every full pass. 0 means at the next pass: Marathon's
-   * default {0, 0} replaces and expunges at its next check too (its expunge job compares
-   * `unreachable since + expungeAfter` with now, so 0 is not "never"). 'disabled' waits.
+   * expungeAfterSeconds (at least config.minExpungeMs), checked on every full pass. The
+   * default {0, 0} replaces at the next pass and expunges after minExpungeMs: Marathon's
+   * expunge job compares `unreachable since + expungeAfter` with now on each run, so 0 is not
+   * "never". 'disabled' waits.
    */
   private expireUnreachable(nowMs: number): void {
     const expunge: Instance[] = [];
@@ -804,7 +813,7 @@ export class Marathon {
       if (s === 'disabled') continue;
       const away = nowMs - i.unreachableSinceMs;
       if (away >= s.inactiveAfterSeconds * 1000) i.inactive = true;
-      if (away >= s.expungeAfterSeconds * 1000) expunge.push(i);
+      if (away >= Math.max(s.expungeAfterSeconds * 1000, this.config.minExpungeMs)) expunge.push(i);
     }
     for (const i of expunge) {
       this.removeInstance(i);
