@@ -5,7 +5,7 @@
  * is killed with SIGKILL and Marathon re-subscribes as the same framework with its tasks.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -92,7 +92,7 @@ describe('Marathon in its own process over the scheduler HTTP API', { timeout: 1
   let agent: Proc;
   let marathon: Proc;
   let base = '';
-  const masterArgs = ['--marathon_port=none', '--dns_port=none', '--vip_mode=none', '--allocation_interval=100ms'];
+  const masterArgs = ['--marathon_port=none', '--dns_port=none', '--vip_mode=none', '--allocation_interval=100ms', '--gateway_port=0'];
 
   const startMarathon = async () => {
     marathon = await spawnDcos(['marathon-server', `--master=http://127.0.0.1:${master.port}`, `--work_dir=${marathonDir}`, '--http_port=0']);
@@ -172,6 +172,25 @@ describe('Marathon in its own process over the scheduler HTTP API', { timeout: 1
       .sort();
     assert.deepEqual(atMaster, tasks);
     assert.equal(pidsWith(marker).length >= 2, true, 'the task processes run');
+    // The master's gateway reaches this Marathon by its framework webui_url, so the CLI works too.
+    const gateway = `http://127.0.0.1:${master.ready.gateway_port}`;
+    const viaGateway = (await getJson(`${gateway}/service/marathon/v2/apps/http/worker`)) as Json;
+    assert.equal(viaGateway.app.tasksRunning, 2);
+    const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((res) =>
+      execFile(
+        process.execPath,
+        [DCOS, 'marathon', 'task', 'list', '/http/worker', '--json'],
+        { env: { ...process.env, DCOS_URL: gateway } },
+        (err, stdout, stderr) => res({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(
+      JSON.parse(cli.stdout)
+        .map((t: Json) => t.id)
+        .sort(),
+      tasks,
+    );
   });
 
   test('Marathon killed with SIGKILL: restarted, it recovers the app, the same framework and tasks, and reconciles a task that died meanwhile', async () => {
