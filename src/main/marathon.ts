@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { RealClock } from '../adapters/clock-real.js';
-import { HttpSchedulerTransport } from '../adapters/scheduler-http.js';
+import { HttpSchedulerTransport, parseMasterUrl } from '../adapters/scheduler-http.js';
 import { MemoryStore } from '../adapters/store/memory.js';
 import { SqliteStore } from '../adapters/store/sqlite.js';
 import type { Clock } from '../base/clock.js';
@@ -11,6 +11,7 @@ import { parseFlags } from '../base/flags.js';
 import { Random } from '../base/random.js';
 import { type HttpServer, Router, sendJson, serveHttp } from '../api/http.js';
 import { marathonRoutes } from '../api/marathon.js';
+import { CliError } from '../cli/output.js';
 import type { HttpAnswer } from '../core/marathon/index.js';
 import type { Store } from '../ports/store.js';
 import type { Master } from '../services/master/master.js';
@@ -150,12 +151,17 @@ export async function runMarathonServer(argv: string[]): Promise<void> {
     return;
   }
   const master = flags.get('master');
-  if (!master) throw new Error('--master=http://HOST:PORT is required (see dcos marathon-server --help)');
+  if (!master) throw new CliError('--master=http://HOST:PORT is required.', 'See dcos marathon-server --help.');
+  try {
+    parseMasterUrl(master);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
   const portText = flags.get('http-port') ?? '8080';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--http_port: expected 0-65535, got '${portText}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--http_port: expected 0-65535, got '${portText}'.`);
   const storeKind = flags.get('store') ?? 'sqlite';
-  if (storeKind !== 'sqlite' && storeKind !== 'memory') throw new Error(`--store must be sqlite or memory, got '${storeKind}'`);
+  if (storeKind !== 'sqlite' && storeKind !== 'memory') throw new CliError(`--store must be sqlite or memory, got '${storeKind}'.`);
   const config: Partial<MarathonConfig> = {};
   const name = flags.get('framework-name');
   if (name) config.frameworkName = name;
