@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, type Socket, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startMaster, type RunningMaster } from '../src/main/master.js';
 import { waitFor } from './lib/http.js';
@@ -171,6 +172,18 @@ describe('Marathon v2 API over a master with three agents', () => {
       return c && c.declined > 0 ? item : undefined;
     });
     assert.equal(q.count, 1);
+    // The app's own JSON carries the same summary while it waits; the declined offers on request.
+    assert.equal((await req('GET', '/v2/apps/prod/web')).json.app.processedOffersSummary, undefined, 'only on request');
+    const app = (await req('GET', '/v2/apps/prod/web?embed=app.processedOffersSummary')).json.app;
+    const c = app.processedOffersSummary.rejectSummaryLastOffers.find((x: Json) => x.reason === 'UnfulfilledConstraint');
+    assert.ok(c.declined > 0 && app.processedOffersSummary.unusedOffersCount > 0, JSON.stringify(app.processedOffersSummary));
+    assert.match(app.lastUnusedOfferDetail, /constraint|UNIQUE|hostname/i);
+    assert.equal(app.lastUnusedOffers, undefined, 'the declined offers only with the embed');
+    const listed = (await req('GET', '/v2/apps?id=/prod/web&embed=apps.lastUnusedOffers')).json.apps[0];
+    assert.ok(listed.lastUnusedOffers.length > 0);
+    assert.ok(listed.lastUnusedOffers[0].reason.includes('UnfulfilledConstraint'), JSON.stringify(listed.lastUnusedOffers[0]));
+    assert.match(listed.lastUnusedOffers[0].offer.hostname, /^a\d\.test$/);
+    assert.equal(q.app.processedOffersSummary, undefined, 'the queue item carries it once, beside the app');
     const busy = await req('PUT', '/v2/apps/prod/web', { instances: 3 });
     assert.equal(busy.status, 409);
     assert.match(busy.json.message, /locked by one or more deployments/);
@@ -178,6 +191,11 @@ describe('Marathon v2 API over a master with three agents', () => {
     const forced = await req('PUT', '/v2/apps/prod/web?force=True', { instances: 3 });
     assert.equal(forced.status, 200);
     await noDeployments();
+    assert.equal(
+      (await req('GET', '/v2/apps/prod/web?embed=app.processedOffersSummary')).json.app.processedOffersSummary,
+      undefined,
+      'an app that waits for nothing has no summary',
+    );
   });
 
   test('a change to labels or instances alone replaces no task; a cmd change rolls every task', async () => {
@@ -435,5 +453,129 @@ print(json.dumps(out))
     assert.ok(out.listed.includes('/py-web'));
     await noDeployments();
     assert.equal((await req('GET', '/v2/apps/py-web')).status, 404);
+  });
+
+  test('fetch, user and taskKillGracePeriodSeconds reach TaskInfo; DELETE /v2/queue/{app}/delay over HTTP ends a backoff', async () => {
+    for (const a of agents) a.failNext = 1;
+    const r = await req('POST', '/v2/apps', {
+      id: '/fields',
+      cmd: 'sleep 100',
+      cpus: 0.1,
+      mem: 16,
+      user: 'nobody',
+      taskKillGracePeriodSeconds: 7,
+      backoffSeconds: 600,
+      fetch: [
+        { uri: 'http://127.0.0.1:1/pkg.tgz', extract: true, executable: false, cache: false },
+        { uri: 'http://127.0.0.1:1/run.sh', executable: true },
+      ],
+    });
+    assert.equal(r.status, 201, r.text);
+    const item = await waitFor('the first task failed and the app backs off', async () => {
+      const q = (await req('GET', '/v2/queue')).json.queue.find((x: Json) => x.app.id === '/fields');
+      return q && q.delay.timeLeftSeconds > 0 ? q : undefined;
+    });
+    assert.ok(item.delay.timeLeftSeconds > 200, `600 s, capped by maxLaunchDelaySeconds 300: ${JSON.stringify(item.delay)}`);
+    for (const a of agents) a.failNext = 0;
+    const task = allLaunched().find((t) => t.name === 'fields');
+    assert.ok(task, 'launched');
+    assert.equal(task.command.user, 'nobody');
+    assert.deepEqual(
+      task.command.uris.map((u: Json) => [u.value, u.extract, u.executable]),
+      [
+        ['http://127.0.0.1:1/pkg.tgz', true, false],
+        ['http://127.0.0.1:1/run.sh', true, true],
+      ],
+      'extract defaults to true, executable to false, as in Marathon',
+    );
+    assert.equal(Number(task.kill_policy.grace_period.nanoseconds), 7e9);
+    assert.equal((await req('DELETE', '/v2/queue/nope/delay')).status, 404);
+    const d = await req('DELETE', '/v2/queue/fields/delay');
+    assert.equal(d.status, 204);
+    const app = await waitFor('launched again without waiting out the backoff', async () => {
+      const a = (await req('GET', '/v2/apps/fields')).json.app;
+      return a.tasksRunning === 1 ? a : undefined;
+    });
+    assert.equal(app.lastTaskFailure.state, 'TASK_FAILED');
+    await noDeployments();
+  });
+
+  test('POST /v2/tasks/delete?wipe=true forgets the task at once and a replacement launches; scale and wipe together are a 400', async () => {
+    const [old] = (await req('GET', '/v2/apps/fields/tasks')).json.tasks;
+    assert.ok(old);
+    const both = await req('POST', '/v2/tasks/delete?wipe=true&scale=true', { ids: [old.id] });
+    assert.equal(both.status, 400);
+    assert.equal(both.json.message, 'You cannot use scale and wipe at the same time.');
+    const w = await req('POST', '/v2/tasks/delete?wipe=true', { ids: [old.id] });
+    assert.equal(w.status, 200, w.text);
+    assert.deepEqual(
+      w.json.tasks.map((t: Json) => t.id),
+      [old.id],
+    );
+    const right = (await req('GET', '/v2/apps/fields/tasks')).json.tasks.map((t: Json) => t.id);
+    assert.ok(!right.includes(old.id), 'gone from Marathon at once, before the agent confirms the kill');
+    assert.ok(!running.marathon?.marathon.instances.has(old.id), 'expunged, not only being killed');
+    const fresh = await waitFor('a replacement running', async () => {
+      const ts = (await req('GET', '/v2/apps/fields/tasks')).json.tasks;
+      return ts.length === 1 && ts[0].state === 'TASK_RUNNING' && ts[0].id !== old.id ? ts[0] : undefined;
+    });
+    assert.notEqual(fresh.id, old.id);
+    await waitFor('the agent killed the wiped task', () => (allRunning().some((t) => t.task_id.value === old.id) ? undefined : true));
+    assert.equal((await req('GET', '/v2/apps/fields')).json.app.instances, 1, 'wipe does not scale');
+    assert.equal((await req('DELETE', '/v2/apps/fields?force=true')).status, 200);
+    await noDeployments();
+  });
+
+  test('a TCP health check Marathon runs itself: healthy while the port answers; once it stops, the task is killed after maxConsecutiveFailures', async () => {
+    const server = createServer((sock) => sock.destroy());
+    const sockets = new Set<Socket>();
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const local = new AutoAgent(await FakeAgent.start(`http://127.0.0.1:${running.port}`, { hostname: '127.0.0.1' }), fwId);
+    local.agent.startPinging(200);
+    const events: Json[] = [];
+    const off = running.marathon?.marathon.onEventBus((e) => events.push(e));
+    try {
+      const r = await req('POST', '/v2/apps', {
+        id: '/tcpcheck',
+        cmd: 'sleep 100',
+        cpus: 0.1,
+        mem: 16,
+        constraints: [['hostname', 'LIKE', '127\\.0\\.0\\.1']],
+        healthChecks: [{ protocol: 'TCP', port, intervalSeconds: 1, timeoutSeconds: 1, gracePeriodSeconds: 1, maxConsecutiveFailures: 2 }],
+      });
+      assert.equal(r.status, 201, r.text);
+      const app = await waitFor(
+        'healthy by the TCP check',
+        async () => {
+          const a = (await req('GET', '/v2/apps/tcpcheck?embed=app.tasks')).json.app;
+          return a.tasksHealthy === 1 ? a : undefined;
+        },
+        10_000,
+      );
+      assert.equal(app.tasks[0].host, '127.0.0.1');
+      assert.equal(app.tasks[0].healthCheckResults[0].alive, true);
+      assert.equal(local.launched[0]?.health_check, undefined, 'TCP (not MESOS_TCP) is not sent to the agent');
+      await noDeployments();
+      const taskId = app.tasks[0].id;
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      });
+      await waitFor('the unhealthy task killed', () => (local.running.has(taskId) ? undefined : true), 15_000);
+      const kill = events.find((e) => e.eventType === 'unhealthy_instance_kill_event');
+      assert.ok(kill, `events: ${events.map((e) => e.eventType).join(',')}`);
+      assert.equal(kill.taskId, taskId);
+    } finally {
+      off?.();
+      server.close();
+      await req('DELETE', '/v2/apps/tcpcheck?force=true');
+      await waitFor('tcpcheck gone', async () => ((await req('GET', '/v2/apps/tcpcheck')).status === 404 ? true : undefined));
+      local.close();
+    }
   });
 });

@@ -18,7 +18,17 @@ export interface MarathonApiOptions {
   eventKeepAliveMs?: number;
 }
 
-const EMBED_SUFFIXES = new Set(['tasks', 'counts', 'deployments', 'readiness', 'lastTaskFailure', 'failures', 'taskStats']);
+const EMBED_SUFFIXES = new Set([
+  'tasks',
+  'counts',
+  'deployments',
+  'readiness',
+  'lastTaskFailure',
+  'failures',
+  'taskStats',
+  'processedOffersSummary',
+  'lastUnusedOffers',
+]);
 
 /** `app.tasks`, `apps.tasks`, `group.apps.tasks` and `tasks` all mean the same (InfoEmbedResolver). */
 export function parseEmbed(q: URLSearchParams): Set<string> {

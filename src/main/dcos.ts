@@ -18,6 +18,7 @@ Cluster lifecycle:
   down               stop the local cluster (--purge deletes it)
   master             run a master on this machine
   agent              run an agent on this machine
+  marathon-server    run Marathon as its own process over the master's scheduler HTTP API
   edgelb             run the edge load balancer (HAProxy driven by Marathon app labels)
 
 Commands:
@@ -46,6 +47,11 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'agent') {
     const { runAgent } = await import('./agent.js');
     await runAgent(rest);
+    return 0;
+  }
+  if (cmd === 'marathon-server') {
+    const { runMarathonServer } = await import('./marathon.js');
+    await runMarathonServer(rest);
     return 0;
   }
   if (cmd === 'edgelb') {

@@ -163,6 +163,24 @@ describe('constraints', () => {
     assert.equal(failedConstraint([['cores', 'IS', '8']], host('x', { cores: '8.0' }), []), undefined);
     assert.ok(failedConstraint([['rack', 'IS', 'r2']], a1, []));
   });
+  test('@region and @zone read the agent fault domain; an agent without one fails them', () => {
+    const at = (hostname: string, region: string, zone: string): AgentFacts => ({ hostname, attributes: {}, region, zone });
+    const e1 = at('e1', 'us-east', 'us-east-1a');
+    const e2 = at('e2', 'us-east', 'us-east-1b');
+    const w1 = at('w1', 'eu-west', 'eu-west-1a');
+    assert.equal(failedConstraint([['@region', 'IS', 'us-east']], e1, []), undefined);
+    assert.ok(failedConstraint([['@region', 'IS', 'us-east']], w1, []));
+    assert.ok(failedConstraint([['@region', 'IS', 'us-east']], a1, []), 'no fault domain');
+    assert.equal(failedConstraint([['@region', 'LIKE', 'us-.*']], e2, []), undefined);
+    assert.ok(failedConstraint([['@region', 'LIKE', 'us-.*']], w1, []));
+    assert.ok(failedConstraint([['@zone', 'UNIQUE']], at('e3', 'us-east', 'us-east-1a'), [e1]), 'one task per zone');
+    assert.equal(failedConstraint([['@zone', 'UNIQUE']], e2, [e1]), undefined);
+    assert.ok(failedConstraint([['@zone', 'GROUP_BY', '2']], e1, [e1]));
+    assert.equal(failedConstraint([['@zone', 'GROUP_BY', '2']], e2, [e1]), undefined);
+    assert.ok(failedConstraint([['@region', 'CLUSTER']], w1, [e1]), 'CLUSTER follows the first task');
+    assert.equal(failedConstraint([['@region', 'MAX_PER', '2']], e2, [e1]), undefined);
+    assert.ok(failedConstraint([['@region', 'MAX_PER', '2']], e2, [e1, e2]));
+  });
 });
 
 describe('placement', () => {

@@ -29,7 +29,7 @@ class FakeMaster implements SchedulerTransport {
   of(type: string): Json[] {
     return this.calls.filter((c) => c.type === type);
   }
-  offer(host: string, cpus = 4, mem = 4096): void {
+  offer(host: string, cpus = 4, mem = 4096, extra: Json = {}): void {
     const n = ++this.offerSeq;
     this.sink?.send({
       type: 'OFFERS',
@@ -45,6 +45,7 @@ class FakeMaster implements SchedulerTransport {
               { name: 'mem', type: 'SCALAR', scalar: { value: mem } },
               { name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 31000, end: 31100 }] } },
             ],
+            ...extra,
           },
         ],
       },
@@ -432,5 +433,165 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
     const again = two.m.apps.get('/s');
     assert.ok(again);
     assert.equal(two.m.appInfo(again, new Set(['lastTaskFailure'])).lastTaskFailure?.message, 'exit 3');
+  });
+
+  test('unreachableStrategy {60, 120}: replaced after 60 s, expunged after 120 s, killed when it comes back', async () => {
+    const { m, master, clock } = await setup();
+    const events: Json[] = [];
+    m.onEventBus((e) => events.push(e));
+    const strategy = { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 };
+    await m.createApp({ id: '/u', cmd: 'u', cpus: 0.1, mem: 16, unreachableStrategy: strategy }, false);
+    master.offer('h1');
+    await settle(10);
+    const first = master.launched()[0]?.task_id.value as string;
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    master.update(first, 'TASK_UNREACHABLE');
+    await settle(10);
+    await clock.advance(59_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 1, 'not replaced before inactiveAfterSeconds');
+    await clock.advance(2_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 2, 'replaced once inactive');
+    master.update(master.launched()[1]?.task_id.value, 'TASK_RUNNING', 'h2');
+    await settle(10);
+    await clock.advance(57_000);
+    assert.ok(m.instances.has(first), 'still known before expungeAfterSeconds');
+    assert.equal(events.filter((e) => e.condition === 'Gone').length, 0);
+    await clock.advance(2_000);
+    assert.ok(!m.instances.has(first), 'expunged after expungeAfterSeconds');
+    assert.deepEqual(
+      events.filter((e) => e.condition === 'Gone').map((e) => e.instanceId),
+      [first.replace(/\._app\.\d+$/, '')],
+    );
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    assert.ok(
+      master.of('KILL').some((k) => k.kill.task_id.value === first),
+      'an expunged task that comes back is killed',
+    );
+    assert.equal(m.tasksOf('/u').length, 1);
+  });
+
+  test("the default unreachableStrategy {0, 0} replaces at the next pass and expunges after 30 s (not never, as Marathon's expunge job)", async () => {
+    const { m, master, clock } = await setup();
+    const app = await m.createApp({ id: '/d', cmd: 'd', cpus: 0.1, mem: 16 }, false);
+    assert.ok(app.ok);
+    assert.deepEqual(app.value.app.unreachableStrategy, { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 });
+    master.offer('h1');
+    await settle(10);
+    const first = master.launched()[0]?.task_id.value as string;
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    master.update(first, 'TASK_UNREACHABLE');
+    await settle(10);
+    await clock.advance(1_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 2, 'replaced at once');
+    assert.ok(m.instances.has(first), 'still known for a while');
+    await clock.advance(28_000);
+    assert.ok(m.instances.has(first));
+    await clock.advance(2_000);
+    assert.ok(!m.instances.has(first), 'expunged 30 s after it became unreachable');
+    master.update(first, 'TASK_RUNNING');
+    await settle(10);
+    assert.ok(master.of('KILL').some((k) => k.kill.task_id.value === first));
+  });
+
+  test("unreachableStrategy 'disabled' keeps waiting for the task", async () => {
+    const { m, master, clock } = await setup();
+    await m.createApp({ id: '/w', cmd: 'w', cpus: 0.1, mem: 16, unreachableStrategy: 'disabled' }, false);
+    master.offer('h1');
+    await settle(10);
+    const first = master.launched()[0]?.task_id.value as string;
+    master.update(first, 'TASK_UNREACHABLE');
+    await settle(10);
+    await clock.advance(3_600_000);
+    master.offer('h2');
+    await settle(10);
+    assert.equal(master.launched().length, 1);
+    assert.ok(m.instances.has(first));
+  });
+
+  test('@zone UNIQUE and @region IS read the fault domain of the offer', async () => {
+    const { m, master } = await setup();
+    const domain = (region: string, zone: string) => ({ domain: { fault_domain: { region: { name: region }, zone: { name: zone } } } });
+    await m.createApp(
+      {
+        id: '/z',
+        cmd: 'z',
+        cpus: 0.1,
+        mem: 16,
+        instances: 2,
+        constraints: [
+          ['@zone', 'UNIQUE'],
+          ['@region', 'IS', 'east'],
+        ],
+      },
+      false,
+    );
+    master.offer('h1', 4, 4096, domain('east', 'a'));
+    await settle(10);
+    master.offer('h2', 4, 4096, domain('east', 'a'));
+    await settle(10);
+    master.offer('h3', 4, 4096, domain('west', 'b'));
+    await settle(10);
+    master.offer('h4', 4, 4096);
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.agent_id.value),
+      ['agent-h1'],
+      'zone a is taken, west is the wrong region, h4 has no fault domain',
+    );
+    const q = m.queue()[0]?.processedOffersSummary.rejectSummaryLastOffers.find((r: Json) => r.reason === 'UnfulfilledConstraint');
+    assert.equal(q?.declined, 3);
+    master.offer('h5', 4, 4096, domain('east', 'b'));
+    await settle(10);
+    assert.deepEqual(
+      master.launched().map((t) => t.agent_id.value),
+      ['agent-h1', 'agent-h5'],
+    );
+  });
+
+  test('SUBSCRIBE is retried with backoff (1 s, 2 s, 4 s, ...) and again 1 s after a dropped stream once subscribed', async () => {
+    const clock = new ManualClock();
+    const attempts: number[] = [];
+    const t0 = clock.nowMs();
+    let sink: EventSink | undefined;
+    const transport: SchedulerTransport = {
+      async subscribe(call, s) {
+        attempts.push(clock.nowMs() - t0);
+        if (attempts.length <= 3) return { status: 503, body: 'master down' };
+        sink = s;
+        s.send({ type: 'SUBSCRIBED', subscribed: { framework_id: { value: (call.framework_id as Json | undefined)?.value ?? 'fw-9' } } });
+        return undefined;
+      },
+      async call() {
+        return { status: 202 };
+      },
+    };
+    const m = new Marathon({ clock, random: new Random(3), store: new MemoryStore(), transport, defer: (fn) => setImmediate(fn) });
+    await m.start();
+    await settle(10);
+    await clock.advance(1_000);
+    await clock.advance(2_000);
+    await clock.advance(4_000);
+    await settle(10);
+    assert.deepEqual(attempts, [0, 1_000, 3_000, 7_000]);
+    assert.ok(m.isConnected);
+    assert.equal(m.frameworkId, 'fw-9');
+    sink?.close();
+    await settle(10);
+    assert.equal(m.isConnected, false);
+    await clock.advance(1_000);
+    await settle(10);
+    assert.deepEqual(attempts, [0, 1_000, 3_000, 7_000, 8_000], 'the backoff starts over after a success');
+    assert.ok(m.isConnected);
+    assert.equal(m.frameworkId, 'fw-9', 'the same framework id');
+    await m.stop();
   });
 });

@@ -64,6 +64,13 @@ export interface MarathonConfig {
    * every agent again, so bursts of new apps share one.
    */
   minReviveIntervalMs: number;
+  /**
+   * An unreachable task is expunged no sooner than this after it became unreachable, whatever
+   * its expungeAfterSeconds (Marathon's expunge job runs every --task_lost_expunge_interval,
+   * 30 s, so with expungeAfterSeconds 0 it forgets the task 0-30 s later; here at the end of
+   * that window, deterministically).
+   */
+  minExpungeMs: number;
 }
 
 export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
@@ -78,6 +85,7 @@ export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
   maxVersionsPerApp: 50,
   maxEventListeners: 1000,
   reconcileIntervalMs: 5 * 60_000,
+  minExpungeMs: 30_000,
   minReviveIntervalMs: 1000,
 };
 
@@ -145,6 +153,8 @@ const LAST_UNUSED_OFFERS_KEPT = 10;
 
 const LAST_OFFERS_KEPT = 100;
 
+const SUBSCRIBE_RETRY_MAX_MS = 16_000;
+
 export interface MarathonEvent {
   eventType: string;
   timestamp: string;
@@ -206,6 +216,7 @@ export class Marathon {
   private stopped = false;
   private ticker: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
+  private subscribeRetries = 0;
   private reviveTimer: TimerHandle | undefined;
   private lastReviveMs = Number.NEGATIVE_INFINITY;
   /** Launches each app still needs now (recomputed by converge). */
@@ -328,10 +339,13 @@ export class Marathon {
     }
   }
 
+  /** Subscribes again after 1 s, doubling per failed attempt up to 16 s (reset by SUBSCRIBED). */
   private retrySubscribe(): void {
     if (this.stopped) return;
     this.retryTimer?.cancel();
-    this.retryTimer = this.deps.clock.setTimer(1000, () => void this.subscribe());
+    const delay = Math.min(SUBSCRIBE_RETRY_MAX_MS, 1000 * 2 ** Math.min(this.subscribeRetries, 10));
+    this.subscribeRetries++;
+    this.retryTimer = this.deps.clock.setTimer(delay, () => void this.subscribe());
   }
 
   /** Events are handled one at a time, in order, outside the master's call stack. */
@@ -359,6 +373,7 @@ export class Marathon {
         const isNew = id !== this.frameworkId;
         this.frameworkId = id;
         this.connected = true;
+        this.subscribeRetries = 0;
         this.suppressed = false;
         if (isNew) await this.deps.store.put(K.framework, JSON.stringify({ id }));
         const m = ev.subscribed.master_info;
@@ -785,7 +800,10 @@ export class Marathon {
   /**
    * unreachableStrategy: an unreachable task becomes inactive (replaced) after
    * inactiveAfterSeconds and is forgotten (expunged, killed if it comes back) after
-   * expungeAfterSeconds. 'disabled' keeps waiting for it.
+   * expungeAfterSeconds (at least config.minExpungeMs), checked on every full pass. The
+   * default {0, 0} replaces at the next pass and expunges after minExpungeMs: Marathon's
+   * expunge job compares `unreachable since + expungeAfter` with now on each run, so 0 is not
+   * "never". 'disabled' waits.
    */
   private expireUnreachable(nowMs: number): void {
     const expunge: Instance[] = [];
@@ -795,7 +813,7 @@ export class Marathon {
       if (s === 'disabled') continue;
       const away = nowMs - i.unreachableSinceMs;
       if (away >= s.inactiveAfterSeconds * 1000) i.inactive = true;
-      if (away >= s.expungeAfterSeconds * 1000 && s.expungeAfterSeconds > 0) expunge.push(i);
+      if (away >= Math.max(s.expungeAfterSeconds * 1000, this.config.minExpungeMs)) expunge.push(i);
     }
     for (const i of expunge) {
       this.removeInstance(i);
@@ -1342,6 +1360,30 @@ export class Marathon {
   /** Kills tasks; with scale the app's instances drop by the number killed (a deployment). */
   async killTasks(taskIds: string[], opts: { scale: boolean; wipe?: boolean; force?: boolean }): Promise<Outcome<{ tasks: Instance[] } | DeploymentResult>> {
     const found = taskIds.map((t) => this.instances.get(t)).filter((i): i is Instance => i !== undefined);
+    if (opts.scale && opts.wipe) return { ok: false, error: { status: 400, message: 'You cannot use scale and wipe at the same time.' } };
+    if (opts.wipe) {
+      // wipe: kill and forget at once (Marathon expunges the instance); the app's scheduling
+      // sees the gap now and launches a replacement; the TASK_KILLED that follows is for a task
+      // Marathon no longer knows and is only acknowledged.
+      for (const i of found) {
+        this.removeInstance(i);
+        this.health.delete(i.taskId);
+        this.readiness.delete(i.taskId);
+        await this.deps.store.delete(K.task(i.taskId));
+        void this.call({ type: 'KILL', kill: { task_id: { value: i.taskId }, agent_id: { value: i.agentId } } });
+        this.emit({
+          eventType: 'instance_changed_event',
+          instanceId: i.taskId.replace(/\._app\.\d+$/, ''),
+          condition: 'Killed',
+          runSpecId: i.appId,
+          agentId: i.agentId,
+          host: i.host,
+          runSpecVersion: i.version,
+        });
+      }
+      this.converge();
+      return { ok: true, value: { tasks: found } };
+    }
     if (opts.scale) {
       const perApp = new Map<string, number>();
       for (const i of found) perApp.set(i.appId, (perApp.get(i.appId) ?? 0) + 1);
@@ -1603,7 +1645,7 @@ export class Marathon {
   }
 
   /** The AppInfo of GET /v2/apps: the definition plus counts and the embeds asked for. */
-  appInfo(app: App, embed: Set<string>): Json {
+  appInfo(app: App, embed: Set<string>, withOffers = true): Json {
     const tasks = this.tasksOf(app.id);
     const out: Json = { ...app };
     out.tasksStaged = tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length;
@@ -1621,6 +1663,12 @@ export class Marathon {
     out.role ??= this.config.role;
     const why = this.unplaceable(app);
     if (why) out.placementStatus = { placeable: false, message: why };
+    // What the offers came to for an app waiting for launches, as its /v2/queue item says it:
+    // only on request (embed=app.processedOffersSummary, or app.lastUnusedOffers which adds the
+    // last declined offers), since Marathon's app JSON has no such fields and strict clients
+    // (python3-marathon) refuse fields they do not know.
+    const offers = embed.has('processedOffersSummary') || embed.has('lastUnusedOffers');
+    if (withOffers && offers && (this.wanted.get(app.id) ?? 0) > 0) Object.assign(out, this.offerSummary(app.id, embed.has('lastUnusedOffers')));
     return out;
   }
 
@@ -1675,6 +1723,29 @@ export class Marathon {
     return neverPlaceable(app, [...this.agents.values()]);
   }
 
+  /**
+   * What the offers considered for an app came to, as /v2/queue shows it:
+   * processedOffersSummary, lastUnusedOfferDetail and (on request) the last declined offers.
+   */
+  offerSummary(appId: string, withLastUnused: boolean): Json {
+    const s = this.statsOf(appId);
+    const summary = (xs: (RejectReason | 'used')[]) =>
+      REJECT_REASONS.map((reason) => ({ reason, declined: xs.filter((x) => x === reason).length, processed: xs.length }));
+    const out: Json = {
+      processedOffersSummary: {
+        processedOffersCount: s.processed,
+        unusedOffersCount: s.unused,
+        ...(s.lastUnusedAtMs ? { lastUnusedOfferAt: isoTime(s.lastUnusedAtMs) } : {}),
+        ...(s.lastUsedAtMs ? { lastUsedOfferAt: isoTime(s.lastUsedAtMs) } : {}),
+        rejectSummaryLastOffers: summary(s.last),
+        rejectSummaryLaunchAttempt: REJECT_REASONS.map((reason) => ({ reason, declined: s.launchAttempt[reason] ?? 0, processed: s.processed })),
+      },
+    };
+    if (s.lastDetail) out.lastUnusedOfferDetail = s.lastDetail;
+    if (withLastUnused) out.lastUnusedOffers = s.lastUnused;
+    return out;
+  }
+
   queue(embedLastUnusedOffers = false): Json[] {
     const nowMs = this.deps.clock.nowMs();
     const out: Json[] = [];
@@ -1683,26 +1754,14 @@ export class Marathon {
       if (count <= 0) continue;
       const b = this.backoff.get(app.id);
       const left = b ? Math.max(0, b.delayUntilMs - nowMs) : 0;
-      const s = this.statsOf(app.id);
-      const summary = (xs: (RejectReason | 'used')[]) =>
-        REJECT_REASONS.map((reason) => ({ reason, declined: xs.filter((x) => x === reason).length, processed: xs.length }));
       const item: Json = {
-        app: this.appInfo(app, new Set()),
+        app: this.appInfo(app, new Set(), false),
         count,
         role: app.role ?? this.config.role,
         delay: { timeLeftSeconds: Math.ceil(left / 1000), overdue: left === 0 },
         since: isoTime(this.waitingSince.get(app.id) ?? nowMs),
-        processedOffersSummary: {
-          processedOffersCount: s.processed,
-          unusedOffersCount: s.unused,
-          ...(s.lastUnusedAtMs ? { lastUnusedOfferAt: isoTime(s.lastUnusedAtMs) } : {}),
-          ...(s.lastUsedAtMs ? { lastUsedOfferAt: isoTime(s.lastUsedAtMs) } : {}),
-          rejectSummaryLastOffers: summary(s.last),
-          rejectSummaryLaunchAttempt: REJECT_REASONS.map((reason) => ({ reason, declined: s.launchAttempt[reason] ?? 0, processed: s.processed })),
-        },
+        ...this.offerSummary(app.id, embedLastUnusedOffers),
       };
-      if (s.lastDetail) item.lastUnusedOfferDetail = s.lastDetail;
-      if (embedLastUnusedOffers) item.lastUnusedOffers = s.lastUnused;
       const why = this.unplaceable(app);
       if (why) item.unplaceable = why;
       out.push(item);
