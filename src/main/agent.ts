@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { RuntimeProbes } from '../adapters/checks/probes.js';
+import { CniNetworks, DEFAULT_CNI_PLUGINS_DIR } from '../adapters/net/cni.js';
 import { RealClock } from '../adapters/clock-real.js';
 import { Fetcher } from '../adapters/fetcher/fetcher.js';
 import { HttpMasterLink } from '../adapters/master-link-http.js';
@@ -69,6 +70,8 @@ export interface AgentOptions {
   enforceContainerDiskQuota?: boolean;
   /** --container_disk_watch_interval (default 15 s). */
   containerDiskWatchIntervalMs?: number;
+  /** Container networks (CNI): a directory of .conflist files, the plugins, the default bridge's subnet ('none': no default bridge). */
+  cni?: { configDir?: string; pluginsDir?: string; bridgeSubnet?: string };
   /** Image garbage collection: bounds and how often it runs (default: every 5 minutes, no bounds). */
   imageGc?: ImageGcPolicy & { intervalMs?: number };
   /** Tests: replace the HTTP link or the process runtime. */
@@ -166,6 +169,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       allowedHostPaths: opts.allowedHostPaths ?? [],
       upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
     });
+  const bridgeSubnet = opts.cni?.bridgeSubnet;
+  const networks = await CniNetworks.create({
+    stateDir: join(workDir, 'meta', 'cni'),
+    ...(opts.cni?.configDir ? { configDir: opts.cni.configDir } : {}),
+    pluginsDir: opts.cni?.pluginsDir ?? DEFAULT_CNI_PLUGINS_DIR,
+    defaultBridge: bridgeSubnet === 'none' ? false : bridgeSubnet ? { subnet: bridgeSubnet } : {},
+    log,
+  }).catch(async (e: Error) => {
+    await http.close();
+    throw new Error(`container networks (--network_cni_*): ${e.message}`);
+  });
+  if (networks.names().length > 0) log('info', `container networks: ${networks.names().join(', ')}`);
   const agent = new Agent({
     clock,
     random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
@@ -174,6 +189,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     checkpointer: new FsCheckpointer(workDir),
     log,
     probes: new RuntimeProbes(runtime),
+    networks,
     config: {
       workDir,
       hostname: opts.hostname ?? ip,
@@ -281,6 +297,11 @@ Flags:
   --image_gc_max_bytes=SIZE     remove unused images (least recently used first) above this cache size, e.g. 10GB
   --image_gc_max_age=DURATION   remove images no container has used for this long, e.g. 7days
   --image_gc_interval=DURATION  how often image garbage collection runs (default 5mins)
+  --network_cni_config_dir=DIR  container networks: every .conflist/.conf there is a network tasks can
+                                name in ContainerInfo.network_infos (besides the default mesos-bridge)
+  --network_cni_plugins_dir=DIR the CNI plugins (default ${DEFAULT_CNI_PLUGINS_DIR})
+  --network_cni_bridge_subnet=CIDR  the subnet of the default mesos-bridge network (bridge mesos-cni0,
+                                default 172.31.254.0/24); none: no default network
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
 SIGINT it stops; its tasks keep running and the next start reattaches to them.
@@ -355,6 +376,11 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
     imageGc,
+    cni: {
+      ...(flags.get('network-cni-config-dir') !== undefined ? { configDir: flags.get('network-cni-config-dir') as string } : {}),
+      ...(flags.get('network-cni-plugins-dir') !== undefined ? { pluginsDir: flags.get('network-cni-plugins-dir') as string } : {}),
+      ...(flags.get('network-cni-bridge-subnet') !== undefined ? { bridgeSubnet: flags.get('network-cni-bridge-subnet') as string } : {}),
+    },
     log,
   });
   void running.registered.then((agentId) => {

@@ -173,6 +173,7 @@ export interface NetworkInfo {
   ip_addresses?: { protocol?: 'IPv4' | 'IPv6'; ip_address?: string }[];
   name?: string;
   labels?: Labels;
+  port_mappings?: { host_port: number; container_port: number; protocol?: string }[];
 }
 
 export interface DurationInfo {

@@ -21,6 +21,8 @@ export interface LaunchSpec {
   container?: ContainerInfo;
   /** The task's scalar resources, for limits (cpu shares and quota, memory, pids). */
   resources?: { cpus?: number; memMb?: number };
+  /** A network namespace the container joins (ports/network.ts); none: the host's network. */
+  netnsPath?: string;
 }
 
 export interface ContainerHandle {

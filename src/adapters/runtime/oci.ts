@@ -256,7 +256,14 @@ export function ociConfig(
       ...volumes.map((v) => ({ destination: v.target, type: 'bind', source: v.source, options: ['rbind', v.readOnly ? 'ro' : 'rw'] })),
     ],
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }],
+      namespaces: [
+        { type: 'pid' },
+        { type: 'mount' },
+        { type: 'uts' },
+        { type: 'ipc' },
+        // A container network (CNI): join the namespace the agent attached; none: the host's network.
+        ...(spec.netnsPath ? [{ type: 'network', path: spec.netnsPath }] : []),
+      ],
       cgroupsPath,
       resources,
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],

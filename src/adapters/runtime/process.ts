@@ -185,6 +185,10 @@ export class ProcessRuntime implements ContainerRuntime {
         const triples = volumes.flatMap((v) => [v.source, v.target, v.readOnly ? 'ro' : 'rw']);
         argv = [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', VOLUME_SCRIPT, 'dcos-volumes', String(volumes.length), ...triples, ...argv];
       }
+      if (spec.netnsPath && !image) {
+        // A container network (CNI): the task runs in its namespace; nsenter execs, so the pid stays.
+        argv = [findTool('nsenter', 'util-linux'), `--net=${spec.netnsPath}`, '--', ...argv];
+      }
       if (cg) {
         const dirs = await cg.create(spec.containerId, {
           ...(spec.resources?.cpus !== undefined ? { cpus: spec.resources.cpus } : {}),
@@ -335,7 +339,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const nsenter = findTool('nsenter', 'util-linux');
       checkEnv.DCOS_CHECK_SANDBOX = t.rec.sandboxDir;
       checkEnv.DCOS_CHECK_CGROUPS = (this.options.cgroups?.dirs(containerId) ?? []).filter((d) => existsSync(d)).join(' ');
-      argv = [nsenter, '-t', String(t.rec.pid), '-m', '--', '/bin/sh', '-c', EXEC_SCRIPT, 'dcos-check', ...cmd];
+      argv = [nsenter, '-t', String(t.rec.pid), '-m', '-n', '--', '/bin/sh', '-c', EXEC_SCRIPT, 'dcos-check', ...cmd];
     }
     const [bin, ...args] = argv as [string, ...string[]];
     return new Promise<number>((resolve, reject) => {

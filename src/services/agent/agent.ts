@@ -19,6 +19,7 @@ import {
   type TaskStatus,
 } from '../../model/mesos.js';
 import type { CommandStream, MasterLink, MasterLinkReply } from '../../ports/master-link.js';
+import type { ContainerNetworks, NetworkRequest, NetworkSetup } from '../../ports/network.js';
 import type { Probes } from '../../ports/probes.js';
 import type { Checkpointer, ContainerRuntime, ExitStatus, LaunchSpec } from '../../ports/runtime.js';
 import { AGENT_DEFAULTS, type AgentConfig } from './config.js';
@@ -50,6 +51,8 @@ export interface AgentDeps {
   log?: LogFn;
   /** Runs health checks and checks; without it, tasks' checks are not run (a warning is logged). */
   probes?: Probes;
+  /** Container networks (CNI); without it, tasks that name a network fail to launch. */
+  networks?: ContainerNetworks;
 }
 
 export type AgentEvent =
@@ -99,6 +102,8 @@ interface TaskRun {
   diskTimer: TimerHandle | undefined;
   /** The limitation that made the agent kill the task (reported in its terminal update). */
   limitation: string | undefined;
+  /** The container's own network namespace and addresses, when its ContainerInfo names networks. */
+  network: NetworkSetup | undefined;
 }
 
 interface FrameworkEntry {
@@ -183,6 +188,7 @@ export class Agent {
   private readonly log: LogFn;
   private readonly updates: StatusUpdateManager;
   private readonly probes: Probes | undefined;
+  private readonly networks: ContainerNetworks | undefined;
 
   private agentId: string | undefined;
   private masterId: string | undefined;
@@ -228,6 +234,7 @@ export class Agent {
     this.config = deps.config;
     this.log = deps.log ?? (() => {});
     this.probes = deps.probes;
+    this.networks = deps.networks;
     this.backoffMs = this.cfg('registerBackoffMinMs');
     this.completed = new RingBuffer<TaskView>(this.cfg('maxCompletedTasks'));
     this.updates = new StatusUpdateManager({
@@ -327,6 +334,7 @@ export class Agent {
 
     const found = await this.runtime.recover(toRecover.map((r) => ({ containerId: r.containerId, sandboxDir: r.sandboxDir })));
     const byContainer = new Map(found.map((f) => [f.containerId, f] as const));
+    await this.recoverNetworks(toRecover, byContainer);
     for (const run of toRecover) {
       const r = byContainer.get(run.containerId) ?? { containerId: run.containerId, state: 'unknown' as const };
       if (r.state === 'running') {
@@ -397,6 +405,7 @@ export class Agent {
         run.completionTimer?.cancel();
         await this.updates.remove(fw.id, run.info.task_id.value);
         await this.runtime.cleanup?.(run.containerId).catch(() => {});
+        if (run.network) await this.detachNetwork(run);
       }
     }
     this.frameworks.clear();
@@ -674,8 +683,9 @@ export class Agent {
     fw.tasks.set(taskId, run);
 
     const invalid = validateTask(task);
-    if (invalid) {
-      this.report(run, 'TASK_ERROR', { source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: invalid });
+    const nets = networkRequests(task);
+    if (invalid || typeof nets === 'string') {
+      this.report(run, 'TASK_ERROR', { source: 'SOURCE_AGENT', reason: 'REASON_TASK_INVALID', message: invalid ?? (nets as string) });
       return;
     }
     const checkpoint: TaskCheckpoint = {
@@ -724,6 +734,23 @@ export class Agent {
       });
       return;
     }
+    if (nets.length > 0) {
+      try {
+        if (!this.networks) throw new Error('this agent has no container networks (see --network_cni_config_dir)');
+        run.network = await this.networks.attach(containerId, nets);
+      } catch (e) {
+        if (this.isStopped()) return;
+        this.counters.container_launch_errors!++;
+        this.report(run, 'TASK_FAILED', {
+          source: 'SOURCE_AGENT',
+          reason: 'REASON_CONTAINER_LAUNCH_FAILED',
+          message: `Failed to attach the container to its networks: ${(e as Error).message}`,
+        });
+        return;
+      }
+      // Stopped meanwhile: the next start finds no container for it and detaches the networks.
+      if (this.isStopped()) return;
+    }
     const spec: LaunchSpec = {
       containerId,
       sandboxDir: sandbox,
@@ -731,12 +758,14 @@ export class Agent {
       env: this.taskEnv(run),
       ...(task.container ? { container: task.container } : {}),
       resources: scalarResources(task.resources ?? []),
+      ...(run.network ? { netnsPath: run.network.netnsPath } : {}),
     };
     try {
       const handle = await this.runtime.launch(spec);
       run.pid = handle.pid;
     } catch (e) {
       if (this.isStopped()) return;
+      if (run.network) await this.detachNetwork(run);
       this.counters.container_launch_errors!++;
       this.report(run, 'TASK_FAILED', {
         source: 'SOURCE_AGENT',
@@ -958,6 +987,18 @@ export class Agent {
     run.completionTimer?.cancel();
     this.stopWatchers(run);
     this.counters.executors_terminated!++;
+    if (run.network) {
+      // As Mesos: the container's networks are gone before its terminal update, so its address
+      // and host ports are free once a scheduler sees it end.
+      void this.detachNetwork(run).then(() => {
+        if (!this.isStopped()) this.reportExit(run, exit);
+      });
+      return;
+    }
+    this.reportExit(run, exit);
+  }
+
+  private reportExit(run: TaskRun, exit: ExitStatus): void {
     if (run.terminal) return;
     const taskId = run.info.task_id.value;
     let done: Promise<void>;
@@ -1012,7 +1053,7 @@ export class Agent {
       if (o.healthy === undefined && run.lastHealthy !== undefined) o.healthy = run.lastHealthy;
       if (o.checkStatus === undefined && run.lastCheckStatus !== undefined) o.checkStatus = run.lastCheckStatus;
     }
-    const status = this.makeStatus(run.info.task_id.value, state, run.containerId, run.pid, o);
+    const status = this.makeStatus(run.info.task_id.value, state, run.containerId, run.pid, o, run.network);
     run.state = state;
     run.statuses.push(status);
     if (run.statuses.length > this.cfg('maxStatusesPerTask')) run.statuses.shift();
@@ -1026,7 +1067,14 @@ export class Agent {
     });
   }
 
-  private makeStatus(taskId: string, state: TaskState, containerId: string | undefined, pid: number | undefined, o: ReportOptions): TaskStatus {
+  private makeStatus(
+    taskId: string,
+    state: TaskState,
+    containerId: string | undefined,
+    pid: number | undefined,
+    o: ReportOptions,
+    network?: NetworkSetup,
+  ): TaskStatus {
     const status: TaskStatus = {
       task_id: { value: taskId },
       state,
@@ -1043,11 +1091,40 @@ export class Agent {
     if (containerId !== undefined) {
       status.container_status = {
         container_id: { value: containerId },
-        network_infos: [{ ip_addresses: [{ protocol: 'IPv4', ip_address: this.config.ip }] }],
+        // A container on its own networks reports their addresses (as Mesos' CNI isolator); else the agent's.
+        network_infos: network
+          ? network.networks.map((n) => ({ name: n.name, ip_addresses: n.ips.map((ip) => ({ protocol: 'IPv4' as const, ip_address: ip })) }))
+          : [{ ip_addresses: [{ protocol: 'IPv4', ip_address: this.config.ip }] }],
         ...(pid !== undefined ? { executor_pid: pid } : {}),
       };
     }
     return status;
+  }
+
+  /** Detaches a task's networks (logged, never thrown: the task's end is reported either way). */
+  private async detachNetwork(run: TaskRun): Promise<void> {
+    await this.networks
+      ?.detach(run.containerId)
+      .catch((e: Error) => this.log('warn', `detaching the networks of task ${run.info.task_id.value}: ${e.message}`));
+  }
+
+  /**
+   * After a restart: running containers keep their networks (their addresses are read back);
+   * networks of containers that ended, were never launched or are unknown are detached.
+   */
+  private async recoverNetworks(runs: readonly TaskRun[], found: ReadonlyMap<string, { state: string }>): Promise<void> {
+    if (!this.networks) return;
+    const keep = new Set<string>();
+    for (const run of runs) {
+      if (found.get(run.containerId)?.state !== 'running') continue;
+      keep.add(run.containerId);
+      run.network = await this.networks.inspect(run.containerId).catch(() => undefined);
+    }
+    for (const id of await this.networks.list()) {
+      if (keep.has(id)) continue;
+      this.log('info', `detaching the networks left by container ${id}`);
+      await this.networks.detach(id).catch((e: Error) => this.log('warn', `detaching the networks of container ${id}: ${e.message}`));
+    }
   }
 
   private count(state: TaskState): void {
@@ -1112,6 +1189,7 @@ export class Agent {
       lastCheckStatus: undefined,
       diskTimer: undefined,
       limitation: undefined,
+      network: undefined,
     };
   }
 
@@ -1324,6 +1402,27 @@ function validateTask(task: TaskInfo): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The named networks a task's ContainerInfo asks for (network_infos with a name, with their
+ * port_mappings), or why they are invalid. Unnamed network_infos mean the host network.
+ */
+export function networkRequests(task: TaskInfo): NetworkRequest[] | string {
+  const out: NetworkRequest[] = [];
+  for (const ni of task.container?.network_infos ?? []) {
+    if (typeof ni?.name !== 'string' || ni.name === '') continue;
+    const portMappings: NetworkRequest['portMappings'] = [];
+    for (const pm of ni.port_mappings ?? []) {
+      const protocol = (pm?.protocol ?? 'tcp').toLowerCase();
+      if (protocol !== 'tcp' && protocol !== 'udp') return `Port mapping protocol must be tcp or udp, got '${pm?.protocol}'`;
+      for (const p of [pm?.host_port, pm?.container_port])
+        if (!Number.isInteger(p) || (p as number) < 1 || (p as number) > 65535) return `Port mapping ports must be 1-65535, got ${JSON.stringify(pm)}`;
+      portMappings.push({ hostPort: pm.host_port, containerPort: pm.container_port, protocol });
+    }
+    out.push({ name: ni.name, portMappings });
+  }
+  return out;
 }
 
 /** The task's cpus and mem (summed over roles), for the runtime's limits. */
