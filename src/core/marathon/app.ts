@@ -205,6 +205,7 @@ export function validateApp(raw: unknown, nowIso: string, base = '/'): Validated
       portDefinitions?.push({ port, protocol, ...(pd.name !== undefined ? { name: pd.name } : {}), ...(pd.labels ? { labels: pd.labels } : {}) });
     });
   }
+  if (!hostNetwork) validateContainerNetworking(e, networks, container);
   const requirePorts = v.requirePorts === true;
   if (requirePorts && portDefinitions?.some((p) => p.port === 0)) e.add('/portDefinitions', 'requirePorts needs explicit non-zero ports');
 
@@ -381,6 +382,48 @@ export function validateApp(raw: unknown, nowIso: string, base = '/'): Validated
   else delete app.portDefinitions;
   if (isObj(container)) app.container = { type: container.docker ? 'DOCKER' : 'MESOS', volumes: [], ...container };
   return { ok: true, app };
+}
+
+/** networks and container.portMappings of an app that is not on the host network (see networks.ts). */
+function validateContainerNetworking(e: Errors, networks: Json[], container: unknown): void {
+  const modes = networks.map((n) => (isObj(n) ? (n.mode ?? 'container') : undefined));
+  if (modes.includes('host')) e.add('/networks', 'host networking cannot be combined with container networks');
+  if (modes.includes('container/bridge') && networks.length > 1) e.add('/networks', 'container/bridge networking cannot be combined with other networks');
+  networks.forEach((n, i) => {
+    if (!isObj(n) || (n.mode ?? 'container') !== 'container') return;
+    if (typeof n.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(n.name))
+      e.add(`/networks(${i})/name`, 'a container network needs the name of a network the agents offer');
+  });
+  if (!isObj(container)) return;
+  const key = container.portMappings !== undefined ? 'portMappings' : 'docker/portMappings';
+  const pms = container.portMappings ?? (isObj(container.docker) ? container.docker.portMappings : undefined);
+  if (pms === undefined || pms === null) return;
+  if (!Array.isArray(pms)) {
+    e.add(`/container/${key}`, 'error.expected.jsarray');
+    return;
+  }
+  const names = new Set<string>();
+  const hostPorts = new Set<number>();
+  const port = (x: unknown) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 65535;
+  pms.forEach((pm: unknown, i: number) => {
+    const p = `/container/${key}(${i})`;
+    if (!isObj(pm)) {
+      e.add(p, 'error.expected.jsobject');
+      return;
+    }
+    if (pm.containerPort !== undefined && !port(pm.containerPort)) e.add(`${p}/containerPort`, 'got out of range, expected 0..65535');
+    if (pm.hostPort !== undefined && pm.hostPort !== null) {
+      if (!port(pm.hostPort)) e.add(`${p}/hostPort`, 'got out of range, expected 0..65535');
+      else if (pm.hostPort !== 0 && hostPorts.has(pm.hostPort)) e.add(`/container/${key}`, 'hostPort values must be unique');
+      else hostPorts.add(pm.hostPort);
+    }
+    if (pm.protocol !== undefined && !['tcp', 'udp', 'udp,tcp', 'tcp,udp'].includes(pm.protocol)) e.add(`${p}/protocol`, 'error.expected.validenumvalue');
+    if (pm.name !== undefined) {
+      if (typeof pm.name !== 'string' || !/^[a-z0-9-]+$/.test(pm.name)) e.add(`${p}/name`, "must fully match regular expression '^[a-z0-9-]+$'");
+      else if (names.has(pm.name)) e.add(`/container/${key}`, 'Port names must be unique.');
+      else names.add(pm.name);
+    }
+  });
 }
 
 export function constraintError(c: Constraint): string | undefined {

@@ -1,6 +1,7 @@
 export * from './app.js';
 export * from './constraints.js';
 export * from './deployment.js';
+export * from './networks.js';
 export * from './path.js';
 export * from './placement.js';
 export * from './time.js';

@@ -6,6 +6,7 @@ import { rangesOf, scalarOf, subtractRanges, takeFromRanges } from '../resources
 import type { Range, Resource } from '../../model/mesos.js';
 import type { App } from './app.js';
 import { type AgentFacts, failedConstraint, staticallyFails } from './constraints.js';
+import { requestedHostPorts } from './networks.js';
 
 /** Marathon's names for why an offer did not fit (NoOfferMatchReason.scala). */
 export type RejectReason =
@@ -27,7 +28,16 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'InsufficientPorts',
 ];
 
-export type Match = { ok: true; resources: Resource[]; hostPorts: number[] } | { ok: false; reason: RejectReason; detail: string };
+export type Match =
+  | {
+      ok: true;
+      resources: Resource[];
+      /** The host ports taken, in order. */
+      hostPorts: number[];
+      /** Port-mapped apps (not on the host network): each mapping's host port, or null for none. */
+      mappingHostPorts?: (number | null)[];
+    }
+  | { ok: false; reason: RejectReason; detail: string };
 
 /** Resources usable by the app: unreserved ('*') plus its role, limited by acceptedResourceRoles. */
 function usable(offered: readonly Resource[], app: App, frameworkRole: string): Resource[] {
@@ -69,6 +79,14 @@ export function matchOffer(app: App, offered: readonly Resource[], agent: AgentF
       for (const r of got) for (let p = r.begin; p <= r.end; p++) hostPorts.push(p);
     }
   }
+  let mappingHostPorts: (number | null)[] | undefined;
+  const requested = requestedHostPorts(app);
+  if (requested.length > 0) {
+    const got = assignHostPorts(requested, available);
+    if (typeof got === 'string') return { ok: false, reason: 'InsufficientPorts', detail: got };
+    mappingHostPorts = got;
+    hostPorts = got.filter((p): p is number => p !== null);
+  }
   const failed = failedConstraint(app.constraints, agent, placedOn);
   if (failed) return { ok: false, reason: 'UnfulfilledConstraint', detail: `constraint ${JSON.stringify(failed)} not met on ${agent.hostname}` };
   const role = rs.find((r) => scalarOf([r], 'cpus') > 0)?.allocation_info?.role;
@@ -78,7 +96,27 @@ export function matchOffer(app: App, offered: readonly Resource[], agent: AgentF
   if (hostPorts.length > 0) {
     resources.push({ name: 'ports', type: 'RANGES', ranges: { range: hostPorts.map((p) => ({ begin: p, end: p })) }, ...alloc });
   }
-  return { ok: true, resources, hostPorts };
+  return { ok: true, resources, hostPorts, ...(mappingHostPorts ? { mappingHostPorts } : {}) };
+}
+
+/**
+ * Host ports for port mappings: fixed ones must be offered; 0 takes the lowest offered port not
+ * taken by a fixed one; null stays null (no host port). A detail text when the offer falls short.
+ */
+export function assignHostPorts(requested: readonly (number | null)[], available: readonly Range[]): (number | null)[] | string {
+  const fixed = requested.filter((p): p is number => p !== null && p > 0);
+  const missing = fixed.filter((p) => subtractRanges([{ begin: p, end: p }], available).length > 0);
+  if (missing.length > 0) return `host ports ${missing.join(',')} not offered`;
+  const dynamic = requested.filter((p) => p === 0).length;
+  const rest = subtractRanges(
+    available,
+    fixed.map((p) => ({ begin: p, end: p })),
+  );
+  const got = takeFromRanges(rest, dynamic);
+  if (!got) return `needs ${dynamic} host ports besides ${fixed.length} fixed ones`;
+  const pool: number[] = [];
+  for (const r of got) for (let p = r.begin; p <= r.end; p++) pool.push(p);
+  return requested.map((p) => (p === null ? null : p > 0 ? p : (pool.shift() as number)));
 }
 
 /** The largest resources an agent was ever seen to offer: the ceiling of what it can hold. */

@@ -17,8 +17,13 @@ import {
   SCHEDULER_HEALTH_PROTOCOLS,
   appAction,
   checkPort,
+  discoveryPortsOfMappings,
   isAgentHealthCheck,
   mesosHealthCheck,
+  networkMode,
+  portMappingEnv,
+  portMappingsOf,
+  taskNetworkInfos,
   readinessOutcome,
   readinessPort,
   backoffDelayMs,
@@ -111,6 +116,8 @@ export interface Instance {
   /** Unreachable tasks are inactive after unreachableStrategy.inactiveAfterSeconds: a replacement is launched. */
   inactive?: boolean;
   unreachableSinceMs?: number;
+  /** The task's own addresses on container networks (from its status), when it has any. */
+  containerIps?: string[];
 }
 
 export interface Deployment {
@@ -570,7 +577,7 @@ export class Marathon {
           const inst = this.newInstance(app, offer, facts, m.hostPorts);
           this.addInstance(inst);
           created.push(inst);
-          launches.push(this.taskInfo(app, inst, offer, m.resources));
+          launches.push(this.taskInfo(app, inst, offer, m.resources, m.mappingHostPorts));
           want--;
         }
         if (usedAny) this.recordOutcome(app.id, 'used');
@@ -614,18 +621,22 @@ export class Marathon {
     };
   }
 
-  private taskInfo(app: App, inst: Instance, offer: Offer, resources: TaskInfo['resources']): TaskInfo {
+  private taskInfo(app: App, inst: Instance, offer: Offer, resources: TaskInfo['resources'], mappingHostPorts: (number | null)[] = []): TaskInfo {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(app.env)) if (typeof v === 'string') env[k] = v;
     const pds = app.portDefinitions ?? [];
-    inst.ports.forEach((p, i) => {
-      env[`PORT${i}`] = String(p);
-      const name = pds[i]?.name;
-      if (name) env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(p);
-      const declared = pds[i]?.port;
-      if (declared) env[`PORT_${declared}`] = String(p);
-    });
-    if (inst.ports.length > 0) {
+    // Not on the host network: ports come from container.portMappings (networks.ts).
+    const hostNetwork = networkMode(app) === 'host';
+    if (!hostNetwork) Object.assign(env, portMappingEnv(portMappingsOf(app), mappingHostPorts));
+    else
+      inst.ports.forEach((p, i) => {
+        env[`PORT${i}`] = String(p);
+        const name = pds[i]?.name;
+        if (name) env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(p);
+        const declared = pds[i]?.port;
+        if (declared) env[`PORT_${declared}`] = String(p);
+      });
+    if (hostNetwork && inst.ports.length > 0) {
       env.PORT = String(inst.ports[0]);
       env.PORTS = inst.ports.join(',');
     }
@@ -671,17 +682,22 @@ export class Marathon {
         visibility: 'FRAMEWORK',
         name: taskName(app.id),
         ports: {
-          ports: inst.ports.map((p, i) => ({
-            number: p,
-            protocol: (pds[i]?.protocol ?? 'tcp').split(',')[0],
-            ...(pds[i]?.name ? { name: pds[i]?.name } : {}),
-            ...portLabels(pds[i]?.labels ?? app.container?.portMappings?.[i]?.labels),
-          })),
+          ports: hostNetwork
+            ? inst.ports.map((p, i) => ({
+                number: p,
+                protocol: (pds[i]?.protocol ?? 'tcp').split(',')[0],
+                ...(pds[i]?.name ? { name: pds[i]?.name } : {}),
+                ...portLabels(pds[i]?.labels ?? app.container?.portMappings?.[i]?.labels),
+              }))
+            : discoveryPortsOfMappings(app, mappingHostPorts),
         },
       },
     };
     const image = app.container?.docker?.image;
     if (image) ti.container = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: image } } } };
+    // The agent attaches the task to these networks (CNI) and maps its host ports into it.
+    const networkInfos = taskNetworkInfos(app, mappingHostPorts);
+    if (networkInfos) ti.container = { ...(ti.container ?? { type: 'MESOS' }), network_infos: networkInfos };
     if (app.taskKillGracePeriodSeconds !== undefined) ti.kill_policy = { grace_period: { nanoseconds: Math.round(app.taskKillGracePeriodSeconds * 1e9) } };
     // Mesos-level checks run on the agent, which reports TaskStatus.healthy (at most one per app).
     const hc = app.healthChecks.find(isAgentHealthCheck);
@@ -715,6 +731,9 @@ export class Marathon {
     const healthBefore = app0 ? this.healthOf(app0, inst) : undefined;
     inst.state = status.state;
     if (status.healthy !== undefined) inst.healthy = status.healthy;
+    // Named network_infos are container networks: the task's own IP (the agent's IP otherwise).
+    const containerIps = (status.container_status?.network_infos ?? []).filter((n) => n.name).flatMap((n) => (n.ip_addresses ?? []).map((a) => a.ip_address ?? ''));
+    if (containerIps.some(Boolean)) inst.containerIps = containerIps.filter(Boolean);
     if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
     if (status.state === 'TASK_UNREACHABLE') inst.unreachableSinceMs ??= this.deps.clock.nowMs();
     else {
@@ -764,7 +783,7 @@ export class Marathon {
         message: status.message ?? '',
         appId: inst.appId,
         host: inst.host,
-        ipAddresses: [{ ipAddress: inst.host, protocol: 'IPv4' }],
+        ipAddresses: (inst.containerIps ?? [inst.host]).map((ipAddress) => ({ ipAddress, protocol: 'IPv4' })),
         ports: inst.ports,
         version: inst.version,
       });
@@ -1605,7 +1624,7 @@ export class Marathon {
       stagedAt: i.stagedAt,
       ...(i.startedAt ? { startedAt: i.startedAt } : {}),
       version: i.version,
-      ipAddresses: [{ ipAddress: i.host, protocol: 'IPv4' }],
+      ipAddresses: (i.containerIps ?? [i.host]).map((ipAddress) => ({ ipAddress, protocol: 'IPv4' })),
       localVolumes: [],
       ...(i.facts.region ? { region: i.facts.region } : {}),
       ...(i.facts.zone ? { zone: i.facts.zone } : {}),
