@@ -57,7 +57,10 @@ describe('bridge and container networks in placement', () => {
   });
 
   test('in container mode a mapping without hostPort takes no host port; a bridge app without mappings takes none', () => {
-    const a = app({ networks: [{ mode: 'container', name: 'dcos' }], container: { portMappings: [{ containerPort: 80 }, { containerPort: 81, hostPort: 0 }] } });
+    const a = app({
+      networks: [{ mode: 'container', name: 'dcos' }],
+      container: { portMappings: [{ containerPort: 80 }, { containerPort: 81, hostPort: 0 }] },
+    });
     const m = matchOffer(a, offer(), agent, []);
     assert.ok(m.ok);
     if (!m.ok) return;
@@ -149,11 +152,14 @@ describe('bridge and container networks in tasks', () => {
     assert.deepEqual(invalid({ networks: [{ mode: 'container/bridge' }, { mode: 'host' }] }), [
       '/networks: host networking cannot be combined with container networks, container/bridge networking cannot be combined with other networks',
     ]);
-    assert.deepEqual(invalid({ networks: BRIDGE, container: { portMappings: [{ containerPort: 70000 }, { hostPort: 5, protocol: 'sctp' }, { hostPort: 5 }] } }), [
-      '/container/portMappings(0)/containerPort: got out of range, expected 0..65535',
-      '/container/portMappings(1)/protocol: error.expected.validenumvalue',
-      '/container/portMappings: hostPort values must be unique',
-    ]);
+    assert.deepEqual(
+      invalid({ networks: BRIDGE, container: { portMappings: [{ containerPort: 70000 }, { hostPort: 5, protocol: 'sctp' }, { hostPort: 5 }] } }),
+      [
+        '/container/portMappings(0)/containerPort: got out of range, expected 0..65535',
+        '/container/portMappings(1)/protocol: error.expected.validenumvalue',
+        '/container/portMappings: hostPort values must be unique',
+      ],
+    );
     assert.deepEqual(invalid({ networks: BRIDGE, container: { portMappings: [{ name: 'a' }, { name: 'a' }, { name: 'B' }] } }), [
       '/container/portMappings: Port names must be unique.',
       "/container/portMappings(2)/name: must fully match regular expression '^[a-z0-9-]+$'",

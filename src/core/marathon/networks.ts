@@ -97,7 +97,9 @@ export function networkNames(app: Pick<App, 'networks'>): string[] {
 export function taskNetworkInfos(
   app: Pick<App, 'networks' | 'container'>,
   hostPorts: readonly (number | null)[],
-): { name: string; port_mappings?: { host_port: number; container_port: number; protocol: string }[]; labels?: { labels: { key: string; value: string }[] } }[] | undefined {
+):
+  | { name: string; port_mappings?: { host_port: number; container_port: number; protocol: string }[]; labels?: { labels: { key: string; value: string }[] } }[]
+  | undefined {
   const names = networkNames(app);
   if (names.length === 0) return undefined;
   const mappings = portMappingsOf(app);
@@ -111,7 +113,8 @@ export function taskNetworkInfos(
       for (const protocol of pm.protocol.split(',')) pms.push({ host_port: host, container_port: pm.containerPort > 0 ? pm.containerPort : host, protocol });
     });
     const labels = byName.get(name)?.labels;
-    const labelList = labels && typeof labels === 'object' ? Object.entries(labels as Record<string, unknown>).map(([key, value]) => ({ key, value: String(value) })) : [];
+    const labelList =
+      labels && typeof labels === 'object' ? Object.entries(labels as Record<string, unknown>).map(([key, value]) => ({ key, value: String(value) })) : [];
     return { name, ...(pms.length > 0 ? { port_mappings: pms } : {}), ...(labelList.length > 0 ? { labels: { labels: labelList } } : {}) };
   });
 }
@@ -128,7 +131,10 @@ export function discoveryPortsOfMappings(
   const names = networkNames(app);
   return portMappingsOf(app).map((pm, i) => {
     const host = hostPorts[i] ?? null;
-    const scope = host !== null ? [{ key: 'network-scope', value: 'host' }] : [{ key: 'network-scope', value: 'container' }, ...(names[0] ? [{ key: 'network-name', value: names[0] }] : [])];
+    const scope =
+      host !== null
+        ? [{ key: 'network-scope', value: 'host' }]
+        : [{ key: 'network-scope', value: 'container' }, ...(names[0] ? [{ key: 'network-name', value: names[0] }] : [])];
     const own = Object.entries(pm.labels ?? {}).map(([key, value]) => ({ key, value: String(value) }));
     return {
       number: host ?? pm.containerPort,

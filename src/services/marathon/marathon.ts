@@ -732,7 +732,9 @@ export class Marathon {
     inst.state = status.state;
     if (status.healthy !== undefined) inst.healthy = status.healthy;
     // Named network_infos are container networks: the task's own IP (the agent's IP otherwise).
-    const containerIps = (status.container_status?.network_infos ?? []).filter((n) => n.name).flatMap((n) => (n.ip_addresses ?? []).map((a) => a.ip_address ?? ''));
+    const containerIps = (status.container_status?.network_infos ?? [])
+      .filter((n) => n.name)
+      .flatMap((n) => (n.ip_addresses ?? []).map((a) => a.ip_address ?? ''));
     if (containerIps.some(Boolean)) inst.containerIps = containerIps.filter(Boolean);
     if (status.state === 'TASK_RUNNING' && !inst.startedAt) inst.startedAt = this.now();
     if (status.state === 'TASK_UNREACHABLE') inst.unreachableSinceMs ??= this.deps.clock.nowMs();

@@ -1,0 +1,287 @@
+/**
+ * IP-per-container on a real agent (wall clock, real processes, the real CNI plugins from
+ * Debian's containernetworking-plugins): a task that names a network gets its own namespace and
+ * address on a bridge, is reachable at containerIP:containerPort and, through portmap, at
+ * 127.0.0.1:hostPort; its exit removes the namespace and frees the address; a restarted agent
+ * keeps the networks of running tasks. Traffic goes only to loopback and to the bridge the test
+ * made (its subnet is routed to that bridge).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { RuntimeProbes } from '../src/adapters/checks/probes.js';
+import { RealClock } from '../src/adapters/clock-real.js';
+import { CniNetworks } from '../src/adapters/net/cni.js';
+import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
+import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
+import { createMesosContainerizer } from '../src/adapters/runtime/oci.js';
+import { Random } from '../src/base/random.js';
+import type { ContainerInfo, TaskInfo, TaskStatus } from '../src/model/mesos.js';
+import { Agent } from '../src/services/agent/agent.js';
+import { FakeMasterLink } from '../src/services/agent/fakes.js';
+import { freePort } from './lib/images.js';
+
+const NETWORK = 'e2e-bridge';
+const DEVICE = `dcos-e2e${process.pid % 10000}`.slice(0, 15);
+const SUBNET = '172.31.252.0/24';
+const IPAM_DIR = `/var/lib/cni/networks/${NETWORK}`;
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root (network namespaces)'
+    : !existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/portmap')
+      ? 'containernetworking-plugins is not installed'
+      : !existsSync('/usr/sbin/iptables') && !existsSync('/sbin/iptables')
+        ? 'iptables is not installed (portmap needs it)'
+        : false;
+if (skip) process.stdout.write(`# SKIP CNI e2e: ${skip}\n`);
+
+const TERMINAL = ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED'];
+const work = mkdtempSync(join(tmpdir(), 'dcos-cni-e2e-'));
+const workDir = join(work, 'agent');
+const link = new FakeMasterLink();
+const hadHostportChains = chainExists('CNI-HOSTPORT-DNAT');
+
+function chainExists(chain: string): boolean {
+  try {
+    execFileSync('iptables', ['-t', 'nat', '-S', chain], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Instance {
+  agent: Agent;
+  runtime: ReturnType<typeof createMesosContainerizer>;
+  networks: CniNetworks;
+}
+
+async function startInstance(seed: number): Promise<Instance> {
+  const runtime = createMesosContainerizer({
+    stateDir: join(workDir, 'meta', 'runtime'),
+    pollIntervalMs: 50,
+    bundleDir: join(workDir, 'bundles'),
+    images: new RegistryImageStore(join(workDir, 'images')),
+  });
+  const networks = await CniNetworks.create({ stateDir: join(workDir, 'meta', 'cni'), defaultBridge: { name: NETWORK, device: DEVICE, subnet: SUBNET } });
+  const agent = new Agent({
+    clock: new RealClock(),
+    random: new Random(seed),
+    link,
+    runtime,
+    probes: new RuntimeProbes(runtime),
+    networks,
+    checkpointer: new FsCheckpointer(workDir),
+    config: { workDir, hostname: 'localhost', ip: '127.0.0.1', port: 5051, resources: [], version: 'test', defaultKillGracePeriodMs: 300 },
+  });
+  await agent.start();
+  await until('registration', () => agent.connection === 'registered');
+  return { agent, runtime, networks };
+}
+
+let current: Instance;
+
+/** An HTTP server on containerPort that answers with its task id (so a reply proves it is ours). */
+const SERVER = `require('http').createServer((q, s) => s.end(process.env.MESOS_TASK_ID)).listen(Number(process.env.CPORT), '0.0.0.0')`;
+
+let seq = 0;
+function launch(containerPort: number, network: string, mappings: { host_port: number; container_port: number }[] = []): string {
+  const id = `n${++seq}`;
+  const container: ContainerInfo = { type: 'MESOS', network_infos: [{ name: network, port_mappings: mappings.map((m) => ({ ...m, protocol: 'tcp' })) }] };
+  const task: TaskInfo = {
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: 'agent-1' },
+    command: {
+      value: `exec ${JSON.stringify(process.execPath)} -e "${SERVER}"`,
+      environment: { variables: [{ name: 'CPORT', value: String(containerPort) }] },
+    },
+    resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
+    container,
+  };
+  link.push({ type: 'RUN_TASK', framework_id: { value: 'fw' }, framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } }, task });
+  return id;
+}
+
+const statuses = (id: string): TaskStatus[] =>
+  link
+    .callsOf('STATUS_UPDATE')
+    .map((c) => c.status)
+    .filter((s) => s.task_id.value === id);
+
+async function running(id: string): Promise<{ ip: string; containerId: string }> {
+  const st = await until(`${id} to run`, () => statuses(id).find((s) => s.state === 'TASK_RUNNING' || TERMINAL.includes(s.state)));
+  assert.equal(st.state, 'TASK_RUNNING', `${id}: ${st.state} ${st.message ?? ''}`);
+  const ni = st.container_status?.network_infos ?? [];
+  assert.equal(ni.length, 1);
+  assert.equal(ni[0]?.name, NETWORK);
+  const ip = ni[0]?.ip_addresses?.[0]?.ip_address as string;
+  return { ip, containerId: st.container_status?.container_id?.value as string };
+}
+
+async function final(id: string): Promise<TaskStatus> {
+  return until(`a terminal update of ${id}`, () => statuses(id).find((s) => TERMINAL.includes(s.state)), 30_000);
+}
+
+/** The body at url, or an error text (connection refused, timeout): never another server's answer. */
+async function get(url: string, timeoutMs = 2000): Promise<string> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    return `${r.status} ${await r.text()}`;
+  } catch (e) {
+    return `error ${(e as Error).cause ? String((e as { cause: { code?: string } }).cause.code) : (e as Error).message}`;
+  }
+}
+
+function kill(id: string): void {
+  link.push({ type: 'KILL_TASK', framework_id: { value: 'fw' }, task_id: { value: id } });
+}
+
+describe('container networks through the CNI plugins', { skip }, () => {
+  before(async () => {
+    current = await startInstance(1);
+  });
+
+  after(async () => {
+    for (let i = 1; i <= seq; i++) if (!statuses(`n${i}`).some((s) => TERMINAL.includes(s.state))) kill(`n${i}`);
+    for (let i = 1; i <= seq; i++) await final(`n${i}`).catch(() => {});
+    await current?.agent.stop();
+    current?.runtime.close();
+    // What this test made: its bridge, its address records, and the portmap chains if it made them.
+    for (const id of await current.networks.list()) await current.networks.detach(id).catch(() => {});
+    execFileSync('ip', ['link', 'del', DEVICE], { stdio: 'ignore' });
+    rmSync(IPAM_DIR, { recursive: true, force: true });
+    if (!hadHostportChains) removeHostportChains();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a task on the bridge gets its own address, reachable at containerIP:containerPort and through portmap at 127.0.0.1:hostPort', async () => {
+    const hostPort = await freePort();
+    const id = launch(8080, NETWORK, [{ host_port: hostPort, container_port: 8080 }]);
+    const { ip, containerId } = await running(id);
+    assert.match(ip, /^172\.31\.252\.\d+$/);
+    assert.notEqual(ip, '172.31.252.1', 'the gateway address is the bridge');
+    assert.ok(existsSync(`/run/netns/dcos-${containerId}`), 'its network namespace exists');
+    assert.ok(existsSync(join(IPAM_DIR, ip)), 'host-local recorded the address');
+    // The subnet is routed to the test's bridge: nothing to these addresses leaves the machine.
+    assert.match(execFileSync('ip', ['route', 'get', ip], { encoding: 'utf8' }), new RegExp(`dev ${DEVICE}`));
+    assert.equal(
+      await until('the server in the container', async () => ((await get(`http://${ip}:8080/`)).startsWith('200') ? get(`http://${ip}:8080/`) : undefined)),
+      `200 ${id}`,
+    );
+    assert.equal(await get(`http://127.0.0.1:${hostPort}/`), `200 ${id}`, 'portmap forwards loopback host-port traffic');
+    // The task's processes really are in the namespace: the host has no listener on 8080 of its own.
+    assert.doesNotMatch(execFileSync('ss', ['-ltnH'], { encoding: 'utf8' }), /[:.]8080\s/);
+  });
+
+  test('two tasks get different addresses; the exit of one removes its namespace, its address and its host port', async () => {
+    const hostPort = await freePort();
+    const a = launch(9000, NETWORK, [{ host_port: hostPort, container_port: 9000 }]);
+    const b = launch(9000, NETWORK);
+    const ra = await running(a);
+    const rb = await running(b);
+    assert.notEqual(ra.ip, rb.ip);
+    await until('both servers', async () => (await get(`http://${ra.ip}:9000/`)) === `200 ${a}` && (await get(`http://${rb.ip}:9000/`)) === `200 ${b}`);
+    assert.equal(await get(`http://127.0.0.1:${hostPort}/`), `200 ${a}`);
+    kill(a);
+    const end = await final(a);
+    assert.equal(end.state, 'TASK_KILLED');
+    // Detached before the terminal update was sent.
+    assert.equal(existsSync(`/run/netns/dcos-${ra.containerId}`), false, 'namespace removed');
+    assert.equal(existsSync(join(IPAM_DIR, ra.ip)), false, 'address released');
+    assert.equal((await current.networks.list()).includes(ra.containerId), false);
+    assert.match(await get(`http://127.0.0.1:${hostPort}/`), /^error/, 'nothing answers on the host port any more');
+    assert.equal(await get(`http://${rb.ip}:9000/`), `200 ${b}`, 'the other task is untouched');
+    assert.ok(!execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).includes(`--dport ${hostPort}`), 'its DNAT rule is gone');
+  });
+
+  test('a restarted agent keeps the networks of running tasks and detaches them when they end', async () => {
+    const hostPort = await freePort();
+    const id = launch(7000, NETWORK, [{ host_port: hostPort, container_port: 7000 }]);
+    const { ip, containerId } = await running(id);
+    await until('the server', async () => (await get(`http://${ip}:7000/`)) === `200 ${id}`);
+    await current.agent.stop();
+    current.runtime.close();
+    current = await startInstance(2);
+    assert.equal(await get(`http://${ip}:7000/`), `200 ${id}`, 'still reachable at its address after the restart');
+    assert.equal(await get(`http://127.0.0.1:${hostPort}/`), `200 ${id}`);
+    assert.ok(existsSync(`/run/netns/dcos-${containerId}`));
+    // Later updates still carry its own address (read back from the CNI records).
+    const seen = statuses(id).length;
+    kill(id);
+    const end = await final(id);
+    assert.equal(end.state, 'TASK_KILLED');
+    assert.ok(statuses(id).length > seen);
+    assert.equal(end.container_status?.network_infos?.[0]?.ip_addresses?.[0]?.ip_address, ip);
+    assert.equal(existsSync(`/run/netns/dcos-${containerId}`), false);
+    assert.equal(existsSync(join(IPAM_DIR, ip)), false);
+  });
+
+  test('a task naming an unknown network fails to launch with the reason; a failed launch leaves no namespace', async () => {
+    const before = readdirSync('/run/netns')
+      .filter((n) => n.startsWith('dcos-'))
+      .sort();
+    const attached = (await current.networks.list()).sort();
+    const id = launch(8080, 'no-such-network');
+    const end = await final(id);
+    assert.equal(end.state, 'TASK_FAILED');
+    assert.equal(end.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.match(end.message ?? '', /unknown network 'no-such-network' \(this agent has: e2e-bridge\)/);
+    // Attached, then the launch fails (an image this test never pushed): the networks are undone.
+    const bad = `n${++seq}`;
+    link.push({
+      type: 'RUN_TASK',
+      framework_id: { value: 'fw' },
+      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
+      task: {
+        name: bad,
+        task_id: { value: bad },
+        agent_id: { value: 'agent-1' },
+        command: { value: 'true' },
+        resources: [],
+        container: { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: '127.0.0.1:1/none:1' } } }, network_infos: [{ name: NETWORK }] },
+      },
+    });
+    const badEnd = await final(bad);
+    assert.equal(badEnd.state, 'TASK_FAILED');
+    assert.match(badEnd.message ?? '', /Failed to launch container/);
+    assert.deepEqual(
+      readdirSync('/run/netns')
+        .filter((n) => n.startsWith('dcos-'))
+        .sort(),
+      before,
+    );
+    assert.deepEqual((await current.networks.list()).sort(), attached);
+  });
+});
+
+/** Removes portmap's shared nat chains (left by DEL) when the test created them. */
+function removeHostportChains(): void {
+  const ipt = (...args: string[]) => {
+    try {
+      execFileSync('iptables', ['-t', 'nat', ...args], { stdio: 'ignore' });
+    } catch {
+      // not there
+    }
+  };
+  ipt('-D', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT');
+  ipt('-D', 'OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT');
+  ipt('-D', 'POSTROUTING', '-m', 'comment', '--comment', 'CNI portfwd requiring masquerade', '-j', 'CNI-HOSTPORT-MASQ');
+  for (const c of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK']) {
+    ipt('-F', c);
+    ipt('-X', c);
+  }
+}
