@@ -7,8 +7,8 @@
  * made (its subnet is routed to that bridge).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,12 +17,12 @@ import { RealClock } from '../src/adapters/clock-real.js';
 import { CniNetworks } from '../src/adapters/net/cni.js';
 import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
 import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
-import { createMesosContainerizer } from '../src/adapters/runtime/oci.js';
+import { createMesosContainerizer, findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { Random } from '../src/base/random.js';
 import type { ContainerInfo, TaskInfo, TaskStatus } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink } from '../src/services/agent/fakes.js';
-import { freePort } from './lib/images.js';
+import { freePort, pushBusybox, startRegistry } from './lib/images.js';
 
 const NETWORK = 'e2e-bridge';
 const DEVICE = `dcos-e2e${process.pid % 10000}`.slice(0, 15);
@@ -37,6 +37,18 @@ const skip =
         ? 'iptables is not installed (portmap needs it)'
         : false;
 if (skip) process.stdout.write(`# SKIP CNI e2e: ${skip}\n`);
+const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
+const imageSkip =
+  skip ||
+  (!findOciRuntime('crun')
+    ? 'crun is not installed'
+    : !registryBin
+      ? 'docker-registry is not installed'
+      : !existsSync('/bin/busybox')
+        ? 'busybox-static is not installed'
+        : false);
+if (imageSkip && !skip) process.stdout.write(`# SKIP CNI image test: ${imageSkip}\n`);
+let registry: ChildProcess | undefined;
 
 const TERMINAL = ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED'];
 const work = mkdtempSync(join(tmpdir(), 'dcos-cni-e2e-'));
@@ -158,6 +170,7 @@ describe('container networks through the CNI plugins', { skip }, () => {
   after(async () => {
     for (let i = 1; i <= seq; i++) if (!statuses(`n${i}`).some((s) => TERMINAL.includes(s.state))) kill(`n${i}`);
     for (let i = 1; i <= seq; i++) await final(`n${i}`).catch(() => {});
+    registry?.kill('SIGKILL');
     await current?.agent.stop();
     current?.runtime.close();
     // What this test made: its bridge, its address records, and the portmap chains if it made them.
@@ -227,6 +240,42 @@ describe('container networks through the CNI plugins', { skip }, () => {
     assert.ok(statuses(id).length > seen);
     assert.equal(end.container_status?.network_infos?.[0]?.ip_addresses?.[0]?.ip_address, ip);
     assert.equal(existsSync(`/run/netns/dcos-${containerId}`), false);
+    assert.equal(existsSync(join(IPAM_DIR, ip)), false);
+  });
+
+  test('an image task (crun) joins the namespace by path in its OCI config and is reachable the same ways', { skip: imageSkip }, async () => {
+    const r = await startRegistry(work, registryBin as string);
+    registry = r.child;
+    await pushBusybox(work, '/bin/busybox', r.addr, 'library/busybox', '1', false);
+    const hostPort = await freePort();
+    const id = `n${++seq}`;
+    link.push({
+      type: 'RUN_TASK',
+      framework_id: { value: 'fw' },
+      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
+      task: {
+        name: id,
+        task_id: { value: id },
+        agent_id: { value: 'agent-1' },
+        command: { value: 'mkdir -p /www && echo -n $MESOS_TASK_ID >/www/index.html && exec httpd -f -p 8080 -h /www' },
+        resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
+        container: {
+          type: 'MESOS',
+          mesos: { image: { type: 'DOCKER', docker: { name: `${r.addr}/library/busybox:1` } } },
+          network_infos: [{ name: NETWORK, port_mappings: [{ host_port: hostPort, container_port: 8080, protocol: 'tcp' }] }],
+        },
+      },
+    });
+    const { ip, containerId } = await running(id);
+    const config = JSON.parse(readFileSync(join(workDir, 'bundles', containerId, 'config.json'), 'utf8'));
+    assert.deepEqual(
+      config.linux.namespaces.find((n: { type: string }) => n.type === 'network'),
+      { type: 'network', path: `/run/netns/dcos-${containerId}` },
+    );
+    assert.equal(await until('httpd in the container', async () => ((await get(`http://${ip}:8080/`)) === `200 ${id}` ? 'ok' : undefined)), 'ok');
+    assert.equal(await get(`http://127.0.0.1:${hostPort}/`), `200 ${id}`);
+    kill(id);
+    assert.equal((await final(id)).state, 'TASK_KILLED');
     assert.equal(existsSync(join(IPAM_DIR, ip)), false);
   });
 
