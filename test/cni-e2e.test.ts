@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RuntimeProbes } from '../src/adapters/checks/probes.js';
 import { RealClock } from '../src/adapters/clock-real.js';
@@ -334,3 +334,90 @@ function removeHostportChains(): void {
     ipt('-X', c);
   }
 }
+
+/**
+ * The whole path on a local cluster of real processes (`dcos up`, one agent with the default
+ * mesos-bridge network, 172.31.254.0/24 on mesos-cni0): a Marathon app with networks
+ * [{mode: container/bridge}] and portMappings gets host ports from the offer, the environment
+ * Marathon sets for bridge apps, and tasks with their own addresses.
+ */
+describe('Marathon container/bridge apps on the default mesos-bridge network', { skip }, () => {
+  const home = mkdtempSync(join(tmpdir(), 'dcos-cni-marathon-'));
+  const clusterDir = join(home, 'cluster');
+  const env = { ...process.env, DCOS_TS_CONFIG_DIR: join(home, 'config'), DCOS_TS_HOME: home };
+  const hadBridge = existsSync('/sys/class/net/mesos-cni0');
+  const hadIpam = existsSync('/var/lib/cni/networks/mesos-bridge');
+  const hadChains = chainExists('CNI-HOSTPORT-DNAT');
+  let marathon = '';
+  const dcos = (args: string[]) => execFileSync(process.execPath, [resolve('dist/src/main/dcos.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
+
+  before(() => {
+    const info = JSON.parse(
+      dcos(['up', '--detach', '--json', '--agents=1', `--work-dir=${clusterDir}`, '--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]']),
+    );
+    marathon = info.marathon;
+  });
+
+  after(() => {
+    try {
+      dcos(['down', '--purge', `--work-dir=${clusterDir}`]);
+    } catch {
+      // reported by the tests
+    }
+    if (!hadBridge) execFileSync('ip', ['link', 'del', 'mesos-cni0'], { stdio: 'ignore' });
+    if (!hadIpam) rmSync('/var/lib/cni/networks/mesos-bridge', { recursive: true, force: true });
+    if (!hadChains) removeHostportChains();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('tasks get their own 172.31.254.x addresses, offered host ports mapped to the container port, and PORT0/PORT_<NAME> = the host port', async () => {
+    // Answers with its task id and the port variables Marathon set.
+    const server = `require('http').createServer((q, s) => s.end(JSON.stringify({ id: process.env.MESOS_TASK_ID, PORT0: process.env.PORT0, PORT_HTTP: process.env.PORT_HTTP, PORT_8080: process.env.PORT_8080, PORTS: process.env.PORTS, HOST: process.env.HOST }))).listen(8080, '0.0.0.0')`;
+    const app = {
+      id: '/bridged',
+      cmd: `exec ${JSON.stringify(process.execPath)} -e "${server}"`,
+      cpus: 0.1,
+      mem: 64,
+      instances: 2,
+      networks: [{ mode: 'container/bridge' }],
+      container: { type: 'MESOS', portMappings: [{ containerPort: 8080, hostPort: 0, name: 'http', labels: { VIP_0: '/bridged:80' } }] },
+    };
+    const created = await fetch(`${marathon}/v2/apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(app) });
+    assert.equal(created.status, 201, await created.text());
+    const tasks = await until(
+      'two running tasks with container addresses',
+      async () => {
+        const r = (await (await fetch(`${marathon}/v2/apps/bridged/tasks`)).json()) as { tasks: Json[] };
+        const ok = r.tasks.length === 2 && r.tasks.every((t) => t.state === 'TASK_RUNNING' && /^172\.31\.254\./.test(t.ipAddresses?.[0]?.ipAddress ?? ''));
+        return ok ? r.tasks : undefined;
+      },
+      60_000,
+    );
+    const ips = tasks.map((t) => t.ipAddresses[0].ipAddress as string);
+    assert.notEqual(ips[0], ips[1]);
+    for (const t of tasks) {
+      const ip = t.ipAddresses[0].ipAddress as string;
+      const hostPort = t.ports[0] as number;
+      assert.ok(hostPort >= 31000 && hostPort <= 31100, `host port ${hostPort} from the offer`);
+      const body = await until(`task ${t.id} at ${ip}:8080`, async () => {
+        const r = await get(`http://${ip}:8080/`);
+        return r.startsWith('200 ') ? JSON.parse(r.slice(4)) : undefined;
+      });
+      assert.deepEqual(body, {
+        id: t.id,
+        PORT0: String(hostPort),
+        PORT_HTTP: String(hostPort),
+        PORT_8080: String(hostPort),
+        PORTS: String(hostPort),
+        HOST: t.host,
+      });
+      // Through portmap on the agent's own (loopback) address.
+      assert.equal(JSON.parse((await get(`http://${t.host}:${hostPort}/`)).slice(4)).id, t.id);
+    }
+    const deleted = await fetch(`${marathon}/v2/apps/bridged`, { method: 'DELETE' });
+    assert.equal(deleted.status, 200);
+    await until('the addresses released', () => ips.every((ip) => !existsSync(`/var/lib/cni/networks/mesos-bridge/${ip}`)), 30_000);
+  });
+});
+
+type Json = any;
