@@ -417,6 +417,7 @@ function validateContainerNetworking(e: Errors, networks: Json[], container: unk
       else if (pm.hostPort !== 0 && hostPorts.has(pm.hostPort)) e.add(`/container/${key}`, 'hostPort values must be unique');
       else hostPorts.add(pm.hostPort);
     }
+    if (pm.servicePort !== undefined && pm.servicePort !== null && !port(pm.servicePort)) e.add(`${p}/servicePort`, 'got out of range, expected 0..65535');
     if (pm.protocol !== undefined && !['tcp', 'udp', 'udp,tcp', 'tcp,udp'].includes(pm.protocol)) e.add(`${p}/protocol`, 'error.expected.validenumvalue');
     if (pm.name !== undefined) {
       if (typeof pm.name !== 'string' || !/^[a-z0-9-]+$/.test(pm.name)) e.add(`${p}/name`, "must fully match regular expression '^[a-z0-9-]+$'");

@@ -21,6 +21,8 @@ export interface PortMappingSpec {
   name?: string;
   labels?: Record<string, string>;
   networkNames?: string[];
+  /** Assigned by Marathon from [10000, 20000] when 0 (for load balancers; nothing binds it). */
+  servicePort?: number;
 }
 
 export function networkMode(app: Pick<App, 'networks'>): NetworkMode {
@@ -41,6 +43,7 @@ export function portMappingsOf(app: Pick<App, 'container'>): PortMappingSpec[] {
     ...(typeof pm?.name === 'string' ? { name: pm.name } : {}),
     ...(pm?.labels && typeof pm.labels === 'object' ? { labels: pm.labels } : {}),
     ...(Array.isArray(pm?.networkNames) ? { networkNames: pm.networkNames } : {}),
+    ...(Number.isInteger(pm?.servicePort) ? { servicePort: pm.servicePort } : {}),
   }));
 }
 

@@ -128,6 +128,9 @@ describe('Marathon container/bridge apps (fake master)', () => {
     const task = m.taskJson(m.tasksOf('/br')[0]!);
     assert.deepEqual(task.ipAddresses, [{ ipAddress: '172.31.254.9', protocol: 'IPv4' }]);
     assert.deepEqual(task.ports, [31000, 31050]);
+    // servicePort 0 (or none) gets a cluster-unique service port, as for portDefinitions.
+    assert.deepEqual(task.servicePorts, [10000, 10001]);
+    assert.deepEqual(r.ok && r.value.app.container?.portMappings.map((pm: Json) => pm.servicePort), [10000, 10001]);
   });
 
   test('a fixed host port that is not offered declines the offer; a container network without a name is a 422', async () => {

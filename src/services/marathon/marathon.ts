@@ -613,7 +613,7 @@ export class Marathon {
       host: offer.hostname,
       facts,
       ports: hostPorts,
-      servicePorts: (app.portDefinitions ?? []).map((p) => p.port),
+      servicePorts: networkMode(app) === 'host' ? (app.portDefinitions ?? []).map((p) => p.port) : portMappingsOf(app).map((pm) => pm.servicePort ?? 0),
       state: 'TASK_STAGING',
       version: app.version,
       configVersion: app.versionInfo.lastConfigChangeAt,
@@ -1308,6 +1308,7 @@ export class Marathon {
     }
     if (app.role === undefined && enforced) app.role = top;
     this.assignServicePorts(app, before);
+    this.assignMappingServicePorts(app, before);
     if (before) {
       const action = appAction(before, { ...app, versionInfo: before.versionInfo });
       app.versionInfo = {
@@ -1316,6 +1317,31 @@ export class Marathon {
       };
     }
     return { ok: true, value: app };
+  }
+
+  /** The same for portMappings' servicePort (missing or 0) of apps not on the host network. */
+  private assignMappingServicePorts(app: App, before: App | undefined): void {
+    const pms = app.container?.portMappings;
+    if (networkMode(app) === 'host' || !Array.isArray(pms)) return;
+    const used = new Set<number>();
+    for (const a of this.apps.values()) {
+      if (a.id === app.id) continue;
+      for (const p of a.portDefinitions ?? []) used.add(p.port);
+      for (const pm of (a.container?.portMappings ?? []) as Json[]) if (pm?.servicePort) used.add(pm.servicePort);
+    }
+    for (const pm of pms as Json[]) if (pm?.servicePort) used.add(pm.servicePort);
+    let next = 10000;
+    pms.forEach((pm: Json, i: number) => {
+      if (!pm || typeof pm !== 'object' || (pm.servicePort ?? 0) !== 0) return;
+      const keep = before?.container?.portMappings?.[i]?.servicePort;
+      if (keep && !pms.some((q: Json) => q?.servicePort === keep)) {
+        pm.servicePort = keep;
+        return;
+      }
+      while (used.has(next) && next < 20000) next++;
+      pm.servicePort = next;
+      used.add(next);
+    });
   }
 
   /** Port 0 gets a cluster-unique service port from [10000, 20000], kept across updates. */
