@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,6 +28,10 @@ const NETWORK = 'e2e-bridge';
 const DEVICE = `dcos-e2e${process.pid % 10000}`.slice(0, 15);
 const SUBNET = '172.31.252.0/24';
 const IPAM_DIR = `/var/lib/cni/networks/${NETWORK}`;
+// A second network from a .conflist in the config directory (Mesos' --network_cni_config_dir).
+const NETWORK2 = 'e2e-second';
+const DEVICE2 = `dcos-e2f${process.pid % 10000}`.slice(0, 15);
+const SUBNET2 = '172.31.250.0/24';
 const skip =
   process.getuid?.() !== 0
     ? 'needs root (network namespaces)'
@@ -88,7 +92,24 @@ async function startInstance(seed: number): Promise<Instance> {
     bundleDir: join(workDir, 'bundles'),
     images: new RegistryImageStore(join(workDir, 'images')),
   });
-  const networks = await CniNetworks.create({ stateDir: join(workDir, 'meta', 'cni'), defaultBridge: { name: NETWORK, device: DEVICE, subnet: SUBNET } });
+  const configDir = join(work, 'cni-conf');
+  mkdirSync(configDir, { recursive: true });
+  writeFileSync(
+    join(configDir, '10-second.conflist'),
+    JSON.stringify({
+      cniVersion: '0.4.0',
+      name: NETWORK2,
+      plugins: [
+        { type: 'bridge', bridge: DEVICE2, isGateway: true, ipMasq: false, ipam: { type: 'host-local', subnet: SUBNET2, dataDir: join(work, 'ipam2') } },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    }),
+  );
+  const networks = await CniNetworks.create({
+    stateDir: join(workDir, 'meta', 'cni'),
+    configDir,
+    defaultBridge: { name: NETWORK, device: DEVICE, subnet: SUBNET },
+  });
   const agent = new Agent({
     clock: new RealClock(),
     random: new Random(seed),
@@ -176,6 +197,7 @@ describe('container networks through the CNI plugins', { skip }, () => {
     // What this test made: its bridge, its address records, and the portmap chains if it made them.
     for (const id of await current.networks.list()) await current.networks.detach(id).catch(() => {});
     execFileSync('ip', ['link', 'del', DEVICE], { stdio: 'ignore' });
+    if (existsSync(`/sys/class/net/${DEVICE2}`)) execFileSync('ip', ['link', 'del', DEVICE2], { stdio: 'ignore' });
     rmSync(IPAM_DIR, { recursive: true, force: true });
     if (!hadHostportChains) removeHostportChains();
     rmSync(work, { recursive: true, force: true });
@@ -219,6 +241,47 @@ describe('container networks through the CNI plugins', { skip }, () => {
     assert.match(await get(`http://127.0.0.1:${hostPort}/`), /^error/, 'nothing answers on the host port any more');
     assert.equal(await get(`http://${rb.ip}:9000/`), `200 ${b}`, 'the other task is untouched');
     assert.ok(!execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).includes(`--dport ${hostPort}`), 'its DNAT rule is gone');
+  });
+
+  test('a task on two networks (the default and one from the config directory) has an address on each, eth0 and eth1', async () => {
+    const id = `n${++seq}`;
+    link.push({
+      type: 'RUN_TASK',
+      framework_id: { value: 'fw' },
+      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
+      task: {
+        name: id,
+        task_id: { value: id },
+        agent_id: { value: 'agent-1' },
+        command: { value: `exec ${JSON.stringify(process.execPath)} -e "${SERVER}"`, environment: { variables: [{ name: 'CPORT', value: '8090' }] } },
+        resources: [],
+        container: { type: 'MESOS', network_infos: [{ name: NETWORK }, { name: NETWORK2 }] },
+      },
+    });
+    const st = await until(`${id} to run`, () => statuses(id).find((s) => s.state === 'TASK_RUNNING' || TERMINAL.includes(s.state)));
+    assert.equal(st.state, 'TASK_RUNNING', st.message);
+    const nis = st.container_status?.network_infos ?? [];
+    assert.deepEqual(
+      nis.map((n) => n.name),
+      [NETWORK, NETWORK2],
+    );
+    const [ip1, ip2] = nis.map((n) => n.ip_addresses?.[0]?.ip_address as string);
+    assert.match(ip1 as string, /^172\.31\.252\./);
+    assert.match(ip2 as string, /^172\.31\.250\./);
+    let seen = '';
+    await until('the server on both addresses', async () => {
+      seen = `${await get(`http://${ip1}:8090/`)} | ${await get(`http://${ip2}:8090/`)}`;
+      return seen === `200 ${id} | 200 ${id}`;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}: ${seen}`);
+    });
+    const containerId = st.container_status?.container_id?.value as string;
+    const links = execFileSync('ip', ['netns', 'exec', `dcos-${containerId}`, 'ip', '-o', 'link'], { encoding: 'utf8' });
+    assert.match(links, /\beth0@/);
+    assert.match(links, /\beth1@/);
+    kill(id);
+    await final(id);
+    assert.equal(existsSync(join(work, 'ipam2', NETWORK2, ip2 as string)), false, 'the second network released its address too');
   });
 
   test('a restarted agent keeps the networks of running tasks and detaches them when they end', async () => {
@@ -288,7 +351,7 @@ describe('container networks through the CNI plugins', { skip }, () => {
     const end = await final(id);
     assert.equal(end.state, 'TASK_FAILED');
     assert.equal(end.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
-    assert.match(end.message ?? '', /unknown network 'no-such-network' \(this agent has: e2e-bridge\)/);
+    assert.match(end.message ?? '', /unknown network 'no-such-network' \(this agent has: e2e-second, e2e-bridge\)/);
     // Attached, then the launch fails (an image this test never pushed): the networks are undone.
     const bad = `n${++seq}`;
     link.push({
