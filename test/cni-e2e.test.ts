@@ -175,7 +175,8 @@ async function get(url: string, timeoutMs = 2000): Promise<string> {
     const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     return `${r.status} ${await r.text()}`;
   } catch (e) {
-    return `error ${(e as Error).cause ? String((e as { cause: { code?: string } }).cause.code) : (e as Error).message}`;
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    return `error ${cause?.code ?? cause?.message ?? (e as Error).message}`;
   }
 }
 
