@@ -38,7 +38,7 @@ export interface MasterOptions {
   /** Port of the Marathon API in this process; undefined = no Marathon; 0 = any free port. */
   marathonPort?: number;
   /** VIPs (needs DNS): data path and address range; undefined = no VIPs. */
-  vip?: { mode: VipMode; range?: string };
+  vip?: { mode: VipMode; range?: string; src?: string };
 }
 
 export interface RunningMaster {
@@ -90,7 +90,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   let vips: RunningVips | undefined;
   if (opts.vip && dns) {
     try {
-      vips = await startVips(dns.service, { ...opts.vip, table: `dcos_vip_${port}`, log });
+      const { src, ...vip } = opts.vip;
+      vips = await startVips(dns.service, { ...vip, table: `dcos_vip_${port}`, log, ...vipSource(src, ip) });
     } catch (e) {
       log('error', `VIPs not started: ${(e as Error).message}`);
     }
@@ -159,6 +160,8 @@ Flags:
   --dns_resolvers=H[:P],...      resolvers for other names (default: nameservers of /etc/resolv.conf)
   --vip_mode=MODE                VIP data path: auto (nftables, else a userspace proxy), nftables, proxy, none (default auto)
   --vip_range=CIDR               addresses for named VIPs (default 11.0.0.0/8; made local on lo)
+  --vip_src=IP|none              source address of local clients of a VIP (the local route's preferred source;
+                                 default the --ip address, or none when it is 0.0.0.0)
 `;
 
 /** `dcos master`: runs until SIGTERM/SIGINT. Prints one JSON line when ready. */
@@ -204,7 +207,7 @@ export async function runMaster(argv: string[]): Promise<void> {
     ...(flags.get('dns-port') === 'none' ? {} : { dnsPort: int('dns-port') ?? 53, dnsHttpPort: int('dns-http-port') ?? 8123 }),
     ...(flags.get('marathon-port') === 'none' ? {} : { marathonPort: int('marathon-port') ?? 8080 }),
     ...(flags.get('dns-resolvers') !== undefined ? { dnsResolvers: (flags.get('dns-resolvers') as string).split(',').filter(Boolean) } : {}),
-    ...vipFlags(flags.get('vip-mode'), flags.get('vip-range')),
+    ...vipFlags(flags.get('vip-mode'), flags.get('vip-range'), flags.get('vip-src')),
     config,
     log: (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} master: ${msg}\n`),
   });
@@ -219,9 +222,18 @@ export async function runMaster(argv: string[]): Promise<void> {
   await running.stop();
 }
 
-function vipFlags(mode: string | undefined, range: string | undefined): Pick<MasterOptions, 'vip'> {
+function vipFlags(mode: string | undefined, range: string | undefined, src: string | undefined): Pick<MasterOptions, 'vip'> {
   const m = mode ?? 'auto';
   if (m === 'none') return {};
   if (m !== 'auto' && m !== 'nftables' && m !== 'proxy') throw new Error(`--vip_mode: expected auto, nftables, proxy or none, got '${m}'`);
-  return { vip: { mode: m, ...(range ? { range } : {}) } };
+  if (src !== undefined && src !== 'none' && !/^\d{1,3}(\.\d{1,3}){3}$/.test(src))
+    throw new Error(`--vip_src: expected an IPv4 address of this machine or none, got '${src}'`);
+  return { vip: { mode: m, ...(range ? { range } : {}), ...(src !== undefined ? { src } : {}) } };
+}
+
+/** The VIP route's preferred source: as given ('none' = no source), else the master's address unless it is 0.0.0.0. */
+function vipSource(given: string | undefined, ip: string): { src?: string } {
+  if (given === 'none') return {};
+  if (given !== undefined) return { src: given };
+  return ip === '0.0.0.0' ? {} : { src: ip };
 }
