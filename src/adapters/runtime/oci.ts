@@ -37,6 +37,22 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   /** Directory for bundles (config.json and the rootfs mount point per container). */
   bundleDir: string;
   runtime?: OciRuntimeName;
+  /** The cluster DNS for image tasks: a resolv.conf of these, bind-mounted read-only at /etc/resolv.conf. */
+  containerDns?: ContainerDns;
+}
+
+export interface ContainerDns {
+  /** IPv4 addresses; resolv.conf has no port, so each must answer on port 53. */
+  nameservers: string[];
+  search: string[];
+}
+
+/** The resolv.conf text of a container (nameservers and search domains; ndots as Mesos-DNS suggests). */
+export function resolvConfText(dns: ContainerDns): string {
+  const lines = ['# written by the dcos-ts agent (--container_dns)', ...dns.nameservers.map((n) => `nameserver ${n}`)];
+  if (dns.search.length > 0) lines.push(`search ${dns.search.join(' ')}`);
+  lines.push('options ndots:1');
+  return `${lines.join('\n')}\n`;
 }
 
 const SANDBOX_IN_CONTAINER = '/mnt/mesos/sandbox';
@@ -106,7 +122,9 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
           allowedHostPaths: options.allowedHostPaths ?? [],
         });
         for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
-        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes);
+        const resolvConf = options.containerDns ? join(bundle, 'resolv.conf') : undefined;
+        if (resolvConf && options.containerDns) await fs.writeFile(resolvConf, resolvConfText(options.containerDns), { mode: 0o644 });
+        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, resolvConf);
         await fs.writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
@@ -144,6 +162,8 @@ export function ociConfig(
   commandArgv: string[],
   cgroups: Cgroups | undefined,
   volumes: readonly VolumeMount[] = [],
+  /** Host path of a resolv.conf to bind read-only at /etc/resolv.conf (the cluster DNS). */
+  resolvConf?: string,
 ): Record<string, unknown> {
   let args = commandArgv;
   if (spec.command.shell === false && !spec.command.value && (spec.command.arguments ?? []).length === 0) args = [...image.entrypoint, ...image.cmd];
@@ -187,6 +207,7 @@ export function ociConfig(
       { destination: SANDBOX_IN_CONTAINER, type: 'bind', source: spec.sandboxDir, options: ['rbind', 'rw'] },
       // Volumes after the sandbox: a relative container_path lands inside it.
       ...volumes.map((v) => ({ destination: v.target, type: 'bind', source: v.source, options: ['rbind', v.readOnly ? 'ro' : 'rw'] })),
+      ...(resolvConf ? [{ destination: '/etc/resolv.conf', type: 'bind', source: resolvConf, options: ['bind', 'ro'] }] : []),
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }],
