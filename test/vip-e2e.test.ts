@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -142,6 +143,26 @@ describe('VIPs on a local cluster (nftables)', async () => {
       seen.set(body, (seen.get(body) ?? 0) + 1);
     }
     assert.equal(seen.size, 3, `answers came from ${[...seen.keys()].join(', ')}`);
+
+    // A local client of the VIP gets the route's preferred source (dcos up: --vip_src=127.11.0.1),
+    // not the VIP itself, so tcp_tw_reuse=2 covers its ports (docs/networking.md).
+    const viaSocket = await new Promise<{ local: string | undefined; body: string }>((resolve, reject) => {
+      let local: string | undefined;
+      let body = '';
+      const c = connect({ host: ip, port: 80 }, () => {
+        local = c.localAddress;
+        c.write(`GET / HTTP/1.0\r\nHost: ${ip}\r\n\r\n`);
+      });
+      c.on('data', (d) => {
+        body += d;
+      });
+      c.on('end', () => resolve({ local, body }));
+      c.on('error', reject);
+    });
+    assert.equal(viaSocket.local, '127.11.0.1', 'source address of a local connection to the VIP');
+    assert.ok(taskIds.has(viaSocket.body.split('\r\n\r\n')[1] ?? ''), viaSocket.body);
+    const route = await run('ip', ['route', 'show', 'table', 'local', 'exact', '11.0.0.0/8']);
+    assert.match(route.stdout, /src 127\.11\.0\.1/);
     assert.ok(
       [...seen.values()].every((n) => n >= 5),
       `spread ${[...seen.values()].join('/')}`,
