@@ -6,7 +6,7 @@
  *   TIME_WAIT sockets, except the two "PAWS trap" rows, which do so on purpose.
  * - Paths: direct to one backend, before the nft table exists and again with it loaded (its NAT
  *   hooks put conntrack on every loopback flow); through an nftables VIP (the real NftDataPath,
- *   numgen inc over 3 backends, local route with `src 127.0.0.1` as `dcos up` sets it); through
+ *   numgen inc over 3 backends, local route with `src 127.11.0.1` as `dcos up` sets it); through
  *   HAProxy 2.6 in mode tcp (one thread); through the userspace proxy (ProxyDataPath, in the load
  *   generator's process: a pessimistic figure).
  * - PAWS trap (machine-notes.md): a backend that closes first (so it keeps the TIME_WAIT socket)
@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RealClock } from '../src/adapters/clock-real.js';
 import { Haproxy } from '../src/adapters/net/haproxy.js';
-import { addLocalRoute, NftDataPath, runCmd } from '../src/adapters/net/nft.js';
+import { addLocalRoute, localRouteSource, NftDataPath, runCmd } from '../src/adapters/net/nft.js';
 import { ProxyDataPath } from '../src/adapters/net/proxy.js';
 import { DEFAULT_DNS_CONFIG } from '../src/core/dns/index.js';
 import { parseRange, type Vip, type VipRange } from '../src/core/vip/index.js';
@@ -43,9 +43,13 @@ const arg = (name: string, dflt: number) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const SECONDS = arg('seconds', 10);
+/** Paired rounds: direct and VIP alternate, --round-seconds each, so drifting load from other work hits both alike. */
+const ROUNDS = arg('rounds', 6);
+const ROUND_SECONDS = arg('round-seconds', 5);
 const PARALLEL = arg('parallel', 20);
 const range = parseRange('11.0.0.0/8') as VipRange;
-const DEDICATED_SRC = '127.11.0.1';
+/** The VIP route's preferred source as `dcos up` sets it (--vip_src). */
+const VIP_SRC = '127.11.0.1';
 const hasTaskset = (() => {
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
@@ -85,10 +89,10 @@ function oneConnection(host: string, port: number): Promise<number> {
   });
 }
 
-async function load(host: string, port: number): Promise<{ cps: number; p50: number; p99: number; errors: number; stalls: number }> {
+async function load(host: string, port: number, seconds = SECONDS): Promise<{ cps: number; p50: number; p99: number; errors: number; stalls: number }> {
   const lat: number[] = [];
   let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: PARALLEL }, async () => {
       while (performance.now() < end) {
@@ -102,7 +106,20 @@ async function load(host: string, port: number): Promise<{ cps: number; p50: num
   );
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? Number.NaN;
-  return { cps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), errors, stalls: lat.filter((l) => l >= 500).length };
+  return { cps: lat.length / seconds, p50: q(0.5), p99: q(0.99), errors, stalls: lat.filter((l) => l >= 500).length };
+}
+
+/**
+ * Loads a VIP with the range's route set to this preferred source first; other clusters starting
+ * on the machine replace the route (older builds without a source), so the row says when the
+ * route changed under the measurement.
+ */
+async function loadVip(ip: string, port: number, src: string, seconds = SECONDS): Promise<Awaited<ReturnType<typeof load>> & { note?: string }> {
+  const e = await addLocalRoute(range, src);
+  if (e) throw new Error(e);
+  const r = await load(ip, port, seconds);
+  const now = await localRouteSource(range);
+  return now === src ? r : { ...r, note: `route src changed to '${now ?? 'none'}' by another process during the run` };
 }
 
 const vipOf = (ip: string, port: number, backends: [string, number][]): Vip => ({
@@ -126,8 +143,8 @@ async function main(): Promise<void> {
   const trap: [string, number] = ['127.0.0.2', 40190];
   const trap2: [string, number] = ['127.0.0.2', 40191];
   const echo = await echoServers([...sets.flat(), [...trap, true], [...trap2, true]]);
-  const results: Record<string, Awaited<ReturnType<typeof load>>> = {};
-  const nft = new NftDataPath({ range, table: 'dcos_vip_bench', src: '127.0.0.1' });
+  const results: Record<string, Awaited<ReturnType<typeof loadVip>>> = {};
+  const nft = new NftDataPath({ range, table: 'dcos_vip_bench', src: VIP_SRC });
   const proxy = new ProxyDataPath(() => {});
   const haproxy = new Haproxy({ dir, log: () => {} });
   try {
@@ -154,16 +171,32 @@ async function main(): Promise<void> {
     console.log(
       `a local client of the VIP has source address ${source} (the route: ${(await runCmd('ip', ['route', 'show', 'table', 'local', 'exact', range.cidr])).stdout.trim()})`,
     );
-    results['nftables VIP (3 backends)'] = await load('11.0.0.10', 7000);
-    results['PAWS trap: close-first, direct'] = await load(...trap);
-    results['PAWS trap: same backend, then via VIP'] = await load('11.0.0.12', 7003);
+    results[`nftables VIP (3 backends), src ${VIP_SRC}`] = await loadVip('11.0.0.10', 7000, VIP_SRC);
+    // Paired rounds on the same backends as the rows above (their TIME_WAIT ports are client-side).
+    const paired: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const d = await load(directNft[0]?.[0] ?? '', directNft[0]?.[1] ?? 0, ROUND_SECONDS);
+      const v = await loadVip('11.0.0.10', 7000, VIP_SRC, ROUND_SECONDS);
+      if (!v.note) paired.push(v.cps / d.cps);
+      console.log(
+        `round ${r + 1}: direct ${d.cps.toFixed(0)}/s, VIP ${v.cps.toFixed(0)}/s, ×${(v.cps / d.cps).toFixed(2)} (stalls ${d.stalls}/${v.stalls}, errors ${d.errors}/${v.errors})${v.note ? `; left out: ${v.note}` : ''}`,
+      );
+    }
+    paired.sort((a, b) => a - b);
+    const pairedText =
+      paired.length > 0
+        ? `VIP / direct (table loaded), ${ROUNDS} paired rounds of ${ROUND_SECONDS} s: ${paired.length} kept, median ×${(paired[Math.floor(paired.length / 2)] ?? 0).toFixed(2)}, range ×${(paired[0] ?? 0).toFixed(2)}–×${(paired.at(-1) ?? 0).toFixed(2)}`
+        : '';
+
+    // The trap: VIP clients with the same source as direct clients (127.0.0.1) may pick a port
+    // whose (source, port) → backend still has a server-side TIME_WAIT socket of a direct flow.
+    results['PAWS trap: close-first backend, direct'] = await load(...trap);
+    results['PAWS trap: then via VIP, src 127.0.0.1'] = await loadVip('11.0.0.12', 7003, '127.0.0.1');
     // The same with a source address only VIP clients use: their (source, port) pairs can no
     // longer meet the server's TIME_WAIT sockets of direct flows from 127.0.0.1.
-    results['PAWS trap 2: close-first, direct'] = await load(...trap2);
-    const e2 = await addLocalRoute(range, DEDICATED_SRC);
-    if (e2) throw new Error(e2);
-    results[`PAWS trap 2: then via VIP, src ${DEDICATED_SRC}`] = await load('11.0.0.13', 7004);
-    await addLocalRoute(range, '127.0.0.1');
+    results['PAWS trap 2: close-first backend, direct'] = await load(...trap2);
+    results[`PAWS trap 2: then via VIP, src ${VIP_SRC}`] = await loadVip('11.0.0.13', 7004, VIP_SRC);
+    await addLocalRoute(range, VIP_SRC);
 
     const cfg = [
       'global',
@@ -237,9 +270,10 @@ async function main(): Promise<void> {
     console.log('path (×direct: against direct with the table loaded)   conn/s    ×direct   p50 ms   p99 ms   ≥0.5 s  errors');
     for (const [name, r] of Object.entries(results)) {
       console.log(
-        `${name.padEnd(52)} ${r.cps.toFixed(0).padStart(7)}   ${(r.cps / (base?.cps ?? 1)).toFixed(2).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.stalls).padStart(6)}  ${r.errors}`,
+        `${name.padEnd(52)} ${r.cps.toFixed(0).padStart(7)}   ${(r.cps / (base?.cps ?? 1)).toFixed(2).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.stalls).padStart(6)}  ${r.errors}${r.note ? `  (${r.note})` : ''}`,
       );
     }
+    if (pairedText) console.log(`\n${pairedText}`);
     const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]?.toFixed(1);
     console.log(
       `\nVIP propagation (event → nft table applied), 500 tasks / 50 VIPs, 200 changes: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms (target p99 ≤ 100 ms; Minuteman ~11 s)`,
