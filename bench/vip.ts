@@ -161,6 +161,7 @@ async function main(): Promise<void> {
     await nft.start();
     await nft.apply([vipOf('11.0.0.10', 7000, viaNft), vipOf('11.0.0.12', 7003, [trap]), vipOf('11.0.0.13', 7004, [trap2])]);
     results['direct, VIP table loaded'] = await load(directNft[0]?.[0] ?? '', directNft[0]?.[1] ?? 0);
+    await addLocalRoute(range, VIP_SRC);
     const source = await new Promise<string>((resolve, reject) => {
       const c = connect({ host: '11.0.0.10', port: 7000 }, () => {
         resolve(c.localAddress ?? '?');
