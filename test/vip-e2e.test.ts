@@ -159,10 +159,12 @@ describe('VIPs on a local cluster (nftables)', async () => {
       c.on('end', () => resolve({ local, body }));
       c.on('error', reject);
     });
-    assert.equal(viaSocket.local, '127.11.0.1', 'source address of a local connection to the VIP');
+    // 127.11.0.1 unless another cluster on this machine has set the shared route since (any
+    // source in 127/8 is fine; the VIP itself as source is the bug).
+    assert.notEqual(viaSocket.local, ip, 'a local client of a VIP must not get the VIP as source');
+    assert.match(viaSocket.local ?? '', /^127\./);
+    if (viaSocket.local !== '127.11.0.1') console.log(`# VIP client source ${viaSocket.local}: another cluster replaced the route`);
     assert.ok(taskIds.has(viaSocket.body.split('\r\n\r\n')[1] ?? ''), viaSocket.body);
-    const route = await run('ip', ['route', 'show', 'table', 'local', 'exact', '11.0.0.0/8']);
-    assert.match(route.stdout, /src 127\.11\.0\.1/);
     assert.ok(
       [...seen.values()].every((n) => n >= 5),
       `spread ${[...seen.values()].join('/')}`,
