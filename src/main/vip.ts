@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RealClock } from '../adapters/clock-real.js';
-import { addLocalRoute, isLocalAddress, NftDataPath } from '../adapters/net/nft.js';
+import { addLocalRoute, isLocalAddress, localRouteSource, NftDataPath } from '../adapters/net/nft.js';
 import { ProxyDataPath } from '../adapters/net/proxy.js';
 import { Router, sendJson } from '../api/http.js';
 import { vipRoutes } from '../api/vips.js';
@@ -67,11 +67,13 @@ async function ensureLocal(range: VipRange, src: string | undefined, log: VipOpt
   const probe = intToIp(range.first);
   // Inside 127/8 the kernel's own route (src 127.0.0.1) already covers the range.
   if (range.cidr.startsWith('127.') && (await isLocalAddress(probe))) return;
+  // Already as wanted (e.g. set by root before a non-root master): nothing to change.
+  if ((await localRouteSource(range)) === (src ?? '')) return;
   const e = await addLocalRoute(range, src);
   if (e && (await isLocalAddress(probe))) {
     log(
       'warn',
-      `VIP range ${range.cidr} is local, but its route could not be set with a preferred source (${e}); local clients of a VIP get the VIP as source address`,
+      `VIP range ${range.cidr} is local, but its route could not be given the preferred source ${src ?? '(none)'} (${e}); local clients of a VIP keep the source it has now`,
     );
     return;
   }
