@@ -10,7 +10,7 @@ import { detectResources, mergeResources } from '../adapters/runtime/host-resour
 import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
 import { loadDockerConfig, type RegistryCredentials } from '../adapters/runtime/registry-client.js';
-import { createMesosContainerizer } from '../adapters/runtime/oci.js';
+import { type ContainerDns, createMesosContainerizer } from '../adapters/runtime/oci.js';
 import { CgroupStatsSource } from '../adapters/runtime/container-stats.js';
 import { ExecSessions } from '../adapters/runtime/exec.js';
 import { parseBytes, startImageGc } from '../adapters/runtime/image-gc.js';
@@ -71,6 +71,8 @@ export interface AgentOptions {
   containerDiskWatchIntervalMs?: number;
   /** Image garbage collection: bounds and how often it runs (default: every 5 minutes, no bounds). */
   imageGc?: ImageGcPolicy & { intervalMs?: number };
+  /** --container_dns: resolv.conf of image tasks (the cluster DNS on port 53). */
+  containerDns?: ContainerDns;
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -165,6 +167,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
       allowedHostPaths: opts.allowedHostPaths ?? [],
       upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
+      ...(opts.containerDns ? { containerDns: opts.containerDns } : {}),
     });
   const agent = new Agent({
     clock,
@@ -276,6 +279,8 @@ Flags:
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
   --allowed_host_paths=A,B      host directories HOST_PATH volumes may mount (default: none)
+  --container_dns=IP[,IP]       image tasks get a resolv.conf with these nameservers (port 53: the cluster DNS)
+  --container_dns_search=D[,D]  its search domains (default marathon.mesos,mesos)
   --enforce_container_disk_quota  kill tasks that use more disk than their disk resource
   --container_disk_watch_interval=DURATION  how often task disk usage is measured (default 15secs)
   --image_gc_max_bytes=SIZE     remove unused images (least recently used first) above this cache size, e.g. 10GB
@@ -355,6 +360,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
     imageGc,
+    ...containerDnsFlags(flags.get('container-dns'), flags.get('container-dns-search')),
     log,
   });
   void running.registered.then((agentId) => {
@@ -395,4 +401,14 @@ function imageGcFlags(flags: Map<string, string>): ImageGcPolicy & { intervalMs?
     out[key] = ms;
   }
   return out;
+}
+
+/** --container_dns=IP[,IP…] and --container_dns_search=D[,D…] (default marathon.mesos,mesos). */
+function containerDnsFlags(servers: string | undefined, search: string | undefined): { containerDns?: ContainerDns } {
+  if (servers === undefined) return {};
+  const nameservers = servers.split(',').filter(Boolean);
+  for (const n of nameservers)
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(n)) throw new Error(`--container_dns: expected IPv4 addresses (port 53; resolv.conf has no port), got '${n}'`);
+  if (nameservers.length === 0) throw new Error('--container_dns: no address given');
+  return { containerDns: { nameservers, search: (search ?? 'marathon.mesos,mesos').split(',').filter(Boolean) } };
 }
