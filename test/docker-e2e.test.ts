@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from './lib/http.js';
+import { getJson, waitFor } from './lib/http.js';
 import { type Dockerd, dockerGet, findDockerd, startDockerd } from './lib/docker.js';
 import { freePort, pushBusybox, startRegistry } from './lib/images.js';
 import { type Json, Scheduler, type TestMaster, frameworkInfo, sleep, startTestMaster, taskInfo } from './lib/mesos.js';
@@ -172,14 +172,9 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
   };
   const inspect = async (containerId: string) => dockerGet((dockerd as Dockerd).socket, `/v1.41/containers/mesos-${containerId}/json`);
 
-  test('a DOCKER task runs in its image: stdout reaches the sandbox, TASK_FINISHED; fields the master does not model reach the agent', async () => {
-    const extras = {
-      rlimit_info: { rlimits: [{ type: 'RLMT_NOFILE', soft: 512, hard: 512 }] },
-      linux_info: { seccomp: { unconfined: true } },
-    };
+  test('a DOCKER task runs in its image: stdout reaches the sandbox, TASK_FINISHED; docker.parameters apply', async () => {
     await dockerTask('hello', 'echo hello from $(cat /etc/image-name) in $MESOS_SANDBOX as $MESOS_TASK_ID param=$FROM_PARAM; pwd; echo oops >&2', {
       docker: { parameters: [{ key: 'env', value: 'FROM_PARAM=yes' }] },
-      container: extras,
     });
     const running = await next('hello', 'TASK_RUNNING');
     const done = await next('hello', 'TASK_FINISHED');
@@ -187,12 +182,6 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     const sandbox = sandboxOf(running);
     assert.equal(readFileSync(join(sandbox, 'stdout'), 'utf8'), 'hello from dcos/busybox:1 in /mnt/mesos/sandbox as hello param=yes\n/mnt/mesos/sandbox\n');
     assert.equal(readFileSync(join(sandbox, 'stderr'), 'utf8'), 'oops\n');
-    // What the agent received from the master (its checkpoint of the TaskInfo): nothing dropped.
-    const fwId = sched.frameworkId;
-    const cp = JSON.parse(readFileSync(join(agentWork, 'meta', 'frameworks', fwId, 'tasks', 'hello', 'task.json'), 'utf8'));
-    assert.deepEqual(cp.task.container.rlimit_info, extras.rlimit_info);
-    assert.deepEqual(cp.task.container.linux_info, extras.linux_info);
-    assert.deepEqual(cp.task.container.docker.parameters, [{ key: 'env', value: 'FROM_PARAM=yes' }]);
     // The container is removed once the terminal update was acknowledged.
     const cid = running.container_status.container_id.value as string;
     await waitFor('the container to be removed', async () => ((await inspect(cid)).status === 404 ? true : undefined), 15_000, 100);
@@ -234,6 +223,65 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     const killed = await next('stubborn', 'TASK_KILLED');
     assert.ok(Date.now() - t1 >= 900, 'the grace period was given');
     assert.match(killed.message ?? '', /signal|137/i, JSON.stringify(killed));
+  });
+
+  test('a running docker task: ContainerInfo fields the master does not model reach the agent, COMMAND health checks run inside it, /monitor/statistics has its figures; network NONE has only loopback', async () => {
+    const extras = {
+      rlimit_info: { rlimits: [{ type: 'RLMT_NOFILE', soft: 512, hard: 512 }] },
+      linux_info: { seccomp: { unconfined: true } },
+    };
+    await dockerTask('watched', 'echo up; exec sleep 1000', {
+      container: extras,
+      docker: { parameters: [{ key: 'label', value: 'team=e2e' }] },
+      task: {
+        health_check: {
+          type: 'COMMAND',
+          command: { value: 'test "$(cat /etc/image-name)" = dcos/busybox:1 && test "$PWD" = /mnt/mesos/sandbox' },
+          delay_seconds: 0,
+          interval_seconds: 1,
+          grace_period_seconds: 10,
+        },
+      },
+    });
+    const running = await next('watched', 'TASK_RUNNING');
+    // What the agent received from the master (its checkpoint of the TaskInfo): nothing dropped.
+    const cp = JSON.parse(readFileSync(join(agentWork, 'meta', 'frameworks', sched.frameworkId, 'tasks', 'watched', 'task.json'), 'utf8'));
+    assert.deepEqual(cp.task.container.rlimit_info, extras.rlimit_info);
+    assert.deepEqual(cp.task.container.linux_info, extras.linux_info);
+    assert.deepEqual(cp.task.container.docker.parameters, [{ key: 'label', value: 'team=e2e' }]);
+    const labels = JSON.parse((await inspect(running.container_status.container_id.value)).body).Config.Labels;
+    assert.equal(labels.team, 'e2e');
+    assert.equal(labels['dcos-ts.task-id'], 'watched');
+    const healthy = await waitFor(
+      'a healthy update',
+      async () => {
+        const st = await sched.update('watched', 'TASK_RUNNING', 20_000);
+        if (st.uuid) await sched.ack(st);
+        return st.healthy === true ? st : undefined;
+      },
+      30_000,
+      0,
+    );
+    assert.equal(healthy.reason, 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED');
+    const stats = await waitFor(
+      'statistics of the docker task',
+      async () => {
+        const all = await getJson(`http://127.0.0.1:${agentPort}/monitor/statistics`);
+        const s = all.find((x: Json) => x.executor_id === 'watched')?.statistics;
+        return s?.mem_rss_bytes !== undefined ? s : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.equal(stats.mem_limit_bytes, 64 * 1024 * 1024, JSON.stringify(stats));
+    assert.ok(stats.mem_rss_bytes > 0 && stats.cpus_user_time_secs >= 0 && stats.processes >= 1, JSON.stringify(stats));
+    assert.equal((await sched.call('KILL', { task_id: { value: 'watched' }, agent_id: { value: agent?.agentId } })).status, 202);
+    await next('watched', 'TASK_KILLED');
+
+    await dockerTask('isolated', 'ls /sys/class/net', { docker: { network: 'NONE' } });
+    const r = await next('isolated', 'TASK_RUNNING');
+    await next('isolated', 'TASK_FINISHED');
+    assert.equal(readFileSync(join(sandboxOf(r), 'stdout'), 'utf8'), 'lo\n');
   });
 
   test('a missing image: TASK_FAILED naming the image', async () => {

@@ -1,7 +1,7 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { existsSync, promises as fs } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { CommandURI, ContainerInfo } from '../../model/mesos.js';
+import type { CommandInfo, CommandURI, ContainerInfo } from '../../model/mesos.js';
 import type { ContainerStatsSource, ResourceStatistics, StatsTarget } from '../../ports/exec.js';
 import type {
   CheckpointedContainer,
@@ -12,6 +12,7 @@ import type {
   LaunchSpec,
   RecoveredContainer,
 } from '../../ports/runtime.js';
+import { diskUsage as sandboxBytes } from './container-stats.js';
 import { resolveVolumes } from './volumes.js';
 
 /**
@@ -571,6 +572,55 @@ export class DockerRuntime implements ContainerRuntime {
     return s ? statisticsOf(s) : undefined;
   }
 
+  /**
+   * A command inside the running container (COMMAND health checks and checks): an Engine API exec
+   * in the sandbox with the task's environment plus `env`; its output is read and dropped, the
+   * exit code comes from the exec's inspect. A timeout kills nothing the daemon would not: the
+   * exec's processes die with the container at the latest (Docker has no exec kill).
+   */
+  async exec(containerId: string, command: CommandInfo, env: Record<string, string>, timeoutMs: number): Promise<number> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) throw new Error(`no running container ${containerId}`);
+    const argv = command.shell === false ? [...(command.value ? [command.value] : []), ...(command.arguments ?? [])] : ['/bin/sh', '-c', command.value ?? ''];
+    if (argv.length === 0 || (command.shell !== false && !command.value)) throw new Error('the command is empty');
+    const name = DockerRuntime.containerName(containerId);
+    const created = await this.client.json<{ Id: string }>('POST', `/containers/${name}/exec`, {
+      Cmd: argv,
+      Env: Object.entries({ ...env, MESOS_SANDBOX: SANDBOX_IN_CONTAINER }).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: SANDBOX_IN_CONTAINER,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    const run = (async () => {
+      const res = await this.client.raw('POST', `/exec/${created.Id}/start`, { Detach: false, Tty: false });
+      await readAll(res);
+      const info = await this.client.json<{ ExitCode?: number | null; Running?: boolean }>('GET', `/exec/${created.Id}/json`);
+      if (info.ExitCode === null || info.ExitCode === undefined) throw new Error('the exec ended without an exit code');
+      return info.ExitCode;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([run, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Bytes on disk: the sandbox's allocated blocks plus the container's writable layer (SizeRw). */
+  async diskUsage(containerId: string): Promise<number | undefined> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) return undefined;
+    const name = DockerRuntime.containerName(containerId);
+    const info = await this.client.json<{ SizeRw?: number }>('GET', `/containers/${name}/json?size=1`).catch(() => undefined);
+    const sandbox = await sandboxBytes(t.sandboxDir);
+    if (sandbox === undefined && info?.SizeRw === undefined) return undefined;
+    return (sandbox ?? 0) + (info?.SizeRw ?? 0);
+  }
+
   /** Whether this runtime runs the container (launched or recovered here). */
   owns(containerId: string): boolean {
     return this.containers.has(containerId);
@@ -746,7 +796,10 @@ export class ContainerizerRouter implements ContainerRuntime {
 
   async launch(spec: LaunchSpec): Promise<ContainerHandle> {
     if (spec.container?.type === 'DOCKER') {
-      if (!this.docker) throw new Error('container type DOCKER needs the docker containerizer: start the agent with --containerizers=mesos,docker');
+      if (!this.docker)
+        throw new Error(
+          `container type DOCKER needs the docker containerizer: start the agent with --containerizers=mesos,docker (daemon at ${this.socketPath})`,
+        );
       this.dockerIds.add(spec.containerId);
       try {
         return await this.docker.launch(spec);
@@ -789,7 +842,7 @@ export class ContainerizerRouter implements ContainerRuntime {
 
   exec(containerId: string, command: LaunchSpec['command'], env: Record<string, string>, timeoutMs: number): Promise<number> {
     const r = this.of(containerId);
-    if (!r.exec) return Promise.reject(new Error(`checks inside docker containers are not supported yet (socket ${this.socketPath})`));
+    if (!r.exec) return Promise.reject(new Error(`this runtime cannot run commands in container ${containerId}`));
     return r.exec(containerId, command, env, timeoutMs);
   }
 
