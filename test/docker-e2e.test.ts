@@ -41,8 +41,9 @@ if (!skip) {
     registryAddr = r.addr;
     dockerd = await startDockerd(join(work, 'docker'), [registryAddr]);
   } catch (e) {
-    skip = `dockerd cannot start here: ${(e as Error).message.slice(0, 600)}`;
+    skip = `dockerd cannot start here: ${(e as Error).message.slice(-800)}`;
     registry?.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
   }
 }
 if (skip) process.stdout.write(`# SKIP docker containerizer e2e: ${skip}\n`);
@@ -349,5 +350,16 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     } finally {
       await stopAgent(other);
     }
+    // A containerizer this agent does not have stops it at start with the reason.
+    const bad = spawn(process.execPath, [DCOS, 'agent', `--master=127.0.0.1:${master.port}`, '--containerizers=mesos,rkt'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    bad.stderr?.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+    });
+    const code = await new Promise<number | null>((r) => bad.once('exit', (c) => r(c)));
+    assert.notEqual(code, 0);
+    assert.match(err, /--containerizers: unknown containerizer 'rkt'/);
   });
 });

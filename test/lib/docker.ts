@@ -63,7 +63,7 @@ export async function startDockerd(dir: string, insecure: string[] = []): Promis
   const child = spawn(bin, args, { stdio: ['ignore', out, out] });
   const log = () => {
     try {
-      return readFileSync(logFile, 'utf8').slice(-3000);
+      return readFileSync(logFile, 'utf8').trim().split('\n').slice(-4).join('\n');
     } catch {
       return '';
     }
@@ -87,7 +87,10 @@ export async function startDockerd(dir: string, insecure: string[] = []): Promis
   };
   const end = Date.now() + 60_000;
   while (Date.now() < end) {
-    if (exited) throw new Error(`dockerd exited: ${log()}`);
+    if (exited) {
+      unmountUnder(dir);
+      throw new Error(`dockerd exited: ${log()}`);
+    }
     const ok = await dockerGet(socket, '/_ping').then(
       (r) => r.status === 200,
       () => false,
