@@ -299,7 +299,7 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     assert.ok((failed.message ?? '').includes(missing), JSON.stringify(failed));
   });
 
-  test('agent kill -9 and restart: a running docker task is reattached (logs resumed once), one that exited meanwhile reports its real status', async () => {
+  test('agent kill -9 and restart: a running docker task is reattached (logs resumed once), one that exited meanwhile reports its real status, orphans are removed', async () => {
     await dockerTask('long', 'echo before; sleep 5; echo after; exec sleep 1000');
     await dockerTask('short', 'sleep 2; exit 7');
     const long = await next('long', 'TASK_RUNNING');
@@ -309,9 +309,28 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     const first = agent as AgentProc;
     first.proc.kill('SIGKILL');
     await first.exited;
+    // Meanwhile: a container labelled as this agent's that it never checkpointed (an orphan, to be
+    // removed at recovery as Mesos' --docker_kill_orphans does) and another agent's (left alone).
+    const sock = (dockerd as Dockerd).socket;
+    const extra = async (name: string, sandbox: string) => {
+      const body = {
+        Image: image(),
+        Cmd: ['sleep', '1000'],
+        Labels: { 'dcos-ts.container-id': name, 'dcos-ts.sandbox': sandbox },
+        HostConfig: { NetworkMode: 'none' },
+      };
+      const c = await dockerGet(sock, `/v1.41/containers/create?name=${name}`, 'POST', body);
+      assert.equal(c.status, 201, c.body);
+      assert.equal((await dockerGet(sock, `/v1.41/containers/${name}/start`, 'POST')).status, 204);
+    };
+    await extra('orphan-1', join(agentWork, 'slaves', 'x', 'frameworks', 'f', 'executors', 'e', 'runs', 'orphan-1'));
+    await extra('foreign-1', join(work, 'other-agent', 'slaves', 'x', 'runs', 'foreign-1'));
     await sleep(6_500); // short exits 7 and long prints "after" while no agent follows them
     agent = await spawnAgent(agentArgs());
     assert.equal(agent.agentId, first.agentId);
+    assert.equal((await dockerGet(sock, '/v1.41/containers/orphan-1/json')).status, 404, 'the orphan was removed');
+    assert.equal(JSON.parse((await dockerGet(sock, '/v1.41/containers/foreign-1/json')).body).State.Running, true, "another agent's container is left alone");
+    await dockerGet(sock, '/v1.41/containers/foreign-1?force=1', 'DELETE');
     const failed = await next('short', 'TASK_FAILED');
     assert.match(failed.message ?? '', /exited with status 7\b/, JSON.stringify(failed));
     await waitFor('after', () => (readFileSync(join(sandbox, 'stdout'), 'utf8').includes('after') ? true : undefined), 15_000, 50);

@@ -161,7 +161,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const dockerSocket = opts.dockerSocket ?? '/var/run/docker.sock';
   const fetcher = new Fetcher({ cacheDir: join(workDir, 'fetch'), log });
   const docker = containerizers.includes('docker')
-    ? new DockerRuntime({ socketPath: dockerSocket, stateDir: join(workDir, 'meta', 'docker'), log, fetcher, allowedHostPaths: opts.allowedHostPaths ?? [] })
+    ? new DockerRuntime({
+        socketPath: dockerSocket,
+        stateDir: join(workDir, 'meta', 'docker'),
+        log,
+        fetcher,
+        allowedHostPaths: opts.allowedHostPaths ?? [],
+        orphansUnder: workDir,
+      })
     : undefined;
   const mesos =
     opts.runtime ??

@@ -21,9 +21,11 @@ export function findDockerd(): string | undefined {
   return ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p));
 }
 
-export function dockerGet(socket: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+export function dockerGet(socket: string, path: string, method = 'GET', json?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, method, headers: { host: 'docker' } }, (res) => {
+    const data = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+    const headers = { host: 'docker', ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}) };
+    const req = request({ socketPath: socket, path, method, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -33,7 +35,7 @@ export function dockerGet(socket: string, path: string, method = 'GET'): Promise
     });
     req.on('error', reject);
     req.setTimeout(5_000, () => req.destroy(new Error('timeout')));
-    req.end();
+    req.end(data);
   });
 }
 

@@ -47,6 +47,11 @@ export interface DockerRuntimeOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** Host paths HOST_PATH volumes may use (the agent's --allowed-host-paths). */
   allowedHostPaths?: readonly string[];
+  /**
+   * The agent's work dir: at recovery, containers of this daemon labelled with a sandbox under it
+   * that the agent did not checkpoint are orphans (Mesos' --docker_kill_orphans) and are removed.
+   */
+  orphansUnder?: string;
   /** Downloads CommandInfo.uris into the sandbox before the container starts. */
   fetcher?: { fetch(uris: readonly CommandURI[], sandboxDir: string): Promise<void> };
 }
@@ -237,7 +242,6 @@ interface Tracked {
   done: Promise<ExitStatus>;
   exit?: ExitStatus;
   logs?: Promise<void>;
-  killTimer?: NodeJS.Timeout;
 }
 
 /** The ContainerInfo.docker fields read here (parameters are not in model/mesos.ts everywhere yet). */
@@ -415,7 +419,6 @@ export class DockerRuntime implements ContainerRuntime {
       }
     }
     const exit = await this.exitOf(name);
-    clearTimeout(t.killTimer);
     // The log stream ends when the container stops: let it finish so the files are complete.
     await Promise.race([t.logs, new Promise((r) => setTimeout(r, LOG_DRAIN_MS).unref())]);
     t.exit = exit;
@@ -501,16 +504,29 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async recover(checkpointed: readonly CheckpointedContainer[]): Promise<RecoveredContainer[]> {
-    if (checkpointed.length === 0) return [];
+    if (checkpointed.length === 0 && !this.options.orphansUnder) return [];
     let list: { Id: string; Names?: string[]; Labels?: Record<string, string>; State?: string }[];
     try {
       const filters = JSON.stringify({ label: [LABEL_CONTAINER] });
       list = await this.client.json('GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
     } catch (e) {
-      this.options.log?.('warn', `docker: cannot list containers at ${this.options.socketPath}: ${(e as Error).message}`);
+      // No daemon here is normal for an agent without docker tasks: only worth a word when it had some.
+      if (checkpointed.length > 0) this.options.log?.('warn', `docker: cannot list containers at ${this.options.socketPath}: ${(e as Error).message}`);
       return checkpointed.map((c) => ({ containerId: c.containerId, state: 'unknown' as const }));
     }
     const byId = new Map(list.map((c) => [c.Labels?.[LABEL_CONTAINER] ?? '', c] as const));
+    const under = this.options.orphansUnder;
+    if (under) {
+      const wanted = new Set(checkpointed.map((c) => c.containerId));
+      for (const c of list) {
+        const id = c.Labels?.[LABEL_CONTAINER] ?? '';
+        if (wanted.has(id) || !(c.Labels?.[LABEL_SANDBOX] ?? '').startsWith(`${under.replace(/\/$/, '')}/`)) continue;
+        this.options.log?.('warn', `docker: removing orphan container ${c.Names?.[0] ?? c.Id} (${c.State ?? 'unknown state'}): this agent has no task for it`);
+        await this.client
+          .json('DELETE', `/containers/${c.Id}?force=1&v=1`)
+          .catch((e: Error) => this.options.log?.('warn', `docker: removing ${c.Id}: ${e.message}`));
+      }
+    }
     const out: RecoveredContainer[] = [];
     for (const c of checkpointed) {
       const found = byId.get(c.containerId);
@@ -543,8 +559,6 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async cleanup(containerId: string): Promise<void> {
-    const t = this.containers.get(containerId);
-    if (t) clearTimeout(t.killTimer);
     this.containers.delete(containerId);
     const name = DockerRuntime.containerName(containerId);
     await this.client.json('DELETE', `/containers/${name}?force=1&v=1`).catch((e: Error) => {
@@ -628,7 +642,6 @@ export class DockerRuntime implements ContainerRuntime {
 
   close(): void {
     this.closed = true;
-    for (const t of this.containers.values()) clearTimeout(t.killTimer);
     this.client.close();
   }
 }
