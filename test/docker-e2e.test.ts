@@ -285,6 +285,21 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     assert.equal(readFileSync(join(sandboxOf(r), 'stdout'), 'utf8'), 'lo\n');
   });
 
+  test('force_pull_image: a moved tag is used only when asked for', async () => {
+    const ref = `${registryAddr}/dcos/moving:1`;
+    const runCat = async (id: string, force: boolean): Promise<string> => {
+      await dockerTask(id, 'cat /etc/version', { docker: { image: ref, force_pull_image: force } });
+      const r = await next(id, 'TASK_RUNNING');
+      await next(id, 'TASK_FINISHED');
+      return readFileSync(join(sandboxOf(r), 'stdout'), 'utf8');
+    };
+    await pushBusybox(work, busybox as string, registryAddr, 'dcos/moving', '1', false, { files: { 'etc/version': 'v1\n' } });
+    assert.equal(await runCat('fp1', false), 'v1\n');
+    await pushBusybox(work, busybox as string, registryAddr, 'dcos/moving', '1', false, { files: { 'etc/version': 'v2\n' } });
+    assert.equal(await runCat('fp2', false), 'v1\n', 'the daemon has the image: no pull');
+    assert.equal(await runCat('fp3', true), 'v2\n', 'force_pull_image pulls the moved tag');
+  });
+
   test('a missing image: TASK_FAILED naming the image', async () => {
     const offer = await sched.offer(
       roomy(() => agent?.agentId),
