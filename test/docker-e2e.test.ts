@@ -316,9 +316,9 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
 
   test('agent kill -9 and restart: a running docker task is reattached (logs resumed once), one that exited meanwhile reports its real status, orphans are removed', async () => {
     await dockerTask('long', 'echo before; sleep 5; echo after; exec sleep 1000');
-    await dockerTask('short', 'sleep 2; exit 7');
+    await dockerTask('short', 'echo hi; sleep 2; echo bye; exit 7');
     const long = await next('long', 'TASK_RUNNING');
-    await next('short', 'TASK_RUNNING');
+    const shortRunning = await next('short', 'TASK_RUNNING');
     const sandbox = sandboxOf(long);
     await waitFor('before', () => (readFileSync(join(sandbox, 'stdout'), 'utf8').includes('before') ? true : undefined), 15_000, 50);
     const first = agent as AgentProc;
@@ -348,6 +348,7 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     await dockerGet(sock, '/v1.41/containers/foreign-1?force=1', 'DELETE');
     const failed = await next('short', 'TASK_FAILED');
     assert.match(failed.message ?? '', /exited with status 7\b/, JSON.stringify(failed));
+    assert.equal(readFileSync(join(sandboxOf(shortRunning), 'stdout'), 'utf8'), 'hi\nbye\n', 'what it printed while the agent was down is there, once');
     await waitFor('after', () => (readFileSync(join(sandbox, 'stdout'), 'utf8').includes('after') ? true : undefined), 15_000, 50);
     await sleep(500);
     assert.equal(readFileSync(join(sandbox, 'stdout'), 'utf8'), 'before\nafter\n');

@@ -537,17 +537,27 @@ export class DockerRuntime implements ContainerRuntime {
       const name = DockerRuntime.containerName(c.containerId);
       try {
         const info = await this.client.json<Inspect>('GET', `/containers/${name}/json`);
+        if (info.State?.Status === 'created') {
+          // The agent stopped between create and start: the task never ran.
+          await this.client.json('DELETE', `/containers/${name}?force=1&v=1`).catch(() => {});
+          out.push({ containerId: c.containerId, state: 'unknown' });
+          continue;
+        }
+        const cursor = await fs.readFile(join(this.stateOf(c.containerId), 'log_cursor'), 'utf8').catch(() => '');
+        const after = /^\d+$/.test(cursor.trim()) ? BigInt(cursor.trim()) : undefined;
+        await fs.mkdir(this.stateOf(c.containerId), { recursive: true, mode: 0o700 });
+        // Without a cursor nothing was written yet, or its last write was lost: the stream starts over.
+        if (after === undefined) await truncateLogs(c.sandboxDir);
         if (info.State?.Running) {
-          const cursor = await fs.readFile(join(this.stateOf(c.containerId), 'log_cursor'), 'utf8').catch(() => '');
-          const after = /^\d+$/.test(cursor.trim()) ? BigInt(cursor.trim()) : undefined;
-          await fs.mkdir(this.stateOf(c.containerId), { recursive: true, mode: 0o700 });
-          // Without a cursor nothing was written yet, or its last write was lost: the stream starts over.
-          if (after === undefined) await truncateLogs(c.sandboxDir);
           this.track(c.containerId, c.sandboxDir, after);
           out.push({ containerId: c.containerId, state: 'running', pid: info.State.Pid ?? 0 });
         } else {
+          // What it printed after the last line written before the agent stopped, then its exit.
+          const t: Tracked = { containerId: c.containerId, sandboxDir: c.sandboxDir, done: Promise.resolve({}) };
+          const drained = this.followLogs(t, after).catch((e: Error) => this.options.log?.('warn', `docker logs of ${name}: ${e.message}`));
+          await Promise.race([drained, new Promise((r) => setTimeout(r, LOG_DRAIN_MS).unref())]);
           const exit = await this.exitOf(name);
-          this.containers.set(c.containerId, { containerId: c.containerId, sandboxDir: c.sandboxDir, done: Promise.resolve(exit), exit });
+          this.containers.set(c.containerId, { ...t, done: Promise.resolve(exit), exit });
           out.push({ containerId: c.containerId, state: 'exited', exit });
         }
       } catch (e) {
