@@ -300,7 +300,7 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     assert.equal(await runCat('fp3', true), 'v2\n', 'force_pull_image pulls the moved tag');
   });
 
-  test('a missing image: TASK_FAILED naming the image', async () => {
+  test('a missing or malformed image: TASK_FAILED naming the image', async () => {
     const offer = await sched.offer(
       roomy(() => agent?.agentId),
       15_000,
@@ -312,6 +312,11 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     const failed = await next('noimage', 'TASK_FAILED');
     assert.equal(failed.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
     assert.ok((failed.message ?? '').includes(missing), JSON.stringify(failed));
+    // A reference the daemon cannot parse fails the same way, naming it.
+    await dockerTask('badref', 'true', { docker: { image: 'Not A/Valid:Ref!' } });
+    const bad = await next('badref', 'TASK_FAILED');
+    assert.equal(bad.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+    assert.ok((bad.message ?? '').includes("'Not A/Valid:Ref!'"), JSON.stringify(bad));
   });
 
   test('agent kill -9 and restart: a running docker task is reattached (logs resumed once), one that exited meanwhile reports its real status, orphans are removed', async () => {

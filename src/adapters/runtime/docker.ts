@@ -377,7 +377,7 @@ export class DockerRuntime implements ContainerRuntime {
         () => true,
         (e: Error) => {
           if (e instanceof DockerApiError && e.status === 404) return false;
-          throw e;
+          throw new Error(`docker cannot use image '${image}': ${e.message}`);
         },
       );
       if (present) return;
