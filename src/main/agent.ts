@@ -11,6 +11,7 @@ import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
 import { loadDockerConfig, type RegistryCredentials } from '../adapters/runtime/registry-client.js';
 import { type ContainerDns, createMesosContainerizer } from '../adapters/runtime/oci.js';
+import { ContainerizerRouter, DockerRuntime } from '../adapters/runtime/docker.js';
 import { CgroupStatsSource } from '../adapters/runtime/container-stats.js';
 import { ExecSessions } from '../adapters/runtime/exec.js';
 import { parseBytes, startImageGc } from '../adapters/runtime/image-gc.js';
@@ -59,6 +60,10 @@ export interface AgentOptions {
   ociRuntime?: 'crun' | 'runc';
   /** `default` (the deny-list profile) or `unconfined` for image tasks (--seccomp). */
   seccomp?: 'default' | 'unconfined';
+  /** --containerizers: `mesos`, `docker`, or both (default mesos,docker). */
+  containerizers?: ('mesos' | 'docker')[];
+  /** The Docker daemon's socket for container.type DOCKER (--docker_socket, default /var/run/docker.sock). */
+  dockerSocket?: string;
   /** Registry credentials (--docker_config: a docker config.json path, or its JSON). */
   dockerConfig?: string;
   /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
@@ -154,21 +159,39 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const clock = new RealClock();
   const cg = cgroupsOption(opts, log);
   const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], credentials, nowMs: () => clock.nowMs() });
-  const runtime =
+  const containerizers = opts.containerizers ?? ['mesos', 'docker'];
+  const dockerSocket = opts.dockerSocket ?? '/var/run/docker.sock';
+  const fetcher = new Fetcher({ cacheDir: join(workDir, 'fetch'), log });
+  const docker = containerizers.includes('docker')
+    ? new DockerRuntime({
+        socketPath: dockerSocket,
+        stateDir: join(workDir, 'meta', 'docker'),
+        log,
+        fetcher,
+        allowedHostPaths: opts.allowedHostPaths ?? [],
+        orphansUnder: workDir,
+      })
+    : undefined;
+  const mesos =
     opts.runtime ??
-    createMesosContainerizer({
-      stateDir: join(workDir, 'meta', 'runtime'),
-      log,
-      ...cg,
-      bundleDir: join(workDir, 'bundles'),
-      images,
-      runtime: opts.ociRuntime ?? 'crun',
-      seccomp: opts.seccomp ?? 'default',
-      fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
-      allowedHostPaths: opts.allowedHostPaths ?? [],
-      upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
-      ...(opts.containerDns ? { containerDns: opts.containerDns } : {}),
-    });
+    (containerizers.includes('mesos')
+      ? createMesosContainerizer({
+          stateDir: join(workDir, 'meta', 'runtime'),
+          log,
+          ...cg,
+          bundleDir: join(workDir, 'bundles'),
+          images,
+          runtime: opts.ociRuntime ?? 'crun',
+          seccomp: opts.seccomp ?? 'default',
+          fetcher,
+          allowedHostPaths: opts.allowedHostPaths ?? [],
+          upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
+          ...(opts.containerDns ? { containerDns: opts.containerDns } : {}),
+        })
+      : undefined);
+  // Tasks with container.type DOCKER go to the Docker daemon, the rest to the Mesos containerizer.
+  const containerizer = new ContainerizerRouter(mesos, docker, dockerSocket);
+  const runtime: ContainerRuntime = containerizer;
   const agent = new Agent({
     clock,
     random: new Random(opts.seed ?? randomBytes(4).readUInt32LE(0)),
@@ -204,7 +227,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...opts.tuning,
     },
   });
-  const stats = new CgroupStatsSource(cg.cgroups);
+  const stats = containerizer.statsSource(new CgroupStatsSource(cg.cgroups));
   agentRoutes(router, agent, { stats });
   const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
   agentOperatorRoutes(router, agent, {
@@ -275,6 +298,9 @@ Flags:
   --seccomp=default|unconfined  image tasks get a seccomp profile that denies kernel-wide system calls
                                 (modules, reboot, keyrings, bpf, ptrace, mount, unshare, ...) with EPERM
                                 (default), or none
+  --containerizers=LIST         mesos, docker or mesos,docker (default): container.type DOCKER tasks run
+                                by the Docker daemon through its Engine API
+  --docker_socket=PATH          the Docker daemon's socket (default /var/run/docker.sock)
   --docker_config=PATH|JSON     registry credentials: a docker config.json ({"auths":{"host:port":{"auth":...}}})
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
@@ -334,6 +360,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     throw new Error(`--container_disk_watch_interval: cannot parse duration '${diskText}'`);
   const enforceDisk = flags.get('enforce-container-disk-quota');
   const imageGc = imageGcFlags(flags);
+  const containerizers = (flags.get('containerizers') ?? 'mesos,docker').split(',').map((c) => c.trim());
+  for (const c of containerizers) if (c !== 'mesos' && c !== 'docker') throw new Error(`--containerizers: unknown containerizer '${c}' (mesos, docker)`);
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
 
@@ -351,6 +379,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     isolation,
     ociRuntime,
     seccomp,
+    containerizers: containerizers as ('mesos' | 'docker')[],
+    ...(flags.get('docker-socket') !== undefined ? { dockerSocket: flags.get('docker-socket') as string } : {}),
     ...(flags.get('docker-config') !== undefined ? { dockerConfig: flags.get('docker-config') as string } : {}),
     insecureRegistries: (flags.get('insecure-registries') ?? '').split(',').filter(Boolean),
     allowedHostPaths: (flags.get('allowed-host-paths') ?? '').split(',').filter(Boolean),
