@@ -1678,6 +1678,10 @@ export class Marathon {
           details.push({ path: `${at}/id`, errors: [pe] });
           return undefined;
         }
+        if (kind === 'groups' && appsAt.has(id)) {
+          details.push({ path: `${at}/id`, errors: [`Groups and Applications may not have the same identifier: ${id}`] });
+          return undefined;
+        }
         if (seen.has(id) || appsAt.has(id) || (kind === 'groups' && groupChanges.has(id))) {
           details.push({ path: `${at}/id`, errors: [`${id} is defined more than once in this update`] });
           return undefined;
