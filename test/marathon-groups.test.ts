@@ -348,6 +348,18 @@ describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 
       assert.match(r.json.message, /^Group '\/nope' does not exist/);
     }
     assert.equal((await req('PUT', '/v2/groups/nope', { scaleBy: 2 })).status, 404);
+    // An app may not take a group's id, nor live below an app.
+    const clash = await req('POST', '/v2/apps', { id: '/empty', cmd: 'x', instances: 0 });
+    assert.equal(clash.status, 422, clash.text);
+    assert.deepEqual(paths(clash), ['/id']);
+    assert.match(clash.json.details[0].errors[0], /same identifier/);
+    assert.equal((await req('POST', '/v2/apps', { id: '/solo', cmd: 'x', instances: 0 })).status, 201);
+    const below = await req('POST', '/v2/apps', { id: '/solo/inner', cmd: 'x', instances: 0 });
+    assert.equal(below.status, 422, below.text);
+    const grp = await req('POST', '/v2/groups', { id: '/solo' });
+    assert.equal(grp.status, 409);
+    assert.equal(grp.json.message, 'An app with the path /solo already exists.');
+    assert.equal((await req('DELETE', '/v2/apps/solo')).status, 200);
   });
 
   test('dcos marathon group: add, show, version list, show --version, rollback, scale, remove', async () => {

@@ -65,9 +65,52 @@ export function snapshotOf(snapshots: readonly GroupSnapshot[], id: string, vers
   return undefined;
 }
 
-/** `app@version` keys of every app version some snapshot refers to (kept for rollbacks). */
-export function referencedAppVersions(snapshots: readonly GroupSnapshot[]): Set<string> {
-  const out = new Set<string>();
-  for (const s of snapshots) for (const a of s.apps) out.add(`${a.id}@${a.version}`);
-  return out;
+/**
+ * The kept snapshots, oldest first, at most `max`, with a count of references per app version
+ * so that "is this app version still needed for a rollback" is a lookup, not a scan.
+ */
+export class GroupHistory {
+  private readonly list: GroupSnapshot[] = [];
+  private readonly refs = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  get snapshots(): readonly GroupSnapshot[] {
+    return this.list;
+  }
+
+  /** Whether a kept snapshot refers to this app version. */
+  refersTo(appId: string, version: string): boolean {
+    return this.refs.has(`${appId}@${version}`);
+  }
+
+  /**
+   * Adds the newest snapshot (replacing one of the same version) and drops the oldest beyond
+   * `max`. Returns the dropped snapshots and the app versions no kept snapshot refers to any more.
+   */
+  push(snap: GroupSnapshot): { dropped: GroupSnapshot[]; released: { id: string; version: string }[] } {
+    const released: { id: string; version: string }[] = [];
+    const dropped: GroupSnapshot[] = [];
+    if (this.list.at(-1)?.version === snap.version) this.unref(this.list.pop() as GroupSnapshot, released);
+    this.list.push(snap);
+    for (const a of snap.apps) this.refs.set(`${a.id}@${a.version}`, (this.refs.get(`${a.id}@${a.version}`) ?? 0) + 1);
+    while (this.list.length > this.max) {
+      const old = this.list.shift() as GroupSnapshot;
+      dropped.push(old);
+      this.unref(old, released);
+    }
+    return { dropped, released: released.filter((a) => !this.refersTo(a.id, a.version)) };
+  }
+
+  private unref(s: GroupSnapshot, released: { id: string; version: string }[]): void {
+    for (const a of s.apps) {
+      const k = `${a.id}@${a.version}`;
+      const n = (this.refs.get(k) ?? 0) - 1;
+      if (n > 0) this.refs.set(k, n);
+      else {
+        this.refs.delete(k);
+        released.push(a);
+      }
+    }
+  }
 }

@@ -23,7 +23,7 @@ import {
   groupVersions,
   isBelow,
   isWithin,
-  referencedAppVersions,
+  GroupHistory,
   snapshotOf,
   isAgentHealthCheck,
   mesosHealthCheck,
@@ -226,7 +226,7 @@ export class Marathon {
   /** Every group, `/` included; an app's enclosing groups always exist. */
   readonly groups = new Map<string, GroupMeta>();
   /** Snapshots of the group tree, oldest first (at most config.maxGroupVersions). */
-  private snapshots: GroupSnapshot[] = [];
+  private readonly history: GroupHistory;
   frameworkId: string | undefined;
   private streamId: string | undefined;
   private sink: CallbackSink | undefined;
@@ -267,6 +267,7 @@ export class Marathon {
 
   constructor(private readonly deps: MarathonDeps) {
     this.config = { ...DEFAULT_MARATHON_CONFIG, ...(deps.config ?? {}) };
+    this.history = new GroupHistory(this.config.maxGroupVersions);
     this.log = deps.log ?? (() => {});
   }
 
@@ -300,8 +301,8 @@ export class Marathon {
       const g = JSON.parse(e.value) as GroupMeta;
       this.groups.set(g.id, g);
     }
-    for (const e of await store.list(K.groupVersions)) this.snapshots.push(JSON.parse(e.value) as GroupSnapshot);
-    this.snapshots.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+    const snaps = (await store.list(K.groupVersions)).map((e) => JSON.parse(e.value) as GroupSnapshot);
+    for (const s of snaps.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))) this.history.push(s);
     await this.recoverGroups();
     const fw = await store.get(K.framework);
     if (fw) this.frameworkId = (JSON.parse(fw.value) as { id: string }).id;
@@ -1233,7 +1234,6 @@ export class Marathon {
     const original: Record<string, App | null> = {};
     const targets: Record<string, App | null> = {};
     // App versions a kept group snapshot refers to stay (a group rollback may need them).
-    const referenced = referencedAppVersions(this.snapshots);
     for (const [id, next] of changes) {
       const before = this.apps.get(id);
       if (before) current.set(id, before);
@@ -1252,7 +1252,7 @@ export class Marathon {
         ops.push({ type: 'delete', key: K.app(id) });
         ops.push({ type: 'delete', key: K.failure(id) });
         for (const e of await this.deps.store.list(K.versions(id)))
-          if (!referenced.has(`${id}@${e.key.slice(K.versions(id).length)}`)) ops.push({ type: 'delete', key: e.key });
+          if (!this.history.refersTo(id, e.key.slice(K.versions(id).length))) ops.push({ type: 'delete', key: e.key });
       }
     }
     ops.push(...this.applyGroupChanges(changes, groupChanges, version));
@@ -1300,11 +1300,10 @@ export class Marathon {
   }
 
   private async pruneVersions(ids: string[]): Promise<void> {
-    const referenced = referencedAppVersions(this.snapshots);
     for (const id of ids) {
       const vs = await this.deps.store.list(K.versions(id));
       const extra = vs.length - this.config.maxVersionsPerApp;
-      const old = vs.slice(0, Math.max(0, extra)).filter((e) => !referenced.has(`${id}@${e.key.slice(K.versions(id).length)}`));
+      const old = vs.slice(0, Math.max(0, extra)).filter((e) => !this.history.refersTo(id, e.key.slice(K.versions(id).length)));
       if (old.length > 0) await this.deps.store.batch(old.map((e) => ({ type: 'delete' as const, key: e.key })));
     }
   }
@@ -1315,6 +1314,17 @@ export class Marathon {
     const v = validateApp(raw, now);
     if (!v.ok) return { ok: false, error: { status: 422, message: 'Object is not valid', details: v.details } };
     const app = v.app;
+    // The tree: an app's id is no group's, and no app encloses it.
+    const clash = groups.has(app.id) ? app.id : ancestorsOf(app.id).find((g) => this.apps.has(g));
+    if (clash !== undefined) {
+      const details = [
+        {
+          path: '/id',
+          errors: [clash === app.id ? `Groups and Applications may not have the same identifier: ${app.id}` : `${clash} is an app, it cannot hold ${app.id}`],
+        },
+      ];
+      return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    }
     // Roles: the framework's role, or the top-level group's name (its only choice under enforceRole).
     const segments = app.id.split('/').filter(Boolean);
     const top = segments.length > 1 ? (segments[0] as string) : undefined;
@@ -1468,10 +1478,10 @@ export class Marathon {
   /** The group tree after a restart: `/` and every app's enclosing groups exist, with a version. */
   private async recoverGroups(): Promise<void> {
     const ops: StoreOp[] = [];
-    const fix = (id: string, version: string) => {
+    const fix = (id: string, version: (id: string) => string) => {
       const g = this.groups.get(id);
       if (g?.version) return;
-      const meta: GroupMeta = { id, dependencies: g?.dependencies ?? [], enforceRole: g?.enforceRole ?? false, version };
+      const meta: GroupMeta = { id, dependencies: g?.dependencies ?? [], enforceRole: g?.enforceRole ?? false, version: version(id) };
       this.groups.set(id, meta);
       ops.push({ type: 'put', key: K.group(id), value: JSON.stringify(meta) });
     };
@@ -1481,12 +1491,12 @@ export class Marathon {
         .map((a) => a.version)
         .sort()
         .pop() ?? this.now();
-    for (const id of [...this.groups.keys()]) for (const g of [id, ...ancestorsOf(id)]) fix(g, latest(g));
-    for (const a of this.apps.values()) for (const g of ancestorsOf(a.id)) fix(g, latest(g));
-    fix('/', latest('/'));
-    if (this.snapshots.length === 0 && (this.apps.size > 0 || this.groups.size > 1)) {
+    for (const id of [...this.groups.keys()]) for (const g of [id, ...ancestorsOf(id)]) fix(g, latest);
+    for (const a of this.apps.values()) for (const g of ancestorsOf(a.id)) fix(g, latest);
+    fix('/', latest);
+    if (this.history.snapshots.length === 0 && (this.apps.size > 0 || this.groups.size > 1)) {
       const snap = this.snapshotNow((this.groups.get('/') as GroupMeta).version);
-      this.snapshots.push(snap);
+      this.history.push(snap);
       ops.push({ type: 'put', key: K.groupVersion(snap.version), value: JSON.stringify(snap) });
     }
     if (ops.length > 0) await this.deps.store.batch(ops);
@@ -1532,17 +1542,12 @@ export class Marathon {
       }
     }
     const snap = this.snapshotNow(version);
-    if (this.snapshots.at(-1)?.version === version) this.snapshots.pop();
-    this.snapshots.push(snap);
+    const { dropped, released } = this.history.push(snap);
     ops.push({ type: 'put', key: K.groupVersion(version), value: JSON.stringify(snap) });
-    const dropped = this.snapshots.splice(0, Math.max(0, this.snapshots.length - this.config.maxGroupVersions));
-    if (dropped.length > 0) {
-      const kept = referencedAppVersions(this.snapshots);
-      for (const s of dropped) {
-        ops.push({ type: 'delete', key: K.groupVersion(s.version) });
-        for (const a of s.apps) if (!this.apps.has(a.id) && !kept.has(`${a.id}@${a.version}`)) ops.push({ type: 'delete', key: K.version(a.id, a.version) });
-      }
-    }
+    for (const s of dropped) if (s.version !== version) ops.push({ type: 'delete', key: K.groupVersion(s.version) });
+    // App versions only dropped snapshots referred to go with them once the app is gone
+    // (a live app's old versions are pruned by maxVersionsPerApp).
+    for (const a of released) if (!this.apps.has(a.id)) ops.push({ type: 'delete', key: K.version(a.id, a.version) });
     return ops;
   }
 
@@ -1561,12 +1566,12 @@ export class Marathon {
   /** GET /v2/groups/{id}/versions: newest first; undefined for an unknown group. */
   groupVersionList(gid: string): string[] | undefined {
     if (!this.groups.has(gid)) return undefined;
-    return groupVersions(this.snapshots, gid);
+    return groupVersions(this.history.snapshots, gid);
   }
 
   /** GET /v2/groups/{id}/versions/{v}: the group as it was then, apps as their definitions. */
   async groupAtVersion(gid: string, version: string, embed: GroupEmbed): Promise<Json | undefined> {
-    const snap = snapshotOf(this.snapshots, gid, version);
+    const snap = snapshotOf(this.history.snapshots, gid, version);
     if (!snap) return undefined;
     const apps = await this.snapshotApps(snap, gid);
     if (!apps.ok) return undefined;
@@ -1715,6 +1720,7 @@ export class Marathon {
       }
     };
     walk(body, gid, '');
+    for (const [id, m] of groupChanges) if (!m) metas.delete(id);
     for (const [id, { raw, path }] of appsAt) {
       const p = this.prepare(raw, this.apps.get(id), metas);
       if (!p.ok) {
@@ -1747,7 +1753,7 @@ export class Marathon {
       metas: Map<string, GroupMeta>,
     ) => Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>>,
   ): Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>> {
-    const snap = snapshotOf(this.snapshots, gid, version);
+    const snap = snapshotOf(this.history.snapshots, gid, version);
     if (!snap) return unknownGroup(gid, version);
     const defs = await this.snapshotApps(snap, gid);
     if (!defs.ok) return defs;
@@ -2064,14 +2070,19 @@ function groupInfo(gid: string, groups: readonly GroupMeta[], apps: readonly App
   if (!meta && gid !== '/') return undefined;
   const subs = new Map<string, GroupMeta[]>();
   for (const g of groups) {
-    if (g.id === '/') continue;
+    if (g.id === '/' || !isBelow(g.id, gid)) continue;
     const parent = parentOf(g.id);
-    subs.set(parent, [...(subs.get(parent) ?? []), g]);
+    const xs = subs.get(parent);
+    if (xs) xs.push(g);
+    else subs.set(parent, [g]);
   }
   const appsIn = new Map<string, App[]>();
   for (const a of apps) {
+    if (!isBelow(a.id, gid)) continue;
     const parent = parentOf(a.id);
-    appsIn.set(parent, [...(appsIn.get(parent) ?? []), a]);
+    const xs = appsIn.get(parent);
+    if (xs) xs.push(a);
+    else appsIn.set(parent, [a]);
   }
   const build = (g: GroupMeta): Json => ({
     id: g.id,
