@@ -5,8 +5,8 @@
  * rollbacks through deployments, deletes, bad input, the CLI, and a Marathon restart on SQLite.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -368,7 +368,6 @@ describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 
       assert.equal(r.code, 0, `dcos marathon ${args.join(' ')}: ${r.stderr}${r.stdout}`);
       return r.stdout;
     };
-    const { writeFileSync } = await import('node:fs');
     const f1 = join(dir, 'cg1.json');
     writeFileSync(f1, JSON.stringify({ id: '/cg', apps: [{ id: 'w', cmd: 'sleep 401', cpus: 0.1, mem: 16 }] }));
     assert.match(await ok('group', 'add', f1), /^Created group; deployment [0-9a-f-]{36}/);
@@ -394,6 +393,45 @@ describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 
     assert.match(bad.stderr, /does not exist in version/);
     assert.match(await ok('group', 'remove', 'cg'), /^Removing \/cg/);
     await noDeployments();
+  });
+
+  test("Debian's python3-marathon, unchanged: create_group, scale_group, rollback_group (PUT .../versions/{v}), delete_group", async (t) => {
+    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    if (spawnSync(python, ['-c', 'import marathon'], { encoding: 'utf8' }).status !== 0)
+      return t.skip('python3-marathon is not installed (apt-get install python3-marathon)');
+    const script = `
+import json, sys, time
+from marathon import MarathonClient
+from marathon.models import MarathonApp, MarathonGroup
+c = MarathonClient(sys.argv[1])
+def settle():
+    deadline = time.time() + 10
+    while time.time() < deadline and c.list_deployments():
+        time.sleep(0.1)
+out = {}
+r = c.create_group(MarathonGroup(id='/pyg', apps=[MarathonApp(id='w', cmd='sleep 501', cpus=0.1, mem=16, instances=1)]))
+out['v1'] = r['version']
+settle()
+out['scaled'] = 'deploymentId' in c.scale_group('/pyg', 3)
+settle()
+out['instances'] = c.get_app('/pyg/w').instances
+out['rollback'] = 'deploymentId' in c.rollback_group('/pyg', out['v1'])
+settle()
+out['after'] = c.get_app('/pyg/w').instances
+c.delete_group('/pyg')
+settle()
+print(json.dumps(out))
+`;
+    const r = await new Promise<{ status: number; stdout: string; stderr: string }>((done) => {
+      execFile(python, ['-c', script, base], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+        done({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    assert.deepEqual([out.scaled, out.instances, out.rollback, out.after], [true, 3, true, 1]);
+    assert.equal((await req('GET', '/v2/groups/pyg')).status, 404);
+    assert.deepEqual(runningCmds('w.pyg'), []);
   });
 });
 

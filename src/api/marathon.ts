@@ -305,6 +305,12 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
         res.end();
       });
     }
+    if (req.method === 'PUT' && (mm = /^(.*)\/versions\/([^/]+)$/.exec(rest))) {
+      // Marathon 0.x's rollback, still sent by python3-marathon's rollback_group: PUT with no body.
+      const target = resolvePath(mm[1] as string);
+      const r = await m.updateGroup(target, { version: mm[2] }, { force, create: false });
+      return answer(res, r, (v) => sendJson(res, 200, v, 'deploymentId' in v ? deploymentHeaders(v.deploymentId) : {}));
+    }
     if (req.method === 'POST' || req.method === 'PUT') {
       const b = await jsonBody(req, res);
       if (!b.ok) return;
