@@ -359,6 +359,16 @@ describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 
     const grp = await req('POST', '/v2/groups', { id: '/solo' });
     assert.equal(grp.status, 409);
     assert.equal(grp.json.message, 'An app with the path /solo already exists.');
+    assert.equal((await req('POST', '/v2/apps', { id: '/solo3/a', cmd: 'x', instances: 0 })).status, 201);
+    const asGroup = await req('PUT', '/v2/groups/solo3', { groups: [{ id: 'a' }] });
+    assert.equal(asGroup.status, 422, asGroup.text);
+    assert.deepEqual(paths(asGroup), ['/groups(0)/id']);
+    assert.match(asGroup.json.details[0].errors[0], /same identifier/);
+    assert.equal((await req('PUT', '/v2/groups/solo3', { apps: [], groups: [{ id: 'a' }] })).status, 200, 'the app goes, the group comes');
+    const sub = await req('PUT', '/v2/groups/solo2', { groups: [{ id: 'x' }] });
+    assert.equal(sub.status, 200, sub.text);
+    assert.equal((await req('POST', '/v2/apps', { id: '/solo2/x', cmd: 'x', instances: 0 })).status, 422, 'an app with a group id');
+    assert.equal((await req('PUT', '/v2/groups/solo', { groups: [{ id: 'y' }] })).status, 409, 'a group with an app id');
     assert.equal((await req('DELETE', '/v2/apps/solo')).status, 200);
   });
 

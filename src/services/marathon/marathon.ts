@@ -1644,7 +1644,9 @@ export class Marathon {
     // Settings first: an app's role is checked against its top-level group's enforceRole.
     const metas = new Map(this.groups);
     const appsAt = new Map<string, { raw: Json; path: string }>();
+    const groupPaths = new Map<string, string>();
     const walk = (g: Json, gPath: string, path: string) => {
+      groupPaths.set(gPath, path === '' ? '/id' : `${path}/id`);
       const prev = metas.get(gPath);
       const meta: GroupMeta = prev ? { ...prev } : { id: gPath, dependencies: [], enforceRole: false, version: now };
       if (g.dependencies !== undefined) {
@@ -1660,6 +1662,7 @@ export class Marathon {
       }
       metas.set(gPath, meta);
       groupChanges.set(gPath, meta);
+      // Groups this update names or needs (enclosing a named app or group): they stay.
       const listed = new Set<string>();
       const seen = new Set<string>();
       const child = (raw: unknown, i: number, kind: 'apps' | 'groups'): string | undefined => {
@@ -1692,7 +1695,7 @@ export class Marathon {
           return undefined;
         }
         seen.add(id);
-        listed.add(id);
+        if (kind === 'groups') listed.add(id);
         for (const anc of ancestorsOf(id)) if (isBelow(anc, gPath)) listed.add(anc);
         return id;
       };
@@ -1709,8 +1712,7 @@ export class Marathon {
         if (id) walk(raw as Json, id, `${path}/groups(${i})`);
       });
       // Given lists replace what the group had: apps and sub-groups left out go.
-      if (Array.isArray(g.apps))
-        for (const a of this.apps.values()) if (ancestorsOf(a.id)[0] === gPath && !listed.has(a.id) && !appsAt.has(a.id)) changes.set(a.id, null);
+      if (Array.isArray(g.apps)) for (const a of this.apps.values()) if (ancestorsOf(a.id)[0] === gPath && !appsAt.has(a.id)) changes.set(a.id, null);
       if (Array.isArray(g.groups)) {
         for (const sub of this.groups.keys()) {
           if (ancestorsOf(sub)[0] !== gPath || listed.has(sub)) continue;
@@ -1736,7 +1738,7 @@ export class Marathon {
     for (const [id, meta] of groupChanges) {
       if (!meta || appsAt.has(id)) continue;
       if (this.apps.has(id) && changes.get(id) !== null)
-        details.push({ path: '/', errors: [`Groups and Applications may not have the same identifier: ${id}`] });
+        details.push({ path: groupPaths.get(id) ?? '/', errors: [`Groups and Applications may not have the same identifier: ${id}`] });
     }
     if (details.length > 0) return invalid(details);
     return finish(changes, groupChanges, metas);
