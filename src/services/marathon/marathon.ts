@@ -12,19 +12,11 @@ import {
   type App,
   type DeploymentStep,
   type FieldError,
-  type GroupMeta,
-  type GroupSnapshot,
   REJECT_REASONS,
   type RejectReason,
   SCHEDULER_HEALTH_PROTOCOLS,
-  ancestorsOf,
   appAction,
   checkPort,
-  groupVersions,
-  isBelow,
-  isWithin,
-  GroupHistory,
-  snapshotOf,
   isAgentHealthCheck,
   mesosHealthCheck,
   readinessOutcome,
@@ -35,7 +27,6 @@ import {
   parseIsoTime as parseIso,
   mergeApp,
   neverPlaceable,
-  pathError,
   planDeployment,
   resolvePath,
   rollingStep,
@@ -43,6 +34,8 @@ import {
   taskName,
   validateApp,
 } from '../../core/marathon/index.js';
+import { GroupHistory, type GroupMeta, type GroupSnapshot, ancestorsOf, groupVersions, isBelow, isWithin, snapshotOf } from '../../core/marathon/group.js';
+import { pathError } from '../../core/marathon/path.js';
 import { scalarOf, subtract } from '../../core/resources/index.js';
 import { type Offer, type TaskInfo, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
 import type { Store, StoreOp } from '../../ports/store.js';
