@@ -9,10 +9,16 @@
  *   srv-host lines (per instance), --cache-size=10000, --dns-forward-max=1000, no upstream.
  * - Each server runs pinned to core 0; this load generator (Node UDP, a fixed window of queries
  *   in flight, 80 % A / 20 % SRV over random names) runs on core 1. Loss = no answer in 1 s.
- * - Reports queries/s, loss and p50/p99 per server, side by side; and the propagation time of a
- *   change (a task added to the zone, then removed) through the service to a dig-like query.
+ * - Reports queries/s, loss and p50/p99 per server, side by side.
+ * - Propagation (--changes, default 200): the real master in this process with its cluster DNS
+ *   (as `dcos master` runs it), a fake agent and a scheduler over HTTP, --background running tasks.
+ *   Per change, the clock starts as the agent sends its status update (TASK_RUNNING, later
+ *   TASK_KILLED) and stops when a UDP query that is resent every 2 ms gets the new answer (the A
+ *   record, later NXDOMAIN): agent → master HTTP, the master's handling and operator event, the
+ *   DNS service's zone update, and one query round trip. p50/p99 of each.
  *
- * Usage: npm run bench:dns  (node dist/bench/dns.js [--seconds 5] [--inflight 100] [--tasks 10000])
+ * Usage: npm run bench:dns  (node dist/bench/dns.js [--seconds 5] [--inflight 100] [--tasks 10000]
+ *        [--changes 200] [--background 1000])
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -23,6 +29,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as packet from 'dns-packet';
 import { DnsServer } from '../src/adapters/dns/index.js';
+import { startMaster } from '../src/main/master.js';
+import { FakeAgent, frameworkInfo, QUIET, Scheduler, taskInfo } from '../test/lib/mesos.js';
 import { DEFAULT_DNS_CONFIG, type Rr, taskRecords, Zone } from '../src/core/dns/index.js';
 import type { Task } from '../src/model/mesos.js';
 
@@ -35,6 +43,8 @@ const SECONDS = arg('seconds', 5);
 const INFLIGHT = arg('inflight', 100);
 const TASKS = arg('tasks', 10_000);
 const APPS = Math.max(1, Math.floor(TASKS / 10));
+const CHANGES = arg('changes', 200);
+const BACKGROUND = arg('background', 1000);
 const cfg = DEFAULT_DNS_CONFIG;
 
 function buildRecords(): Rr[] {
@@ -184,6 +194,84 @@ async function waitUdp(port: number, name: string): Promise<void> {
   throw new Error(`no answer on port ${port}`);
 }
 
+/** Resends a query every 2 ms until `done(reply)`; resolves with the time the good reply arrived. */
+function pollUntil(port: number, name: string, done: (reply: packet.Packet & { flags?: number }) => boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    let id = 0;
+    const send = () =>
+      sock.send(packet.encode({ type: 'query', id: ++id & 0xffff, flags: packet.RECURSION_DESIRED, questions: [{ name, type: 'A' }] }), port, '127.0.0.1');
+    const timer = setInterval(send, 2);
+    const limit = setTimeout(() => finish(new Error(`${name}: no expected answer in 5 s`)), 5000);
+    const finish = (e?: Error, at?: number) => {
+      clearInterval(timer);
+      clearTimeout(limit);
+      sock.close();
+      if (e) reject(e);
+      else resolve(at as number);
+    };
+    sock.on('message', (msg) => {
+      const at = performance.now();
+      if (done(packet.decode(msg) as packet.Packet & { flags?: number })) finish(undefined, at);
+    });
+    sock.bind(0, send);
+  });
+}
+
+const quantile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? Number.NaN;
+
+/** Master event → DNS answer, through the real master and its cluster DNS (see the header). */
+async function propagation(): Promise<{ appear: number[]; gone: number[] }> {
+  const running = await startMaster({ port: 0, store: 'memory', dnsPort: 0, dnsHttpPort: 0, dnsResolvers: [], config: QUIET });
+  const dnsPort = running.dns?.dnsPort;
+  if (!dnsPort) throw new Error('the master started no DNS');
+  const base = `http://127.0.0.1:${running.port}`;
+  const total = BACKGROUND + CHANGES;
+  const agent = await FakeAgent.start(base, {
+    hostname: '127.0.0.2',
+    resources: [
+      { name: 'cpus', type: 'SCALAR', scalar: { value: total } },
+      { name: 'mem', type: 'SCALAR', scalar: { value: total } },
+    ],
+  });
+  const sched = await Scheduler.subscribe(base, frameworkInfo({ name: 'marathon' }));
+  // Acknowledge every update as it comes (in the background).
+  let seenEvents = 0;
+  const ackAll = setInterval(() => {
+    const evs = sched.ev.events;
+    for (; seenEvents < evs.length; seenEvents++) {
+      const e = evs[seenEvents];
+      if (e.type === 'UPDATE' && e.update.status.uuid) void sched.ack(e.update.status).catch(() => {});
+    }
+  }, 20);
+  const appear: number[] = [];
+  const gone: number[] = [];
+  try {
+    const offer = await sched.offer(() => true, 10_000);
+    const tasks = Array.from({ length: total }, (_, i) => taskInfo(offer, `p${i}`, { cpus: 1, mem: 1, name: `p${i}` }));
+    await sched.launch(offer, tasks);
+    for (let i = 0; i < BACKGROUND; i += 50)
+      await Promise.all(tasks.slice(i, i + 50).map((_, j) => agent.update(sched.frameworkId, `p${i + j}`, 'TASK_RUNNING')));
+    for (let i = BACKGROUND; i < total; i++) {
+      const name = `p${i}.marathon.mesos`;
+      const seen = pollUntil(dnsPort, name, (r) => (r.answers ?? []).some((a) => a.type === 'A'));
+      let t0 = performance.now();
+      await agent.update(sched.frameworkId, `p${i}`, 'TASK_RUNNING');
+      appear.push((await seen) - t0);
+      const off = pollUntil(dnsPort, name, (r) => ((r.flags ?? 0) & 15) === 3);
+      t0 = performance.now();
+      await agent.update(sched.frameworkId, `p${i}`, 'TASK_KILLED');
+      gone.push((await off) - t0);
+    }
+  } finally {
+    clearInterval(ackAll);
+    sched.stream.close();
+    agent.close();
+    await running.stop();
+  }
+  return { appear, gone };
+}
+
 async function main(): Promise<void> {
   if (args.includes('--serve')) return serve();
   try {
@@ -267,6 +355,16 @@ async function main(): Promise<void> {
   const d = results[1]?.[1];
   if (typeof o === 'object' && typeof d === 'object')
     console.log(`ratio dcos-ts / dnsmasq: ${(o.qps / d.qps).toFixed(2)}x  (target >= 1.0x; Mesos-DNS anchor 8.5k/core, 4x = 34k)`);
+
+  if (CHANGES > 0) {
+    const p = await propagation();
+    const f = (xs: number[]) => `p50 ${quantile(xs, 0.5).toFixed(1)} ms, p99 ${quantile(xs, 0.99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
+    console.log(
+      `\nDNS propagation (agent status update → master → DNS answer), ${BACKGROUND} other running tasks, ${CHANGES} tasks (target ≤ 1 s; Mesos-DNS polls every 30 s):`,
+    );
+    console.log(`  TASK_RUNNING → A record:   ${f(p.appear)}`);
+    console.log(`  TASK_KILLED  → NXDOMAIN:   ${f(p.gone)}`);
+  }
 }
 
 main().catch((e) => {

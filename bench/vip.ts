@@ -1,22 +1,25 @@
 /**
  * B7 (part): the VIP data path and the edge LB, on loopback (reference/performance-anchors.md).
  *
- * - Backends: 3 TCP echo servers in a child process (pinned to core 0 with taskset when present),
+ * - Backends: TCP echo servers in a child process (pinned to core 0 with taskset when present),
  *   on 127.0.0.2-4. Every path gets its own backend ports, so no path inherits another's
- *   TIME_WAIT sockets (the PAWS trap in machine-notes.md).
- * - Paths: direct to one backend; through an nftables VIP (the real NftDataPath, numgen inc over
- *   3 backends); through HAProxy 2.6 in mode tcp (one thread); through the userspace proxy
- *   (ProxyDataPath, in the load generator's process: a pessimistic figure).
+ *   TIME_WAIT sockets, except the two "PAWS trap" rows, which do so on purpose.
+ * - Paths: direct to one backend, before the nft table exists and again with it loaded (its NAT
+ *   hooks put conntrack on every loopback flow); through an nftables VIP (the real NftDataPath,
+ *   numgen inc over 3 backends, local route with `src 127.11.0.1` as `dcos up` sets it); through
+ *   HAProxy 2.6 in mode tcp (one thread); through the userspace proxy (ProxyDataPath, in the load
+ *   generator's process: a pessimistic figure).
+ * - PAWS trap (machine-notes.md): a backend that closes first (so it keeps the TIME_WAIT socket)
+ *   is loaded directly, then at once through a one-backend VIP: the client's port is picked before
+ *   DNAT, so a SYN may land on the server's TIME_WAIT socket of the direct flow.
  * - Load: this process (core 1) opens a connection, sends 1 byte, reads it back, closes, with
- *   20 such loops in parallel, for --seconds. Reports new connections/s and p50/p99 per connection.
+ *   --parallel such loops, for --seconds per path (default 10: several times the ~2 s it takes to
+ *   cycle through the 28k ephemeral ports, so the figure is the steady state). Reports new
+ *   connections/s, p50/p99 per connection, and connects that failed.
  * - Propagation: the real DnsService + VipService + NftDataPath; a task's TASK_RUNNING/TASK_KILLING
  *   applied as an operator event, time until the new nft table is in the kernel; p50/p99 of 200.
  *
- * Runs of more than a few seconds hit the per client→VIP local port limit: every client socket to
- * one VIP shares (source, VIP:port), 28k ephemeral ports, and tcp_tw_reuse=2 does not cover
- * the VIP address; wait about 60 s between runs (or measure with tcp_tw_reuse=1).
- *
- * Usage: npm run bench:vip  (node dist/bench/vip.js [--seconds 3] [--parallel 20]); needs root.
+ * Usage: npm run bench:vip  (node dist/bench/vip.js [--seconds 10] [--parallel 20]); needs root.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +29,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RealClock } from '../src/adapters/clock-real.js';
 import { Haproxy } from '../src/adapters/net/haproxy.js';
-import { NftDataPath } from '../src/adapters/net/nft.js';
+import { addLocalRoute, localRouteSource, NftDataPath, runCmd } from '../src/adapters/net/nft.js';
 import { ProxyDataPath } from '../src/adapters/net/proxy.js';
 import { DEFAULT_DNS_CONFIG } from '../src/core/dns/index.js';
 import { parseRange, type Vip, type VipRange } from '../src/core/vip/index.js';
@@ -39,9 +42,14 @@ const arg = (name: string, dflt: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
-const SECONDS = arg('seconds', 3);
+const SECONDS = arg('seconds', 10);
+/** Paired rounds: direct and VIP alternate, --round-seconds each, so drifting load from other work hits both alike. */
+const ROUNDS = arg('rounds', 6);
+const ROUND_SECONDS = arg('round-seconds', 5);
 const PARALLEL = arg('parallel', 20);
 const range = parseRange('11.0.0.0/8') as VipRange;
+/** The VIP route's preferred source as `dcos up` sets it (--vip_src). */
+const VIP_SRC = '127.11.0.1';
 const hasTaskset = (() => {
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
@@ -51,14 +59,15 @@ const hasTaskset = (() => {
   }
 })();
 
+// [host, port, closeFirst]: a close-first server answers and closes (it keeps the TIME_WAIT socket).
 const ECHO = `
 const net = require('net');
 const ports = JSON.parse(process.argv[1]);
 let n = 0;
-for (const [host, port] of ports) net.createServer((s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); }).listen(port, host, () => { if (++n === ports.length) process.stdout.write('ready\\n'); });
+for (const [host, port, closeFirst] of ports) net.createServer((s) => { s.on('data', (d) => (closeFirst ? s.end(d) : s.write(d))); s.on('error', () => {}); }).listen(port, host, () => { if (++n === ports.length) process.stdout.write('ready\\n'); });
 `;
 
-async function echoServers(ports: [string, number][]): Promise<ChildProcess> {
+async function echoServers(ports: [string, number, boolean?][]): Promise<ChildProcess> {
   const cmd = hasTaskset ? 'taskset' : process.execPath;
   const a = hasTaskset ? ['-c', '0', process.execPath, '-e', ECHO, JSON.stringify(ports)] : ['-e', ECHO, JSON.stringify(ports)];
   const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -80,10 +89,10 @@ function oneConnection(host: string, port: number): Promise<number> {
   });
 }
 
-async function load(host: string, port: number): Promise<{ cps: number; p50: number; p99: number; errors: number }> {
+async function load(host: string, port: number, seconds = SECONDS): Promise<{ cps: number; p50: number; p99: number; errors: number; stalls: number }> {
   const lat: number[] = [];
   let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: PARALLEL }, async () => {
       while (performance.now() < end) {
@@ -97,7 +106,20 @@ async function load(host: string, port: number): Promise<{ cps: number; p50: num
   );
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? Number.NaN;
-  return { cps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), errors };
+  return { cps: lat.length / seconds, p50: q(0.5), p99: q(0.99), errors, stalls: lat.filter((l) => l >= 500).length };
+}
+
+/**
+ * Loads a VIP with the range's route set to this preferred source first; other clusters starting
+ * on the machine replace the route (older builds without a source), so the row says when the
+ * route changed under the measurement.
+ */
+async function loadVip(ip: string, port: number, src: string, seconds = SECONDS): Promise<Awaited<ReturnType<typeof load>> & { note?: string }> {
+  const e = await addLocalRoute(range, src);
+  if (e) throw new Error(e);
+  const r = await load(ip, port, seconds);
+  const now = await localRouteSource(range);
+  return now === src ? r : { ...r, note: `route src changed to '${now ?? 'none'}' by another process during the run` };
 }
 
 const vipOf = (ip: string, port: number, backends: [string, number][]): Vip => ({
@@ -117,19 +139,65 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-vip-'));
   const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
-  const sets = [0, 1, 2, 3].map((k) => hosts.map((h, i): [string, number] => [h, 40100 + k * 10 + i]));
-  const echo = await echoServers(sets.flat());
-  const results: Record<string, Awaited<ReturnType<typeof load>>> = {};
-  const nft = new NftDataPath({ range, table: 'dcos_vip_bench' });
+  const sets = [0, 1, 2, 3, 4].map((k) => hosts.map((h, i): [string, number] => [h, 40100 + k * 10 + i]));
+  const trap: [string, number] = ['127.0.0.2', 40190];
+  const trap2: [string, number] = ['127.0.0.2', 40191];
+  const echo = await echoServers([...sets.flat(), [...trap, true], [...trap2, true]]);
+  const results: Record<string, Awaited<ReturnType<typeof loadVip>>> = {};
+  const nft = new NftDataPath({ range, table: 'dcos_vip_bench', src: VIP_SRC });
   const proxy = new ProxyDataPath(() => {});
   const haproxy = new Haproxy({ dir, log: () => {} });
   try {
-    const [direct, viaNft, viaHaproxy, viaProxy] = sets as [[string, number][], [string, number][], [string, number][], [string, number][]];
-    results.direct = await load(direct[0]?.[0] ?? '', direct[0]?.[1] ?? 0);
+    const [direct, directNft, viaNft, viaHaproxy, viaProxy] = sets as [string, number][][] as [
+      [string, number][],
+      [string, number][],
+      [string, number][],
+      [string, number][],
+      [string, number][],
+    ];
+    const tables = (await runCmd('nft', ['list', 'tables'])).stdout.trim().split('\n').filter(Boolean).length;
+    results[`direct, no table of ours (${tables} nft tables)`] = await load(direct[0]?.[0] ?? '', direct[0]?.[1] ?? 0);
 
     await nft.start();
-    await nft.apply([vipOf('11.0.0.10', 7000, viaNft)]);
-    results['nftables VIP'] = await load('11.0.0.10', 7000);
+    await nft.apply([vipOf('11.0.0.10', 7000, viaNft), vipOf('11.0.0.12', 7003, [trap]), vipOf('11.0.0.13', 7004, [trap2])]);
+    results['direct, VIP table loaded'] = await load(directNft[0]?.[0] ?? '', directNft[0]?.[1] ?? 0);
+    await addLocalRoute(range, VIP_SRC);
+    const source = await new Promise<string>((resolve, reject) => {
+      const c = connect({ host: '11.0.0.10', port: 7000 }, () => {
+        resolve(c.localAddress ?? '?');
+        c.destroy();
+      });
+      c.once('error', reject);
+    });
+    console.log(
+      `a local client of the VIP has source address ${source} (the route: ${(await runCmd('ip', ['route', 'show', 'table', 'local', 'exact', range.cidr])).stdout.trim()})`,
+    );
+    results[`nftables VIP (3 backends), src ${VIP_SRC}`] = await loadVip('11.0.0.10', 7000, VIP_SRC);
+    // Paired rounds on the same backends as the rows above (their TIME_WAIT ports are client-side).
+    const paired: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const d = await load(directNft[0]?.[0] ?? '', directNft[0]?.[1] ?? 0, ROUND_SECONDS);
+      const v = await loadVip('11.0.0.10', 7000, VIP_SRC, ROUND_SECONDS);
+      if (!v.note) paired.push(v.cps / d.cps);
+      console.log(
+        `round ${r + 1}: direct ${d.cps.toFixed(0)}/s, VIP ${v.cps.toFixed(0)}/s, ×${(v.cps / d.cps).toFixed(2)} (stalls ${d.stalls}/${v.stalls}, errors ${d.errors}/${v.errors})${v.note ? `; left out: ${v.note}` : ''}`,
+      );
+    }
+    paired.sort((a, b) => a - b);
+    const pairedText =
+      paired.length > 0
+        ? `VIP / direct (table loaded), ${ROUNDS} paired rounds of ${ROUND_SECONDS} s: ${paired.length} kept, median ×${(paired[Math.floor(paired.length / 2)] ?? 0).toFixed(2)}, range ×${(paired[0] ?? 0).toFixed(2)}–×${(paired.at(-1) ?? 0).toFixed(2)}`
+        : '';
+
+    // The trap: VIP clients with the same source as direct clients (127.0.0.1) may pick a port
+    // whose (source, port) → backend still has a server-side TIME_WAIT socket of a direct flow.
+    results['PAWS trap: close-first backend, direct'] = await load(...trap);
+    results['PAWS trap: then via VIP, src 127.0.0.1'] = await loadVip('11.0.0.12', 7003, '127.0.0.1');
+    // The same with a source address only VIP clients use: their (source, port) pairs can no
+    // longer meet the server's TIME_WAIT sockets of direct flows from 127.0.0.1.
+    results['PAWS trap 2: close-first backend, direct'] = await load(...trap2);
+    results[`PAWS trap 2: then via VIP, src ${VIP_SRC}`] = await loadVip('11.0.0.13', 7004, VIP_SRC);
+    await addLocalRoute(range, VIP_SRC);
 
     const cfg = [
       'global',
@@ -152,9 +220,13 @@ async function main(): Promise<void> {
     results['HAProxy tcp'] = await load('127.0.0.1', 7001);
 
     // The nft table's input rule refuses range addresses it does not DNAT: the proxy runs without it.
+    // Other clusters' VIP tables on this machine refuse it too: then the row is left out.
     await nft.stop();
-    await proxy.apply([vipOf('11.0.0.11', 7002, viaProxy)]);
-    results['userspace proxy (same process)'] = await load('11.0.0.11', 7002);
+    const others = (await runCmd('nft', ['list', 'tables'])).stdout.match(/table ip dcos_vip_\w+/g) ?? [];
+    if (others.length === 0) {
+      await proxy.apply([vipOf('11.0.0.11', 7002, viaProxy)]);
+      results['userspace proxy (same process)'] = await load('11.0.0.11', 7002);
+    } else console.log(`userspace proxy row left out: other clusters' VIP tables refuse the range (${others.join(', ')})`);
 
     // Propagation: operator events → DnsService → VipService → nft, until the table is applied.
     const dns = new DnsService(DEFAULT_DNS_CONFIG);
@@ -194,14 +266,15 @@ async function main(): Promise<void> {
     }
     await svc.stop();
     samples.sort((a, b) => a - b);
-    const base = results.direct;
+    const base = results['direct, VIP table loaded'];
     console.log(`\nB7 VIP data path: new connections/s (1-byte echo, ${PARALLEL} parallel, ${SECONDS} s), loopback, 2 cores`);
-    console.log('path                              conn/s    ×direct   p50 ms   p99 ms   errors');
+    console.log('path (×direct: against direct with the table loaded)   conn/s    ×direct   p50 ms   p99 ms   ≥0.5 s  errors');
     for (const [name, r] of Object.entries(results)) {
       console.log(
-        `${name.padEnd(32)} ${r.cps.toFixed(0).padStart(7)}   ${(r.cps / (base?.cps ?? 1)).toFixed(2).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.errors}`,
+        `${name.padEnd(52)} ${r.cps.toFixed(0).padStart(7)}   ${(r.cps / (base?.cps ?? 1)).toFixed(2).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.stalls).padStart(6)}  ${r.errors}${r.note ? `  (${r.note})` : ''}`,
       );
     }
+    if (pairedText) console.log(`\n${pairedText}`);
     const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]?.toFixed(1);
     console.log(
       `\nVIP propagation (event → nft table applied), 500 tasks / 50 VIPs, 200 changes: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms (target p99 ≤ 100 ms; Minuteman ~11 s)`,

@@ -208,3 +208,107 @@ describe('edge load balancer (HAProxy from Marathon labels)', () => {
     assert.equal(await curl(['-H', 'Host: b.example.com', `http://127.0.0.1:${httpPort}/`]), 'b1');
   });
 });
+
+describe('edge load balancer: HAPROXY_n_PATH and only healthy backends (real HAProxy)', () => {
+  const skip = existsSync(HAPROXY) ? undefined : `${HAPROXY} is not installed (apt-get install haproxy)`;
+  const dir = mkdtempSync(join(tmpdir(), 'dcos-edgelb-2-'));
+  const marathon = new FakeMarathon();
+  const backends = new Map<string, { server: Server; port: number }>();
+  let lb: RunningEdgeLb;
+  let httpPort = 0;
+  let healthPort = 0;
+  const problems: string[] = [];
+  const port = (name: string) => backends.get(name)?.port ?? 0;
+  const checked = (id: string, p: number, alive: boolean | undefined) => ({
+    ...task(id, p),
+    healthCheckResults: alive === undefined ? [] : [{ alive, consecutiveFailures: alive ? 0 : 3, instanceId: id }],
+  });
+  const healthApp = (sickAlive: boolean | undefined) => ({
+    id: '/h',
+    labels: { HAPROXY_GROUP: 'external' },
+    portDefinitions: [{ port: healthPort }],
+    healthChecks: [{ protocol: 'MESOS_HTTP', path: '/', portIndex: 0 }],
+    tasks: [checked('h-ok', port('h-ok'), true), checked('h-sick', port('h-sick'), sickAlive), checked('h-new', port('h-new'), undefined)],
+  });
+
+  before(async () => {
+    if (skip) return;
+    await marathon.start();
+    for (const name of ['api', 'web', 'h-ok', 'h-sick', 'h-new']) backends.set(name, await backend(name));
+    httpPort = await freePort();
+    healthPort = await freePort();
+    marathon.apps = [
+      {
+        id: '/web',
+        labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'c.example.com' },
+        portDefinitions: [{ port: 0 }],
+        tasks: [task('web', port('web'))],
+      },
+      {
+        id: '/api',
+        labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'c.example.com', HAPROXY_0_PATH: '/api' },
+        portDefinitions: [{ port: 0 }],
+        tasks: [task('api', port('api'))],
+      },
+      {
+        id: '/nopath',
+        labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 'd.example.com', HAPROXY_0_PATH: 'api' },
+        portDefinitions: [{ port: 0 }],
+        tasks: [],
+      },
+      healthApp(false),
+    ];
+    lb = await startEdgeLb({
+      marathon: `http://127.0.0.1:${marathon.port}`,
+      group: 'external',
+      bind: '127.0.0.1',
+      httpPort,
+      workDir: dir,
+      log: (level, msg) => problems.push(`${level} ${msg}`),
+    });
+  });
+
+  after(async () => {
+    if (skip) return;
+    await lb?.stop();
+    await marathon.stop();
+    for (const b of backends.values()) {
+      b.server.closeAllConnections();
+      b.server.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('HAPROXY_0_PATH routes a path prefix of a virtual host to its own app; the rest of the host to the other', { skip }, async () => {
+    const get = (path: string, host = 'c.example.com') => curl(['-H', `Host: ${host}`, `http://127.0.0.1:${httpPort}${path}`]);
+    assert.equal(await get('/api'), 'api');
+    assert.equal(await get('/api/v1/things?x=1'), 'api');
+    assert.equal(await get('/'), 'web');
+    assert.equal(await get('/other/api'), 'web');
+    assert.equal(await get('/API'), 'web', 'paths are case-sensitive');
+    // A path label that is not a URL path is reported and ignored (the host alone routes).
+    assert.ok(
+      problems.some((p) => /HAPROXY_0_PATH 'api' is not a URL path/.test(p)),
+      problems.join('\n'),
+    );
+    assert.match(lb.haproxy.current, /acl path_\d+ path_beg \/api\n/);
+  });
+
+  test('only tasks whose health checks all pass are servers; a task turning healthy joins after the event', { skip }, async () => {
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 12; i++) {
+      const body = await curl([`http://127.0.0.1:${healthPort}/`]);
+      seen.set(body, (seen.get(body) ?? 0) + 1);
+    }
+    assert.deepEqual([...seen.keys()], ['h-ok'], 'the sick task and the one without a result yet get no traffic');
+    assert.doesNotMatch(lb.haproxy.current, /server h-sick|server h-new/);
+
+    const reloads = lb.haproxy.counters.reloads;
+    marathon.apps[3] = healthApp(true);
+    marathon.emit('health_status_changed_event');
+    await waitFor('a reload after the health change', () => lb.haproxy.counters.reloads > reloads || undefined, 5000);
+    const after2 = new Set<string>();
+    for (let i = 0; i < 12; i++) after2.add(await curl([`http://127.0.0.1:${healthPort}/`]));
+    assert.deepEqual([...after2].sort(), ['h-ok', 'h-sick']);
+  });
+});

@@ -329,7 +329,7 @@ describe('Marathon v2 API over a master with three agents', () => {
     assert.match(c.json.deploymentId, /^[0-9a-f-]{36}$/);
     assert.equal((await req('POST', '/v2/groups', { id: '/shop' })).status, 409);
     await noDeployments();
-    const g = (await req('GET', '/v2/groups/shop?embed=group.apps&embed=group.apps.tasks')).json;
+    const g = (await req('GET', '/v2/groups/shop?embed=group.apps&embed=group.apps.tasks&embed=group.groups')).json;
     assert.deepEqual(
       g.apps.map((a: Json) => a.id),
       ['/shop/db'],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -142,6 +143,28 @@ describe('VIPs on a local cluster (nftables)', async () => {
       seen.set(body, (seen.get(body) ?? 0) + 1);
     }
     assert.equal(seen.size, 3, `answers came from ${[...seen.keys()].join(', ')}`);
+
+    // A local client of the VIP gets the route's preferred source (dcos up: --vip_src=127.11.0.1),
+    // not the VIP itself, so tcp_tw_reuse=2 covers its ports (docs/networking.md).
+    const viaSocket = await new Promise<{ local: string | undefined; body: string }>((resolve, reject) => {
+      let local: string | undefined;
+      let body = '';
+      const c = connect({ host: ip, port: 80 }, () => {
+        local = c.localAddress;
+        c.write(`GET / HTTP/1.0\r\nHost: ${ip}\r\n\r\n`);
+      });
+      c.on('data', (d) => {
+        body += d;
+      });
+      c.on('end', () => resolve({ local, body }));
+      c.on('error', reject);
+    });
+    // 127.11.0.1 unless another cluster on this machine has set the shared route since (any
+    // source in 127/8 is fine; the VIP itself as source is the bug).
+    assert.notEqual(viaSocket.local, ip, 'a local client of a VIP must not get the VIP as source');
+    assert.match(viaSocket.local ?? '', /^127\./);
+    if (viaSocket.local !== '127.11.0.1') console.log(`# VIP client source ${viaSocket.local}: another cluster replaced the route`);
+    assert.ok(taskIds.has(viaSocket.body.split('\r\n\r\n')[1] ?? ''), viaSocket.body);
     assert.ok(
       [...seen.values()].every((n) => n >= 5),
       `spread ${[...seen.values()].join('/')}`,

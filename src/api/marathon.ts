@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolvePath } from '../core/marathon/index.js';
-import type { Instance, Marathon, MarathonError, MarathonEvent, Outcome } from '../services/marathon/index.js';
+import type { GroupEmbed, Instance, Marathon, MarathonError, MarathonEvent, Outcome } from '../services/marathon/index.js';
 import { BodyError, type RouteContext, type Router, queryBool, readBody, sendJson, sendText } from './http.js';
 
 type Json = Record<string, any>;
@@ -41,6 +41,20 @@ export function parseEmbed(q: URLSearchParams): Set<string> {
   }
   if (out.has('tasks')) out.add('deployments');
   return out;
+}
+
+/**
+ * Which parts a GroupInfo embeds: without `embed`, apps, groups and pods (Marathon's default);
+ * otherwise only those named (`group.apps.<x>` implies `group.apps`).
+ */
+export function groupEmbed(q: URLSearchParams): GroupEmbed {
+  const all = q
+    .getAll('embed')
+    .flatMap((e) => e.split(','))
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (all.length === 0) return { apps: true, groups: true, pods: true };
+  return { apps: all.some((e) => e === 'group.apps' || e.startsWith('group.apps.')), groups: all.includes('group.groups'), pods: all.includes('group.pods') };
 }
 
 /** Label selectors: `a,b==c,d!=e,f in (x,y),g notin (z)`. */
@@ -250,29 +264,62 @@ export function marathonRoutes(router: Router, m: Marathon, opts: MarathonApiOpt
     const rest = `/${ctx.params.rest ?? ''}`.replace(/\/+$/, '');
     const q = ctx.query;
     const force = queryBool(q, 'force', false);
-    const vm = /^(.*)\/versions$/.exec(rest);
-    if (vm && req.method === 'GET') {
-      const gid = resolvePath(vm[1] as string);
-      if (gid !== '/' && m.appsUnder(gid).length === 0) return sendJson(res, 404, { message: `Group '${gid}' does not exist` });
-      return sendJson(res, 200, [...new Set(m.appsUnder(gid).map((a) => a.version))].sort().reverse());
+    const notFound = (gid: string, version?: string) =>
+      sendJson(res, 404, { message: `Group '${gid}' does not exist${version ? ` in version ${version}` : ''}` });
+    let mm: RegExpExecArray | null;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if ((mm = /^(.*)\/versions\/([^/]+)$/.exec(rest))) {
+        const gid = resolvePath(mm[1] as string);
+        const g = await m.groupAtVersion(gid, mm[2] as string, groupEmbed(q));
+        return g ? sendJson(res, 200, g) : notFound(gid, mm[2]);
+      }
+      if ((mm = /^(.*)\/versions$/.exec(rest))) {
+        const gid = resolvePath(mm[1] as string);
+        const vs = m.groupVersionList(gid);
+        return vs ? sendJson(res, 200, vs) : notFound(gid);
+      }
+      const gid = resolvePath(rest);
+      const appEmbed = parseEmbed(
+        new URLSearchParams(
+          q
+            .getAll('embed')
+            .flatMap((e) => e.split(','))
+            .filter((e) => e.trim().startsWith('group.apps.'))
+            .map((e): [string, string] => ['embed', e.trim()]),
+        ),
+      );
+      const g = m.groupJson(gid, (a) => m.appInfo(a, appEmbed), groupEmbed(q));
+      return g ? sendJson(res, 200, g) : notFound(gid);
     }
     const gid = resolvePath(rest);
-    if (req.method === 'GET') {
-      const embed = new Set(q.getAll('embed').flatMap((e) => e.split(',')));
-      const appEmbed = parseEmbed(new URLSearchParams([...embed].filter((e) => e.startsWith('group.apps.')).map((e): [string, string] => ['embed', e])));
-      const g = m.groupJson(gid, (a) => m.appInfo(a, appEmbed));
-      if (!g) return sendJson(res, 404, { message: `Group '${gid}' does not exist` });
-      return sendJson(res, 200, g);
-    }
     if (req.method === 'DELETE') {
       const r = await m.deleteGroup(gid, force);
       return answer(res, r, (v) => sendJson(res, 200, v, deploymentHeaders(v.deploymentId)));
     }
-    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+    if (req.method === 'PATCH') {
+      const b = await jsonBody(req, res);
+      if (!b.ok) return;
+      const r = await m.patchGroup(gid, b.body);
+      return answer(res, r, () => {
+        res.writeHead(200, { 'Content-Length': 0 });
+        res.end();
+      });
+    }
+    if (req.method === 'PUT' && (mm = /^(.*)\/versions\/([^/]+)$/.exec(rest))) {
+      // Marathon 0.x's rollback, still sent by python3-marathon's rollback_group: PUT with no body.
+      const target = resolvePath(mm[1] as string);
+      const r = await m.updateGroup(target, { version: mm[2] }, { force, create: false });
+      return answer(res, r, (v) => sendJson(res, 200, v, 'deploymentId' in v ? deploymentHeaders(v.deploymentId) : {}));
+    }
+    if (req.method === 'POST' || req.method === 'PUT') {
       const b = await jsonBody(req, res);
       if (!b.ok) return;
       const body = (b.body ?? {}) as Json;
-      const target = req.method === 'POST' ? resolvePath(String(body.id ?? ''), gid) : gid;
+      if (typeof body !== 'object' || Array.isArray(body))
+        return sendJson(res, 422, { message: 'Object is not valid', details: [{ path: '/', errors: ['error.expected.jsobject'] }] });
+      if (body.id !== undefined && typeof body.id !== 'string')
+        return sendJson(res, 422, { message: 'Object is not valid', details: [{ path: '/id', errors: ['error.expected.jsstring'] }] });
+      const target = body.id !== undefined ? resolvePath(body.id, gid) : gid;
       if (target === '/' && req.method === 'POST')
         return sendJson(res, 422, { message: 'Object is not valid', details: [{ path: '/id', errors: ['error.path.missing'] }] });
       const dryRun = req.method !== 'POST' && queryBool(q, 'dryRun', false);

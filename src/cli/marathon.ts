@@ -311,8 +311,9 @@ export const marathonDebug: CommandSpec = {
 };
 
 export const marathonGroup: CommandSpec = {
-  summary: 'Marathon groups: add, list, show, scale, update, remove',
-  usage: 'dcos marathon group <add <file>|list|show <id>|scale <id> <factor>|update <id> <file>|remove <id>> [--force] [--json]',
+  summary: 'Marathon groups: add, list, show, scale, update, rollback, remove, version list',
+  usage:
+    'dcos marathon group <add <file>|list|show <id> [--version=V]|scale <id> <factor>|update <id> <file>|rollback <id> <version>|remove <id>|version list <id>> [--force] [--json]',
   async run(args) {
     const [sub, ...rest] = args;
     const { flags, positionals } = p(rest);
@@ -341,8 +342,28 @@ export const marathonGroup: CommandSpec = {
         console.log(table(['ID', 'APPS'], rows));
         return 0;
       }
-      case 'show':
-        return out((await call(c, 'GET', `/groups${gid()}?embed=group.apps&embed=group.groups`)).json);
+      case 'show': {
+        const v = flags.get('version') ?? flags.get('group-version');
+        if (v === 'true') throw new CliError('--version needs a value (see `dcos marathon group version list <id>`).');
+        const path = v ? `/groups${gid()}/versions/${encodeURIComponent(v)}` : `/groups${gid()}`;
+        return out((await call(c, 'GET', `${path}?embed=group.apps&embed=group.groups`)).json);
+      }
+      case 'version': {
+        if (positionals[0] !== 'list')
+          throw new CliError(`Unknown command 'dcos marathon group version ${positionals[0] ?? ''}'.`, `Usage: ${marathonGroup.usage}`);
+        const x = positionals[1];
+        if (!x) throw new CliError('Missing group id.', `Usage: ${marathonGroup.usage}`);
+        const { json: vs } = await call(c, 'GET', `/groups${id(x)}/versions`);
+        if (json) return out(vs);
+        console.log((vs as string[]).join('\n'));
+        return 0;
+      }
+      case 'rollback': {
+        const v = positionals[1];
+        if (!v) throw new CliError('Missing version.', `Usage: ${marathonGroup.usage}`);
+        const { json: r } = await call(c, 'PUT', `/groups${gid()}${force}`, { version: v });
+        return deployed(json, r, `Rolling ${gid()} back to ${v}`);
+      }
       case 'scale': {
         const factor = Number(positionals[1]);
         if (!Number.isFinite(factor) || factor < 0) throw new CliError('The scale factor must be a non-negative number.');

@@ -11,7 +11,8 @@ import { detectResources, mergeResources } from '../adapters/runtime/host-resour
 import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
 import { loadDockerConfig, type RegistryCredentials } from '../adapters/runtime/registry-client.js';
-import { createMesosContainerizer } from '../adapters/runtime/oci.js';
+import { type ContainerDns, createMesosContainerizer } from '../adapters/runtime/oci.js';
+import { ContainerizerRouter, DockerRuntime } from '../adapters/runtime/docker.js';
 import { CgroupStatsSource } from '../adapters/runtime/container-stats.js';
 import { ExecSessions } from '../adapters/runtime/exec.js';
 import { parseBytes, startImageGc } from '../adapters/runtime/image-gc.js';
@@ -60,6 +61,10 @@ export interface AgentOptions {
   ociRuntime?: 'crun' | 'runc';
   /** `default` (the deny-list profile) or `unconfined` for image tasks (--seccomp). */
   seccomp?: 'default' | 'unconfined';
+  /** --containerizers: `mesos`, `docker`, or both (default mesos,docker). */
+  containerizers?: ('mesos' | 'docker')[];
+  /** The Docker daemon's socket for container.type DOCKER (--docker_socket, default /var/run/docker.sock). */
+  dockerSocket?: string;
   /** Registry credentials (--docker_config: a docker config.json path, or its JSON). */
   dockerConfig?: string;
   /** Registries spoken to over plain HTTP besides loopback ones (host:port). */
@@ -74,6 +79,8 @@ export interface AgentOptions {
   cni?: { configDir?: string; pluginsDir?: string; bridgeSubnet?: string };
   /** Image garbage collection: bounds and how often it runs (default: every 5 minutes, no bounds). */
   imageGc?: ImageGcPolicy & { intervalMs?: number };
+  /** --container_dns: resolv.conf of image tasks (the cluster DNS on port 53). */
+  containerDns?: ContainerDns;
   /** Tests: replace the HTTP link or the process runtime. */
   link?: MasterLink;
   runtime?: ContainerRuntime;
@@ -155,20 +162,39 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const clock = new RealClock();
   const cg = cgroupsOption(opts, log);
   const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], credentials, nowMs: () => clock.nowMs() });
-  const runtime =
+  const containerizers = opts.containerizers ?? ['mesos', 'docker'];
+  const dockerSocket = opts.dockerSocket ?? '/var/run/docker.sock';
+  const fetcher = new Fetcher({ cacheDir: join(workDir, 'fetch'), log });
+  const docker = containerizers.includes('docker')
+    ? new DockerRuntime({
+        socketPath: dockerSocket,
+        stateDir: join(workDir, 'meta', 'docker'),
+        log,
+        fetcher,
+        allowedHostPaths: opts.allowedHostPaths ?? [],
+        orphansUnder: workDir,
+      })
+    : undefined;
+  const mesos =
     opts.runtime ??
-    createMesosContainerizer({
-      stateDir: join(workDir, 'meta', 'runtime'),
-      log,
-      ...cg,
-      bundleDir: join(workDir, 'bundles'),
-      images,
-      runtime: opts.ociRuntime ?? 'crun',
-      seccomp: opts.seccomp ?? 'default',
-      fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch'), log }),
-      allowedHostPaths: opts.allowedHostPaths ?? [],
-      upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
-    });
+    (containerizers.includes('mesos')
+      ? createMesosContainerizer({
+          stateDir: join(workDir, 'meta', 'runtime'),
+          log,
+          ...cg,
+          bundleDir: join(workDir, 'bundles'),
+          images,
+          runtime: opts.ociRuntime ?? 'crun',
+          seccomp: opts.seccomp ?? 'default',
+          fetcher,
+          allowedHostPaths: opts.allowedHostPaths ?? [],
+          upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
+          ...(opts.containerDns ? { containerDns: opts.containerDns } : {}),
+        })
+      : undefined);
+  // Tasks with container.type DOCKER go to the Docker daemon, the rest to the Mesos containerizer.
+  const containerizer = new ContainerizerRouter(mesos, docker, dockerSocket);
+  const runtime: ContainerRuntime = containerizer;
   const bridgeSubnet = opts.cni?.bridgeSubnet;
   const networks = await CniNetworks.create({
     stateDir: join(workDir, 'meta', 'cni'),
@@ -217,7 +243,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...opts.tuning,
     },
   });
-  const stats = new CgroupStatsSource(cg.cgroups);
+  const stats = containerizer.statsSource(new CgroupStatsSource(cg.cgroups));
   agentRoutes(router, agent, { stats });
   const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
   agentOperatorRoutes(router, agent, {
@@ -288,10 +314,15 @@ Flags:
   --seccomp=default|unconfined  image tasks get a seccomp profile that denies kernel-wide system calls
                                 (modules, reboot, keyrings, bpf, ptrace, mount, unshare, ...) with EPERM
                                 (default), or none
+  --containerizers=LIST         mesos, docker or mesos,docker (default): container.type DOCKER tasks run
+                                by the Docker daemon through its Engine API
+  --docker_socket=PATH          the Docker daemon's socket (default /var/run/docker.sock)
   --docker_config=PATH|JSON     registry credentials: a docker config.json ({"auths":{"host:port":{"auth":...}}})
   --insecure_registries=A,B     registries (host:port) pulled over plain HTTP (loopback ones always are)
   --agent_ping_timeout=DURATION how often to ping the master (default: what the master asks for)
   --allowed_host_paths=A,B      host directories HOST_PATH volumes may mount (default: none)
+  --container_dns=IP[,IP]       image tasks get a resolv.conf with these nameservers (port 53: the cluster DNS)
+  --container_dns_search=D[,D]  its search domains (default marathon.mesos,mesos)
   --enforce_container_disk_quota  kill tasks that use more disk than their disk resource
   --container_disk_watch_interval=DURATION  how often task disk usage is measured (default 15secs)
   --image_gc_max_bytes=SIZE     remove unused images (least recently used first) above this cache size, e.g. 10GB
@@ -350,6 +381,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     throw new Error(`--container_disk_watch_interval: cannot parse duration '${diskText}'`);
   const enforceDisk = flags.get('enforce-container-disk-quota');
   const imageGc = imageGcFlags(flags);
+  const containerizers = (flags.get('containerizers') ?? 'mesos,docker').split(',').map((c) => c.trim());
+  for (const c of containerizers) if (c !== 'mesos' && c !== 'docker') throw new Error(`--containerizers: unknown containerizer '${c}' (mesos, docker)`);
   const shown: Record<string, string> = {};
   for (const [k, v] of flags) shown[k.replace(/-/g, '_')] = v;
 
@@ -367,6 +400,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     isolation,
     ociRuntime,
     seccomp,
+    containerizers: containerizers as ('mesos' | 'docker')[],
+    ...(flags.get('docker-socket') !== undefined ? { dockerSocket: flags.get('docker-socket') as string } : {}),
     ...(flags.get('docker-config') !== undefined ? { dockerConfig: flags.get('docker-config') as string } : {}),
     insecureRegistries: (flags.get('insecure-registries') ?? '').split(',').filter(Boolean),
     allowedHostPaths: (flags.get('allowed-host-paths') ?? '').split(',').filter(Boolean),
@@ -376,6 +411,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
     imageGc,
+    ...containerDnsFlags(flags.get('container-dns'), flags.get('container-dns-search')),
     cni: {
       ...(flags.get('network-cni-config-dir') !== undefined ? { configDir: flags.get('network-cni-config-dir') as string } : {}),
       ...(flags.get('network-cni-plugins-dir') !== undefined ? { pluginsDir: flags.get('network-cni-plugins-dir') as string } : {}),
@@ -421,4 +457,14 @@ function imageGcFlags(flags: Map<string, string>): ImageGcPolicy & { intervalMs?
     out[key] = ms;
   }
   return out;
+}
+
+/** --container_dns=IP[,IP…] and --container_dns_search=D[,D…] (default marathon.mesos,mesos). */
+function containerDnsFlags(servers: string | undefined, search: string | undefined): { containerDns?: ContainerDns } {
+  if (servers === undefined) return {};
+  const nameservers = servers.split(',').filter(Boolean);
+  for (const n of nameservers)
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(n)) throw new Error(`--container_dns: expected IPv4 addresses (port 53; resolv.conf has no port), got '${n}'`);
+  if (nameservers.length === 0) throw new Error('--container_dns: no address given');
+  return { containerDns: { nameservers, search: (search ?? 'marathon.mesos,mesos').split(',').filter(Boolean) } };
 }

@@ -18,6 +18,8 @@ export interface ClusterDnsOptions {
   /** "host[:port]" resolvers for other names; undefined = the host's /etc/resolv.conf. */
   upstreams?: string[];
   config?: Partial<DnsConfig>;
+  /** Another "ip:port" to answer on as well (a second listener on the same zone); best effort. */
+  alsoListen?: string;
   log: (level: string, msg: string) => void;
 }
 
@@ -27,6 +29,8 @@ export interface ClusterDns {
   router: Router;
   dnsPort: number;
   httpPort: number | undefined;
+  /** "ip:port" of the second listener when it was bound. */
+  alsoListen: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -45,6 +49,22 @@ export async function startClusterDns(master: Master, opts: ClusterDnsOptions): 
   );
   const server = new DnsServer({ zone: service.zone, config, host: opts.ip, port: opts.dnsPort, upstreams, log: opts.log });
   await server.start();
+  let also: DnsServer | undefined;
+  if (opts.alsoListen) {
+    const i = opts.alsoListen.lastIndexOf(':');
+    const host = opts.alsoListen.slice(0, i);
+    const port = Number(opts.alsoListen.slice(i + 1));
+    // Never forward to ourselves there either.
+    const ups = upstreams.filter((u) => !(u.host === host && u.port === port));
+    const s = new DnsServer({ zone: service.zone, config, host, port, upstreams: ups, log: opts.log });
+    try {
+      await s.start();
+      also = s;
+    } catch (e) {
+      opts.log('warn', `cluster DNS not also on ${opts.alsoListen}: ${(e as Error).message}`);
+      await s.close().catch(() => {});
+    }
+  }
   const router = new Router();
   let http: HttpServer | undefined;
   const apiOpts = {
@@ -70,9 +90,10 @@ export async function startClusterDns(master: Master, opts: ClusterDnsOptions): 
     router,
     dnsPort: server.port,
     httpPort: http?.port,
+    alsoListen: also ? opts.alsoListen : undefined,
     async stop() {
       service.stop();
-      await Promise.all([server.close(), http?.close()]);
+      await Promise.all([server.close(), also?.close(), http?.close()]);
     },
   };
 }

@@ -35,10 +35,14 @@ export interface MasterOptions {
   dnsHttpPort?: number;
   /** Resolvers for other names ("host[:port]"); default the host's /etc/resolv.conf. */
   dnsResolvers?: string[];
+  /** Leave out tasks whose health check has not passed (DnsConfig.onlyHealthy). */
+  dnsOnlyHealthy?: boolean;
+  /** Another "ip:port" the cluster DNS also answers on (e.g. port 53 for containers' resolv.conf). */
+  dnsAlsoListen?: string;
   /** Port of the Marathon API in this process; undefined = no Marathon; 0 = any free port. */
   marathonPort?: number;
   /** VIPs (needs DNS): data path and address range; undefined = no VIPs. */
-  vip?: { mode: VipMode; range?: string };
+  vip?: { mode: VipMode; range?: string; src?: string };
 }
 
 export interface RunningMaster {
@@ -80,7 +84,15 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   let dns: ClusterDns | undefined;
   if (opts.dnsPort !== undefined) {
     try {
-      const dnsOpts = { ip, masterPort: port, dnsPort: opts.dnsPort, httpPort: opts.dnsHttpPort ?? 8123, log };
+      const dnsOpts = {
+        ip,
+        masterPort: port,
+        dnsPort: opts.dnsPort,
+        httpPort: opts.dnsHttpPort ?? 8123,
+        log,
+        ...(opts.dnsOnlyHealthy ? { config: { onlyHealthy: true } } : {}),
+        ...(opts.dnsAlsoListen ? { alsoListen: opts.dnsAlsoListen } : {}),
+      };
       dns = await startClusterDns(master, opts.dnsResolvers ? { ...dnsOpts, upstreams: opts.dnsResolvers } : dnsOpts);
     } catch (e) {
       log('error', `cluster DNS not started (port ${opts.dnsPort}): ${(e as Error).message}`);
@@ -90,7 +102,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   let vips: RunningVips | undefined;
   if (opts.vip && dns) {
     try {
-      vips = await startVips(dns.service, { ...opts.vip, table: `dcos_vip_${port}`, log });
+      const { src, ...vip } = opts.vip;
+      vips = await startVips(dns.service, { ...vip, table: `dcos_vip_${port}`, log, ...vipSource(src, ip) });
     } catch (e) {
       log('error', `VIPs not started: ${(e as Error).message}`);
     }
@@ -157,13 +170,19 @@ Flags:
   --dns_http_port=PORT           Mesos-DNS HTTP API port (default 8123; 0 = any free port)
   --marathon_port=PORT           Marathon API port (default 8080; 0 = any free port; 'none' = no Marathon)
   --dns_resolvers=H[:P],...      resolvers for other names (default: nameservers of /etc/resolv.conf)
+  --dns_only_healthy             leave out tasks whose health check has not passed (tasks without one stay in)
+  --dns_also_listen=IP:PORT      another address the DNS also answers on, e.g. 127.53.0.1:53 for containers'
+                                 resolv.conf (if it cannot be bound, a warning and the ready line's
+                                 dns_also_listen is null)
   --vip_mode=MODE                VIP data path: auto (nftables, else a userspace proxy), nftables, proxy, none (default auto)
   --vip_range=CIDR               addresses for named VIPs (default 11.0.0.0/8; made local on lo)
+  --vip_src=IP|none              source address of local clients of a VIP (the local route's preferred source;
+                                 default the --ip address, or none when it is 0.0.0.0)
 `;
 
 /** `dcos master`: runs until SIGTERM/SIGINT. Prints one JSON line when ready. */
 export async function runMaster(argv: string[]): Promise<void> {
-  const { flags } = parseFlags(argv, new Set(['help']));
+  const { flags } = parseFlags(argv, new Set(['help', 'dns-only-healthy']));
   if (flags.has('help')) {
     process.stdout.write(MASTER_HELP);
     return;
@@ -204,12 +223,14 @@ export async function runMaster(argv: string[]): Promise<void> {
     ...(flags.get('dns-port') === 'none' ? {} : { dnsPort: int('dns-port') ?? 53, dnsHttpPort: int('dns-http-port') ?? 8123 }),
     ...(flags.get('marathon-port') === 'none' ? {} : { marathonPort: int('marathon-port') ?? 8080 }),
     ...(flags.get('dns-resolvers') !== undefined ? { dnsResolvers: (flags.get('dns-resolvers') as string).split(',').filter(Boolean) } : {}),
-    ...vipFlags(flags.get('vip-mode'), flags.get('vip-range')),
+    ...(flags.get('dns-only-healthy') === 'true' ? { dnsOnlyHealthy: true } : {}),
+    ...dnsAlsoFlag(flags.get('dns-also-listen')),
+    ...vipFlags(flags.get('vip-mode'), flags.get('vip-range'), flags.get('vip-src')),
     config,
     log: (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} master: ${msg}\n`),
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null, marathon_port: running.marathon?.port ?? null, vip_mode: running.vips?.mode ?? null })}\n`,
+    `${JSON.stringify({ event: 'ready', master_id: running.master.id, port: running.port, gateway_port: running.gatewayPort ?? null, dns_port: running.dns?.dnsPort ?? null, dns_http_port: running.dns?.httpPort ?? null, dns_also_listen: running.dns?.alsoListen ?? null, marathon_port: running.marathon?.port ?? null, vip_mode: running.vips?.mode ?? null })}\n`,
   );
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -219,9 +240,24 @@ export async function runMaster(argv: string[]): Promise<void> {
   await running.stop();
 }
 
-function vipFlags(mode: string | undefined, range: string | undefined): Pick<MasterOptions, 'vip'> {
+function vipFlags(mode: string | undefined, range: string | undefined, src: string | undefined): Pick<MasterOptions, 'vip'> {
   const m = mode ?? 'auto';
   if (m === 'none') return {};
   if (m !== 'auto' && m !== 'nftables' && m !== 'proxy') throw new Error(`--vip_mode: expected auto, nftables, proxy or none, got '${m}'`);
-  return { vip: { mode: m, ...(range ? { range } : {}) } };
+  if (src !== undefined && src !== 'none' && !/^\d{1,3}(\.\d{1,3}){3}$/.test(src))
+    throw new Error(`--vip_src: expected an IPv4 address of this machine or none, got '${src}'`);
+  return { vip: { mode: m, ...(range ? { range } : {}), ...(src !== undefined ? { src } : {}) } };
+}
+
+function dnsAlsoFlag(v: string | undefined): Pick<MasterOptions, 'dnsAlsoListen'> {
+  if (v === undefined) return {};
+  if (!/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/.test(v)) throw new Error(`--dns_also_listen: expected IPv4:PORT such as 127.53.0.1:53, got '${v}'`);
+  return { dnsAlsoListen: v };
+}
+
+/** The VIP route's preferred source: as given ('none' = no source), else the master's address unless it is 0.0.0.0. */
+function vipSource(given: string | undefined, ip: string): { src?: string } {
+  if (given === 'none') return {};
+  if (given !== undefined) return { src: given };
+  return ip === '0.0.0.0' ? {} : { src: ip };
 }

@@ -19,8 +19,18 @@ interface ClusterFile {
   extraMasterFlags: string[];
   /** Cluster DNS port (UDP+TCP) the master reported when it became ready. */
   dnsPort?: number;
+  /** The cluster DNS's second address on port 53 (given to the agents' containers), when it was bound. */
+  containerDns?: string;
   /** Marathon API port the master reported when it became ready. */
   marathonPort?: number;
+}
+
+/** Preferred source of the VIP range's local route on a `dcos up` machine. */
+const VIP_SOURCE = '127.11.0.1';
+
+/** A loopback address of this cluster's own for the DNS on port 53: 127.53.<master port>. */
+export function containerDnsIp(masterPort: number): string {
+  return `127.53.${(masterPort >> 8) & 255}.${masterPort & 255}`;
 }
 
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'dcos.js');
@@ -117,13 +127,14 @@ Flags:
                           gets its own ports range)
   --attributes=SPEC       attributes of each agent, e.g. rack:r1 (each agent also gets zone:zone-<i>)
   --agent-ping-timeout=D  master's agent ping timeout (default 15secs)
+  --dns-only-healthy      the cluster DNS leaves out tasks whose health check has not passed
   --detach                return once the cluster is ready (default: stay in the foreground, Ctrl-C stops it)
   --json                  print the result as JSON
 `;
 
 /** `dcos up` */
 export async function up(argv: string[]): Promise<number> {
-  const { flags } = parseFlags(argv, new Set(['detach', 'json', 'help']));
+  const { flags } = parseFlags(argv, new Set(['detach', 'json', 'help', 'dns-only-healthy']));
   if (flags.has('help')) {
     process.stdout.write(UP_HELP);
     return 0;
@@ -158,13 +169,14 @@ export async function up(argv: string[]): Promise<number> {
   const extraMasterFlags: string[] = [];
   const ping = flags.get('agent-ping-timeout');
   if (ping) extraMasterFlags.push(`--agent_ping_timeout=${ping}`);
+  if (flags.get('dns-only-healthy') === 'true') extraMasterFlags.push('--dns_only_healthy');
   const c: ClusterFile = {
     version: 1,
     masterPort: existing?.masterPort ?? (await pickPort(5050, '127.0.0.1')),
     gatewayPort: existing?.gatewayPort ?? (await pickPort(8000, '127.0.0.1')),
     agents: [],
     pids: { agents: [] },
-    extraMasterFlags: ping ? extraMasterFlags : (existing?.extraMasterFlags ?? []),
+    extraMasterFlags: extraMasterFlags.length > 0 ? extraMasterFlags : (existing?.extraMasterFlags ?? []),
   };
   // Ports chosen on an earlier run may be taken now.
   if (!existing || !(await portFree(c.masterPort, '127.0.0.1'))) c.masterPort = await pickPort(5050, '127.0.0.1');
@@ -195,6 +207,11 @@ export async function up(argv: string[]): Promise<number> {
       '--cluster=local',
       '--dns_port=0',
       '--dns_http_port=0',
+      // Port 53 on an address of this cluster's own (containers' resolv.conf cannot name a port).
+      `--dns_also_listen=${containerDnsIp(c.masterPort)}:53`,
+      // Local clients of a VIP get a source address nothing else uses, so their (source, port)
+      // pairs never meet a backend's TIME_WAIT sockets of direct flows (docs/networking.md).
+      `--vip_src=${VIP_SOURCE}`,
       '--marathon_port=0',
       ...c.extraMasterFlags,
     ],
@@ -206,6 +223,8 @@ export async function up(argv: string[]): Promise<number> {
   const ready = await waitForLine(join(logDir, 'master.out'), master.pid, 'ready', join(logDir, 'master.log'));
   if (typeof ready.dns_port === 'number') c.dnsPort = ready.dns_port;
   else delete c.dnsPort;
+  if (typeof ready.dns_also_listen === 'string') c.containerDns = ready.dns_also_listen.split(':')[0] as string;
+  else delete c.containerDns;
   if (typeof ready.marathon_port === 'number') c.marathonPort = ready.marathon_port;
   else delete c.marathonPort;
   say(`  master ready at 127.0.0.1:${c.masterPort}`);
@@ -222,6 +241,7 @@ export async function up(argv: string[]): Promise<number> {
         `--hostname=${a.ip}`,
         `--resources=${a.resources}`,
         ...(a.attributes ? [`--attributes=${a.attributes}`] : []),
+        ...(c.containerDns ? [`--container_dns=${c.containerDns}`] : []),
       ],
       logDir,
       `agent-${i}`,
@@ -258,6 +278,7 @@ function describe(workDir: string, c: ClusterFile) {
     mesos: `http://127.0.0.1:${c.masterPort}`,
     workDir,
     ...(c.dnsPort ? { dns: `127.0.0.1:${c.dnsPort}` } : {}),
+    ...(c.containerDns ? { container_dns: `${c.containerDns}:53` } : {}),
     ...(c.marathonPort ? { marathon: `http://127.0.0.1:${c.marathonPort}` } : {}),
     agents: c.agents.map((a) => `${a.ip}:${a.port}`),
     pids: c.pids,

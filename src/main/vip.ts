@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RealClock } from '../adapters/clock-real.js';
-import { addLocalRoute, isLocalAddress, NftDataPath } from '../adapters/net/nft.js';
+import { addLocalRoute, isLocalAddress, localRouteSource, NftDataPath } from '../adapters/net/nft.js';
 import { ProxyDataPath } from '../adapters/net/proxy.js';
 import { Router, sendJson } from '../api/http.js';
 import { vipRoutes } from '../api/vips.js';
@@ -17,6 +17,12 @@ export interface VipOptions {
   /** nft table name, unique per cluster on a machine. */
   table: string;
   spread?: 'inc' | 'random';
+  /**
+   * Preferred source address of the range's local route, so local clients of a VIP get it as
+   * source instead of the VIP itself (127.0.0.1 on a one-machine cluster, the node's address in a
+   * real one). Undefined = no preferred source (the kernel then uses the VIP).
+   */
+  src?: string;
   log: (level: string, msg: string) => void;
 }
 
@@ -38,12 +44,12 @@ export const DEFAULT_VIP_RANGE = '11.0.0.0/8';
 export async function startVips(dns: DnsService, opts: VipOptions): Promise<RunningVips> {
   const range = parseRange(opts.range ?? DEFAULT_VIP_RANGE);
   if (typeof range === 'string') throw new Error(range);
-  await ensureLocal(range);
+  await ensureLocal(range, opts.src, opts.log);
   let dataPath: VipDataPath;
   let mode: 'nftables' | 'proxy' = 'proxy';
   const why = opts.mode === 'proxy' ? 'asked for (--vip_mode=proxy)' : await NftDataPath.unusable(range);
   if (why === undefined) {
-    dataPath = new NftDataPath({ range, table: opts.table, ...(opts.spread ? { spread: opts.spread } : {}) });
+    dataPath = new NftDataPath({ range, table: opts.table, ...(opts.spread ? { spread: opts.spread } : {}), ...(opts.src ? { src: opts.src } : {}) });
     mode = 'nftables';
   } else {
     if (opts.mode === 'nftables') throw new Error(`--vip_mode=nftables: ${why}`);
@@ -57,10 +63,20 @@ export async function startVips(dns: DnsService, opts: VipOptions): Promise<Runn
   return { service, router, mode, stop: () => service.stop() };
 }
 
-async function ensureLocal(range: VipRange): Promise<void> {
+async function ensureLocal(range: VipRange, src: string | undefined, log: VipOptions['log']): Promise<void> {
   const probe = intToIp(range.first);
-  if (await isLocalAddress(probe)) return;
-  const e = await addLocalRoute(range);
+  // Inside 127/8 the kernel's own route (src 127.0.0.1) already covers the range.
+  if (range.cidr.startsWith('127.') && (await isLocalAddress(probe))) return;
+  // Already as wanted (e.g. set by root before a non-root master): nothing to change.
+  if ((await localRouteSource(range)) === (src ?? '')) return;
+  const e = await addLocalRoute(range, src);
+  if (e && (await isLocalAddress(probe))) {
+    log(
+      'warn',
+      `VIP range ${range.cidr} is local, but its route could not be given the preferred source ${src ?? '(none)'} (${e}); local clients of a VIP keep the source it has now`,
+    );
+    return;
+  }
   if (e || !(await isLocalAddress(probe))) {
     throw new Error(
       `VIP range ${range.cidr} cannot be made local (${e ?? 'route missing'}); VIPs are off so that no VIP traffic leaves the machine (run as root, or use a 127.x range such as --vip_range=127.64.0.0/16)`,

@@ -3,8 +3,8 @@ import type { CommandInfo, ContainerInfo } from '../model/mesos.js';
 /**
  * The agent's edges to the machine: a ContainerRuntime that runs task processes, and a
  * Checkpointer that makes the agent's state survive a restart. Both are small on purpose: the
- * `process` runtime implements them today; crun/OCI and docker runtimes and the simulator's
- * in-memory runtime implement the same interfaces.
+ * Mesos containerizer (process tasks, and crun/runc for image tasks), the docker runtime (the Docker
+ * Engine API) and the simulator's in-memory runtime implement the same interfaces.
  */
 
 /** What to run, where. The agent computes everything; the runtime only executes it. */
@@ -27,7 +27,10 @@ export interface LaunchSpec {
 
 export interface ContainerHandle {
   containerId: string;
-  /** The pid of the task's main process (also its process group id). */
+  /**
+   * The pid of the task's main process (also its process group id). Docker containers: the
+   * container's first process as the host sees it (0 when it had already exited at the launch).
+   */
   pid: number;
 }
 

@@ -36,10 +36,28 @@ export function runCmd(cmd: string, args: string[], input?: string, timeoutMs = 
   });
 }
 
-/** Makes every address of the range local (idempotent). Returns an error text, or undefined. */
-export async function addLocalRoute(range: VipRange): Promise<string | undefined> {
-  const r = await runCmd('ip', ['route', 'replace', 'local', range.cidr, 'dev', 'lo', 'table', 'local']);
-  return r.code === 0 ? undefined : `ip route replace local ${range.cidr} dev lo: ${r.stderr.trim() || `exit ${r.code}`}`;
+/**
+ * Makes every address of the range local (idempotent). Returns an error text, or undefined.
+ *
+ * `src` is the preferred source address of the route. Without one, the kernel gives a local
+ * client of a VIP the VIP itself as source: every socket to one VIP then shares (VIP, VIP:port),
+ * and since neither end is in 127/8, `tcp_tw_reuse=2` never reuses their TIME_WAIT ports, so the
+ * ephemeral range runs out after ~28k connections. With `src 127.0.0.1` (or the node's address)
+ * local clients look like clients of any other local address.
+ */
+export async function addLocalRoute(range: VipRange, src?: string): Promise<string | undefined> {
+  const args = ['route', 'replace', 'local', range.cidr, 'dev', 'lo', 'table', 'local', ...(src ? ['src', src] : [])];
+  const r = await runCmd('ip', args);
+  return r.code === 0 ? undefined : `ip ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`;
+}
+
+/** The preferred source of the range's local route, '' when it has none, undefined when there is no such route. */
+export async function localRouteSource(range: VipRange): Promise<string | undefined> {
+  const r = await runCmd('ip', ['-o', 'route', 'show', 'table', 'local', 'exact', range.cidr]);
+  if (r.code !== 0) return undefined;
+  const line = r.stdout.split('\n').find((l) => l.startsWith('local '));
+  if (line === undefined) return undefined;
+  return / src (\S+)/.exec(line)?.[1] ?? '';
 }
 
 export async function removeLocalRoute(range: VipRange): Promise<void> {
@@ -57,6 +75,8 @@ export interface NftDataPathOptions {
   /** Table name, one per cluster on a machine (e.g. `dcos_vip_<master port>`). */
   table: string;
   spread?: 'inc' | 'random';
+  /** Preferred source address of the range's local route (see addLocalRoute); none when undefined. */
+  src?: string;
 }
 
 export class NftDataPath {
@@ -75,7 +95,7 @@ export class NftDataPath {
   }
 
   async start(): Promise<void> {
-    const e = await addLocalRoute(this.opts.range);
+    const e = await addLocalRoute(this.opts.range, this.opts.src);
     if (e) throw new Error(e);
     await this.apply([]);
   }

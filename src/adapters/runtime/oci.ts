@@ -41,6 +41,8 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   runtime?: OciRuntimeName;
   /** `default`: the deny-list profile of seccomp.ts for every image task; `unconfined`: none. */
   seccomp?: 'default' | 'unconfined';
+  /** The cluster DNS for image tasks: a resolv.conf of these, bind-mounted read-only at /etc/resolv.conf. */
+  containerDns?: ContainerDns;
 }
 
 /** Mesos' RLimitInfo and LinuxInfo.seccomp, read from ContainerInfo (not in model/mesos.ts yet). */
@@ -60,6 +62,22 @@ export interface OciExtras {
   /** The working directory inside the container (default: the sandbox). */
   cwd?: string;
   seccomp?: boolean;
+  /** Host path of a resolv.conf to bind read-only at /etc/resolv.conf (the cluster DNS). */
+  resolvConf?: string;
+}
+
+export interface ContainerDns {
+  /** IPv4 addresses; resolv.conf has no port, so each must answer on port 53. */
+  nameservers: string[];
+  search: string[];
+}
+
+/** The resolv.conf text of a container (nameservers and search domains; ndots as Mesos-DNS suggests). */
+export function resolvConfText(dns: ContainerDns): string {
+  const lines = ['# written by the dcos-ts agent (--container_dns)', ...dns.nameservers.map((n) => `nameserver ${n}`)];
+  if (dns.search.length > 0) lines.push(`search ${dns.search.join(' ')}`);
+  lines.push('options ndots:1');
+  return `${lines.join('\n')}\n`;
 }
 
 const SANDBOX_IN_CONTAINER = '/mnt/mesos/sandbox';
@@ -163,7 +181,14 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         if (cwd) await ensureDir(cwd);
         const extras = spec.container as ContainerExtras | undefined;
         const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
-        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, { user, ...(cwd ? { cwd } : {}), seccomp });
+        const resolvConf = options.containerDns ? join(bundle, 'resolv.conf') : undefined;
+        if (resolvConf && options.containerDns) await fs.writeFile(resolvConf, resolvConfText(options.containerDns), { mode: 0o644 });
+        const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, {
+          user,
+          ...(cwd ? { cwd } : {}),
+          seccomp,
+          ...(resolvConf ? { resolvConf } : {}),
+        });
         await fs.writeFile(join(bundle, 'config.json'), serializeConfig(config));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
@@ -254,6 +279,7 @@ export function ociConfig(
       { destination: SANDBOX_IN_CONTAINER, type: 'bind', source: spec.sandboxDir, options: ['rbind', 'rw'] },
       // Volumes after the sandbox: a relative container_path lands inside it.
       ...volumes.map((v) => ({ destination: v.target, type: 'bind', source: v.source, options: ['rbind', v.readOnly ? 'ro' : 'rw'] })),
+      ...(extras.resolvConf ? [{ destination: '/etc/resolv.conf', type: 'bind', source: extras.resolvConf, options: ['bind', 'ro'] }] : []),
     ],
     linux: {
       namespaces: [

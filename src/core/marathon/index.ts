@@ -6,3 +6,4 @@ export * from './path.js';
 export * from './placement.js';
 export * from './time.js';
 export * from './checks.js';
+export * from './group.js';

@@ -161,6 +161,8 @@ describe('agent container networks', () => {
       container: { type: 'MESOS', network_infos: [{ name: 'other', port_mappings: [{ host_port: 5, container_port: 6, protocol: 'UDP' }] }] },
     });
     assert.deepEqual(networkRequests(udp), [{ name: 'other', portMappings: [{ hostPort: 5, containerPort: 6, protocol: 'udp' }] }]);
+    const docker = bridged('d', { container: { type: 'DOCKER', docker: { image: 'x' }, network_infos: [{ name: 'mesos-bridge' }] } });
+    assert.deepEqual(networkRequests(docker), [], 'Docker tasks are networked by the daemon');
   });
 
   test('a restarted agent keeps the networks of running tasks and detaches the rest', async () => {

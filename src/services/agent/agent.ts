@@ -1406,10 +1406,13 @@ function validateTask(task: TaskInfo): string | undefined {
 
 /**
  * The named networks a task's ContainerInfo asks for (network_infos with a name, with their
- * port_mappings), or why they are invalid. Unnamed network_infos mean the host network.
+ * port_mappings), or why they are invalid. Unnamed network_infos mean the host network; DOCKER
+ * containers are left to the Docker daemon.
  */
 export function networkRequests(task: TaskInfo): NetworkRequest[] | string {
   const out: NetworkRequest[] = [];
+  // Docker tasks are networked by the Docker daemon (docker.network), not by CNI.
+  if (task.container?.type === 'DOCKER') return out;
   for (const ni of task.container?.network_infos ?? []) {
     if (typeof ni?.name !== 'string' || ni.name === '') continue;
     const portMappings: NetworkRequest['portMappings'] = [];

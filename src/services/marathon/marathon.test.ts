@@ -595,3 +595,65 @@ describe('Marathon groups, roles and task statistics (fake master, manual clock)
     await m.stop();
   });
 });
+
+describe('Marathon group history (fake master, manual clock)', () => {
+  const start = async (store: MemoryStore, clock: ManualClock, maxGroupVersions: number) => {
+    const m = new Marathon({ clock, random: new Random(3), store, transport: new FakeMaster(), defer: (fn) => setImmediate(fn), config: { maxGroupVersions } });
+    await m.start();
+    await settle(5);
+    return m;
+  };
+
+  test('keeps the last maxGroupVersions snapshots; app versions of a removed app go once no kept snapshot refers to them', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const m = await start(store, clock, 3);
+    const versions: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(1000);
+      const r = await m.updateGroup('/h', { apps: [{ id: 'a', cmd: `c${i}`, instances: 0 }] }, { force: true, create: false });
+      assert.ok(r.ok && 'version' in r.value);
+      versions.push(r.value.version);
+    }
+    assert.deepEqual(m.groupVersionList('/h'), versions.slice(2).reverse(), 'the last 3, newest first');
+    assert.equal((await store.list('marathon/groupversions/')).length, 3);
+    assert.equal(await m.groupAtVersion('/h', versions[0] as string, { apps: true, groups: true, pods: true }), undefined, 'dropped');
+    const kept = await m.groupAtVersion('/h', versions[2] as string, { apps: true, groups: true, pods: true });
+    assert.equal(kept?.apps[0].cmd, 'c2');
+    // The app goes: its versions the kept snapshots refer to stay for rollbacks, the others go.
+    await clock.advance(1000);
+    assert.ok((await m.deleteGroup('/h', true)).ok);
+    const left = (await store.list('marathon/versions/h/a/')).map((e) => e.key.split('/').pop());
+    assert.deepEqual(left.sort(), versions.slice(3).sort(), 'versions 3 and 4 are still in kept snapshots');
+    // Three more changes drop the snapshots that held /h/a: its versions go with them.
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(1000);
+      assert.ok((await m.updateGroup(`/other${i}`, {}, { force: false, create: true })).ok);
+    }
+    assert.deepEqual(await store.list('marathon/versions/h/a/'), []);
+    assert.equal(m.groupVersionList('/h'), undefined, 'the group is gone');
+  });
+
+  test('a store written before groups were stored: enclosing groups are made with versions and a first snapshot', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const first = await start(store, clock, 50);
+    assert.ok((await first.createApp({ id: '/old/sub/app', cmd: 'x', instances: 0 }, false)).ok);
+    await first.stop();
+    // As an older Marathon left it: apps, a group's settings without a version, no snapshots.
+    for (const e of await store.list('marathon/groups')) await store.delete(e.key);
+    for (const e of await store.list('marathon/groupversions/')) await store.delete(e.key);
+    await store.put('marathon/groups/old', JSON.stringify({ id: '/old', dependencies: ['/db'], enforceRole: false }));
+    const m = await start(store, clock, 50);
+    const app = m.apps.get('/old/sub/app');
+    const g = m.groupJson('/old', (a) => a);
+    assert.equal(g?.version, app?.version);
+    assert.deepEqual(g?.dependencies, ['/db']);
+    assert.deepEqual(
+      g?.groups.map((x: Json) => [x.id, x.apps.map((a: Json) => a.id)]),
+      [['/old/sub', ['/old/sub/app']]],
+    );
+    assert.deepEqual(m.groupVersionList('/old'), [app?.version]);
+    assert.ok(await store.get('marathon/groups/old/sub'), 'the recovered groups are stored');
+  });
+});

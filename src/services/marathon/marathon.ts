@@ -39,6 +39,8 @@ import {
   taskName,
   validateApp,
 } from '../../core/marathon/index.js';
+import { GroupHistory, type GroupMeta, type GroupSnapshot, ancestorsOf, groupVersions, isBelow, isWithin, snapshotOf } from '../../core/marathon/group.js';
+import { pathError } from '../../core/marathon/path.js';
 import { scalarOf, subtract } from '../../core/resources/index.js';
 import { type Offer, type TaskInfo, type TaskState, type TaskStatus, isTerminal } from '../../model/mesos.js';
 import type { Store, StoreOp } from '../../ports/store.js';
@@ -60,6 +62,8 @@ export interface MarathonConfig {
   /** Kill requests are repeated this often until the task is terminal. */
   killRetryMs: number;
   maxVersionsPerApp: number;
+  /** Snapshots of the group tree kept (one per change), as Marathon keeps a bounded root history. */
+  maxGroupVersions: number;
   maxEventListeners: number;
   /** Every task is reconciled with the master this often (and on every (re)subscription). */
   reconcileIntervalMs: number;
@@ -88,6 +92,7 @@ export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
   tickMs: 1000,
   killRetryMs: 10_000,
   maxVersionsPerApp: 50,
+  maxGroupVersions: 50,
   maxEventListeners: 1000,
   reconcileIntervalMs: 5 * 60_000,
   minExpungeMs: 30_000,
@@ -195,13 +200,17 @@ const K = {
   failure: (id: string) => `marathon/failures${id}`,
   failures: 'marathon/failures/',
   groups: 'marathon/groups/',
+  groupVersion: (v: string) => `marathon/groupversions/${v}`,
+  groupVersions: 'marathon/groupversions/',
 };
 
-/** What a group stores beyond its apps: dependencies on other groups or apps, and enforceRole. */
-export interface GroupMeta {
-  id: string;
-  dependencies: string[];
-  enforceRole: boolean;
+export type { GroupMeta, GroupSnapshot };
+
+/** What a GroupInfo holds beside its settings (Marathon's group.apps, group.groups, group.pods). */
+export interface GroupEmbed {
+  apps: boolean;
+  groups: boolean;
+  pods: boolean;
 }
 
 export class Marathon {
@@ -214,7 +223,10 @@ export class Marathon {
   /** Apps touched since the last converge pass (a partial pass looks only at these). */
   private readonly dirty = new Set<string>();
   readonly deployments = new Map<string, Deployment>();
+  /** Every group, `/` included; an app's enclosing groups always exist. */
   readonly groups = new Map<string, GroupMeta>();
+  /** Snapshots of the group tree, oldest first (at most config.maxGroupVersions). */
+  private readonly history: GroupHistory;
   frameworkId: string | undefined;
   private streamId: string | undefined;
   private sink: CallbackSink | undefined;
@@ -255,6 +267,7 @@ export class Marathon {
 
   constructor(private readonly deps: MarathonDeps) {
     this.config = { ...DEFAULT_MARATHON_CONFIG, ...(deps.config ?? {}) };
+    this.history = new GroupHistory(this.config.maxGroupVersions);
     this.log = deps.log ?? (() => {});
   }
 
@@ -288,6 +301,9 @@ export class Marathon {
       const g = JSON.parse(e.value) as GroupMeta;
       this.groups.set(g.id, g);
     }
+    const snaps = (await store.list(K.groupVersions)).map((e) => JSON.parse(e.value) as GroupSnapshot);
+    for (const s of snaps.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))) this.history.push(s);
+    await this.recoverGroups();
     const fw = await store.get(K.framework);
     if (fw) this.frameworkId = (JSON.parse(fw.value) as { id: string }).id;
     this.log('info', `marathon recovered ${this.apps.size} apps, ${this.instances.size} tasks, ${this.deployments.size} deployments`);
@@ -1202,7 +1218,12 @@ export class Marathon {
    * Applies a change of app definitions (null = remove) as one deployment. Returns 409 when
    * another deployment holds one of the apps, unless force (which cancels it, no rollback).
    */
-  async deploy(changes: Map<string, App | null>, force: boolean): Promise<Outcome<DeploymentResult>> {
+  async deploy(
+    changes: Map<string, App | null>,
+    force: boolean,
+    groupChanges: Map<string, GroupMeta | null> = new Map(),
+    groupId = '/',
+  ): Promise<Outcome<DeploymentResult>> {
     const ids = [...changes.keys()];
     const locks = this.locking(ids);
     if (locks.length > 0 && !force) {
@@ -1226,6 +1247,7 @@ export class Marathon {
     const target = new Map<string, App>();
     const original: Record<string, App | null> = {};
     const targets: Record<string, App | null> = {};
+    // App versions a kept group snapshot refers to stay (a group rollback may need them).
     for (const [id, next] of changes) {
       const before = this.apps.get(id);
       if (before) current.set(id, before);
@@ -1243,8 +1265,16 @@ export class Marathon {
         this.lastFailure.delete(id);
         ops.push({ type: 'delete', key: K.app(id) });
         ops.push({ type: 'delete', key: K.failure(id) });
-        for (const e of await this.deps.store.list(K.versions(id))) ops.push({ type: 'delete', key: e.key });
+        for (const e of await this.deps.store.list(K.versions(id)))
+          if (!this.history.refersTo(id, e.key.slice(K.versions(id).length))) ops.push({ type: 'delete', key: e.key });
       }
+    }
+    ops.push(...this.applyGroupChanges(changes, groupChanges, version));
+    if (changes.size === 0) {
+      // Only group settings changed: nothing to deploy.
+      await this.deps.store.batch(ops);
+      this.emit({ eventType: 'group_change_success', groupId, version });
+      return { ok: true, value: { deploymentId: this.deps.random.uuid(), version } };
     }
     const steps = this.plan(current, target);
     const d: Deployment = { id: this.deps.random.uuid(), version, affectedApps: ids, steps, original, target: targets };
@@ -1253,7 +1283,7 @@ export class Marathon {
     await this.deps.store.batch(ops);
     await this.pruneVersions(ids);
     this.counters['marathon.deployments.started']!++;
-    this.emit({ eventType: 'group_change_success', groupId: '/', version });
+    this.emit({ eventType: 'group_change_success', groupId, version });
     this.emit({ eventType: 'deployment_info', plan: this.planJson(d), currentStep: steps[0] ?? { actions: [] } });
     for (const id of ids) this.dirty.add(id);
     for (const l of locks) for (const id of l.affectedApps) this.dirty.add(id);
@@ -1287,7 +1317,8 @@ export class Marathon {
     for (const id of ids) {
       const vs = await this.deps.store.list(K.versions(id));
       const extra = vs.length - this.config.maxVersionsPerApp;
-      if (extra > 0) await this.deps.store.batch(vs.slice(0, extra).map((e) => ({ type: 'delete' as const, key: e.key })));
+      const old = vs.slice(0, Math.max(0, extra)).filter((e) => !this.history.refersTo(id, e.key.slice(K.versions(id).length)));
+      if (old.length > 0) await this.deps.store.batch(old.map((e) => ({ type: 'delete' as const, key: e.key })));
     }
   }
 
@@ -1297,6 +1328,17 @@ export class Marathon {
     const v = validateApp(raw, now);
     if (!v.ok) return { ok: false, error: { status: 422, message: 'Object is not valid', details: v.details } };
     const app = v.app;
+    // The tree: an app's id is no group's, and no app encloses it.
+    const clash = groups.has(app.id) ? app.id : ancestorsOf(app.id).find((g) => this.apps.has(g));
+    if (clash !== undefined) {
+      const details = [
+        {
+          path: '/id',
+          errors: [clash === app.id ? `Groups and Applications may not have the same identifier: ${app.id}` : `${clash} is an app, it cannot hold ${app.id}`],
+        },
+      ];
+      return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    }
     // Roles: the framework's role, or the top-level group's name (its only choice under enforceRole).
     const segments = app.id.split('/').filter(Boolean);
     const top = segments.length > 1 ? (segments[0] as string) : undefined;
@@ -1470,97 +1512,149 @@ export class Marathon {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Groups: derived from app paths (a group exists while an app lives under it).
+  // Groups: stored objects (empty ones too) with their own version; every change of the tree
+  // is kept as a snapshot (config.maxGroupVersions of them) for /versions and rollbacks.
 
-  appsUnder(gid: string): App[] {
-    const prefix = gid === '/' ? '/' : `${gid}/`;
-    return [...this.apps.values()].filter((a) => a.id.startsWith(prefix));
+  /** The group tree after a restart: `/` and every app's enclosing groups exist, with a version. */
+  private async recoverGroups(): Promise<void> {
+    const ops: StoreOp[] = [];
+    const fix = (id: string, version: (id: string) => string) => {
+      const g = this.groups.get(id);
+      if (g?.version) return;
+      const meta: GroupMeta = { id, dependencies: g?.dependencies ?? [], enforceRole: g?.enforceRole ?? false, version: version(id) };
+      this.groups.set(id, meta);
+      ops.push({ type: 'put', key: K.group(id), value: JSON.stringify(meta) });
+    };
+    const latest = (id: string) =>
+      [...this.apps.values()]
+        .filter((a) => isWithin(a.id, id))
+        .map((a) => a.version)
+        .sort()
+        .pop() ?? this.now();
+    for (const id of [...this.groups.keys()]) for (const g of [id, ...ancestorsOf(id)]) fix(g, latest);
+    for (const a of this.apps.values()) for (const g of ancestorsOf(a.id)) fix(g, latest);
+    fix('/', latest);
+    if (this.history.snapshots.length === 0 && (this.apps.size > 0 || this.groups.size > 1)) {
+      const snap = this.snapshotNow((this.groups.get('/') as GroupMeta).version);
+      this.history.push(snap);
+      ops.push({ type: 'put', key: K.groupVersion(snap.version), value: JSON.stringify(snap) });
+    }
+    if (ops.length > 0) await this.deps.store.batch(ops);
   }
 
-  /** GroupInfo of `gid` with its apps and sub-groups, or undefined when no app lives under it. */
-  groupJson(gid: string, embedApps: (a: App) => Json): Json | undefined {
-    const apps = this.appsUnder(gid);
-    if (gid !== '/' && apps.length === 0 && !this.groups.has(gid)) return undefined;
-    const prefix = gid === '/' ? '/' : `${gid}/`;
-    const direct = apps.filter((a) => !a.id.slice(prefix.length).includes('/'));
-    const subIds = [...new Set(apps.filter((a) => !direct.includes(a)).map((a) => prefix + (a.id.slice(prefix.length).split('/')[0] as string)))].sort();
-    const versions = apps.map((a) => a.version).sort();
+  private snapshotNow(version: string): GroupSnapshot {
     return {
-      id: gid,
-      apps: direct.sort((a, b) => (a.id < b.id ? -1 : 1)).map(embedApps),
-      pods: [],
-      groups: subIds.map((g) => this.groupJson(g, embedApps)),
-      dependencies: this.groups.get(gid)?.dependencies ?? [],
-      version: versions[versions.length - 1] ?? this.now(),
-      enforceRole: this.groups.get(gid)?.enforceRole ?? false,
+      version,
+      groups: [...this.groups.values()].map((g) => ({ ...g, dependencies: [...g.dependencies] })),
+      apps: [...this.apps.values()].map((a) => ({ id: a.id, version: a.version })),
     };
   }
 
   /**
-   * POST/PUT /v2/groups: `apps` (ids relative to the group) are created or replaced, nested
-   * `groups` likewise; `scaleBy` multiplies every app's instances. One deployment for all.
+   * Applies group changes (null: removed) made together with app changes: every changed group,
+   * every group holding a changed app and their ancestors exist afterwards (unless removed) and
+   * take `version`; then the tree is recorded as a snapshot and the oldest beyond
+   * maxGroupVersions are dropped, with the versions of removed apps only they referred to.
+   */
+  private applyGroupChanges(apps: Map<string, App | null>, groups: Map<string, GroupMeta | null>, version: string): StoreOp[] {
+    const ops: StoreOp[] = [];
+    const touched = new Set<string>();
+    for (const [id, meta] of groups) {
+      if (meta) {
+        this.groups.set(id, { ...meta });
+        touched.add(id);
+      } else if (id !== '/') {
+        this.groups.delete(id);
+        ops.push({ type: 'delete', key: K.group(id) });
+        touched.add(ancestorsOf(id)[0] as string);
+      }
+    }
+    for (const id of apps.keys()) touched.add(ancestorsOf(id)[0] as string);
+    const bumped = new Set<string>();
+    for (const t of touched) {
+      for (const g of [t, ...ancestorsOf(t)]) {
+        if (bumped.has(g) || (groups.get(g) === null && g !== '/')) continue;
+        bumped.add(g);
+        const meta = this.groups.get(g) ?? { id: g, dependencies: [], enforceRole: false, version };
+        meta.version = version;
+        this.groups.set(g, meta);
+        ops.push({ type: 'put', key: K.group(g), value: JSON.stringify(meta) });
+      }
+    }
+    const snap = this.snapshotNow(version);
+    const { dropped, released } = this.history.push(snap);
+    ops.push({ type: 'put', key: K.groupVersion(version), value: JSON.stringify(snap) });
+    for (const s of dropped) if (s.version !== version) ops.push({ type: 'delete', key: K.groupVersion(s.version) });
+    // App versions only dropped snapshots referred to go with them once the app is gone
+    // (a live app's old versions are pruned by maxVersionsPerApp).
+    for (const a of released) if (!this.apps.has(a.id)) ops.push({ type: 'delete', key: K.version(a.id, a.version) });
+    return ops;
+  }
+
+  appsUnder(gid: string): App[] {
+    return [...this.apps.values()].filter((a) => isBelow(a.id, gid));
+  }
+
+  /**
+   * GroupInfo of `gid` (undefined when there is no such group): its apps through `embedApps`,
+   * sub-groups recursively; `apps` and `groups` only when embedded, as Marathon answers.
+   */
+  groupJson(gid: string, embedApps: (a: App) => Json, embed: GroupEmbed = { apps: true, groups: true, pods: true }): Json | undefined {
+    return groupInfo(gid, [...this.groups.values()], [...this.apps.values()], embedApps, embed);
+  }
+
+  /** GET /v2/groups/{id}/versions: newest first; undefined for an unknown group. */
+  groupVersionList(gid: string): string[] | undefined {
+    if (!this.groups.has(gid)) return undefined;
+    return groupVersions(this.history.snapshots, gid);
+  }
+
+  /** GET /v2/groups/{id}/versions/{v}: the group as it was then, apps as their definitions. */
+  async groupAtVersion(gid: string, version: string, embed: GroupEmbed): Promise<Json | undefined> {
+    const snap = snapshotOf(this.history.snapshots, gid, version);
+    if (!snap) return undefined;
+    const apps = await this.snapshotApps(snap, gid);
+    if (!apps.ok) return undefined;
+    return groupInfo(gid, snap.groups, apps.value, (a) => a, embed);
+  }
+
+  /** The definitions of the apps under `gid` in a snapshot (from the stored app versions). */
+  private async snapshotApps(snap: GroupSnapshot, gid: string): Promise<Outcome<App[]>> {
+    const out: App[] = [];
+    for (const ref of snap.apps) {
+      if (!isBelow(ref.id, gid)) continue;
+      const e = await this.deps.store.get(K.version(ref.id, ref.version));
+      if (!e) return { ok: false, error: { status: 404, message: `App '${ref.id}' does not exist in version ${ref.version}` } };
+      out.push(JSON.parse(e.value) as App);
+    }
+    return { ok: true, value: out };
+  }
+
+  /**
+   * POST/PUT /v2/groups as Marathon's GroupUpdate: with `version`, a rollback of the group to
+   * that snapshot; else with `scaleBy`, every app below scaled; else the group is created or
+   * updated: `apps` (ids relative to the group) and nested `groups` given replace the group's
+   * own (apps and sub-groups left out are removed), `dependencies` and `enforceRole` are set.
+   * One deployment for all; a 422 lists every bad field by its path in the body.
    */
   async updateGroup(
     gid: string,
     body: Json,
     opts: { force: boolean; create: boolean; dryRun?: boolean },
   ): Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>> {
-    if (opts.create && (this.appsUnder(gid).length > 0 || this.groups.has(gid)))
+    const invalid = (details: FieldError[]): { ok: false; error: MarathonError } => ({
+      ok: false,
+      error: { status: 422, message: 'Object is not valid', details },
+    });
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid([{ path: '/', errors: ['error.expected.jsobject'] }]);
+    const idError = pathError(gid);
+    if (gid !== '/' && idError) return invalid([{ path: '/id', errors: [idError] }]);
+    if (opts.create && this.groups.has(gid))
       return { ok: false, error: { status: 409, message: `Group ${gid} is already created. Use PUT to change this group.` } };
-    const changes = new Map<string, App | null>();
+    if (this.apps.has(gid)) return { ok: false, error: { status: 409, message: `An app with the path ${gid} already exists.` } };
     const now = this.now();
-    if (typeof body.scaleBy === 'number') {
-      for (const a of this.appsUnder(gid)) {
-        changes.set(a.id, { ...a, instances: Math.ceil(a.instances * body.scaleBy), version: now, versionInfo: { ...a.versionInfo, lastScalingAt: now } });
-      }
-    }
-    const details: FieldError[] = [];
-    // Group settings first: an app's role is checked against its top-level group's enforceRole.
-    const metas = new Map(this.groups);
-    const changedMetas: GroupMeta[] = [];
-    const readMeta = (g: Json, gPath: string, path: string) => {
-      if (g.dependencies === undefined && g.enforceRole === undefined) return;
-      const prev = metas.get(gPath) ?? { id: gPath, dependencies: [], enforceRole: false };
-      const meta = { ...prev };
-      if (g.dependencies !== undefined) {
-        if (!Array.isArray(g.dependencies) || g.dependencies.some((d: unknown) => typeof d !== 'string'))
-          details.push({ path: `${path}/dependencies`, errors: ['error.expected.jsarray of strings'] });
-        else meta.dependencies = g.dependencies.map((d: string) => resolvePath(d, parentOf(gPath)));
-      }
-      if (g.enforceRole !== undefined) {
-        if (typeof g.enforceRole !== 'boolean') details.push({ path: `${path}/enforceRole`, errors: ['error.expected.jsboolean'] });
-        else if (g.enforceRole && parentOf(gPath) !== '/')
-          details.push({ path: `${path}/enforceRole`, errors: ['enforceRole can only be set for top-level groups'] });
-        else meta.enforceRole = g.enforceRole;
-      }
-      metas.set(gPath, meta);
-      changedMetas.push(meta);
-    };
-    const walkGroups = (g: Json, base: string, path: string) => {
-      const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
-      readMeta(g, gPath, path);
-      (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
-        walkGroups(sub, gPath, `${path}/groups(${i})`);
-      });
-    };
-    const walkApps = (g: Json, base: string, path: string) => {
-      const gPath = typeof g.id === 'string' ? resolvePath(g.id, base) : base;
-      (Array.isArray(g.apps) ? g.apps : []).forEach((raw: Json, i: number) => {
-        const id = resolvePath(String(raw?.id ?? ''), gPath);
-        const before = this.apps.get(id);
-        const p = this.prepare({ ...raw, id }, before, metas);
-        if (!p.ok) {
-          for (const d of (p.error as { details?: FieldError[] }).details ?? []) details.push({ ...d, path: `${path}/apps(${i})${d.path}` });
-        } else changes.set(id, p.value);
-      });
-      (Array.isArray(g.groups) ? g.groups : []).forEach((sub: Json, i: number) => {
-        walkApps(sub, gPath, `${path}/groups(${i})`);
-      });
-    };
-    walkGroups({ ...body, id: gid }, '/', '');
-    walkApps({ ...body, id: gid }, '/', '');
-    if (details.length > 0) return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
-    if (opts.dryRun) {
+    const finish = (changes: Map<string, App | null>, groupChanges: Map<string, GroupMeta | null>, metas: Map<string, GroupMeta>) => {
+      if (!opts.dryRun) return this.deploy(changes, opts.force, groupChanges, gid);
       const current = new Map<string, App>();
       const target = new Map<string, App>();
       for (const [id, next] of changes) {
@@ -1568,27 +1662,190 @@ export class Marathon {
         if (before) current.set(id, before);
         if (next) target.set(id, next);
       }
-      return { ok: true, value: { steps: this.plan(current, target, metas) } };
+      return Promise.resolve({ ok: true as const, value: { steps: this.plan(current, target, metas) } });
+    };
+    if (body.version !== undefined) {
+      if (typeof body.version !== 'string') return invalid([{ path: '/version', errors: ['error.expected.jsstring'] }]);
+      return this.rollbackGroup(gid, body.version, now, finish);
     }
-    if (changedMetas.length > 0) {
-      for (const meta of changedMetas) this.groups.set(meta.id, meta);
-      await this.deps.store.batch(changedMetas.map((meta) => ({ type: 'put' as const, key: K.group(meta.id), value: JSON.stringify(meta) })));
+    if (body.scaleBy !== undefined) {
+      if (typeof body.scaleBy !== 'number' || !Number.isFinite(body.scaleBy) || body.scaleBy < 0)
+        return invalid([{ path: '/scaleBy', errors: ['error.expected.non-negative number'] }]);
+      if (!this.groups.has(gid)) return unknownGroup(gid);
+      const changes = new Map<string, App | null>();
+      for (const a of this.appsUnder(gid)) {
+        changes.set(a.id, { ...a, instances: Math.ceil(a.instances * body.scaleBy), version: now, versionInfo: { ...a.versionInfo, lastScalingAt: now } });
+      }
+      return finish(changes, new Map(), this.groups);
     }
-    if (changes.size === 0) {
-      const version = now;
-      this.emit({ eventType: 'group_change_success', groupId: gid, version });
-      return { ok: true, value: { deploymentId: this.deps.random.uuid(), version } };
+    const details: FieldError[] = [];
+    const changes = new Map<string, App | null>();
+    const groupChanges = new Map<string, GroupMeta | null>();
+    // Settings first: an app's role is checked against its top-level group's enforceRole.
+    const metas = new Map(this.groups);
+    const appsAt = new Map<string, { raw: Json; path: string }>();
+    const groupPaths = new Map<string, string>();
+    const walk = (g: Json, gPath: string, path: string) => {
+      groupPaths.set(gPath, path === '' ? '/id' : `${path}/id`);
+      const prev = metas.get(gPath);
+      const meta: GroupMeta = prev ? { ...prev } : { id: gPath, dependencies: [], enforceRole: false, version: now };
+      if (g.dependencies !== undefined) {
+        if (!Array.isArray(g.dependencies) || g.dependencies.some((d: unknown) => typeof d !== 'string'))
+          details.push({ path: `${path}/dependencies`, errors: ['error.expected.jsarray of strings'] });
+        else meta.dependencies = g.dependencies.map((d: string) => resolvePath(d, ancestorsOf(gPath)[0] ?? '/'));
+      }
+      if (g.enforceRole !== undefined) {
+        if (typeof g.enforceRole !== 'boolean') details.push({ path: `${path}/enforceRole`, errors: ['error.expected.jsboolean'] });
+        else if (g.enforceRole && ancestorsOf(gPath)[0] !== '/')
+          details.push({ path: `${path}/enforceRole`, errors: ['enforceRole can only be set for top-level groups'] });
+        else meta.enforceRole = g.enforceRole;
+      }
+      metas.set(gPath, meta);
+      groupChanges.set(gPath, meta);
+      // Groups this update names or needs (enclosing a named app or group): they stay.
+      const listed = new Set<string>();
+      const seen = new Set<string>();
+      const child = (raw: unknown, i: number, kind: 'apps' | 'groups'): string | undefined => {
+        const at = `${path}/${kind}(${i})`;
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+          details.push({ path: at, errors: ['error.expected.jsobject'] });
+          return undefined;
+        }
+        const rawId = (raw as Json).id;
+        if (typeof rawId !== 'string' || rawId === '') {
+          details.push({ path: `${at}/id`, errors: [typeof rawId === 'string' ? 'error.minLength' : 'error.path.missing'] });
+          return undefined;
+        }
+        const id = resolvePath(rawId, gPath);
+        if (!isBelow(id, gPath)) {
+          details.push({ path: `${at}/id`, errors: [`identifier ${id} is not child of ${gPath}. Hint: use relative paths.`] });
+          return undefined;
+        }
+        const pe = pathError(id);
+        if (pe) {
+          details.push({ path: `${at}/id`, errors: [pe] });
+          return undefined;
+        }
+        if (kind === 'groups' && appsAt.has(id)) {
+          details.push({ path: `${at}/id`, errors: [`Groups and Applications may not have the same identifier: ${id}`] });
+          return undefined;
+        }
+        if (seen.has(id) || appsAt.has(id) || (kind === 'groups' && groupChanges.has(id))) {
+          details.push({ path: `${at}/id`, errors: [`${id} is defined more than once in this update`] });
+          return undefined;
+        }
+        seen.add(id);
+        if (kind === 'groups') listed.add(id);
+        for (const anc of ancestorsOf(id)) if (isBelow(anc, gPath)) listed.add(anc);
+        return id;
+      };
+      if (g.apps !== undefined && !Array.isArray(g.apps)) details.push({ path: `${path}/apps`, errors: ['error.expected.jsarray'] });
+      if (g.groups !== undefined && !Array.isArray(g.groups)) details.push({ path: `${path}/groups`, errors: ['error.expected.jsarray'] });
+      const apps = Array.isArray(g.apps) ? g.apps : [];
+      const subs = Array.isArray(g.groups) ? g.groups : [];
+      apps.forEach((raw: unknown, i: number) => {
+        const id = child(raw, i, 'apps');
+        if (id) appsAt.set(id, { raw: { ...(raw as Json), id }, path: `${path}/apps(${i})` });
+      });
+      subs.forEach((raw: unknown, i: number) => {
+        const id = child(raw, i, 'groups');
+        if (id) walk(raw as Json, id, `${path}/groups(${i})`);
+      });
+      // Given lists replace what the group had: apps and sub-groups left out go.
+      if (Array.isArray(g.apps)) for (const a of this.apps.values()) if (ancestorsOf(a.id)[0] === gPath && !appsAt.has(a.id)) changes.set(a.id, null);
+      if (Array.isArray(g.groups)) {
+        for (const sub of this.groups.keys()) {
+          if (ancestorsOf(sub)[0] !== gPath || listed.has(sub)) continue;
+          for (const x of this.groups.keys()) if (isWithin(x, sub)) groupChanges.set(x, null);
+          for (const a of this.appsUnder(sub)) changes.set(a.id, null);
+        }
+      }
+    };
+    walk(body, gid, '');
+    for (const [id, m] of groupChanges) if (!m) metas.delete(id);
+    for (const [id, { raw, path }] of appsAt) {
+      const p = this.prepare(raw, this.apps.get(id), metas);
+      if (!p.ok) {
+        for (const d of (p.error as { details?: FieldError[] }).details ?? []) details.push({ ...d, path: `${path}${d.path}` });
+      } else changes.set(id, p.value);
     }
-    return this.deploy(changes, opts.force);
+    // An app and a group may not share an id, in the update or with what stays.
+    for (const [id, { path }] of appsAt) {
+      const g = groupChanges.get(id);
+      if (g || (g === undefined && this.groups.has(id)))
+        details.push({ path: `${path}/id`, errors: [`Groups and Applications may not have the same identifier: ${id}`] });
+    }
+    for (const [id, meta] of groupChanges) {
+      if (!meta || appsAt.has(id)) continue;
+      if (this.apps.has(id) && changes.get(id) !== null)
+        details.push({ path: groupPaths.get(id) ?? '/', errors: [`Groups and Applications may not have the same identifier: ${id}`] });
+    }
+    if (details.length > 0) return invalid(details);
+    return finish(changes, groupChanges, metas);
   }
 
+  /** PUT /v2/groups/{id} {"version": v}: the group and everything below as in that snapshot. */
+  private async rollbackGroup(
+    gid: string,
+    version: string,
+    now: string,
+    finish: (
+      a: Map<string, App | null>,
+      g: Map<string, GroupMeta | null>,
+      metas: Map<string, GroupMeta>,
+    ) => Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>>,
+  ): Promise<Outcome<DeploymentResult | { steps: DeploymentStep[] }>> {
+    const snap = snapshotOf(this.history.snapshots, gid, version);
+    if (!snap) return unknownGroup(gid, version);
+    const defs = await this.snapshotApps(snap, gid);
+    if (!defs.ok) return defs;
+    const changes = new Map<string, App | null>();
+    const groupChanges = new Map<string, GroupMeta | null>();
+    const then = new Map(defs.value.map((a) => [a.id, a]));
+    for (const a of this.appsUnder(gid)) if (!then.has(a.id)) changes.set(a.id, null);
+    const sameDefinition = (x: App, y: App) =>
+      JSON.stringify({ ...x, version: '', versionInfo: null }) === JSON.stringify({ ...y, version: '', versionInfo: null });
+    for (const old of then.values()) {
+      const before = this.apps.get(old.id);
+      if (before && sameDefinition(before, old)) continue;
+      const next: App = { ...old, version: now, versionInfo: { lastConfigChangeAt: now, lastScalingAt: now } };
+      if (before) {
+        const action = appAction(before, { ...next, versionInfo: before.versionInfo });
+        next.versionInfo = {
+          lastConfigChangeAt: action === 'RestartApplication' ? now : before.versionInfo.lastConfigChangeAt,
+          lastScalingAt: action === 'ScaleApplication' || action === 'RestartApplication' ? now : before.versionInfo.lastScalingAt,
+        };
+      }
+      changes.set(old.id, next);
+    }
+    const thenGroups = new Map(snap.groups.filter((g) => isWithin(g.id, gid)).map((g) => [g.id, g]));
+    for (const id of this.groups.keys()) if (isWithin(id, gid) && !thenGroups.has(id) && id !== '/') groupChanges.set(id, null);
+    for (const g of thenGroups.values()) groupChanges.set(g.id, { ...g, dependencies: [...g.dependencies] });
+    const metas = new Map(this.groups);
+    for (const [id, m] of groupChanges) if (m) metas.set(id, m);
+    return finish(changes, groupChanges, metas);
+  }
+
+  /** PATCH /v2/groups/{id}: only enforceRole, on a top-level group that exists. */
+  async patchGroup(gid: string, body: unknown): Promise<Outcome<DeploymentResult>> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return { ok: false, error: { status: 422, message: 'Object is not valid', details: [{ path: '/', errors: ['error.expected.jsobject'] }] } };
+    const meta = this.groups.get(gid);
+    if (!meta || gid === '/') return unknownGroup(gid);
+    const er = (body as Json).enforceRole;
+    const details: FieldError[] = [];
+    if (er !== undefined && typeof er !== 'boolean') details.push({ path: '/enforceRole', errors: ['error.expected.jsboolean'] });
+    if (ancestorsOf(gid)[0] !== '/') details.push({ path: '/id', errors: ['Path needs to be top-level'] });
+    if (details.length > 0) return { ok: false, error: { status: 422, message: 'Object is not valid', details } };
+    return this.deploy(new Map(), false, new Map([[gid, { ...meta, enforceRole: er === true }]]), gid);
+  }
+
+  /** DELETE /v2/groups/{id}: every app and group below goes (the root group itself stays, empty). */
   async deleteGroup(gid: string, force: boolean): Promise<Outcome<DeploymentResult>> {
-    const apps = this.appsUnder(gid);
-    if (apps.length === 0 && gid !== '/' && !this.groups.has(gid)) return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist` } };
-    const gone = [...this.groups.keys()].filter((g) => gid === '/' || g === gid || g.startsWith(`${gid}/`));
-    for (const g of gone) this.groups.delete(g);
-    if (gone.length > 0) await this.deps.store.batch(gone.map((g) => ({ type: 'delete' as const, key: K.group(g) })));
-    return this.deploy(new Map(apps.map((a) => [a.id, null])), force);
+    if (!this.groups.has(gid)) return unknownGroup(gid);
+    const groupChanges = new Map<string, GroupMeta | null>();
+    for (const id of this.groups.keys()) if (isWithin(id, gid) && id !== '/') groupChanges.set(id, null);
+    return this.deploy(new Map(this.appsUnder(gid).map((a) => [a.id, null])), force, groupChanges, gid);
   }
 
   resetDelay(appId: string): boolean {
@@ -1840,6 +2097,45 @@ export class Marathon {
 function parentOf(id: string): string {
   const i = id.lastIndexOf('/');
   return i <= 0 ? '/' : id.slice(0, i);
+}
+
+function unknownGroup(gid: string, version?: string): { ok: false; error: MarathonError } {
+  return { ok: false, error: { status: 404, message: `Group '${gid}' does not exist${version ? ` in version ${version}` : ''}` } };
+}
+
+/**
+ * GroupInfo of `gid` from a set of groups and apps (live or a snapshot); undefined when the
+ * group is not among them (`/` always is).
+ */
+function groupInfo(gid: string, groups: readonly GroupMeta[], apps: readonly App[], embedApps: (a: App) => Json, embed: GroupEmbed): Json | undefined {
+  const meta = groups.find((g) => g.id === gid);
+  if (!meta && gid !== '/') return undefined;
+  const subs = new Map<string, GroupMeta[]>();
+  for (const g of groups) {
+    if (g.id === '/' || !isBelow(g.id, gid)) continue;
+    const parent = parentOf(g.id);
+    const xs = subs.get(parent);
+    if (xs) xs.push(g);
+    else subs.set(parent, [g]);
+  }
+  const appsIn = new Map<string, App[]>();
+  for (const a of apps) {
+    if (!isBelow(a.id, gid)) continue;
+    const parent = parentOf(a.id);
+    const xs = appsIn.get(parent);
+    if (xs) xs.push(a);
+    else appsIn.set(parent, [a]);
+  }
+  const build = (g: GroupMeta): Json => ({
+    id: g.id,
+    ...(embed.apps ? { apps: (appsIn.get(g.id) ?? []).sort((a, b) => (a.id < b.id ? -1 : 1)).map(embedApps) } : {}),
+    ...(embed.pods ? { pods: [] } : {}),
+    ...(embed.groups ? { groups: (subs.get(g.id) ?? []).sort((a, b) => (a.id < b.id ? -1 : 1)).map(build) } : {}),
+    dependencies: g.dependencies,
+    version: g.version,
+    enforceRole: g.enforceRole,
+  });
+  return build(meta ?? { id: '/', dependencies: [], enforceRole: false, version: '1970-01-01T00:00:00.000Z' });
 }
 
 function notFound(appId: string): { ok: false; error: MarathonError } {
