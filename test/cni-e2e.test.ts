@@ -413,6 +413,7 @@ describe('Marathon container/bridge apps on the default mesos-bridge network', {
   const hadIpam = existsSync('/var/lib/cni/networks/mesos-bridge');
   const hadChains = chainExists('CNI-HOSTPORT-DNAT');
   let marathon = '';
+  let agentAddr = '';
   const dcos = (args: string[]) => execFileSync(process.execPath, [resolve('dist/src/main/dcos.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
 
   before(() => {
@@ -420,6 +421,7 @@ describe('Marathon container/bridge apps on the default mesos-bridge network', {
       dcos(['up', '--detach', '--json', '--agents=1', `--work-dir=${clusterDir}`, '--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]']),
     );
     marathon = info.marathon;
+    agentAddr = info.agents[0];
   });
 
   after(() => {
@@ -478,6 +480,9 @@ describe('Marathon container/bridge apps on the default mesos-bridge network', {
       // Through portmap on the agent's own (loopback) address.
       assert.equal(JSON.parse((await get(`http://${t.host}:${hostPort}/`)).slice(4)).id, t.id);
     }
+    // The agent's /containers shows each container's own address, as Mesos does for CNI containers.
+    const containers = (await (await fetch(`http://${agentAddr}/containers`)).json()) as Json[];
+    assert.deepEqual(containers.map((c) => c.status.network_infos[0].ip_addresses[0].ip_address).sort(), [...ips].sort());
     const deleted = await fetch(`${marathon}/v2/apps/bridged`, { method: 'DELETE' });
     assert.equal(deleted.status, 200);
     await until('the addresses released', () => ips.every((ip) => !existsSync(`/var/lib/cni/networks/mesos-bridge/${ip}`)), 30_000);

@@ -189,7 +189,8 @@ async function containerList(v: AgentView, q: URLSearchParams, stats: ContainerS
         status: {
           container_id: { value: t.containerId },
           ...(t.pid !== undefined ? { executor_pid: t.pid } : {}),
-          network_infos: [{ ip_addresses: [{ protocol: 'IPv4', ip_address: v.ip }] }],
+          // A task on container networks (CNI) has its own addresses; the rest share the agent's.
+          network_infos: t.task.statuses.at(-1)?.container_status?.network_infos ?? [{ ip_addresses: [{ protocol: 'IPv4', ip_address: v.ip }] }],
         },
         statistics: await taskStatistics(t, { ...(stats ? { stats } : {}), nowMs: () => Date.now() }),
       });
