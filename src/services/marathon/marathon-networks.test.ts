@@ -4,6 +4,7 @@ import { MemoryStore } from '../../adapters/store/memory.js';
 import { Random } from '../../base/random.js';
 import type { EventSink } from '../../ports/sink.js';
 import { ManualClock, settle } from '../agent/fakes.js';
+import type { HealthProber } from './health.js';
 import { Marathon } from './marathon.js';
 import type { SchedulerTransport } from './transport.js';
 
@@ -47,9 +48,16 @@ class FakeMaster implements SchedulerTransport {
   }
 }
 
-async function setup() {
+async function setup(clock = new ManualClock(), prober?: HealthProber) {
   const master = new FakeMaster();
-  const m = new Marathon({ clock: new ManualClock(), random: new Random(7), store: new MemoryStore(), transport: master, defer: (fn) => setImmediate(fn) });
+  const m = new Marathon({
+    clock,
+    random: new Random(7),
+    store: new MemoryStore(),
+    transport: master,
+    defer: (fn) => setImmediate(fn),
+    ...(prober ? { prober } : {}),
+  });
   await m.start();
   await settle(10);
   return { m, master };
@@ -153,5 +161,46 @@ describe('Marathon container/bridge apps (fake master)', () => {
     const bad = await m.createApp({ id: '/noname', cmd: 'x', networks: [{ mode: 'container' }] }, false);
     assert.equal(bad.ok, false);
     if (!bad.ok) assert.equal(bad.error.status, 422);
+  });
+
+  test("a readiness check names a portMapping: it probes that mapping's host port (container mode, a mapping without one before it)", async () => {
+    const probes: string[] = [];
+    const prober: HealthProber = {
+      http: async () => ({ ok: true }),
+      tcp: async () => ({ ok: true }),
+      get: async (host, port, path) => {
+        probes.push(`${host}:${port}${path}`);
+        return { status: 200, contentType: 'text/plain', body: 'ok' };
+      },
+    };
+    const clock = new ManualClock();
+    const { m, master } = await setup(clock, prober);
+    const r = await m.createApp(
+      {
+        id: '/rd',
+        cmd: 'serve',
+        cpus: 0.1,
+        mem: 16,
+        networks: [{ mode: 'container', name: 'dcos' }],
+        container: {
+          portMappings: [
+            { containerPort: 9000, name: 'internal' },
+            { containerPort: 8080, hostPort: 0, name: 'http-api' },
+          ],
+        },
+        readinessChecks: [{ path: '/ready', intervalSeconds: 2, timeoutSeconds: 1 }],
+      },
+      false,
+    );
+    assert.ok(r.ok, JSON.stringify(r));
+    master.offer();
+    await settle(10);
+    const t = master.launched()[0];
+    assert.deepEqual(t.container.network_infos, [{ name: 'dcos', port_mappings: [{ host_port: 31000, container_port: 8080, protocol: 'tcp' }] }]);
+    master.sink?.send({ type: 'UPDATE', update: { status: { task_id: t.task_id, state: 'TASK_RUNNING', agent_id: { value: 'agent-h1' }, uuid: 'dXVpZA==' } } });
+    await settle(10);
+    await clock.advance(1000);
+    await settle(10);
+    assert.deepEqual(probes, ['h1:31000/ready']);
   });
 });

@@ -23,6 +23,7 @@ import {
   networkMode,
   portMappingEnv,
   portMappingsOf,
+  requestedHostPorts,
   taskNetworkInfos,
   readinessOutcome,
   readinessPort,
@@ -960,7 +961,14 @@ export class Marathon {
     for (const appId of deploying) {
       const app = this.apps.get(appId);
       if (!app || app.readinessChecks.length === 0) continue;
-      const portNames = (app.portDefinitions ?? []).map((p) => p.name);
+      // Names line up with the task's host ports: portDefinitions, or the mappings that have one.
+      const hostPorts = requestedHostPorts(app);
+      const portNames =
+        networkMode(app) === 'host'
+          ? (app.portDefinitions ?? []).map((p) => p.name)
+          : portMappingsOf(app)
+              .filter((_, i) => hostPorts[i] !== null)
+              .map((pm) => pm.name);
       for (const inst of this.byApp.get(appId)?.values() ?? []) {
         if (inst.state !== 'TASK_RUNNING' || inst.killing || inst.configVersion !== app.versionInfo.lastConfigChangeAt) continue;
         if (this.gated(app) && this.healthOf(app, inst) !== true) continue;
