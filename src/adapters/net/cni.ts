@@ -35,6 +35,10 @@ const PLUGIN_TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_NETWORKS_PER_CONTAINER = 8;
 const MAX_PORT_MAPPINGS = 1000;
 const MAX_PLUGIN_OUTPUT_BYTES = 1024 * 1024;
+/** `ip` and the iptables that portmap runs live in sbin, which a non-login PATH may lack. */
+const TOOL_PATH = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/sbin', '/bin']
+  .filter((d, i, all) => all.indexOf(d) === i)
+  .join(':');
 
 /** A network: its name, CNI version and plugin chain (as in a .conflist). */
 export interface CniNetworkConfig {
@@ -381,7 +385,7 @@ export class CniNetworks implements ContainerNetworks {
       CNI_NETNS: where.netns,
       CNI_IFNAME: where.ifName,
       CNI_PATH: this.pluginsDir,
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      PATH: TOOL_PATH,
     };
     const r = await run(join(this.pluginsDir, type), [], env, JSON.stringify(stdin), this.opts.timeoutMs ?? 30_000);
     const what = `CNI plugin ${type} ${command} on network '${String(stdin.name)}'`;
@@ -450,7 +454,11 @@ function run(cmd: string, args: string[], env: Record<string, string>, input: st
   return new Promise((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs, env: Object.keys(env).length > 0 ? env : process.env });
+      child = spawn(cmd, args, {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        timeout: timeoutMs,
+        env: Object.keys(env).length > 0 ? env : { ...process.env, PATH: TOOL_PATH },
+      });
     } catch (e) {
       resolve({ code: 127, stdout: '', stderr: (e as Error).message });
       return;
