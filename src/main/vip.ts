@@ -55,7 +55,7 @@ export async function startVips(dns: DnsService, opts: VipOptions): Promise<Runn
     mode = 'nftables';
   } else {
     if (opts.mode === 'nftables') throw new Error(`--vip_mode=nftables: ${why}`);
-    opts.log('warn', `VIP data path: userspace TCP proxy, because ${why}`);
+    opts.log('warn', `VIP data path: userspace proxy, because ${why}`);
     dataPath = new ProxyDataPath(opts.log);
   }
   const service = new VipService({ clock: new RealClock(), range, dataPath, dcosDomain: dns.config.dcosDomain, log: opts.log });
