@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,6 +74,8 @@ describe('VIP data path on an agent (own network namespace)', async () => {
   let master: ChildProcess | undefined;
   let agent: ChildProcess | undefined;
   let agentLog: () => string = () => '';
+  let masterPort = 0;
+  let proxyAgent: ChildProcess | undefined;
   let marathon = '';
 
   before(async () => {
@@ -106,6 +109,7 @@ describe('VIP data path on an agent (own network namespace)', async () => {
     master = m.child;
     assert.equal(m.line.vip_mode, null, 'the master runs no VIP data path');
     marathon = `http://${hostIp}:${m.line.marathon_port}`;
+    masterPort = m.line.port;
     const a = await startRole(
       [
         'agent',
@@ -128,8 +132,11 @@ describe('VIP data path on an agent (own network namespace)', async () => {
     if (skip) return;
     try {
       await fetch(`${marathon}/v2/apps/nodeweb?force=true`, { method: 'DELETE' });
+      await fetch(`${marathon}/v2/apps/udpecho?force=true`, { method: 'DELETE' });
       await waitFor('tasks gone', async () => ((await getJson(`${marathon}/v2/apps`)).apps.length === 0 ? true : undefined), 10_000).catch(() => {});
     } catch {}
+    proxyAgent?.kill('SIGTERM');
+    if (proxyAgent && proxyAgent.exitCode === null) await new Promise((r) => proxyAgent?.once('exit', r));
     agent?.kill('SIGTERM');
     if (agent && agent.exitCode === null) await new Promise((r) => agent?.once('exit', r));
     master?.kill('SIGTERM');
@@ -204,5 +211,92 @@ describe('VIP data path on an agent (own network namespace)', async () => {
       after2.add(body);
     }
     assert.equal(after2.size, 2);
+  });
+
+  test('an agent with --vip_data_path=proxy spreads a UDP VIP over its instances; a killed one leaves', { skip }, async () => {
+    // A second agent, in this machine's namespace, with the userspace proxy on a 127.x range
+    // (local without any route); the master still has no VIPs.
+    const nodeIp2 = '127.0.9.2';
+    const a = await startRole(
+      [
+        'agent',
+        `--master=${hostIp}:${masterPort}`,
+        `--work_dir=${join(home, 'agent2')}`,
+        `--ip=${nodeIp2}`,
+        '--port=0',
+        '--isolation=none',
+        '--resources=cpus:2;mem:1024;disk:1024;ports:[35340-35359]',
+        '--vip_data_path=proxy',
+        '--vip_range=127.77.0.0/16',
+      ],
+      'registered',
+    );
+    proxyAgent = a.child;
+    const server = `const s=require("dgram").createSocket("udp4");s.on("message",(m,r)=>s.send(process.env.MESOS_TASK_ID+":"+m,r.port,r.address));s.bind(+process.env.PORT0,process.env.HOST)`;
+    const r = await post(`${marathon}/v2/apps`, {
+      id: '/udpecho',
+      cmd: `exec ${process.execPath} -e '${server}'`,
+      instances: 2,
+      cpus: 0.1,
+      mem: 32,
+      constraints: [['hostname', 'CLUSTER', nodeIp2]],
+      portDefinitions: [{ port: 0, protocol: 'udp', labels: { VIP_0: '127.77.0.53:5353' } }],
+    });
+    assert.equal(r.status, 201, r.text);
+    const tasks = await waitFor(
+      'two running tasks',
+      async () => {
+        const t = (await getJson(`${marathon}/v2/apps/udpecho/tasks`)).tasks as { id: string; state: string }[];
+        return t.length === 2 && t.every((x) => x.state === 'TASK_RUNNING') ? t : undefined;
+      },
+      30_000,
+    );
+    const ids = new Set(tasks.map((t) => t.id));
+    const ask = async (msg: string): Promise<string | undefined> => {
+      const s = createSocket('udp4');
+      try {
+        return await new Promise<string | undefined>((res) => {
+          const t = setTimeout(() => res(undefined), 500);
+          s.on('message', (m) => {
+            clearTimeout(t);
+            res(String(m));
+          });
+          s.send(msg, 5353, '127.77.0.53');
+        });
+      } finally {
+        s.close();
+      }
+    };
+    const seen = new Set<string>();
+    await waitFor(
+      'both instances through the UDP VIP',
+      async () => {
+        const answer = await ask('hi');
+        if (answer === undefined) return undefined;
+        const id = answer.slice(0, -':hi'.length);
+        assert.ok(ids.has(id) && answer.endsWith(':hi'), `answer '${answer}' is not from one of the app's tasks`);
+        seen.add(id);
+        return seen.size === 2 ? true : undefined;
+      },
+      20_000,
+    );
+    assert.match(a.log(), /VIP data path for this node: proxy/);
+
+    const victim = tasks[0]?.id as string;
+    const k = await fetch(`${marathon}/v2/apps/udpecho/tasks/${encodeURIComponent(victim)}?scale=true`, { method: 'DELETE' });
+    assert.equal(k.status, 200, await k.text());
+    // Once the agent has the kill, new flows go only to the one left.
+    await waitFor(
+      'the victim gone from the UDP VIP',
+      async () => {
+        const answers = await Promise.all([ask('a'), ask('b'), ask('c'), ask('d')]);
+        return answers.every((x) => x !== undefined && !x.startsWith(victim)) ? true : undefined;
+      },
+      15_000,
+    );
+    for (let i = 0; i < 6; i++) {
+      const answer = await ask(`n${i}`);
+      assert.ok(answer?.startsWith(tasks[1]?.id as string), `answer '${answer}'`);
+    }
   });
 });
