@@ -89,6 +89,14 @@ describe('edge LB as a Marathon service on a public agent', async () => {
       JSON.stringify(slaves.map((s) => [s.hostname, s.reserved_resources])),
     );
 
+    // A role Marathon is not registered with could never be offered: refused, with the reason.
+    const wrong = await dcos(['edgelb', 'install', '--public-agent-role=other'], env);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /Marathon runs with role 'slave_public'/);
+    const bad = await dcos(['edgelb', 'install', '--http-port=x'], env);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--http-port: expected 0-65535/);
+
     const inst = await dcos(['edgelb', 'install', '--json'], env);
     assert.equal(inst.code, 0, inst.stderr);
     const app = JSON.parse(inst.stdout);

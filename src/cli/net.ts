@@ -130,6 +130,19 @@ export async function edgelbInstall(args: string[]): Promise<number> {
     dcos: process.argv[1] ?? 'dcos',
     instances,
   });
+  // Say early why the app could wait for ever: Marathon without the role, or no public agent.
+  const info = await c.getJson<{ marathon_config?: { mesos_role?: string } }>('/service/marathon/v2/info').catch(() => undefined);
+  const mRole = info?.marathon_config?.mesos_role;
+  if (mRole !== undefined && mRole !== role)
+    throw new CliError(
+      `Marathon runs with role '${mRole}', so it is never offered resources reserved for '${role}'.`,
+      "Start the master with --marathon_role=slave_public ('dcos up --public-agents=1' does), or pass --public-agent-role.",
+    );
+  const slaves = await c.getJson<{ slaves?: { reserved_resources?: Record<string, unknown> }[] }>('/mesos/master/slaves').catch(() => undefined);
+  if (slaves && !slaves.slaves?.some((s) => s.reserved_resources?.[role]))
+    process.stderr.write(
+      `Warning: no agent has resources reserved for role ${role} yet; the edge LB waits until one registers ('dcos up --public-agents=1').\n`,
+    );
   const res = await c.request('POST', '/service/marathon/v2/apps', app);
   if (res.status === 409)
     throw new CliError(`The edge LB ${app.id} is already installed.`, `'dcos edgelb uninstall${id === '/edgelb' ? '' : ` --id=${id}`}' removes it.`);
