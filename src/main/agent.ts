@@ -21,6 +21,7 @@ import type { ImageGcPolicy } from '../ports/image-admin.js';
 import { Router, serveHttp } from '../api/http.js';
 import { parseDurationMs } from '../base/duration.js';
 import { parseFlags } from '../base/flags.js';
+import { startAgentVips } from './vip.js';
 import { Random } from '../base/random.js';
 import { parseRanges, parseResources } from '../core/resources/index.js';
 import type { Attribute, DomainInfo, Resource } from '../model/mesos.js';
@@ -312,6 +313,9 @@ Flags:
   --image_gc_max_bytes=SIZE     remove unused images (least recently used first) above this cache size, e.g. 10GB
   --image_gc_max_age=DURATION   remove images no container has used for this long, e.g. 7days
   --image_gc_interval=DURATION  how often image garbage collection runs (default 5mins)
+  --vip_data_path=MODE          this node's VIP data path, following the master: auto (nftables, else the
+                                userspace proxy), nft, proxy, none (default none: the master's serves one machine)
+  --vip_range=CIDR --vip_src=IP|none   as for dcos master (vip_src default: --ip)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
 SIGINT it stops; its tasks keep running and the next start reattaches to them.
@@ -393,6 +397,10 @@ export async function runAgent(argv: string[]): Promise<void> {
     ...containerDnsFlags(flags.get('container-dns'), flags.get('container-dns-search')),
     log,
   });
+  const vips = await startAgentVips(flags, { master, ip, port: running.port }, log).catch(async (e) => {
+    await running.stop();
+    throw e;
+  });
   void running.registered.then((agentId) => {
     process.stdout.write(`${JSON.stringify({ event: 'registered', agent_id: agentId, port: running.port })}\n`);
   });
@@ -408,6 +416,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
+  await vips?.stop();
   await running.stop();
 }
 
