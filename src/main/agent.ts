@@ -22,6 +22,7 @@ import type { ImageGcPolicy } from '../ports/image-admin.js';
 import { Router, serveHttp } from '../api/http.js';
 import { parseDurationMs } from '../base/duration.js';
 import { parseFlags } from '../base/flags.js';
+import { startAgentVips } from './vip.js';
 import { Random } from '../base/random.js';
 import { parseRanges, parseResources } from '../core/resources/index.js';
 import type { Attribute, DomainInfo, Resource } from '../model/mesos.js';
@@ -333,6 +334,9 @@ Flags:
   --network_cni_plugins_dir=DIR the CNI plugins (default ${DEFAULT_CNI_PLUGINS_DIR})
   --network_cni_bridge_subnet=CIDR  the subnet of the default mesos-bridge network (bridge mesos-cni0,
                                 default 172.31.254.0/24); none: no default network
+  --vip_data_path=MODE          this node's VIP data path, following the master: auto (nftables, else the
+                                userspace proxy), nft, proxy, none (default none: the master's serves one machine)
+  --vip_range=CIDR --vip_src=IP|none   as for dcos master (vip_src default: --ip)
 
 Prints {"event":"registered","agent_id":...,"port":...} on stdout once registered. On SIGTERM or
 SIGINT it stops; its tasks keep running and the next start reattaches to them.
@@ -419,6 +423,10 @@ export async function runAgent(argv: string[]): Promise<void> {
     },
     log,
   });
+  const vips = await startAgentVips(flags, { master, ip, port: running.port }, log).catch(async (e) => {
+    await running.stop();
+    throw e;
+  });
   void running.registered.then((agentId) => {
     process.stdout.write(`${JSON.stringify({ event: 'registered', agent_id: agentId, port: running.port })}\n`);
   });
@@ -434,6 +442,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
+  await vips?.stop();
   await running.stop();
 }
 

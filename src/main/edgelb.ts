@@ -4,10 +4,13 @@
  * or health change, and drives HAProxy (adapters/net/haproxy.ts) with the configuration that
  * core/vip/edgelb.ts makes from app labels.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseFlags } from '../base/flags.js';
+import { EDGELB_USAGE, edgelbInstall, edgelbUninstall } from '../cli/net.js';
 import { Haproxy } from '../adapters/net/haproxy.js';
 import { type EdgeBackend, haproxyConfig } from '../core/vip/index.js';
 
@@ -64,6 +67,9 @@ function getJson(url: string, timeoutMs = 10_000): Promise<any> {
 export async function startEdgeLb(opts: EdgeLbOptions): Promise<RunningEdgeLb> {
   mkdirSync(opts.workDir, { recursive: true });
   const base = opts.marathon.replace(/\/$/, '');
+  // A unix socket path has at most ~100 bytes (HAProxy: 97); a Mesos sandbox is deeper than that.
+  const inDir = join(opts.workDir, 'haproxy.sock');
+  const socketPath = inDir.length <= 90 ? inDir : join(tmpdir(), `dcos-edgelb-${createHash('sha256').update(inDir).digest('hex').slice(0, 16)}.sock`);
   const haproxy = new Haproxy({ dir: opts.workDir, ...(opts.haproxyBin ? { bin: opts.haproxyBin } : {}), log: opts.log });
   let backends: EdgeBackend[] = [];
   let problems: string[] = [];
@@ -81,7 +87,7 @@ export async function startEdgeLb(opts: EdgeLbOptions): Promise<RunningEdgeLb> {
       bind: opts.bind,
       httpPort: opts.httpPort,
       statsPort: opts.statsPort,
-      socketPath: join(opts.workDir, 'haproxy.sock'),
+      socketPath,
     });
     for (const p of cfg.problems) if (!reported.has(p) && reported.size < 10_000 && reported.add(p)) opts.log('warn', p);
     const e = await haproxy.load(cfg.text);
@@ -165,7 +171,7 @@ export async function startEdgeLb(opts: EdgeLbOptions): Promise<RunningEdgeLb> {
   };
 }
 
-const HELP = `Usage: dcos edgelb [flags]
+const HELP = `Usage: dcos edgelb [run] [flags]
 
 Runs the edge load balancer: HAProxy configured from Marathon app labels (marathon-lb's):
 HAPROXY_GROUP, HAPROXY_n_VHOST, HAPROXY_n_MODE (http|tcp), HAPROXY_n_PATH, HAPROXY_n_BALANCE.
@@ -181,10 +187,22 @@ Flags:
   --haproxy=PATH       HAProxy binary (default /usr/sbin/haproxy)
 `;
 
-export async function runEdgeLb(argv: string[]): Promise<void> {
+export async function runEdgeLb(all: string[]): Promise<void> {
+  const [sub, ...rest] = all;
+  if (sub === 'install' || sub === 'uninstall') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(EDGELB_USAGE);
+      return;
+    }
+    const code = await (sub === 'install' ? edgelbInstall(rest) : edgelbUninstall(rest));
+    process.exitCode = code;
+    return;
+  }
+  const argv = sub === 'run' ? rest : all;
+  if (argv[0] !== undefined && !argv[0].startsWith('-')) throw new Error(`Unknown command 'dcos edgelb ${argv[0]}'.\n${EDGELB_USAGE}`);
   const { flags } = parseFlags(argv, new Set(['help']));
   if (flags.has('help')) {
-    process.stdout.write(HELP);
+    process.stdout.write(`${HELP}\n${EDGELB_USAGE}`);
     return;
   }
   const port = (name: string, dflt?: number): number | undefined => {

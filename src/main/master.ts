@@ -41,6 +41,8 @@ export interface MasterOptions {
   dnsAlsoListen?: string;
   /** Port of the Marathon API in this process; undefined = no Marathon; 0 = any free port. */
   marathonPort?: number;
+  /** Marathon's framework role (DC/OS: slave_public, so apps can accept public agents' resources; apps default to '*' only). */
+  marathonRole?: string;
   /** VIPs (needs DNS): data path and address range; undefined = no VIPs. */
   vip?: { mode: VipMode; range?: string; src?: string };
 }
@@ -111,7 +113,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 
   let marathon: RunningMarathon | undefined;
   if (opts.marathonPort !== undefined) {
-    marathon = await startMarathon({ master, ip, port: opts.marathonPort, masterPort: port, clock, random: random.fork(), store, log });
+    const role = opts.marathonRole && opts.marathonRole !== '*' ? { config: { role: opts.marathonRole, defaultAcceptedResourceRoles: ['*'] } } : {};
+    marathon = await startMarathon({ master, ip, port: opts.marathonPort, masterPort: port, clock, random: random.fork(), store, log, ...role });
   }
 
   let gateway: HttpServer | undefined;
@@ -169,6 +172,8 @@ Flags:
   --dns_port=PORT                cluster DNS port, UDP and TCP (default 53; 0 = any free port; 'none' = no DNS)
   --dns_http_port=PORT           Mesos-DNS HTTP API port (default 8123; 0 = any free port)
   --marathon_port=PORT           Marathon API port (default 8080; 0 = any free port; 'none' = no Marathon)
+  --marathon_role=ROLE           Marathon's role (default *); with slave_public (as DC/OS) apps that list it in
+                                 acceptedResourceRoles run on public agents, the others still accept only '*'
   --dns_resolvers=H[:P],...      resolvers for other names (default: nameservers of /etc/resolv.conf)
   --dns_only_healthy             leave out tasks whose health check has not passed (tasks without one stay in)
   --dns_also_listen=IP:PORT      another address the DNS also answers on, e.g. 127.53.0.1:53 for containers'
@@ -222,6 +227,7 @@ export async function runMaster(argv: string[]): Promise<void> {
     store: flags.get('store') === 'memory' ? 'memory' : 'sqlite',
     ...(flags.get('dns-port') === 'none' ? {} : { dnsPort: int('dns-port') ?? 53, dnsHttpPort: int('dns-http-port') ?? 8123 }),
     ...(flags.get('marathon-port') === 'none' ? {} : { marathonPort: int('marathon-port') ?? 8080 }),
+    ...(flags.get('marathon-role') ? { marathonRole: flags.get('marathon-role') as string } : {}),
     ...(flags.get('dns-resolvers') !== undefined ? { dnsResolvers: (flags.get('dns-resolvers') as string).split(',').filter(Boolean) } : {}),
     ...(flags.get('dns-only-healthy') === 'true' ? { dnsOnlyHealthy: true } : {}),
     ...dnsAlsoFlag(flags.get('dns-also-listen')),

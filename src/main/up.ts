@@ -23,6 +23,8 @@ interface ClusterFile {
   containerDns?: string;
   /** Marathon API port the master reported when it became ready. */
   marathonPort?: number;
+  /** How many of `agents` (the last ones) are public: resources reserved for slave_public. */
+  publicAgents?: number;
 }
 
 /** Preferred source of the VIP range's local route on a `dcos up` machine. */
@@ -122,6 +124,8 @@ work dir brings back the same cluster (agent ids, frameworks and tasks) from its
 
 Flags:
   --agents=N              number of agents (default 3)
+  --public-agents=N       more agents whose resources are reserved for role slave_public (attribute
+                          public_ip:true), for the edge LB ('dcos edgelb install'); default 0
   --work-dir=DIR          where the cluster keeps its state and logs (default ${defaultWorkDir()})
   --resources=SPEC        resources of each agent (default cpus:4;mem:4096;disk:10240; each agent
                           gets its own ports range)
@@ -148,8 +152,13 @@ export async function up(argv: string[]): Promise<number> {
   mkdirSync(logDir, { recursive: true });
   const agentsFlag = flags.get('agents');
   const existing = readClusterFile(workDir);
-  const nAgents = agentsFlag !== undefined ? Number(agentsFlag) : (existing?.agents.length ?? 3);
-  if (!Number.isInteger(nAgents) || nAgents < 1 || nAgents > 200) throw new CliError(`--agents needs a whole number from 1 to 200, got '${agentsFlag}'.`);
+  const publicFlag = flags.get('public-agents');
+  const nPublic = publicFlag !== undefined ? Number(publicFlag) : (existing?.publicAgents ?? 0);
+  if (!Number.isInteger(nPublic) || nPublic < 0 || nPublic > 50) throw new CliError(`--public-agents needs a whole number from 0 to 50, got '${publicFlag}'.`);
+  const nPrivate = agentsFlag !== undefined ? Number(agentsFlag) : existing ? existing.agents.length - (existing.publicAgents ?? 0) : 3;
+  if (!Number.isInteger(nPrivate) || nPrivate < 1 || nPrivate > 200) throw new CliError(`--agents needs a whole number from 1 to 200, got '${agentsFlag}'.`);
+  // Public agents come after the private ones (addresses and work dirs).
+  const nAgents = nPrivate + nPublic;
 
   if (existing && alive(existing.pids.master) && existing.pids.agents.every(alive) && existing.agents.length === nAgents) {
     const info = describe(workDir, existing);
@@ -170,13 +179,17 @@ export async function up(argv: string[]): Promise<number> {
   const ping = flags.get('agent-ping-timeout');
   if (ping) extraMasterFlags.push(`--agent_ping_timeout=${ping}`);
   if (flags.get('dns-only-healthy') === 'true') extraMasterFlags.push('--dns_only_healthy');
+  const masterFlags = (extraMasterFlags.length > 0 ? extraMasterFlags : (existing?.extraMasterFlags ?? [])).filter((f) => !f.startsWith('--marathon_role='));
+  // As DC/OS: Marathon's role is slave_public so apps can accept public agents' resources.
+  if (nPublic > 0) masterFlags.push('--marathon_role=slave_public');
   const c: ClusterFile = {
     version: 1,
     masterPort: existing?.masterPort ?? (await pickPort(5050, '127.0.0.1')),
     gatewayPort: existing?.gatewayPort ?? (await pickPort(8000, '127.0.0.1')),
     agents: [],
     pids: { agents: [] },
-    extraMasterFlags: extraMasterFlags.length > 0 ? extraMasterFlags : (existing?.extraMasterFlags ?? []),
+    extraMasterFlags: masterFlags,
+    ...(nPublic > 0 ? { publicAgents: nPublic } : {}),
   };
   // Ports chosen on an earlier run may be taken now.
   if (!existing || !(await portFree(c.masterPort, '127.0.0.1'))) c.masterPort = await pickPort(5050, '127.0.0.1');
@@ -188,11 +201,14 @@ export async function up(argv: string[]): Promise<number> {
     const hasPorts = /(^|;)\s*ports/.test(resources);
     // Each agent has its own loopback address; its port is 5051 unless something else holds it.
     const port = prev && (await portFree(prev.port, ip)) ? prev.port : await pickPort(5051, ip);
+    const isPublic = i >= nPrivate;
+    const own = hasPorts ? resources : `${resources};ports:[${portsLo}-${portsLo + 999}]`;
+    const attrs = attributes !== undefined ? `${attributes};zone:zone-${i % 3}` : (prev?.attributes ?? `zone:zone-${i % 3}`);
     c.agents.push({
       ip,
       port,
-      resources: flags.has('resources') || !prev ? (hasPorts ? resources : `${resources};ports:[${portsLo}-${portsLo + 999}]`) : prev.resources,
-      attributes: attributes !== undefined ? `${attributes};zone:zone-${i % 3}` : (prev?.attributes ?? `zone:zone-${i % 3}`),
+      resources: flags.has('resources') || flags.has('public-agents') || !prev ? (isPublic ? reservedFor(own, 'slave_public') : own) : prev.resources,
+      attributes: isPublic && !/(^|;)public_ip:/.test(attrs) ? `${attrs};public_ip:true` : attrs,
     });
   }
 
@@ -272,6 +288,15 @@ export async function up(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `cpus:4;ports:[…]` → `cpus(role):4;ports(role):[…]` (parts that name a role keep it). */
+function reservedFor(spec: string, role: string): string {
+  return spec
+    .split(';')
+    .filter((p) => p.trim() !== '')
+    .map((p) => (/^\s*[\w.-]+\s*\(/.test(p) ? p : p.replace(/^\s*([\w.-]+)\s*:/, `$1(${role}):`)))
+    .join(';');
+}
+
 function describe(workDir: string, c: ClusterFile) {
   return {
     url: `http://127.0.0.1:${c.gatewayPort}`,
@@ -281,6 +306,7 @@ function describe(workDir: string, c: ClusterFile) {
     ...(c.containerDns ? { container_dns: `${c.containerDns}:53` } : {}),
     ...(c.marathonPort ? { marathon: `http://127.0.0.1:${c.marathonPort}` } : {}),
     agents: c.agents.map((a) => `${a.ip}:${a.port}`),
+    ...(c.publicAgents ? { public_agents: c.agents.slice(-c.publicAgents).map((a) => `${a.ip}:${a.port}`) } : {}),
     pids: c.pids,
   };
 }

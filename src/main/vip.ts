@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RealClock } from '../adapters/clock-real.js';
-import { addLocalRoute, isLocalAddress, localRouteSource, NftDataPath } from '../adapters/net/nft.js';
+import { followMasterEvents, masterBaseUrl } from '../adapters/net/master-events.js';
+import { addLocalRoute, isLocalAddress, localRouteSource, NftDataPath, runCmd } from '../adapters/net/nft.js';
 import { ProxyDataPath } from '../adapters/net/proxy.js';
 import { Router, sendJson } from '../api/http.js';
 import { vipRoutes } from '../api/vips.js';
 import { intToIp, parseRange, type VipRange } from '../core/vip/index.js';
-import type { DnsService } from '../services/dns/index.js';
+import { DEFAULT_DNS_CONFIG } from '../core/dns/index.js';
+import { DnsService, type GetState } from '../services/dns/index.js';
 import { type VipDataPath, VipService } from '../services/vip/index.js';
 
 export type VipMode = 'auto' | 'nftables' | 'proxy';
@@ -53,7 +55,7 @@ export async function startVips(dns: DnsService, opts: VipOptions): Promise<Runn
     mode = 'nftables';
   } else {
     if (opts.mode === 'nftables') throw new Error(`--vip_mode=nftables: ${why}`);
-    opts.log('warn', `VIP data path: userspace TCP proxy, because ${why}`);
+    opts.log('warn', `VIP data path: userspace proxy, because ${why}`);
     dataPath = new ProxyDataPath(opts.log);
   }
   const service = new VipService({ clock: new RealClock(), range, dataPath, dcosDomain: dns.config.dcosDomain, log: opts.log });
@@ -91,4 +93,95 @@ export function mountVips(gateway: Router, router: Router): void {
     req.url = `/${ctx.params.rest ?? ''}${qs ? `?${qs}` : ''}`;
     if (!(await router.handle(req, res))) sendJson(res, 404, { code: 404, message: `No route for ${req.url}` });
   });
+}
+
+export type NodeVipMode = 'auto' | 'nft' | 'proxy' | 'none';
+
+export interface NodeVipOptions {
+  /** The master, "host:port" (the agent's --master). */
+  master: string;
+  mode: Exclude<NodeVipMode, 'none'>;
+  range?: string;
+  /** nft table of this node's data path; distinct from every master's (`dcos_vip_<port>`). */
+  table: string;
+  /** The local route's preferred source (the node's address). */
+  src?: string;
+  log: (level: string, msg: string) => void;
+}
+
+export interface RunningNodeVips extends RunningVips {
+  /** Resolves on the master's first snapshot. */
+  ready: Promise<void>;
+}
+
+/**
+ * The VIP data path of one node, outside the master: the same VipService (and DnsService as its
+ * task state) as in the master, fed by the master's operator SUBSCRIBE stream over HTTP instead
+ * of in-process. Each node programs its own kernel for its own local clients.
+ */
+export async function startNodeVips(opts: NodeVipOptions): Promise<RunningNodeVips> {
+  const base = masterBaseUrl(opts.master);
+  const leader = { ip: base.hostname, port: Number(base.port || 5050) };
+  const dns = new DnsService(DEFAULT_DNS_CONFIG);
+  if (opts.mode !== 'proxy') {
+    // Another VIP table in this kernel (a master's, or another agent's) would DNAT the same
+    // addresses too: it works (the first DNAT wins) but say so, since it is rarely meant.
+    const tables = await runCmd('nft', ['list', 'tables']);
+    const others = [...tables.stdout.matchAll(/table ip (dcos_vip_\w+)/g)].map((m) => m[1]).filter((t) => t !== opts.table);
+    if (others.length > 0)
+      opts.log('warn', `another VIP data path programs this kernel too (${others.join(', ')}); run one per node (--vip_mode=none on a master that shares it)`);
+  }
+  const vips = await startVips(dns, {
+    mode: opts.mode === 'nft' ? 'nftables' : opts.mode,
+    table: opts.table,
+    ...(opts.range ? { range: opts.range } : {}),
+    ...(opts.src ? { src: opts.src } : {}),
+    log: opts.log,
+  });
+  const events = followMasterEvents({
+    master: opts.master,
+    onSnapshot: (state) => {
+      // A fresh snapshot replaces everything (tasks that ended while disconnected go away).
+      dns.tasks.clear();
+      dns.agents.clear();
+      dns.frameworks.clear();
+      dns.load(state as GetState, leader, [leader]);
+    },
+    onEvent: (ev) => dns.apply(ev),
+    log: opts.log,
+  });
+  return {
+    ...vips,
+    ready: events.ready,
+    async stop() {
+      events.stop();
+      await vips.stop();
+    },
+  };
+}
+
+/** `dcos agent --vip_data_path=auto|nft|proxy|none --vip_range=CIDR --vip_src=IP|none`. */
+export async function startAgentVips(
+  flags: Map<string, string>,
+  where: { master: string; ip: string; port: number },
+  agentLog: (level: 'info' | 'warn' | 'error', msg: string) => void,
+): Promise<RunningNodeVips | undefined> {
+  const log = (level: string, msg: string) => agentLog(level === 'error' || level === 'warn' ? level : 'info', msg);
+  const mode = flags.get('vip-data-path') ?? 'none';
+  if (mode !== 'auto' && mode !== 'nft' && mode !== 'proxy' && mode !== 'none')
+    throw new Error(`--vip_data_path must be auto, nft, proxy or none, got '${mode}'`);
+  if (mode === 'none') return undefined;
+  const srcFlag = flags.get('vip-src');
+  const src = srcFlag === 'none' ? undefined : (srcFlag ?? (where.ip === '0.0.0.0' ? undefined : where.ip));
+  const range = flags.get('vip-range');
+  const vips = await startNodeVips({
+    master: where.master,
+    mode,
+    table: `dcos_vip_node_${where.port}`,
+    ...(range ? { range } : {}),
+    ...(src ? { src } : {}),
+    log,
+  });
+  log('info', `VIP data path for this node: ${vips.mode}, range ${vips.service.status.range}, following ${where.master}`);
+  return vips;
 }

@@ -40,9 +40,9 @@ export type Match =
   | { ok: false; reason: RejectReason; detail: string };
 
 /** Resources usable by the app: unreserved ('*') plus its role, limited by acceptedResourceRoles. */
-function usable(offered: readonly Resource[], app: App, frameworkRole: string): Resource[] {
+function usable(offered: readonly Resource[], app: App, frameworkRole: string, defaultAccepted?: readonly string[]): Resource[] {
   const role = app.role ?? frameworkRole;
-  const accepted = app.acceptedResourceRoles ?? ['*', role];
+  const accepted = app.acceptedResourceRoles ?? defaultAccepted ?? ['*', role];
   return offered.filter((r) => {
     const rr = r.reservations?.length ? (r.reservations[r.reservations.length - 1]?.role ?? '*') : (r.role ?? '*');
     return accepted.includes(rr) && (rr === '*' || rr === role);
@@ -53,8 +53,15 @@ function usable(offered: readonly Resource[], app: App, frameworkRole: string): 
  * Does one task of `app` fit into `offered` (what is left of an offer) on `agent`, given the
  * agents its other tasks run on? On success returns the resources to launch with.
  */
-export function matchOffer(app: App, offered: readonly Resource[], agent: AgentFacts, placedOn: readonly AgentFacts[], frameworkRole = '*'): Match {
-  const rs = usable(offered, app, frameworkRole);
+export function matchOffer(
+  app: App,
+  offered: readonly Resource[],
+  agent: AgentFacts,
+  placedOn: readonly AgentFacts[],
+  frameworkRole = '*',
+  defaultAccepted?: readonly string[],
+): Match {
+  const rs = usable(offered, app, frameworkRole, defaultAccepted);
   if (rs.length === 0 && offered.length > 0) return { ok: false, reason: 'UnfulfilledRole', detail: `no resources for role ${app.role ?? frameworkRole}` };
   const need: [string, number, RejectReason][] = [
     ['cpus', app.cpus, 'InsufficientCpus'],
@@ -91,10 +98,27 @@ export function matchOffer(app: App, offered: readonly Resource[], agent: AgentF
   if (failed) return { ok: false, reason: 'UnfulfilledConstraint', detail: `constraint ${JSON.stringify(failed)} not met on ${agent.hostname}` };
   const role = rs.find((r) => scalarOf([r], 'cpus') > 0)?.allocation_info?.role;
   const alloc = role ? { allocation_info: { role } } : {};
+  // Taken from the offered resources in order, keeping their reservations (a public agent's
+  // resources are reserved for slave_public: the task must name that reservation to use them).
   const resources: Resource[] = [];
-  for (const [name, amount] of need) if (amount > 0) resources.push({ name, type: 'SCALAR', scalar: { value: amount }, ...alloc });
-  if (hostPorts.length > 0) {
-    resources.push({ name: 'ports', type: 'RANGES', ranges: { range: hostPorts.map((p) => ({ begin: p, end: p })) }, ...alloc });
+  const keep = (r: Resource) => ({
+    ...(r.reservations ? { reservations: r.reservations } : {}),
+    ...(r.allocation_info ? { allocation_info: r.allocation_info } : alloc),
+  });
+  for (const [name, amount] of need) {
+    let left = amount;
+    for (const r of rs) {
+      if (left <= 1e-9 || r.name !== name || r.type !== 'SCALAR') continue;
+      const take = Math.min(left, r.scalar?.value ?? 0);
+      if (take <= 0) continue;
+      resources.push({ name, type: 'SCALAR', scalar: { value: take }, ...keep(r) });
+      left -= take;
+    }
+  }
+  for (const r of rs) {
+    if (r.name !== 'ports' || r.type !== 'RANGES') continue;
+    const mine = hostPorts.filter((p) => r.ranges?.range.some((x) => x.begin <= p && p <= x.end));
+    if (mine.length > 0) resources.push({ name: 'ports', type: 'RANGES', ranges: { range: mine.map((p) => ({ begin: p, end: p })) }, ...keep(r) });
   }
   return { ok: true, resources, hostPorts, ...(mappingHostPorts ? { mappingHostPorts } : {}) };
 }

@@ -158,7 +158,16 @@ export function haproxyConfig(apps: readonly Json[], opts: EdgeLbOptions): EdgeC
     '  option dontlognull',
   ];
   if (opts.statsPort !== undefined) {
-    L.push('listen stats', `  bind ${opts.bind}:${opts.statsPort}`, '  mode http', '  stats enable', '  stats uri /haproxy?stats');
+    L.push(
+      'listen stats',
+      `  bind ${opts.bind}:${opts.statsPort}`,
+      // Mesos-level health checks (MESOS_HTTP) probe 127.0.0.1, as Mesos does.
+      ...(opts.bind === '0.0.0.0' || opts.bind === '127.0.0.1' ? [] : [`  bind 127.0.0.1:${opts.statsPort}`]),
+      '  mode http',
+      '  monitor-uri /_haproxy_health_check',
+      '  stats enable',
+      '  stats uri /haproxy?stats',
+    );
   }
   L.push('frontend http_in', `  bind ${opts.bind}:${opts.httpPort}`, '  mode http', '  option forwardfor');
   // Rules with a path first: they are more specific than the same host without one.

@@ -81,6 +81,8 @@ export interface MarathonConfig {
    * that window, deterministically).
    */
   minExpungeMs: number;
+  /** Roles an app without acceptedResourceRoles accepts (Marathon's --default_accepted_resource_roles; default '*' and its role). */
+  defaultAcceptedResourceRoles?: string[];
 }
 
 export const DEFAULT_MARATHON_CONFIG: MarathonConfig = {
@@ -584,7 +586,7 @@ export class Marathon {
         if (b && b.delayUntilMs > nowMs) continue;
         let usedAny = false;
         while (want > 0) {
-          const m = matchOffer(app, remaining, facts, this.placedFacts(app.id), this.config.role);
+          const m = matchOffer(app, remaining, facts, this.placedFacts(app.id), this.config.role, this.config.defaultAcceptedResourceRoles);
           if (!m.ok) {
             if (!usedAny) this.recordOutcome(app.id, m.reason, m.detail, offer);
             break;
