@@ -22,6 +22,8 @@ import { Master } from './master.js';
 /** A store whose batches wait while `held`; `crash` drops them (they never commit nor resolve). */
 class GatedStore implements Store {
   held = false;
+  /** Every op of every batch committed or held, in order. */
+  readonly log: StoreOp[] = [];
   private queue: { ops: StoreOp[]; resolve: () => void }[] = [];
   private dead = false;
 
@@ -64,6 +66,7 @@ class GatedStore implements Store {
   }
   batch(ops: StoreOp[]): Promise<void> {
     if (this.dead) return this.never();
+    this.log.push(...ops);
     if (!this.held) return this.durable.batch(ops);
     return new Promise<void>((resolve) => this.queue.push({ ops, resolve }));
   }
@@ -287,6 +290,55 @@ describe('Master kills for tasks that must not run', () => {
     const later = new Sink();
     master.agentSubscribe(agentId, later as unknown as EventSink<never>);
     assert.equal(kills(later), 0);
+    await master.stop();
+  });
+});
+
+describe('Master reregistration', () => {
+  test('an agent that reregisters reporting its tasks as the master has them causes no task writes; a changed one is written', async () => {
+    const clock = new ManualClock();
+    const { master, store } = await startMaster(clock, new MemoryStore(), 4);
+    const reg = await master.agentCall({ type: 'REGISTER', agent_info: AGENT_INFO, ip: '127.0.0.2', version: 'test' });
+    const agentId = (reg.body as { agent_id: { value: string } }).agent_id.value;
+    const f = new Sink();
+    await master.subscribe({ subscribe: { framework_info: FW_INFO } }, f, 'stream-1');
+    const fwId = f.events[0]!.subscribed!.framework_id.value;
+    for (const id of ['t1', 't2', 't3']) {
+      const r = await master.agentCall({
+        type: 'STATUS_UPDATE',
+        agent_id: { value: agentId },
+        framework_id: { value: fwId },
+        status: { task_id: { value: id }, state: 'TASK_RUNNING', uuid: `u-${id}`, source: 'SOURCE_EXECUTOR' },
+      });
+      assert.equal(r.status, 200);
+    }
+    const task = (id: string, state: TaskState) => ({
+      name: id,
+      task_id: { value: id },
+      framework_id: { value: fwId },
+      agent_id: { value: agentId },
+      state,
+      resources: [],
+      statuses: [],
+    });
+    const taskWrites = () => store.log.filter((op) => op.key.startsWith('master/tasks/')).map((op) => op.key.slice(op.key.lastIndexOf('/') + 1));
+    const rereg = (session: number, tasks: ReturnType<typeof task>[]) =>
+      master.agentCall({
+        type: 'REREGISTER',
+        agent_id: { value: agentId },
+        agent_info: AGENT_INFO,
+        ip: '127.0.0.2',
+        version: 'test',
+        session,
+        tasks,
+        frameworks: [],
+      });
+
+    const before = taskWrites().length;
+    assert.equal((await rereg(1, [task('t1', 'TASK_RUNNING'), task('t2', 'TASK_RUNNING'), task('t3', 'TASK_RUNNING')])).status, 200);
+    assert.deepEqual(taskWrites().slice(before), [], 'nothing changed, nothing written');
+    assert.equal((await rereg(2, [task('t1', 'TASK_RUNNING'), task('t2', 'TASK_FINISHED'), task('t3', 'TASK_RUNNING')])).status, 200);
+    assert.deepEqual(taskWrites().slice(before), ['t2'], 'only the task whose state changed');
     await master.stop();
   });
 });

@@ -479,6 +479,9 @@ export class Master {
       }
       let rec = fw.tasks.get(t.task_id.value);
       const unreachable = fw.unreachableTasks.get(t.task_id.value);
+      // Only a task whose record changes is written (a reregistration of 10,000 agents reports
+      // every task, nearly all of them as the store already has them).
+      const changed = !rec;
       if (!rec && unreachable) {
         fw.unreachableTasks.delete(t.task_id.value);
         rec = unreachable;
@@ -500,7 +503,7 @@ export class Master {
       // while the agent was away is terminal now, though its updates still reach the framework in order.
       if (!isTerminal(rec.task.state)) rec.task.state = t.state;
       agent.tasks.set(key, rec);
-      this.persistTask(rec);
+      if (changed || rec.task.state !== before) this.persistTask(rec);
       if (before === 'TASK_UNREACHABLE' && !isTerminal(rec.task.state) && hasCapability(fw.info, 'PARTITION_AWARE')) {
         this.sendMasterUpdate(fw, rec, rec.task.state, 'REASON_AGENT_REREGISTERED', 'Agent reregistered');
       }
