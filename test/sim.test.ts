@@ -113,12 +113,13 @@ describe('simulation', () => {
     // it, crashed, and the next master resent TASK_STARTING after it (fixed by the stored-head
     // rule, docs/agent-protocol.md "Status update order"). Seed 102 did not converge: the kill for
     // a task its framework had been told was lost went on the command stream of a duplicated
-    // SUBSCRIBE that never reached the agent (fixed by AgentRecord.strayKills).
+    // SUBSCRIBE that never reached the agent (fixed by AgentRecord.strayKills). With the fixes the
+    // master's timing changed, so these runs now take other paths (94 still crashes the master four
+    // times, 102 not at all): src/services/master/master.test.ts pins both mechanisms.
     for (const seed of [94, 102]) {
       const r = await runSimulation({ ...small, seed, agents: 60, frameworks: 3, minutes: 20, faults: BEFORE_OOM }, wall);
       assert.ok(r.ok, `seed ${seed} failed at step ${r.failedStep}: ${r.violations.map((v) => `[${v.invariant}] ${v.message}`).join('; ')}`);
       assert.ok(r.convergedAfterMs !== undefined, `seed ${seed} did not converge`);
-      assert.ok(r.stats.masterIncarnations! > 1, `seed ${seed} crashed the master`);
     }
   });
 
