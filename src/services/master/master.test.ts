@@ -22,6 +22,8 @@ import { Master } from './master.js';
 /** A store whose batches wait while `held`; `crash` drops them (they never commit nor resolve). */
 class GatedStore implements Store {
   held = false;
+  /** The next batch fails (a store error), committing nothing. */
+  failNext = false;
   /** Every op of every batch committed or held, in order. */
   readonly log: StoreOp[] = [];
   private queue: { ops: StoreOp[]; resolve: () => void }[] = [];
@@ -66,6 +68,10 @@ class GatedStore implements Store {
   }
   batch(ops: StoreOp[]): Promise<void> {
     if (this.dead) return this.never();
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new Error('disk I/O error'));
+    }
     this.log.push(...ops);
     if (!this.held) return this.durable.batch(ops);
     return new Promise<void>((resolve) => this.queue.push({ ops, resolve }));
@@ -137,34 +143,35 @@ function assertInOrder(seen: string[], sentOrder: string[]): void {
   }
 }
 
-describe('Master status updates across a crash', () => {
-  async function setup() {
-    const clock = new ManualClock();
-    const durable = new MemoryStore();
-    const m1 = await startMaster(clock, durable, 1);
-    const reg = await m1.master.agentCall({ type: 'REGISTER', agent_info: AGENT_INFO, ip: '127.0.0.2', version: 'test' });
-    assert.equal(reg.status, 200);
-    const agentId = (reg.body as { agent_id: { value: string } }).agent_id.value;
-    const f1 = new Sink();
-    assert.equal(await m1.master.subscribe({ subscribe: { framework_info: FW_INFO } }, f1, 'stream-1'), undefined);
-    const fwId = f1.events[0]!.subscribed!.framework_id.value;
-    const update = (uuid: string, state: TaskState) =>
-      m1.master.agentCall({
-        type: 'STATUS_UPDATE',
-        agent_id: { value: agentId },
-        framework_id: { value: fwId },
-        status: { task_id: { value: 't1' }, state, uuid, source: 'SOURCE_EXECUTOR' },
-      });
-    const ack = (m: Master, uuid: string, streamId: string) =>
-      m.schedulerCall(
-        { type: 'ACKNOWLEDGE', framework_id: { value: fwId }, acknowledge: { agent_id: { value: agentId }, task_id: { value: 't1' }, uuid } },
-        streamId,
-      );
-    return { clock, durable, m1, agentId, fwId, f1, update, ack };
-  }
+/** A master with one agent and one subscribed framework; `update` sends STATUS_UPDATEs of task t1. */
+async function setupCluster() {
+  const clock = new ManualClock();
+  const durable = new MemoryStore();
+  const m1 = await startMaster(clock, durable, 1);
+  const reg = await m1.master.agentCall({ type: 'REGISTER', agent_info: AGENT_INFO, ip: '127.0.0.2', version: 'test' });
+  assert.equal(reg.status, 200);
+  const agentId = (reg.body as { agent_id: { value: string } }).agent_id.value;
+  const f1 = new Sink();
+  assert.equal(await m1.master.subscribe({ subscribe: { framework_info: FW_INFO } }, f1, 'stream-1'), undefined);
+  const fwId = f1.events[0]!.subscribed!.framework_id.value;
+  const update = (uuid: string, state: TaskState) =>
+    m1.master.agentCall({
+      type: 'STATUS_UPDATE',
+      agent_id: { value: agentId },
+      framework_id: { value: fwId },
+      status: { task_id: { value: 't1' }, state, uuid, source: 'SOURCE_EXECUTOR' },
+    });
+  const ack = (m: Master, uuid: string, streamId: string) =>
+    m.schedulerCall(
+      { type: 'ACKNOWLEDGE', framework_id: { value: fwId }, acknowledge: { agent_id: { value: agentId }, task_id: { value: 't1' }, uuid } },
+      streamId,
+    );
+  return { clock, durable, m1, agentId, fwId, f1, update, ack };
+}
 
+describe('Master status updates across a crash', () => {
   test('an acknowledgement whose write a crash lost cannot make the new master resend the acknowledged update after its successor', async () => {
-    const { clock, durable, m1, fwId, f1, update, ack } = await setup();
+    const { clock, durable, m1, fwId, f1, update, ack } = await setupCluster();
     assert.equal((await update('u1', 'TASK_STARTING')).status, 200);
     assert.equal((await update('u2', 'TASK_RUNNING')).status, 200);
     await settle();
@@ -198,7 +205,7 @@ describe('Master status updates across a crash', () => {
   });
 
   test('a new update goes to the framework only once it is stored, and after a crash the new master resends nothing older than the last one seen', async () => {
-    const { clock, durable, m1, fwId, f1, update, ack } = await setup();
+    const { clock, durable, m1, fwId, f1, update, ack } = await setupCluster();
     assert.equal((await update('u1', 'TASK_STARTING')).status, 200);
     await settle();
     assert.equal((await ack(m1.master, 'u1', 'stream-1')).status, 202);
@@ -230,6 +237,22 @@ describe('Master status updates across a crash', () => {
     assert.deepEqual(updatesSeen(f2), ['u2']);
     assertInOrder(updatesSeen(f1, f2), ['u1', 'u2']);
     await m2.master.stop();
+  });
+});
+
+describe('Master status updates after a store error', () => {
+  test('an update whose write failed is written again by the retry and only then goes to the framework', async () => {
+    const { clock, m1, f1, update } = await setupCluster();
+    m1.store.failNext = true;
+    await assert.rejects(update('u1', 'TASK_RUNNING'), /disk I\/O error/);
+    // The agent retries; the master has the update in memory already and answers 200.
+    assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+    await settle();
+    assert.deepEqual(updatesSeen(f1), [], 'not stored, not sent');
+    await clock.advance(DEFAULT_MASTER_CONFIG.statusUpdateRetryMs + 1);
+    await settle();
+    assert.deepEqual(updatesSeen(f1), ['u1'], 'the retry stored it, then sent it');
+    await m1.master.stop();
   });
 });
 

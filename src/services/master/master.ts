@@ -864,8 +864,11 @@ export class Master {
         if (rec.pending.length === 0 || now - rec.lastSentMs < this.config.statusUpdateRetryMs) continue;
         if (rec.pending[0]!.uuid !== rec.storedHead) {
           // Its write failed (a store error): write it again; it goes out when that commits.
-          this.persistTask(rec);
-          rewrite = true;
+          const id = rec.task.task_id.value;
+          if (fw.tasks.get(id) === rec || fw.unreachableTasks.get(id) === rec) {
+            this.persistTask(rec);
+            rewrite = true;
+          }
         } else this.forwardHead(fw, rec);
       }
     }
