@@ -240,6 +240,24 @@ describe('Master status updates across a crash', () => {
   });
 });
 
+describe('Master status update replies', () => {
+  test('a duplicate of an update whose write is still in flight is answered only once that write commits', async () => {
+    const { m1, update } = await setupCluster();
+    m1.store.held = true;
+    const replies: string[] = [];
+    void update('u1', 'TASK_RUNNING').then((r) => replies.push(`first ${r.status}`));
+    await settle();
+    // The agent timed out and sent it again (or the network duplicated it).
+    void update('u1', 'TASK_RUNNING').then((r) => replies.push(`retry ${r.status}`));
+    await settle();
+    assert.deepEqual(replies, [], 'the 200 is the acknowledgement: nothing is acknowledged before it is stored');
+    m1.store.release();
+    await settle();
+    assert.deepEqual(replies.sort(), ['first 200', 'retry 200']);
+    await m1.master.stop();
+  });
+});
+
 describe('Master status updates after a store error', () => {
   test('an update whose write failed is written again by the retry and only then goes to the framework', async () => {
     const { clock, m1, f1, update } = await setupCluster();
@@ -314,6 +332,47 @@ describe('Master kills for tasks that must not run', () => {
     master.agentSubscribe(agentId, later as unknown as EventSink<never>);
     assert.equal(kills(later), 0);
     await master.stop();
+  });
+});
+
+describe('Master kills across a restart', () => {
+  test('a task its framework was told is lost is killed when its agent comes back to the next master', async () => {
+    const { clock, durable, m1, agentId, fwId, f1, update } = await setupCluster();
+    assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+    m1.master.markUnreachable(m1.master.agents.get(agentId)!);
+    await m1.master.flush();
+    assert.equal(f1.events.filter((e) => e.type === 'UPDATE' && e.update!.status.state === 'TASK_LOST').length, 1);
+    // The master restarts; its list of completed tasks is gone, the agent's unreachable state is not.
+    await m1.master.stop();
+    const m2 = await startMaster(clock, durable, 2);
+    const task = {
+      name: 't1',
+      task_id: { value: 't1' },
+      framework_id: { value: fwId },
+      agent_id: { value: agentId },
+      state: 'TASK_RUNNING' as const,
+      resources: [],
+      statuses: [],
+    };
+    const rr = await m2.master.agentCall({
+      type: 'REREGISTER',
+      agent_id: { value: agentId },
+      agent_info: AGENT_INFO,
+      ip: '127.0.0.2',
+      version: 'test',
+      session: 1,
+      tasks: [task],
+      frameworks: [],
+    });
+    assert.equal(rr.status, 200);
+    const stream = new Sink();
+    assert.equal(m2.master.agentSubscribe(agentId, stream as unknown as EventSink<never>), undefined);
+    assert.deepEqual(
+      stream.events.filter((e) => e.type === 'KILL_TASK').map((e) => (e as unknown as { task_id: { value: string } }).task_id.value),
+      ['t1'],
+    );
+    assert.equal(m2.master.frameworks.get(fwId)?.tasks.has('t1'), false, 'not adopted as running');
+    await m2.master.stop();
   });
 });
 

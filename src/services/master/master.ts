@@ -425,6 +425,9 @@ export class Master {
       return { status: 409, body: `Stale reregistration of agent ${id}: session ${session} is not newer than ${agent.session}` };
     }
     const info: AgentInfo = { ...call.agent_info, id: { value: id }, resources: R.normalize(call.agent_info.resources) };
+    // Marked unreachable, in this incarnation or (as the store says) an earlier one: the frameworks
+    // that are not partition-aware were told its tasks were lost.
+    const wasUnreachable = agent?.state === 'UNREACHABLE';
     if (!agent) {
       agent = newAgentRecord(id, info, call, now);
       agent.reregisteredTimeMs = now;
@@ -457,6 +460,8 @@ export class Master {
       agent.strayKills.set(`${fw}/${task}`, { type: 'KILL_TASK', framework_id: { value: fw }, task_id: { value: task } });
     };
     const frameworkInfos = new Map((call.frameworks ?? []).map((f) => [f.id?.value ?? '', f] as const));
+    /** Frameworks this reregistration made known to the master (it has told them nothing). */
+    const admitted = new Set<string>();
     for (const t of call.tasks ?? []) {
       const fwId = t.framework_id.value;
       const key = taskKey(t);
@@ -470,6 +475,7 @@ export class Master {
         // A framework the master has not seen since it restarted: admit it as recovered.
         const finfo = frameworkInfos.get(fwId) ?? { user: 'root', name: fwId, id: { value: fwId } };
         fw = this.newFrameworkRecord(fwId, { ...finfo, id: { value: fwId } }, now);
+        admitted.add(fwId);
         fw.state = 'RECOVERED';
         fw.active = false;
         this.frameworks.set(fwId, fw);
@@ -489,9 +495,13 @@ export class Master {
         fw.tasks.set(t.task_id.value, rec);
       }
       if (!rec) {
-        if (!isTerminal(t.state) && fw.completedTasks.toArray().some((c) => c.task_id.value === t.task_id.value)) {
+        const toldLost = wasUnreachable && !admitted.has(fwId) && !hasCapability(fw.info, 'PARTITION_AWARE');
+        if (!isTerminal(t.state) && (toldLost || fw.completedTasks.toArray().some((c) => c.task_id.value === t.task_id.value))) {
           // The framework was already told this task ended (lost, gone, killed): it cannot be
-          // brought back without breaking the order of its updates, so it is killed.
+          // brought back without breaking the order of its updates, so it is killed. The list of
+          // completed tasks does not survive a restart, but an agent stored as unreachable does:
+          // a task of a framework that is not partition-aware, unknown to the master, on such an
+          // agent was reported lost (the master launches nothing on an unreachable agent).
           stray(fwId, t.task_id.value);
           continue;
         }
@@ -750,7 +760,10 @@ export class Master {
       agent.tasks.set(taskKey(rec.task), rec);
     }
     if (status.uuid && (rec.task.statuses.some((s) => s.uuid === status.uuid) || rec.pending.some((s) => s.uuid === status.uuid))) {
-      // A retry of an update already stored: the first reply was lost.
+      // A retry of an update already taken: the first reply was lost, or the first request is
+      // still waiting for its write. The 200 is the agent's acknowledgement, so it waits for that
+      // write too (a crash before it lands would lose an update the agent then forgets).
+      await this.writer.flush();
       return { status: 200, body: {} };
     }
     this.metrics['master/valid_status_updates']!++;
