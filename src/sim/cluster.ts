@@ -21,9 +21,11 @@ import { Trace } from './trace.js';
  * SUBSCRIBE without suppressed_roles kept an old SUPPRESS (e9ee00e); a delayed or duplicated
  * REREGISTER replaced a newer task list and declared running tasks gone (96d3b13); an update
  * reached the framework before the store held it at the head of its task's queue, so a master
- * crash resent an acknowledged update after its successor (seeds 94 and 102; see
- * docs/agent-protocol.md, "Status update order"). A bug found and not fixed at once is written
- * down in src/sim/README.md with the seeds that reproduce it.
+ * crash resent an acknowledged update after its successor (seed 94; docs/agent-protocol.md,
+ * "Status update order"); a kill went on the stream of a duplicated SUBSCRIBE the agent never
+ * read (seed 102); a duplicated STATUS_UPDATE got its 200 before the update was stored (seed 140);
+ * a task reported lost was adopted as running after a master restart (seed 37). A bug found and
+ * not fixed at once is written down in src/sim/README.md with the seeds that reproduce it.
  */
 
 /** Bugs the simulator can inject on purpose, to show that the checker catches them. */
