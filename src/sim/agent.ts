@@ -226,14 +226,20 @@ export class SimAgent implements AgentNode {
     return out;
   }
 
-  /** Makes one running container fail (a fault). Returns the task id, if any ran. */
-  crashContainer(): string | undefined {
+  /** Makes one running container fail (a fault; with `oom`, the OOM killer). Returns its task, if any ran. */
+  crashContainer(oom = false): { frameworkId: string; taskId: string } | undefined {
     const running = [...this.tasks.entries()].filter(([, t]) => t.container.running && !t.killing && t.state === 'TASK_RUNNING');
     if (running.length === 0) return undefined;
     const [key, t] = running[this.random.int(running.length)]!;
-    this.trace.record('container.crash', `${this.node} ${key}`);
-    this.exitContainer(key, t, { state: 'TASK_FAILED', reason: 'REASON_COMMAND_EXECUTOR_FAILED', message: 'Container crashed (simulated)' });
-    return t.info.task_id.value;
+    this.trace.record(oom ? 'container.oom' : 'container.crash', `${this.node} ${key}`);
+    this.exitContainer(
+      key,
+      t,
+      oom
+        ? { state: 'TASK_FAILED', reason: 'REASON_CONTAINER_LIMITATION_MEMORY', message: 'Memory limit exceeded (simulated)' }
+        : { state: 'TASK_FAILED', reason: 'REASON_COMMAND_EXECUTOR_FAILED', message: 'Container crashed (simulated)' },
+    );
+    return { frameworkId: t.frameworkId, taskId: t.info.task_id.value };
   }
 
   // --- connection ----------------------------------------------------------------------------

@@ -14,14 +14,14 @@
  *   --minutes N         simulated minutes (default 5)
  *   --faults LIST       all | none | comma list of: agent-crash, agent-reboot, partition, drop,
  *                       delay, duplicate, reorder, master-crash, framework-disconnect,
- *                       framework-failover, container-crash (default none)
+ *                       framework-failover, container-crash, container-oom (default none)
  *   --quiet-minutes N   faults stop this long before the end (default: a third of the run, 4..10)
  *   --tasks N           declared service tasks per framework (default 2 x agents / frameworks)
  *   --batch-rate R      batch tasks per second per framework while faults are on (default 0.5)
  *   --step-ms N         virtual time per step; invariants are checked after each (default 100)
  *   --bug NAME          inject a bug to see the checker fail: agent-reorder-updates,
- *                       agent-forget-failure, checker-broken-capacity, store-lose-task-writes
- *   --avoid-known-bugs  steer around master bugs the simulator already found (KNOWN_MASTER_BUGS)
+ *                       agent-forget-failure, checker-broken-capacity, store-lose-task-writes,
+ *                       runtime-forget-oom
  *   --verbose-from-step N  print every trace event from step N on
  *   --stop-at-step N    stop after step N (with --verbose-from-step: look at a failure)
  *   --no-trace          do not record the trace (faster; no digest)
@@ -124,10 +124,6 @@ function parseArgs(argv: string[]): Parsed {
       case '--stop-at-step':
         i++;
         options.stopAtStep = Math.floor(num(a, v, 1));
-        break;
-      case '--avoid-known-bugs':
-        options.avoidKnownBugs = true;
-        kept.push(a);
         break;
       case '--no-trace':
         options.trace = false;

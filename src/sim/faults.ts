@@ -18,6 +18,7 @@ export const FAULT_KINDS = [
   'framework-disconnect',
   'framework-failover',
   'container-crash',
+  'container-oom',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -47,6 +48,7 @@ const RATE_PER_MINUTE: Record<FaultKind, (agents: number) => number> = {
   'framework-disconnect': () => 0.5,
   'framework-failover': () => 0.3,
   'container-crash': (n) => 3 + n / 50,
+  'container-oom': (n) => 1 + n / 100,
 };
 
 /**
@@ -71,6 +73,8 @@ export class FaultInjector {
     private readonly agents: readonly AgentNode[],
     private readonly frameworks: readonly SimFramework[],
     private readonly trace: Trace,
+    /** Told of every container the OOM killer ended (the checker expects its framework to hear why). */
+    private readonly onOom: (frameworkId: string, taskId: string) => void = () => {},
   ) {
     this.base = { ...net.faults };
   }
@@ -148,12 +152,14 @@ export class FaultInjector {
         this.clock.setTimer(this.uniform(1_000, 60_000), () => this.restartFramework(f));
         return;
       }
-      case 'container-crash': {
+      case 'container-crash':
+      case 'container-oom': {
         const alive = this.agents.filter((x) => x.alive);
         for (let tries = 0; tries < 5; tries++) {
-          const a = this.pick(alive);
-          if (a?.crashContainer() !== undefined) {
+          const t = this.pick(alive)?.crashContainer(kind === 'container-oom');
+          if (t !== undefined) {
             this.count(kind);
+            if (kind === 'container-oom') this.onOom(t.frameworkId, t.taskId);
             return;
           }
         }

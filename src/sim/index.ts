@@ -5,7 +5,6 @@ export {
   DEFAULT_SIM_OPTIONS,
   INJECTABLE_BUGS,
   type InjectableBug,
-  KNOWN_MASTER_BUGS,
   runSimulation,
   SimCluster,
   type SimOptions,

@@ -21,6 +21,9 @@ import type { AgentNode } from './node.js';
  *     framework never receives update #i of a task after #j > i, nor skips one.
  *  5. The master never throws; agents and schedulers never see a command a correct master
  *     would not send.
+ *  6. A task whose container the OOM killer ended is reported to its framework as TASK_FAILED
+ *     with REASON_CONTAINER_LIMITATION_MEMORY (the first terminal update from its agent says so;
+ *     the master may have ended it first, e.g. lost with a partitioned agent).
  * Liveness (after faults stop): the system converges (see `convergence`).
  */
 
@@ -69,6 +72,10 @@ export class InvariantChecker {
   private readonly launches = new Map<string, LaunchTrack>();
   private readonly consumedOffers = new Set<string>();
   private readonly seenOffers = new Map<SimFramework, Set<string>>();
+  /** Tasks the OOM killer ended whose agent has not yet told the framework (`${fwId}/${taskId}`). */
+  private readonly oomKilled = new Set<string>();
+  /** OOM kills the framework heard about with the memory reason. */
+  oomKillsReported = 0;
   private lastCheckMs = 0;
   private launchElapsedMs = 0;
   /** Violations already returned by check(). */
@@ -138,6 +145,7 @@ export class InvariantChecker {
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
       if (!status.uuid || !fw.frameworkId) return;
+      this.checkOomReason(fw, status);
       const info = this.updates.get(status.uuid);
       if (!info) {
         this.fail('update-order', `${fw.options.name} received update ${status.uuid} (${status.state}) for ${status.task_id.value} that no agent sent`);
@@ -163,6 +171,24 @@ export class InvariantChecker {
     },
     anomaly: (fw, message) => this.fail('scheduler-protocol', `${fw.options.name}: ${message}`),
   };
+
+  /** The fault injector's OOM kill of a task's container. */
+  containerOomKilled(frameworkId: string, taskId: string): void {
+    this.oomKilled.add(`${frameworkId}/${taskId}`);
+  }
+
+  /** Invariant 6: the first terminal update from the agent of an OOM-killed task names the memory limit. */
+  private checkOomReason(fw: SimFramework, status: TaskStatus): void {
+    const key = `${fw.frameworkId}/${status.task_id.value}`;
+    if (!this.oomKilled.has(key) || !status.uuid || status.source === 'SOURCE_MASTER' || !isTerminal(status.state)) return;
+    this.oomKilled.delete(key);
+    if (status.state === 'TASK_FAILED' && status.reason === 'REASON_CONTAINER_LIMITATION_MEMORY') this.oomKillsReported++;
+    else
+      this.fail(
+        'oom-reason',
+        `${fw.options.name} was told ${status.state} (${status.reason ?? 'no reason'}: ${status.message ?? ''}) for task ${status.task_id.value}, whose container the OOM killer ended`,
+      );
+  }
 
   private track(key: string): TaskTrack {
     let t = this.perTask.get(key);

@@ -31,8 +31,11 @@ export interface AgentNode {
   crash(): void;
   /** The machine reboots: containers die and the agent comes back as a new agent. */
   reboot(): void;
-  /** One running container fails (a fault). Returns the task id, if any ran. */
-  crashContainer(): string | undefined;
+  /**
+   * One running container fails (a fault): it dies of SIGKILL, or with `oom` the kernel's OOM
+   * killer ends it (the runtime says so). Returns its task, if any ran.
+   */
+  crashContainer(oom?: boolean): { frameworkId: string; taskId: string } | undefined;
   /** A short description of its state for failure messages. */
   describe(): string;
   readonly stats: AgentNodeStats;

@@ -164,11 +164,11 @@ export class RealAgentNode implements AgentNode {
     this.lastId = undefined;
   }
 
-  crashContainer(): string | undefined {
+  crashContainer(oom = false): { frameworkId: string; taskId: string } | undefined {
     if (!this.agent) return undefined;
-    const id = this.runtime.crashOne();
-    if (id !== undefined) this.trace.record('container.crash', `${this.node} ${id}`);
-    return id;
+    const t = this.runtime.crashOne(oom);
+    if (t !== undefined) this.trace.record(oom ? 'container.oom' : 'container.crash', `${this.node} ${t.taskId}`);
+    return t;
   }
 
   /** Latest state the agent knows for a task; a terminal one sticks (older updates may still be in flight). */

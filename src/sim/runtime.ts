@@ -34,6 +34,8 @@ export class SimRuntime implements ContainerRuntime {
   /** Set on every launch (the checker's cue that usage may have grown). */
   launchedSinceCheck = false;
   launches = 0;
+  /** Injected bug: an OOM kill looks like any SIGKILL (shows the oom-reason check can fail). */
+  forgetOom = false;
 
   constructor(
     private readonly clock: SimClock,
@@ -104,13 +106,16 @@ export class SimRuntime implements ContainerRuntime {
     for (const c of this.containers.values()) c.waiters = [];
   }
 
-  /** Fault: a running container dies of SIGKILL. Returns its task id. */
-  crashOne(): string | undefined {
+  /**
+   * Fault: a running container dies of SIGKILL; with `oom`, sent by the OOM killer (which the
+   * runtime reports, as the process runtime does from the cgroup's memory events). Returns its task.
+   */
+  crashOne(oom = false): { frameworkId: string; taskId: string } | undefined {
     const running = [...this.containers.values()].filter((c) => c.running && !c.killing);
     if (running.length === 0) return undefined;
     const c = running[this.random.int(running.length)]!;
-    this.end(c, { exitCode: 137, signal: 9 });
-    return c.taskId;
+    this.end(c, oom && !this.forgetOom ? { exitCode: 137, signal: 9, oomKilled: true } : { exitCode: 137, signal: 9 });
+    return { frameworkId: c.frameworkId, taskId: c.taskId };
   }
 
   /** The machine reboots: every container is gone without a trace. */

@@ -65,12 +65,26 @@ export interface AgentRecord {
   offers: Set<string>;
   /** Kills and shutdowns for an agent whose command stream is down, delivered when it reopens. */
   pendingCommands: AgentCommand[];
+  /**
+   * Kills for tasks the agent runs that must not run (their framework was told they ended, or
+   * the framework is gone), by `${frameworkId}/${taskId}`. Sent on every command stream the agent
+   * opens, since one opened by a retried SUBSCRIBE may never reach it, until the agent reports
+   * the task terminal or stops reporting it.
+   */
+  strayKills: Map<string, AgentCommand>;
 }
 
 export interface TaskRecord {
   task: Task;
   /** Status updates not yet acknowledged by the framework, oldest first; the head is in flight. */
   pending: TaskStatus[];
+  /**
+   * The uuid of the head of `pending` as last committed to the store (undefined: none). Only this
+   * update may go to the framework: see `forwardHead`.
+   */
+  storedHead?: string | undefined;
+  /** The uuid of the last update forwarded (so a commit does not forward the same head twice). */
+  sentHead?: string | undefined;
   lastSentMs: number;
   killRequested: boolean;
   unreachableTimeMs: number | undefined;
@@ -303,6 +317,7 @@ export class Master {
         tasks: new Map(),
         offers: new Set(),
         pendingCommands: [],
+        strayKills: new Map(),
       });
     }
     const completed: FrameworkRecord[] = [];
@@ -336,6 +351,8 @@ export class Master {
       const rec: TaskRecord = {
         task: s.task,
         pending: s.pending,
+        // What was loaded is what the store holds.
+        storedHead: s.pending[0]?.uuid,
         lastSentMs: 0,
         killRequested: s.killRequested,
         unreachableTimeMs: s.unreachableTimeMs,
@@ -408,6 +425,9 @@ export class Master {
       return { status: 409, body: `Stale reregistration of agent ${id}: session ${session} is not newer than ${agent.session}` };
     }
     const info: AgentInfo = { ...call.agent_info, id: { value: id }, resources: R.normalize(call.agent_info.resources) };
+    // Marked unreachable, in this incarnation or (as the store says) an earlier one: the frameworks
+    // that are not partition-aware were told its tasks were lost.
+    const wasUnreachable = agent?.state === 'UNREACHABLE';
     if (!agent) {
       agent = newAgentRecord(id, info, call, now);
       agent.reregisteredTimeMs = now;
@@ -434,7 +454,14 @@ export class Master {
     // Reconcile the tasks the agent reports against what the master remembers.
     const reported = new Set<string>();
     const toKill: { fw: string; task: string }[] = [];
+    agent.strayKills = new Map();
+    const stray = (fw: string, task: string): void => {
+      toKill.push({ fw, task });
+      agent.strayKills.set(`${fw}/${task}`, { type: 'KILL_TASK', framework_id: { value: fw }, task_id: { value: task } });
+    };
     const frameworkInfos = new Map((call.frameworks ?? []).map((f) => [f.id?.value ?? '', f] as const));
+    /** Frameworks this reregistration made known to the master (it has told them nothing). */
+    const admitted = new Set<string>();
     for (const t of call.tasks ?? []) {
       const fwId = t.framework_id.value;
       const key = taskKey(t);
@@ -442,12 +469,13 @@ export class Master {
       let fw = this.frameworks.get(fwId);
       if (!fw) {
         if (this.isCompletedFramework(fwId)) {
-          toKill.push({ fw: fwId, task: t.task_id.value });
+          if (!isTerminal(t.state)) stray(fwId, t.task_id.value);
           continue;
         }
         // A framework the master has not seen since it restarted: admit it as recovered.
         const finfo = frameworkInfos.get(fwId) ?? { user: 'root', name: fwId, id: { value: fwId } };
         fw = this.newFrameworkRecord(fwId, { ...finfo, id: { value: fwId } }, now);
+        admitted.add(fwId);
         fw.state = 'RECOVERED';
         fw.active = false;
         this.frameworks.set(fwId, fw);
@@ -457,6 +485,9 @@ export class Master {
       }
       let rec = fw.tasks.get(t.task_id.value);
       const unreachable = fw.unreachableTasks.get(t.task_id.value);
+      // Only a task whose record changes is written (a reregistration of 10,000 agents reports
+      // every task, nearly all of them as the store already has them).
+      const changed = !rec;
       if (!rec && unreachable) {
         fw.unreachableTasks.delete(t.task_id.value);
         rec = unreachable;
@@ -464,10 +495,14 @@ export class Master {
         fw.tasks.set(t.task_id.value, rec);
       }
       if (!rec) {
-        if (!isTerminal(t.state) && fw.completedTasks.toArray().some((c) => c.task_id.value === t.task_id.value)) {
+        const toldLost = wasUnreachable && !admitted.has(fwId) && !hasCapability(fw.info, 'PARTITION_AWARE');
+        if (!isTerminal(t.state) && (toldLost || fw.completedTasks.toArray().some((c) => c.task_id.value === t.task_id.value))) {
           // The framework was already told this task ended (lost, gone, killed): it cannot be
-          // brought back without breaking the order of its updates, so it is killed.
-          toKill.push({ fw: fwId, task: t.task_id.value });
+          // brought back without breaking the order of its updates, so it is killed. The list of
+          // completed tasks does not survive a restart, but an agent stored as unreachable does:
+          // a task of a framework that is not partition-aware, unknown to the master, on such an
+          // agent was reported lost (the master launches nothing on an unreachable agent).
+          stray(fwId, t.task_id.value);
           continue;
         }
         rec = { task: { ...t, statuses: t.statuses ?? [] }, pending: [], lastSentMs: 0, killRequested: false, unreachableTimeMs: undefined };
@@ -478,7 +513,7 @@ export class Master {
       // while the agent was away is terminal now, though its updates still reach the framework in order.
       if (!isTerminal(rec.task.state)) rec.task.state = t.state;
       agent.tasks.set(key, rec);
-      this.persistTask(rec);
+      if (changed || rec.task.state !== before) this.persistTask(rec);
       if (before === 'TASK_UNREACHABLE' && !isTerminal(rec.task.state) && hasCapability(fw.info, 'PARTITION_AWARE')) {
         this.sendMasterUpdate(fw, rec, rec.task.state, 'REASON_AGENT_REREGISTERED', 'Agent reregistered');
       }
@@ -563,6 +598,7 @@ export class Master {
         });
       }
     }
+    for (const [key, c] of agent.strayKills) if (!killed.has(key)) this.sendToAgent(agent, c);
     return undefined;
   }
 
@@ -675,6 +711,7 @@ export class Master {
     if (!fw) {
       // The framework is gone: acknowledge so the agent stops retrying, and make it clean up.
       this.metrics['master/invalid_status_updates']!++;
+      if (isTerminal(status.state)) agent.strayKills.delete(`${fwId}/${status.task_id.value}`);
       if (this.isCompletedFramework(fwId)) this.sendToAgent(agent, { type: 'SHUTDOWN_FRAMEWORK', framework_id: { value: fwId } });
       return { status: 200, body: {} };
     }
@@ -694,7 +731,13 @@ export class Master {
         // Late update for a task already completed (e.g. lost while partitioned): acknowledge and
         // drop it; if the task still runs there, kill it, since its framework was told it ended.
         this.metrics['master/invalid_status_updates']!++;
-        if (!isTerminal(status.state)) this.sendToAgent(agent, { type: 'KILL_TASK', framework_id: { value: fwId }, task_id: { value: taskId } });
+        const key = `${fwId}/${taskId}`;
+        if (isTerminal(status.state)) agent.strayKills.delete(key);
+        else {
+          const kill: AgentCommand = { type: 'KILL_TASK', framework_id: { value: fwId }, task_id: { value: taskId } };
+          agent.strayKills.set(key, kill);
+          this.sendToAgent(agent, kill);
+        }
         return { status: 200, body: {} };
       }
       // Unknown to the master (its launch was never stored): adopt it.
@@ -717,7 +760,10 @@ export class Master {
       agent.tasks.set(taskKey(rec.task), rec);
     }
     if (status.uuid && (rec.task.statuses.some((s) => s.uuid === status.uuid) || rec.pending.some((s) => s.uuid === status.uuid))) {
-      // A retry of an update already stored: the first reply was lost.
+      // A retry of an update already taken: the first reply was lost, or the first request is
+      // still waiting for its write. The 200 is the agent's acknowledgement, so it waits for that
+      // write too (a crash before it lands would lose an update the agent then forgets).
+      await this.writer.flush();
       return { status: 200, body: {} };
     }
     this.metrics['master/valid_status_updates']!++;
@@ -792,24 +838,54 @@ export class Master {
     if (rec.pending.length === 1) this.forwardHead(fw, rec);
   }
 
+  /**
+   * Sends the head of a task's update queue to the framework, if the store holds it as the head.
+   *
+   * Every path that forwards (a new update, the acknowledgement of the previous one, the periodic
+   * retry, a re-subscription) goes through here. The framework may see update n only once the
+   * store holds n and no longer holds n-1: a master that crashed before that write landed would
+   * recover [n-1, n] and resend n-1, which the framework already acknowledged, after n. With the
+   * check, a new master resends at worst the update the framework saw last (a duplicate, which
+   * it acknowledges again), never an older one. A head that is not stored yet goes out when its
+   * write commits (`headStored`).
+   */
   private forwardHead(fw: FrameworkRecord, rec: TaskRecord): void {
     const head = rec.pending[0];
     if (!head) return;
     rec.task.status_update_state = head.state;
     if (head.uuid) rec.task.status_update_uuid = head.uuid;
-    if (!fw.sink) return;
+    if (!fw.sink || head.uuid !== rec.storedHead) return;
     rec.lastSentMs = this.clock.nowMs();
+    rec.sentHead = head.uuid;
     this.sendEvent(fw, { type: 'UPDATE', update: { status: head } });
+  }
+
+  /** A write of the task committed with `head` at the front of its queue. */
+  private headStored(rec: TaskRecord, head: string | undefined): void {
+    rec.storedHead = head;
+    if (this.stopped || head === undefined || rec.pending[0]?.uuid !== head || rec.sentHead === head) return;
+    const fw = this.frameworks.get(rec.task.framework_id.value);
+    if (fw?.pendingTasks.has(rec)) this.forwardHead(fw, rec);
   }
 
   private retryStatusUpdates(): void {
     const now = this.clock.nowMs();
+    let rewrite = false;
     for (const fw of this.frameworks.values()) {
       if (!fw.sink) continue;
       for (const rec of fw.pendingTasks) {
-        if (rec.pending.length > 0 && now - rec.lastSentMs >= this.config.statusUpdateRetryMs) this.forwardHead(fw, rec);
+        if (rec.pending.length === 0 || now - rec.lastSentMs < this.config.statusUpdateRetryMs) continue;
+        if (rec.pending[0]!.uuid !== rec.storedHead) {
+          // Its write failed (a store error): write it again; it goes out when that commits.
+          const id = rec.task.task_id.value;
+          if (fw.tasks.get(id) === rec || fw.unreachableTasks.get(id) === rec) {
+            this.persistTask(rec);
+            rewrite = true;
+          }
+        } else this.forwardHead(fw, rec);
       }
     }
+    if (rewrite) void this.writer.flush().catch((e: unknown) => this.log('error', `store write failed: ${String(e)}`));
   }
 
   /** A master-generated update (no uuid: frameworks must not acknowledge it). */
@@ -1817,7 +1893,8 @@ export class Master {
       killRequested: rec.killRequested,
       ...(rec.unreachableTimeMs !== undefined ? { unreachableTimeMs: rec.unreachableTimeMs } : {}),
     };
-    this.writer.put(taskStoreKey(rec.task), s);
+    const head = rec.pending[0]?.uuid;
+    this.writer.put(taskStoreKey(rec.task), s, () => this.headStored(rec, head));
   }
 
   private persistMeta(): void {
@@ -1930,6 +2007,7 @@ function newAgentRecord(id: string, info: AgentInfo, call: { ip: string; version
     tasks: new Map(),
     offers: new Set(),
     pendingCommands: [],
+    strayKills: new Map(),
   };
 }
 
