@@ -7,18 +7,29 @@
  * gateway. Traffic goes only to loopback, the VIP range (local) and the bridge the agents made.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { dig } from '../src/adapters/dns/testing.js';
+import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { getJson, post, waitFor } from './lib/http.js';
+import { pushBusybox, startRegistry } from './lib/images.js';
 
 const run = promisify(execFile);
 const DCOS = resolve('dist/src/main/dcos.js');
 const GATEWAY = '172.31.254.1';
+const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
+const busybox = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
+const imageUnavailable = !findOciRuntime('crun')
+  ? 'crun is not installed'
+  : !registryBin
+    ? 'docker-registry is not installed'
+    : !busybox
+      ? 'busybox-static is not installed'
+      : undefined;
 
 async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -83,13 +94,13 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
   let dnsPort = 0;
   let marathon = '';
   let tasks: MarathonTask[] = [];
+  let registry: ChildProcess | undefined;
+  const imageSkip = skip ?? imageUnavailable;
+  if (imageSkip && !skip) console.log(`# skipping the OCI resolv.conf test: ${imageSkip}`);
 
   before(async () => {
     if (skip) return;
-    const r = await dcos(
-      ['up', '--detach', '--json', '--agents=2', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048;ports:[35240-35259]'],
-      env,
-    );
+    const r = await dcos(['up', '--detach', '--json', '--agents=2', `--work-dir=${workDir}`, '--resources=cpus:2;mem:1024;disk:2048;ports:[35240-35259]'], env);
     assert.equal(r.code, 0, `dcos up failed: ${r.stderr}`);
     info = JSON.parse(r.stdout);
     dnsPort = Number(info.dns.split(':')[1]);
@@ -121,6 +132,11 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
   after(async () => {
     if (skip) return;
     await dcos(['down', '--purge', `--work-dir=${workDir}`], env);
+    registry?.kill('SIGKILL');
+    for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+      const target = m.split(' ')[1];
+      if (target?.startsWith(home)) execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+    }
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -211,5 +227,44 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
     // It ran in its own namespace: its Marathon address is on the bridge.
     const j: { tasks: MarathonTask[] } = await getJson(`${marathon}/v2/apps/resolver/tasks`);
     assert.match(j.tasks[0]?.ipAddresses[0]?.ipAddress ?? '', /^172\.31\.254\./);
+  });
+
+  test('an OCI task on the bridge gets a resolv.conf naming the gateway, and nslookup resolves cluster names', { skip: imageSkip }, async () => {
+    const reg = await startRegistry(home, registryBin as string);
+    registry = reg.child;
+    await pushBusybox(home, busybox as string, reg.addr, 'library/busybox', '1', false);
+    const script = [
+      'echo ==resolv; cat /etc/resolv.conf',
+      'for i in $(seq 1 20); do nslookup bweb.marathon.containerip.dcos.thisdcos.directory > /tmp/out 2>&1 && break; sleep 1; done',
+      'echo ==lookup; cat /tmp/out',
+      'echo ==done; sleep 1000',
+    ].join('; ');
+    const r = await post(`${marathon}/v2/apps`, {
+      id: '/ociresolver',
+      cmd: script,
+      cpus: 0.1,
+      mem: 32,
+      instances: 1,
+      networks: [{ mode: 'container/bridge' }],
+      container: { type: 'MESOS', docker: { image: `${reg.addr}/library/busybox:1` }, portMappings: [] },
+    });
+    assert.equal(r.status, 201, r.text);
+    const out = await waitFor(
+      'the OCI task printed its lookup',
+      () => {
+        for (const f of findFiles(join(workDir, 'agents'), 'stdout')) {
+          const text = readFileSync(f, 'utf8');
+          if (text.includes('==resolv') && text.includes('==done')) return text;
+        }
+        return undefined;
+      },
+      90_000,
+      300,
+    );
+    const resolv = out.split('==resolv')[1]?.split('==lookup')[0] ?? '';
+    assert.match(resolv, new RegExp(`^nameserver ${GATEWAY.replace(/\./g, '\\.')}$`, 'm'), out);
+    assert.doesNotMatch(resolv, /nameserver 127\./, 'no loopback nameserver inside the namespace');
+    const lookup = out.split('==lookup')[1] ?? '';
+    for (const t of tasks) assert.ok(lookup.includes(t.ipAddresses[0]?.ipAddress as string), `nslookup output lacks ${t.ipAddresses[0]?.ipAddress}:\n${out}`);
   });
 });
