@@ -94,6 +94,7 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
   let dnsPort = 0;
   let marathon = '';
   let tasks: MarathonTask[] = [];
+  let vipIp = '';
   let registry: ChildProcess | undefined;
   const imageSkip = skip ?? imageUnavailable;
   if (imageSkip && !skip) console.log(`# skipping the OCI resolv.conf test: ${imageSkip}`);
@@ -156,6 +157,7 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
       assert.equal(b.port, 8080, 'the container port, not the host port');
     }
     const ip = vip.vip.split(':')[0] as string;
+    vipIp = ip;
     const ids = new Set(tasks.map((t) => t.id));
     for (const b of vip.backend) await waitFor(`${b.ip}:8080 listening`, async () => (await curl(`http://${b.ip}:8080/`)) === b.task_id, 15_000);
     const seen = new Map<string, number>();
@@ -197,7 +199,10 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
   });
 
   test('a task in its own network namespace resolves cluster names through the relay on the bridge gateway', { skip }, async () => {
-    const cmd = `dig +short +time=2 +tries=3 @${GATEWAY} bweb.marathon.containerip.dcos.thisdcos.directory > resolved.txt; dig +short +tcp +time=2 @${GATEWAY} leader.mesos > resolved-tcp.txt; sleep 600`;
+    assert.ok(vipIp, 'the VIP test ran first');
+    // Also a VIP client inside a namespace: prerouting DNATs it to a container on the same bridge.
+    const curls = `for i in 1 2 3 4 5 6; do curl -s -m 3 http://${vipIp}/; echo; done > vip.txt`;
+    const cmd = `dig +short +time=2 +tries=3 @${GATEWAY} bweb.marathon.containerip.dcos.thisdcos.directory > resolved.txt; dig +short +tcp +time=2 @${GATEWAY} leader.mesos > resolved-tcp.txt; ${curls}; touch done.txt; sleep 600`;
     const c = await post(`${marathon}/v2/apps`, {
       id: '/resolver',
       cmd,
@@ -213,10 +218,9 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
       () => {
         const udp = findFiles(workDir, 'resolved.txt')[0];
         const tcp = findFiles(workDir, 'resolved-tcp.txt')[0];
-        if (!udp || !tcp) return undefined;
-        const u = readFileSync(udp, 'utf8');
-        const t = readFileSync(tcp, 'utf8');
-        return u.trim() && t.trim() ? { u, t } : undefined;
+        const vip = findFiles(workDir, 'vip.txt')[0];
+        if (!udp || !tcp || !vip || findFiles(workDir, 'done.txt').length === 0) return undefined;
+        return { u: readFileSync(udp, 'utf8'), t: readFileSync(tcp, 'utf8'), v: readFileSync(vip, 'utf8') };
       },
       60_000,
       200,
@@ -224,6 +228,11 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
     const got = files.u.trim().split('\n').sort();
     assert.deepEqual(got, tasks.map((t) => t.ipAddresses[0]?.ipAddress).sort(), files.u);
     assert.match(files.t.trim(), /^127\.\d+\.\d+\.\d+$/, `leader.mesos over TCP: ${files.t}`);
+    const answers = files.v.trim().split('\n');
+    const ids = new Set(tasks.map((t) => t.id));
+    assert.equal(answers.length, 6, files.v);
+    for (const a of answers) assert.ok(ids.has(a), `VIP answer from inside the namespace '${a}' is not from one of the app's tasks`);
+    assert.ok(new Set(answers).size >= 2, `spread inside the namespace: ${files.v}`);
     // It ran in its own namespace: its Marathon address is on the bridge.
     const j: { tasks: MarathonTask[] } = await getJson(`${marathon}/v2/apps/resolver/tasks`);
     assert.match(j.tasks[0]?.ipAddresses[0]?.ipAddress ?? '', /^172\.31\.254\./);
