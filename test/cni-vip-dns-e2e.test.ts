@@ -275,5 +275,20 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
     assert.doesNotMatch(resolv, /nameserver 127\./, 'no loopback nameserver inside the namespace');
     const lookup = out.split('==lookup')[1] ?? '';
     for (const t of tasks) assert.ok(lookup.includes(t.ipAddresses[0]?.ipAddress as string), `nslookup output lacks ${t.ipAddresses[0]?.ipAddress}:\n${out}`);
+    // Its end removes its namespace (as for the process tasks): stop the app and wait for it.
+    const oci: { tasks: MarathonTask[] } = await getJson(`${marathon}/v2/apps/ociresolver/tasks`);
+    const addr = oci.tasks[0]?.ipAddresses[0]?.ipAddress as string;
+    assert.match(addr, /^172\.31\.254\./);
+    const d = await fetch(`${marathon}/v2/apps/ociresolver`, { method: 'DELETE' });
+    assert.equal(d.status, 200);
+    await waitFor(
+      `the namespace holding ${addr} is gone`,
+      async () => {
+        const { stdout } = await run('ip', ['-all', 'netns', 'exec', 'ip', '-4', '-o', 'addr', 'show']);
+        return stdout.includes(`${addr}/`) ? undefined : true;
+      },
+      30_000,
+      300,
+    );
   });
 });
