@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { RuntimeProbes } from '../adapters/checks/probes.js';
-import { CniNetworks, DEFAULT_CNI_PLUGINS_DIR } from '../adapters/net/cni.js';
+import { BridgeDns, subnetGateway } from '../adapters/net/bridge-dns.js';
+import { CniNetworks, DEFAULT_BRIDGE_SUBNET, DEFAULT_CNI_PLUGINS_DIR } from '../adapters/net/cni.js';
 import { RealClock } from '../adapters/clock-real.js';
 import { Fetcher } from '../adapters/fetcher/fetcher.js';
 import { HttpMasterLink } from '../adapters/master-link-http.js';
@@ -162,6 +163,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
   const clock = new RealClock();
   const cg = cgroupsOption(opts, log);
+  // Tasks on the default bridge reach the cluster DNS through a relay on its gateway (docs/dns.md).
+  const gateway = opts.cni?.bridgeSubnet === 'none' ? undefined : subnetGateway(opts.cni?.bridgeSubnet ?? DEFAULT_BRIDGE_SUBNET);
+  const upstream = opts.containerDns?.nameservers[0];
+  const bridgeDns = gateway && upstream && opts.containerDns ? new BridgeDns({ gateway, upstream: { host: upstream, port: 53 }, log }) : undefined;
   const images = new RegistryImageStore(join(workDir, 'images'), { insecure: opts.insecureRegistries ?? [], credentials, nowMs: () => clock.nowMs() });
   const containerizers = opts.containerizers ?? ['mesos', 'docker'];
   const dockerSocket = opts.dockerSocket ?? '/var/run/docker.sock';
@@ -191,6 +196,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           allowedHostPaths: opts.allowedHostPaths ?? [],
           upperDirOf: (id) => join(workDir, 'images', 'containers', id, 'upper'),
           ...(opts.containerDns ? { containerDns: opts.containerDns } : {}),
+          ...(bridgeDns && opts.containerDns ? { containerNetDns: { ...opts.containerDns, nameservers: [bridgeDns.opts.gateway] } } : {}),
         })
       : undefined);
   // Tasks with container.type DOCKER go to the Docker daemon, the rest to the Mesos containerizer.
@@ -216,7 +222,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     checkpointer: new FsCheckpointer(workDir),
     log,
     probes: new RuntimeProbes(runtime),
-    networks,
+    networks: bridgeDns ? bridgeDns.wrap(networks) : networks,
     config: {
       workDir,
       hostname: opts.hostname ?? ip,
@@ -270,8 +276,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     await agent.stop();
     runtime.close?.();
     if (link instanceof HttpMasterLink) link.close();
+    await bridgeDns?.stop();
     await http.close();
   };
+  await bridgeDns?.ensure(); // the bridge is there already when tasks on it survived a restart
   try {
     await agent.start();
   } catch (e) {

@@ -1,2 +1,3 @@
 export * from './server.js';
 export * from './wire.js';
+export * from './forwarder.js';

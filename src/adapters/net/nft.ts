@@ -4,6 +4,7 @@
  * table per cluster replaced atomically by `nft -f -` on every change.
  */
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import { nftDeleteScript, renderNft, type Vip, type VipRange } from '../../core/vip/index.js';
 
 export interface CmdResult {
@@ -104,9 +105,33 @@ export class NftDataPath {
   async apply(vips: readonly Vip[]): Promise<void> {
     const script = renderNft(vips, { table: this.opts.table, range: this.opts.range, spread: this.opts.spread ?? 'inc' });
     if (script === this.last) return;
+    await this.allowLocalnet(vips);
     const r = await runCmd('nft', ['-f', '-'], script);
     if (r.code !== 0) throw new Error(`nft -f failed: ${r.stderr.trim()}`);
     this.last = script;
+  }
+
+  private readonly localnetDone = new Set<string>();
+
+  /**
+   * A local client of a VIP has a source in 127/8 (the range's route src). After the DNAT to a
+   * container backend the kernel routes that packet out of the bridge, which it refuses for a
+   * loopback source (and the un-NATed reply arriving there for a loopback destination) unless the
+   * device has route_localnet; the nft postrouting masquerade then gives it the bridge's address.
+   */
+  private async allowLocalnet(vips: readonly Vip[]): Promise<void> {
+    const ips = new Set(vips.flatMap((v) => v.backends.filter((b) => b.network !== undefined).map((b) => b.ip)));
+    for (const ip of ips) {
+      const r = await runCmd('ip', ['-o', 'route', 'get', ip]);
+      const dev = / dev (\S+)/.exec(r.stdout)?.[1];
+      if (!dev || dev === 'lo' || this.localnetDone.has(dev) || !/^[A-Za-z0-9_.-]{1,15}$/.test(dev)) continue;
+      try {
+        await fs.writeFile(`/proc/sys/net/ipv4/conf/${dev}/route_localnet`, '1');
+        this.localnetDone.add(dev);
+      } catch {
+        // Not root, or the device went: local clients with a 127/8 source cannot reach it then.
+      }
+    }
   }
 
   /** Deletes the table. The range's local route stays: it keeps VIP traffic on the machine. */

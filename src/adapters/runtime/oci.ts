@@ -43,6 +43,8 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   seccomp?: 'default' | 'unconfined';
   /** The cluster DNS for image tasks: a resolv.conf of these, bind-mounted read-only at /etc/resolv.conf. */
   containerDns?: ContainerDns;
+  /** The same for image tasks in a network namespace of their own (the bridge gateway's DNS relay). */
+  containerNetDns?: ContainerDns;
 }
 
 /** Mesos' RLimitInfo and LinuxInfo.seccomp, read from ContainerInfo (not in model/mesos.ts yet). */
@@ -181,8 +183,9 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         if (cwd) await ensureDir(cwd);
         const extras = spec.container as ContainerExtras | undefined;
         const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
-        const resolvConf = options.containerDns ? join(bundle, 'resolv.conf') : undefined;
-        if (resolvConf && options.containerDns) await fs.writeFile(resolvConf, resolvConfText(options.containerDns), { mode: 0o644 });
+        const dns = (spec.netnsPath ? options.containerNetDns : undefined) ?? options.containerDns;
+        const resolvConf = dns ? join(bundle, 'resolv.conf') : undefined;
+        if (resolvConf && dns) await fs.writeFile(resolvConf, resolvConfText(dns), { mode: 0o644 });
         const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, {
           user,
           ...(cwd ? { cwd } : {}),

@@ -61,16 +61,80 @@ describe('records of a running task', () => {
     assert.ok(taskRecords(hc, agent, fw, cfg).length > 0);
     assert.deepEqual(taskRecords(hc, agent, fw, { ...cfg, onlyHealthy: true }), []);
   });
-  it('use the container IP from network_infos first, and name named discovery ports', () => {
+  it('use the container IP from network_infos first when IPSources says so, and name named discovery ports', () => {
     const t = task({
       statuses: [{ task_id: { value: 'x' }, state: 'TASK_RUNNING', container_status: { network_infos: [{ ip_addresses: [{ ip_address: '9.0.0.7' }] }] } }],
       discovery: { visibility: 'FRAMEWORK', ports: { ports: [{ number: 8080, name: 'http', protocol: 'tcp' }] } },
     });
-    const rrs = taskRecords(t, agent, fw, cfg);
+    const rrs = taskRecords(t, agent, fw, { ...cfg, ipSources: ['netinfo', 'mesos', 'host'] });
     assert.ok(rrs.some((r) => r.type === 'A' && r.name === 'app-group.marathon.mesos' && r.ip === '9.0.0.7'));
     assert.ok(rrs.some((r) => r.type === 'A' && r.name === 'app-group.marathon.slave.mesos' && r.ip === '10.0.0.5'));
     assert.ok(rrs.some((r) => r.type === 'SRV' && r.name === '_http._app-group._tcp.marathon.mesos' && r.port === 8080));
     assert.ok(rrs.some((r) => r.type === 'A' && r.name === 'app-group.marathon.containerip.dcos.thisdcos.directory' && r.ip === '9.0.0.7'));
+  });
+});
+
+describe('records of a task on a container network (Marathon container/bridge)', () => {
+  // Host port 31000 -> container port 8080 on mesos-bridge; the task's own address 172.31.254.7.
+  const bridge = (scope: 'host' | 'container') =>
+    task({
+      resources: [{ name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 31000, end: 31000 }] } }],
+      container: { type: 'MESOS', network_infos: [{ name: 'mesos-bridge', port_mappings: [{ host_port: 31000, container_port: 8080, protocol: 'tcp' }] }] },
+      statuses: [
+        {
+          task_id: { value: 'x' },
+          state: 'TASK_RUNNING',
+          container_status: { network_infos: [{ name: 'mesos-bridge', ip_addresses: [{ ip_address: '172.31.254.7' }] }] },
+        },
+      ],
+      discovery: {
+        visibility: 'FRAMEWORK',
+        ports: {
+          ports: [
+            {
+              number: scope === 'host' ? 31000 : 8080,
+              name: 'http',
+              protocol: 'tcp',
+              labels: { labels: [{ key: 'network-scope', value: scope }] },
+            },
+          ],
+        },
+      },
+    });
+
+  /** Every address:port an SRV of the task leads to (through the A records of its target). */
+  function endpoints(t: Task, c = cfg): Set<string> {
+    const rrs = taskRecords(t, agent, fw, c);
+    const out = new Set<string>();
+    for (const r of rrs) {
+      if (r.type !== 'SRV') continue;
+      const as = rrs.filter((x) => x.type === 'A' && x.name === r.target);
+      assert.ok(as.length > 0, `SRV ${r.name} -> ${r.target} has no A record`);
+      for (const x of as) if (x.type === 'A') out.add(`${x.ip}:${r.port}`);
+    }
+    return out;
+  }
+
+  for (const scope of ['host', 'container'] as const) {
+    for (const ipSources of [cfg.ipSources, ['netinfo', 'mesos', 'host'] as const]) {
+      it(`pair each SRV port with the address it is open on (discovery scope ${scope}, IPSources ${ipSources.join(',')})`, () => {
+        const eps = endpoints(bridge(scope), { ...cfg, ipSources: [...ipSources] });
+        for (const ep of eps) assert.ok(ep === '10.0.0.5:31000' || ep === '172.31.254.7:8080', `SRV leads to ${ep}`);
+        assert.ok(eps.has('10.0.0.5:31000'));
+      });
+    }
+  }
+
+  it('by default (as DC/OS) the task name is the agent, containerip the container, and .mesos SRV the host port', () => {
+    const rrs = taskRecords(bridge('host'), agent, fw, cfg);
+    const a = (name: string) => rrs.filter((r) => r.type === 'A' && r.name === name).map((r) => (r.type === 'A' ? r.ip : ''));
+    assert.deepEqual(a('app-group.marathon.mesos'), ['10.0.0.5']);
+    assert.deepEqual(a('app-group.marathon.containerip.dcos.thisdcos.directory'), ['172.31.254.7']);
+    assert.deepEqual(a('app-group.marathon.autoip.dcos.thisdcos.directory'), ['172.31.254.7']);
+    const srvs = rrs.filter((r) => r.type === 'SRV' && r.name === '_app-group._tcp.marathon.mesos').map((r) => (r.type === 'SRV' ? r.port : 0));
+    assert.deepEqual(srvs, [31000]);
+    const named = rrs.filter((r) => r.type === 'SRV' && r.name === '_http._app-group._tcp.marathon.mesos').map((r) => (r.type === 'SRV' ? r.port : 0));
+    assert.deepEqual(named, [31000]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { DiscoveryInfo, Task, TaskStatus } from '../../model/mesos.js';
+import type { Task, TaskStatus } from '../../model/mesos.js';
 import { agentIdTail, domainFrag, hash5, type LabelSpec, rfc952, rfc1123 } from './names.js';
 
 /** One resource record. Names are lowercase and carry no trailing dot. */
@@ -29,7 +29,9 @@ export const DEFAULT_DNS_CONFIG: DnsConfig = {
   domain: 'mesos',
   dcosDomain: 'thisdcos.directory',
   ttlSecs: 60,
-  ipSources: ['netinfo', 'mesos', 'host'],
+  // As DC/OS configures Mesos-DNS: `<task>.<framework>.mesos` is the agent (where host ports
+  // are open); container IPs are in dcos-net's `containerip`/`autoip` names.
+  ipSources: ['host', 'netinfo'],
   enforceRFC952: false,
   onlyHealthy: false,
   srvWeight: 1,
@@ -152,29 +154,61 @@ export function taskRecords(task: Task, agent: DnsAgent | undefined, fw: DnsFram
   out.push(a(`${tail}.agentip.${dd}`, agent.ip));
   for (const ip of cips) out.push(a(`${tail}.containerip.${dd}`, ip));
 
-  // SRV from the host ports: slave targets; the plain name too unless the task has its own IP.
+  // SRV: every target is a name whose A record is the address the port is open on. Host ports
+  // (the `ports` resources, DiscoveryInfo ports with network-scope host) pair with the agent's
+  // IP, container ports (network-scope container) with the container's own IP.
+  const aIsAgent = ips.length === 0 || ips.includes(agent.ip);
+  const aIsContainer = ips.length > 0 && ips.every((ip) => cips.includes(ip));
   const slaveTarget = `${canonical}.slave.${d}`;
+  const plainTarget = `${canonical}.${d}`;
   for (const port of taskPorts(task)) {
     for (const proto of ['tcp', 'udp']) {
       out.push(srv(`_${tname}._${proto}.${fname}.slave.${d}`, slaveTarget, port, cfg.srvWeight));
-      if (!cips.length) out.push(srv(`_${tname}._${proto}.${fname}.${d}`, slaveTarget, port, cfg.srvWeight));
+      if (aIsAgent) out.push(srv(`_${tname}._${proto}.${fname}.${d}`, slaveTarget, port, cfg.srvWeight));
     }
   }
-  // SRV from DiscoveryInfo ports: named ports always, unnamed ones when the task has its own IP.
-  out.push(...discoverySrv(task.discovery, tname, fname, `${canonical}.${d}`, cips.length > 0, cfg, spec));
+  const targets: SrvTargets = { host: aIsAgent ? plainTarget : slaveTarget, container: aIsContainer ? plainTarget : undefined };
+  out.push(...discoverySrv(task, tname, fname, targets, cfg, spec));
   return out;
 }
 
-function discoverySrv(di: DiscoveryInfo | undefined, tname: string, fname: string, target: string, ownIp: boolean, cfg: DnsConfig, spec: LabelSpec): Rr[] {
+/** Which name to point an SRV at for a host port and for a container port (none: no such name). */
+interface SrvTargets {
+  host: string;
+  container: string | undefined;
+}
+
+/**
+ * SRV from DiscoveryInfo ports: named ports always (`_<port>._<task>._<proto>.<fw>.<domain>`),
+ * unnamed ones (`_<task>._<proto>.<fw>.<domain>`) when they are container ports. A port's scope is
+ * its `network-scope` label (Marathon's: `host` = a host port, `container` = a container port);
+ * without one it is a host port, as Mesos-DNS assumes. A container port whose task has no name
+ * resolving to its container IP goes by its port mapping's host port instead, or is left out.
+ */
+function discoverySrv(task: Task, tname: string, fname: string, targets: SrvTargets, cfg: DnsConfig, spec: LabelSpec): Rr[] {
   const out: Rr[] = [];
-  for (const p of di?.ports?.ports ?? []) {
+  const mappings = (task.container?.network_infos ?? []).flatMap((ni) => ni.port_mappings ?? []);
+  for (const p of task.discovery?.ports?.ports ?? []) {
     if (!Number.isInteger(p.number) || p.number <= 0 || p.number > 65535) continue;
+    const scope = p.labels?.labels?.find((l) => l.key === 'network-scope')?.value;
     const protos = p.protocol ? [p.protocol.toLowerCase()] : ['tcp', 'udp'];
     for (const proto of protos) {
       if (proto !== 'tcp' && proto !== 'udp') continue;
-      if (ownIp) out.push(srv(`_${tname}._${proto}.${fname}.${cfg.domain}`, target, p.number, cfg.srvWeight));
+      let target: string | undefined = targets.host;
+      let port = p.number;
+      const isContainerPort = scope === 'container';
+      if (isContainerPort) {
+        target = targets.container;
+        if (!target) {
+          const pm = mappings.find((m) => m.container_port === p.number && (m.protocol ?? 'tcp').toLowerCase() === proto);
+          if (!pm) continue;
+          target = targets.host;
+          port = pm.host_port;
+        }
+      }
+      if (isContainerPort && target === targets.container) out.push(srv(`_${tname}._${proto}.${fname}.${cfg.domain}`, target, port, cfg.srvWeight));
       const pname = p.name ? spec(p.name) : '';
-      if (pname) out.push(srv(`_${pname}._${tname}._${proto}.${fname}.${cfg.domain}`, target, p.number, cfg.srvWeight));
+      if (pname) out.push(srv(`_${pname}._${tname}._${proto}.${fname}.${cfg.domain}`, target, port, cfg.srvWeight));
     }
   }
   return out;

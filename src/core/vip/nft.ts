@@ -7,7 +7,11 @@
  * - each VIP chain DNATs new connections to `numgen inc|random mod N` over its backends (only
  *   the first packet of a flow sees NAT chains; conntrack keeps the rest on the same backend);
  * - an input filter refuses new connections that still aim at the range after NAT (a VIP with no
- *   backend, or no VIP at all), so nothing local listening on 0.0.0.0 answers for a VIP.
+ *   backend, or no VIP at all), so nothing local listening on 0.0.0.0 answers for a VIP;
+ * - connections DNATed from a VIP to a container-network backend are masqueraded (postrouting) to
+ *   the address of the interface they leave by (the bridge's gateway): a local client's source is
+ *   in 127/8, which a container cannot answer (its own lo), and a client in another container on
+ *   the same bridge would otherwise get the reply straight from the backend, not from the VIP.
  */
 import type { Vip } from './table.js';
 import type { VipRange } from './range.js';
@@ -41,6 +45,15 @@ export function renderNft(vips: readonly Vip[], opts: NftOptions): string {
     ['prerouting', 'prerouting'],
   ] as const) {
     lines.push(`  chain ${name} {`, `    type nat hook ${hook} priority -100; policy accept;`, `    ip daddr ${opts.range.cidr} jump vips`, '  }');
+  }
+  const containerBackends = [...new Set(vips.flatMap((v) => v.backends.filter((b) => b.network !== undefined).map((b) => b.ip)))].sort();
+  if (containerBackends.length > 0) {
+    lines.push(
+      '  chain postrouting {',
+      '    type nat hook postrouting priority 100; policy accept;',
+      `    ct original ip daddr ${opts.range.cidr} ip daddr { ${containerBackends.join(', ')} } masquerade`,
+      '  }',
+    );
   }
   lines.push(
     '  chain input {',

@@ -2,10 +2,13 @@
  * The VIP table from task state (dcos-net's l4lb semantics): a `VIP_<n>` label on a task's
  * DiscoveryInfo port n (Marathon copies portDefinitions[n].labels / portMappings[n].labels there)
  * names a VIP, "/name:port" (an address from the range, stable per name) or "ip:port" (an address
- * inside the range). Backends are the running, healthy tasks carrying the label, at their agent's
- * IP and that port's host port. Pure: the service calls it and applies what it returns.
+ * inside the range). Backends are the running, healthy tasks carrying the label: a host-networked
+ * task at its agent's IP and that port's host port; a task with an address of its own on a
+ * container network (status network_infos) at that address and the port's container port (the
+ * kernel applies one DNAT per connection, so a VIP that DNATs to agentIP:hostPort never reaches
+ * portmap's DNAT to the container). Pure: the service calls it and applies what it returns.
  */
-import type { Task } from '../../model/mesos.js';
+import type { DiscoveryInfo, Task } from '../../model/mesos.js';
 import { rfc1123 } from '../dns/names.js';
 import { assignAddresses, inRange, ipToInt, type VipRange } from './range.js';
 
@@ -18,6 +21,8 @@ export interface VipBackend {
   port: number;
   taskId: string;
   agentId: string;
+  /** The container network the address is on; absent for host networking (agent IP). */
+  network?: string;
 }
 
 export interface Vip {
@@ -88,6 +93,49 @@ export function taskServes(task: Task): boolean {
   return task.statuses[task.statuses.length - 1]?.healthy === true;
 }
 
+type DiscoveryPort = NonNullable<DiscoveryInfo['ports']>['ports'][number];
+
+/** The addresses of a task's latest TASK_RUNNING status, by network name ('' for an unnamed one). */
+function statusAddresses(task: Task): { name: string; ip: string }[] {
+  for (let i = task.statuses.length - 1; i >= 0; i--) {
+    const st = task.statuses[i];
+    if (st?.state !== 'TASK_RUNNING') continue;
+    const out: { name: string; ip: string }[] = [];
+    for (const ni of st.container_status?.network_infos ?? [])
+      for (const a of ni.ip_addresses ?? []) if (a.ip_address && ipToInt(a.ip_address) !== undefined) out.push({ name: ni.name ?? '', ip: a.ip_address });
+    return out;
+  }
+  return [];
+}
+
+/**
+ * Where a VIP sends a task's discovery port. A task with an address of its own on a named network
+ * (not the agent's IP, which our agent reports for host networking) is reached there: at the
+ * port's number when it is container-scoped (`network-scope: container`), else at the container
+ * port its port mapping gives the host port. Otherwise (host networking, or a host port without a
+ * mapping) at the agent's IP and the host port.
+ */
+function backendOf(task: Task, port: DiscoveryPort, agentIp: string): { ip: string; port: number; network?: string } | undefined {
+  const own = statusAddresses(task).filter((a) => a.name !== '' && a.ip !== agentIp);
+  const host = { ip: agentIp, port: port.number };
+  if (own.length === 0) return host;
+  const labels = port.labels?.labels ?? [];
+  const scope = labels.find((l) => l.key === 'network-scope')?.value;
+  const proto = (port.protocol ?? 'tcp').toLowerCase();
+  const pick = (network: string | undefined) => own.find((a) => a.name === network) ?? (own[0] as { name: string; ip: string });
+  if (scope === 'container') {
+    const a = pick(labels.find((l) => l.key === 'network-name')?.value);
+    return { ip: a.ip, port: port.number, network: a.name };
+  }
+  for (const ni of task.container?.network_infos ?? []) {
+    const pm = (ni.port_mappings ?? []).find((m) => m.host_port === port.number && (m.protocol ?? 'tcp').toLowerCase() === proto);
+    if (!pm || !(pm.container_port > 0)) continue;
+    const a = pick(ni.name);
+    return { ip: a.ip, port: pm.container_port, network: a.name };
+  }
+  return host;
+}
+
 export interface VipTable {
   vips: Vip[];
   problems: VipProblem[];
@@ -147,7 +195,8 @@ export function vipTable(tasks: Iterable<VipTaskInput>, range: VipRange, previou
         if (frameworkName) acc.frameworks.add(frameworkName);
         if (!agentIp || !taskServes(task) || !(port.number > 0)) continue;
         if (acc.backends.length >= MAX_BACKENDS_PER_VIP) continue;
-        acc.backends.push({ ip: agentIp, port: port.number, taskId, agentId: task.agent_id.value });
+        const b = backendOf(task, port, agentIp);
+        if (b) acc.backends.push({ ...b, taskId, agentId: task.agent_id.value });
       }
     }
   }

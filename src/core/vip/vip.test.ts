@@ -165,3 +165,80 @@ describe('edge LB configuration', () => {
     assert.doesNotMatch(c.text, /bind :1/);
   });
 });
+
+describe('vipTable on container networks', () => {
+  /** A Marathon container/bridge task: host port 31005 maps to container port 8080 on mesos-bridge. */
+  function bridgeTask(id: string, cip: string | undefined, scope: 'host' | 'container' = 'host'): Task {
+    const number = scope === 'host' ? 31005 : 8080;
+    const labels = [
+      { key: 'VIP_0', value: '/web:80' },
+      { key: 'network-scope', value: scope },
+      ...(scope === 'container' ? [{ key: 'network-name', value: 'mesos-bridge' }] : []),
+    ];
+    return task(id, '/web:80', number, {
+      container: { type: 'MESOS', network_infos: [{ name: 'mesos-bridge', port_mappings: [{ host_port: 31005, container_port: 8080, protocol: 'tcp' }] }] },
+      discovery: { visibility: 'FRAMEWORK', ports: { ports: [{ number, protocol: 'tcp', labels: { labels } }] } },
+      statuses: [
+        {
+          task_id: { value: id },
+          state: 'TASK_RUNNING',
+          source: 'SOURCE_EXECUTOR',
+          timestamp: 1,
+          ...(cip ? { container_status: { network_infos: [{ name: 'mesos-bridge', ip_addresses: [{ protocol: 'IPv4', ip_address: cip }] }] } } : {}),
+        } as Task['statuses'][number],
+      ],
+    });
+  }
+
+  test('a bridge task is a backend at its container IP and the mapping container port, not agentIP:hostPort', () => {
+    const t = vipTable([input(bridgeTask('b1', '172.31.254.7'), '127.0.0.2'), input(bridgeTask('b2', '172.31.254.9'), '127.0.0.3')], range);
+    const v = t.vips[0];
+    assert.ok(v);
+    assert.deepEqual(
+      v.backends.map((b) => `${b.ip}:${b.port} ${b.network}`),
+      ['172.31.254.7:8080 mesos-bridge', '172.31.254.9:8080 mesos-bridge'],
+    );
+  });
+
+  test('a container-scoped discovery port is already the container port', () => {
+    const t = vipTable([input(bridgeTask('c1', '172.31.254.7', 'container'))], range);
+    assert.deepEqual(
+      t.vips[0]?.backends.map((b) => `${b.ip}:${b.port}`),
+      ['172.31.254.7:8080'],
+    );
+  });
+
+  test('host networking (no address of its own, or the agent IP in an unnamed network_info) keeps agentIP:hostPort', () => {
+    const noIp = vipTable([input(bridgeTask('h1', undefined), '127.0.0.2')], range);
+    assert.deepEqual(
+      noIp.vips[0]?.backends.map((b) => `${b.ip}:${b.port} ${b.network}`),
+      ['127.0.0.2:31005 undefined'],
+    );
+    const hostTask = task('h2', '/web:80', 31002, {
+      statuses: [
+        {
+          task_id: { value: 'h2' },
+          state: 'TASK_RUNNING',
+          source: 'SOURCE_EXECUTOR',
+          timestamp: 1,
+          container_status: { network_infos: [{ ip_addresses: [{ protocol: 'IPv4', ip_address: '127.0.0.2' }] }] },
+        } as Task['statuses'][number],
+      ],
+    });
+    assert.deepEqual(
+      vipTable([input(hostTask, '127.0.0.2')], range).vips[0]?.backends.map((b) => `${b.ip}:${b.port}`),
+      ['127.0.0.2:31002'],
+    );
+  });
+
+  test('nft masquerades VIP connections to container backends only', () => {
+    const t = vipTable([input(bridgeTask('b1', '172.31.254.7')), input(task('h1', '/web:80', 31001))], range);
+    const script = renderNft(t.vips, { table: 'dcos_vip_t', range, spread: 'inc' });
+    assert.match(script, /type nat hook postrouting priority 100;/);
+    assert.match(script, /ct original ip daddr 11\.0\.0\.0\/8 ip daddr \{ 172\.31\.254\.7 \} masquerade/);
+    assert.match(script, /127\.0\.0\.2 \. 31001/);
+    assert.match(script, /172\.31\.254\.7 \. 8080/);
+    const hostOnly = renderNft(vipTable([input(task('h1', '/web:80', 31001))], range).vips, { table: 'dcos_vip_t', range, spread: 'inc' });
+    assert.doesNotMatch(hostOnly, /postrouting/);
+  });
+});
