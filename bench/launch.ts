@@ -208,6 +208,7 @@ async function rawCrun(n: number, conc: number, bundle: (w: number) => string = 
  * namespace by the same shell step (busybox sh where installed) right before `crun run`. Raw crun
  * with everything the agent's container has, without the agent.
  */
+let overlayRuns = 0;
 async function rawCrunOverlay(n: number): Promise<{ lat: number[]; wallMs: number }> {
   const b = join(work, 'overlay-bundle');
   if (!existsSync(b)) {
@@ -220,7 +221,8 @@ async function rawCrunOverlay(n: number): Promise<{ lat: number[]; wallMs: numbe
     'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4/rootfs" || exit 126',
     'exec "$5" run --bundle "$4" "$6"',
   ].join('\n');
-  return pool(n, 1, async (i) => {
+  return pool(n, 1, async () => {
+    const i = overlayRuns++;
     const dirs = join(work, 'overlay-layers', String(i));
     mkdirSync(join(dirs, 'upper'), { recursive: true });
     mkdirSync(join(dirs, 'work'));
