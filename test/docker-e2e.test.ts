@@ -289,6 +289,12 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     await dockerTask('execd', 'echo up; exec sleep 1000');
     const running = await next('execd', 'TASK_RUNNING');
     const cid = running.container_status.container_id.value as string;
+    // dcos task exec finds the parent as the container of the task's executor in the agent's /state.
+    const state = await getJson(`http://127.0.0.1:${agentPort}/state`);
+    const ex = (state.frameworks as Json[])
+      .flatMap((f) => f.executors as Json[])
+      .find((e) => e.id === 'execd' || (e.tasks as Json[]).some((t) => t.id === 'execd'));
+    assert.equal(ex?.container, cid);
     const api = `http://127.0.0.1:${agentPort}/api/v1`;
     const record = (o: unknown): string => {
       const j = JSON.stringify(o);
