@@ -285,6 +285,96 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     assert.equal(readFileSync(join(sandboxOf(r), 'stdout'), 'utf8'), 'lo\n');
   });
 
+  test('exec into a docker task (LAUNCH_NESTED_CONTAINER_SESSION, as dcos task exec calls it): output streamed, stdin, exit code; bad targets', async () => {
+    await dockerTask('execd', 'echo up; exec sleep 1000');
+    const running = await next('execd', 'TASK_RUNNING');
+    const cid = running.container_status.container_id.value as string;
+    // dcos task exec finds the parent as the container of the task's executor in the agent's /state.
+    const state = await getJson(`http://127.0.0.1:${agentPort}/state`);
+    const ex = (state.frameworks as Json[])
+      .flatMap((f) => f.executors as Json[])
+      .find((e) => e.id === 'execd' || (e.tasks as Json[]).some((t) => t.id === 'execd'));
+    assert.equal(ex?.container, cid);
+    const api = `http://127.0.0.1:${agentPort}/api/v1`;
+    const record = (o: unknown): string => {
+      const j = JSON.stringify(o);
+      return `${Buffer.byteLength(j)}\n${j}`;
+    };
+    const session = async (argv: string[], input?: string, parent = cid) => {
+      const sid = `s-${Math.random().toString(36).slice(2)}`;
+      const res = await fetch(api, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/recordio', 'Message-Accept': 'application/json' },
+        body: JSON.stringify({
+          type: 'LAUNCH_NESTED_CONTAINER_SESSION',
+          launch_nested_container_session: {
+            container_id: { value: sid, parent: { value: parent } },
+            command: { shell: false, value: argv[0], arguments: argv },
+          },
+        }),
+      });
+      if (res.status !== 200) return { status: res.status, error: await res.text(), stdout: '', stderr: '', wait: -1 };
+      const attach =
+        input === undefined
+          ? undefined
+          : fetch(api, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/recordio', 'Message-Content-Type': 'application/json', Accept: 'application/json' },
+              body: [
+                record({ type: 'ATTACH_CONTAINER_INPUT', attach_container_input: { type: 'CONTAINER_ID', container_id: { value: sid } } }),
+                ...[input, ''].map((d) =>
+                  record({
+                    type: 'ATTACH_CONTAINER_INPUT',
+                    attach_container_input: {
+                      type: 'PROCESS_IO',
+                      process_io: { type: 'DATA', data: { type: 'STDIN', data: Buffer.from(d).toString('base64') } },
+                    },
+                  }),
+                ),
+              ].join(''),
+            });
+      let raw = Buffer.from(await res.arrayBuffer()).toString('utf8');
+      const out = { STDOUT: '', STDERR: '' };
+      while (raw.length > 0) {
+        const nl = raw.indexOf('\n');
+        const len = Number(raw.slice(0, nl));
+        const m = JSON.parse(raw.slice(nl + 1, nl + 1 + len));
+        raw = raw.slice(nl + 1 + len);
+        if (m.type === 'DATA') out[m.data.type as 'STDOUT' | 'STDERR'] += Buffer.from(m.data.data, 'base64').toString('utf8');
+      }
+      if (attach) assert.equal((await attach).status, 200);
+      const w = await fetch(api, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ type: 'WAIT_NESTED_CONTAINER', wait_nested_container: { container_id: { value: sid, parent: { value: parent } } } }),
+      });
+      assert.equal(w.status, 200);
+      const wait = ((await w.json()) as Json).wait_nested_container.exit_status as number;
+      return { status: 200, error: '', stdout: out.STDOUT, stderr: out.STDERR, wait };
+    };
+
+    // Inside the task's container: its image, its environment; stdout and stderr apart; the exit code.
+    const a = await session(['sh', '-c', 'echo out $MESOS_TASK_ID; cat /etc/image-name; echo err >&2; ls /proc | grep -c "^[0-9]"; exit 7']);
+    assert.equal(a.status, 200, a.error);
+    const lines = a.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 2), ['out execd', 'dcos/busybox:1'], a.stdout);
+    // The container's pid namespace: its own sleep, this shell, ls and grep (not the host's hundreds).
+    assert.ok(Number(lines[2]) <= 6, a.stdout);
+    assert.equal(a.stderr, 'err\n');
+    assert.equal(a.wait, 7 << 8);
+    // stdin reaches the command and its end is EOF (cat exits 0).
+    const b = await session(['cat'], 'hello over stdin\nline two\n');
+    assert.equal(b.stdout, 'hello over stdin\nline two\n');
+    assert.equal(b.wait, 0);
+    // A command the container does not have: the daemon's error, as a failed exec (126 or 127).
+    const c = await session(['/no/such/binary']);
+    assert.ok([126 << 8, 127 << 8].includes(c.wait) || c.status >= 400, JSON.stringify(c));
+    const bad = await session(['true'], undefined, 'no-such-container');
+    assert.equal(bad.status, 400, bad.error);
+    assert.equal((await sched.call('KILL', { task_id: { value: 'execd' }, agent_id: { value: agent?.agentId } })).status, 202);
+    await next('execd', 'TASK_KILLED');
+  });
+
   test('force_pull_image: a moved tag is used only when asked for', async () => {
     const ref = `${registryAddr}/dcos/moving:1`;
     const runCat = async (id: string, force: boolean): Promise<string> => {

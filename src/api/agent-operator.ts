@@ -153,7 +153,8 @@ async function launchSession(res: ServerResponse, agent: Agent, opts: AgentOpera
   const oci = Boolean(task.info.container?.mesos?.image || task.info.container?.docker?.image);
   let session: ExecSession;
   try {
-    session = await exec.launch({ containerId: parent, pid: task.pid, sandboxDir: task.sandboxDir, oci }, id, argv);
+    const docker = task.info.container?.type === 'DOCKER';
+    session = await exec.launch({ containerId: parent, pid: task.pid, sandboxDir: task.sandboxDir, oci, ...(docker ? { docker } : {}) }, id, argv);
   } catch (e) {
     return sendText(res, (e as { status?: number }).status ?? 500, (e as Error).message);
   }

@@ -254,7 +254,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   agentRoutes(router, agent, { stats });
   const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
   agentOperatorRoutes(router, agent, {
-    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), log }),
+    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), log, ...(docker ? { docker } : {}) }),
     stats,
     images,
     imageGcPolicy: gcPolicy,

@@ -12,6 +12,8 @@ export interface ExecTarget {
   sandboxDir: string;
   /** True for tasks in an OCI bundle (entered with `crun exec`); false for process tasks. */
   oci: boolean;
+  /** True for container.type DOCKER tasks (entered through the Docker daemon's exec). */
+  docker?: boolean;
 }
 
 export type ExecStream = 'STDOUT' | 'STDERR';

@@ -1,4 +1,5 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { existsSync, promises as fs } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { CommandInfo, CommandURI, ContainerInfo } from '../../model/mesos.js';
@@ -97,6 +98,33 @@ export class DockerClient {
         reject(e);
       });
       if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.end(data);
+    });
+  }
+
+  /**
+   * A POST whose connection the daemon takes over (`Connection: Upgrade`, `Upgrade: tcp`; it
+   * answers 101): resolves with the raw socket and any bytes that came with the answer's headers.
+   * Used by interactive execs, whose stdin is written to the socket and whose output comes back
+   * on it multiplexed.
+   */
+  upgrade(path: string, body: unknown): Promise<{ socket: Socket; head: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify(body));
+      const req = request({
+        socketPath: this.socketPath,
+        method: 'POST',
+        path: `/${this.version}${path}`,
+        headers: { host: 'docker', 'content-type': 'application/json', 'content-length': data.length, connection: 'Upgrade', upgrade: 'tcp' },
+      });
+      req.on('upgrade', (_res, socket, head) => resolve({ socket: socket as Socket, head }));
+      req.on('response', (res) => {
+        void readAll(res).then((b) => {
+          const text = b.toString('utf8');
+          reject(new DockerApiError(res.statusCode ?? 0, daemonMessage(text) || `HTTP ${res.statusCode} instead of a connection upgrade`));
+        }, reject);
+      });
+      req.on('error', reject);
       req.end(data);
     });
   }
@@ -632,6 +660,34 @@ export class DockerRuntime implements ContainerRuntime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * An interactive command in the running container (`dcos task exec`, the agent's
+   * LAUNCH_NESTED_CONTAINER_SESSION): an Engine API exec with stdin, stdout and stderr attached,
+   * started over an upgraded connection. It runs with the container's own environment, user and
+   * working directory, as `docker exec` does. The caller writes stdin to the socket (a half-close
+   * is EOF for the command), reads stdout and stderr multiplexed from it (StreamDemuxer), and
+   * after the stream ends asks inspect() for the exit code; inspect() also gives the command's
+   * host pid, which is how it is signalled (the Engine API has no exec kill).
+   */
+  async execSession(
+    containerId: string,
+    argv: string[],
+  ): Promise<{ socket: Socket; head: Buffer; inspect: () => Promise<{ ExitCode?: number | null; Running?: boolean; Pid?: number }> }> {
+    const t = this.containers.get(containerId);
+    if (!t || t.exit) throw new Error(`no running container ${containerId}`);
+    if (argv.length === 0 || argv[0] === '') throw new Error('the command is empty');
+    const name = DockerRuntime.containerName(containerId);
+    const created = await this.client.json<{ Id: string }>('POST', `/containers/${name}/exec`, {
+      Cmd: argv,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    const { socket, head } = await this.client.upgrade(`/exec/${created.Id}/start`, { Detach: false, Tty: false });
+    return { socket, head, inspect: () => this.client.json('GET', `/exec/${created.Id}/json`) };
   }
 
   /** Bytes on disk: the sandbox's allocated blocks plus the container's writable layer (SizeRw). */

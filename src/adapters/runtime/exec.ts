@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ContainerExec, ExecSession, ExecStream, ExecTarget } from '../../ports/exec.js';
 import type { Cgroups } from './cgroups.js';
+import { type DockerRuntime, StreamDemuxer } from './docker.js';
 import { findOciRuntime, hybridCgroupTrap, type OciRuntimeName } from './oci.js';
 
 /**
@@ -14,6 +16,9 @@ import { findOciRuntime, hybridCgroupTrap, type OciRuntimeName } from './oci.js'
  * - Process tasks: a child of the agent with the task's environment (`/proc/<pid>/environ`) and
  *   working directory (the sandbox) that joins the task's cgroups before it execs, so its CPU and
  *   memory count against the task and it dies with the task's cgroup.
+ * - Docker tasks (container.type DOCKER): an exec of the Docker daemon with stdin, stdout and
+ *   stderr attached over an upgraded connection (DockerRuntime.execSession), in the container's
+ *   namespaces and cgroups with its environment, as `docker exec -i` runs.
  *
  * A session lives as long as its command. Its output is kept (up to OUTPUT_BUFFER_MAX_BYTES)
  * until a listener attaches; stdin stays open for STDIN_ATTACH_GRACE_MS so that an
@@ -33,10 +38,12 @@ export interface ExecOptions {
   /** Where the OCI bundles are: a session gets the task's environment and cwd from its config.json. */
   bundleDir?: string;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** The docker containerizer, for sessions in container.type DOCKER tasks. */
+  docker?: Pick<DockerRuntime, 'execSession'>;
 }
 
 export class ExecSessions implements ContainerExec {
-  private readonly running = new Map<string, Session>();
+  private readonly running = new Map<string, Session | DockerSession>();
   private readonly ended = new Map<string, Promise<number>>();
   private readonly wrapHybrid: boolean;
 
@@ -49,6 +56,36 @@ export class ExecSessions implements ContainerExec {
     if (this.running.has(sessionId) || this.ended.has(sessionId)) throw new ExecError(400, `container ${sessionId} already exists`);
     if (this.running.size >= SESSIONS_MAX) throw new ExecError(503, `too many exec sessions (${SESSIONS_MAX}) on this agent`);
     if (argv.length === 0 || argv[0] === '') throw new ExecError(400, 'the command is empty');
+    let s: Session | DockerSession;
+    if (target.docker) {
+      const docker = this.options.docker;
+      if (!docker) throw new ExecError(501, 'this agent runs no docker containerizer: it cannot exec into docker tasks');
+      let ex: Awaited<ReturnType<DockerRuntime['execSession']>>;
+      try {
+        ex = await docker.execSession(target.containerId, argv);
+      } catch (e) {
+        const status = (e as { status?: number }).status;
+        throw new ExecError(status === 404 || status === 409 ? 400 : 500, `cannot exec in docker container ${target.containerId}: ${(e as Error).message}`);
+      }
+      s = new DockerSession(sessionId, target.containerId, ex.socket, ex.head, ex.inspect);
+    } else s = new Session(sessionId, target.containerId, await this.spawnChild(target, argv));
+    await s.started;
+    this.running.set(sessionId, s);
+    const timer = setTimeout(() => {
+      if (s.claimStdin()) s.endStdin();
+    }, STDIN_ATTACH_GRACE_MS);
+    timer.unref();
+    void s.done.then(() => {
+      clearTimeout(timer);
+      this.running.delete(sessionId);
+      this.ended.set(sessionId, s.done);
+      while (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value as string);
+    });
+    return s;
+  }
+
+  /** The child process of an OCI or process task's session. */
+  private async spawnChild(target: ExecTarget, argv: string[]): Promise<ChildProcess> {
     let child: ChildProcess;
     if (target.oci) {
       const name = this.options.runtime ?? 'crun';
@@ -67,20 +104,7 @@ export class ExecSessions implements ContainerExec {
       const joinCg = 'for __g in $0; do [ -d "$__g" ] && { echo 0 >"$__g/cgroup.procs" || exit 126; }; done; exec "$@"';
       child = spawn('/bin/sh', ['-c', joinCg, dirs.join(' '), ...argv], { cwd: target.sandboxDir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     }
-    const s = new Session(sessionId, target.containerId, child);
-    await s.started;
-    this.running.set(sessionId, s);
-    const timer = setTimeout(() => {
-      if (s.claimStdin()) s.endStdin();
-    }, STDIN_ATTACH_GRACE_MS);
-    timer.unref();
-    void s.done.then(() => {
-      clearTimeout(timer);
-      this.running.delete(sessionId);
-      this.ended.set(sessionId, s.done);
-      while (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value as string);
-    });
-    return s;
+    return child;
   }
 
   session(sessionId: string): ExecSession | undefined {
@@ -123,46 +147,21 @@ export class ExecError extends Error {
   }
 }
 
-class Session implements ExecSession {
-  readonly done: Promise<number>;
-  readonly started: Promise<void>;
+/** Output kept (bounded) until the first listener attaches, and the one claim of stdin. */
+class OutputBuffer {
   private listeners: ((stream: ExecStream, data: Uint8Array) => void)[] = [];
   private buffered: [ExecStream, Uint8Array][] = [];
   private bufferedBytes = 0;
   private stdinClaimed = false;
-  private stdinOpen = true;
 
-  constructor(
-    readonly id: string,
-    readonly parentId: string,
-    private readonly child: ChildProcess,
-  ) {
-    this.started = new Promise((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', (e) => reject(new ExecError(500, `cannot start the command: ${e.message}`)));
-    });
-    const emit = (stream: ExecStream) => (chunk: Buffer) => {
-      if (this.listeners.length === 0) {
-        if (this.bufferedBytes + chunk.length > OUTPUT_BUFFER_MAX_BYTES) return; // nobody listens: drop beyond the bound
-        this.buffered.push([stream, chunk]);
-        this.bufferedBytes += chunk.length;
-        return;
-      }
-      for (const fn of this.listeners) fn(stream, chunk);
-    };
-    child.stdout?.on('data', emit('STDOUT'));
-    child.stderr?.on('data', emit('STDERR'));
-    child.stdin?.on('error', () => {
-      this.stdinOpen = false;
-    });
-    // 'close': the exit and the end of both output pipes, so every byte was emitted before done.
-    this.done = new Promise((resolve) => {
-      child.once('close', (code, signal) => {
-        this.stdinOpen = false;
-        resolve(waitStatus(code, signal));
-      });
-      child.once('error', () => resolve(127 << 8));
-    });
+  protected emit(stream: ExecStream, chunk: Uint8Array): void {
+    if (this.listeners.length === 0) {
+      if (this.bufferedBytes + chunk.length > OUTPUT_BUFFER_MAX_BYTES) return; // nobody listens: drop beyond the bound
+      this.buffered.push([stream, chunk]);
+      this.bufferedBytes += chunk.length;
+      return;
+    }
+    for (const fn of this.listeners) fn(stream, chunk);
   }
 
   onOutput(fn: (stream: ExecStream, data: Uint8Array) => void): void {
@@ -177,6 +176,37 @@ class Session implements ExecSession {
     if (this.stdinClaimed) return false;
     this.stdinClaimed = true;
     return true;
+  }
+}
+
+class Session extends OutputBuffer implements ExecSession {
+  readonly done: Promise<number>;
+  readonly started: Promise<void>;
+  private stdinOpen = true;
+
+  constructor(
+    readonly id: string,
+    readonly parentId: string,
+    private readonly child: ChildProcess,
+  ) {
+    super();
+    this.started = new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (e) => reject(new ExecError(500, `cannot start the command: ${e.message}`)));
+    });
+    child.stdout?.on('data', (c: Buffer) => this.emit('STDOUT', c));
+    child.stderr?.on('data', (c: Buffer) => this.emit('STDERR', c));
+    child.stdin?.on('error', () => {
+      this.stdinOpen = false;
+    });
+    // 'close': the exit and the end of both output pipes, so every byte was emitted before done.
+    this.done = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        this.stdinOpen = false;
+        resolve(waitStatus(code, signal));
+      });
+      child.once('error', () => resolve(127 << 8));
+    });
   }
 
   writeStdin(data: Uint8Array): boolean {
@@ -202,6 +232,78 @@ class Session implements ExecSession {
       } catch {
         // gone
       }
+    }
+  }
+}
+
+/**
+ * A session in a Docker task: the daemon's exec over an upgraded connection. stdin is written to
+ * the socket and closed with a half-close; stdout and stderr arrive multiplexed; once the stream
+ * ends the exit code comes from the exec's inspect (briefly polled: the daemon may close the
+ * stream a moment before it records the exit).
+ */
+class DockerSession extends OutputBuffer implements ExecSession {
+  readonly done: Promise<number>;
+  readonly started: Promise<void> = Promise.resolve();
+  private stdinOpen = true;
+  private pid: number | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly parentId: string,
+    private readonly socket: Socket,
+    head: Buffer,
+    inspect: () => Promise<{ ExitCode?: number | null; Running?: boolean; Pid?: number }>,
+  ) {
+    super();
+    const demux = new StreamDemuxer((stream, payload) => this.emit(stream === 'stderr' ? 'STDERR' : 'STDOUT', payload));
+    if (head.length > 0) demux.push(head);
+    socket.on('data', (c: Buffer) => demux.push(c));
+    socket.on('error', () => {
+      this.stdinOpen = false;
+    });
+    void inspect().then(
+      (i) => {
+        if (typeof i.Pid === 'number' && i.Pid > 0) this.pid = i.Pid;
+      },
+      () => {},
+    );
+    this.done = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.stdinOpen = false;
+        void (async () => {
+          for (let i = 0; i < 100; i++) {
+            const info = await inspect().catch(() => undefined);
+            if (info && info.Running === false && typeof info.ExitCode === 'number') return resolve((info.ExitCode & 0xff) << 8);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          resolve(255 << 8); // the daemon never recorded an exit
+        })();
+      });
+    });
+  }
+
+  writeStdin(data: Uint8Array): boolean {
+    if (!this.stdinOpen) return false;
+    this.socket.write(data);
+    return true;
+  }
+
+  endStdin(): void {
+    if (!this.stdinOpen) return;
+    this.stdinOpen = false;
+    this.socket.end();
+  }
+
+  kill(signal: string): void {
+    if (this.pid === undefined) {
+      this.socket.destroy();
+      return;
+    }
+    try {
+      process.kill(this.pid, signal as NodeJS.Signals);
+    } catch {
+      // gone
     }
   }
 }

