@@ -1,7 +1,8 @@
-import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { Agent as HttpAgent, type ClientRequest, request } from 'node:http';
 import { RecordIODecoder } from '../base/recordio.js';
 import type { AgentCall, AgentCommand } from '../model/agent-protocol.js';
 import type { CommandStream, MasterLink, MasterLinkReply } from '../ports/master-link.js';
+import { parseMasterUrl, readReply } from './master-http.js';
 
 export interface HttpMasterLinkOptions {
   /** `host:port` (an `http://` prefix is accepted). */
@@ -31,7 +32,7 @@ export class HttpMasterLink implements MasterLink {
   private readonly maxReplyBytes: number;
 
   constructor(options: HttpMasterLinkOptions) {
-    const { host, port } = parseMaster(options.master);
+    const { host, port } = parseMasterUrl(options.master);
     this.host = host;
     this.port = port;
     this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
@@ -56,7 +57,7 @@ export class HttpMasterLink implements MasterLink {
           headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Content-Length': Buffer.byteLength(body) },
         },
         (res) => {
-          readReply(res, this.maxReplyBytes).then(resolve, reject);
+          readReply(res, this.maxReplyBytes, 'any').then(resolve, reject);
         },
       );
       req.setTimeout(this.callTimeoutMs, () => req.destroy(new Error(`master ${this.address} did not answer within ${this.callTimeoutMs} ms`)));
@@ -87,7 +88,7 @@ export class HttpMasterLink implements MasterLink {
         },
         (res) => {
           if (res.statusCode !== 200) {
-            readReply(res, this.maxReplyBytes).then(resolve, reject);
+            readReply(res, this.maxReplyBytes, 'any').then(resolve, reject);
             return;
           }
           opened = true;
@@ -139,43 +140,6 @@ export class HttpMasterLink implements MasterLink {
     this.streams.clear();
     this.pool.destroy();
   }
-}
-
-function parseMaster(text: string): { host: string; port: number } {
-  const t = text.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(t);
-  if (!m) throw new Error(`--master must be host:port, got '${text}'`);
-  const port = Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new Error(`--master has an invalid port: '${text}'`);
-  return { host: m[1] as string, port };
-}
-
-function readReply(res: IncomingMessage, maxBytes: number): Promise<MasterLinkReply> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBytes) {
-        res.destroy(new Error(`reply from the master exceeds ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    res.on('error', reject);
-    res.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text;
-      if (text !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // a plain-text error from the master
-        }
-      }
-      resolve({ status: res.statusCode ?? 0, body });
-    });
-  });
 }
 
 function parseCommand(record: string): AgentCommand | undefined {

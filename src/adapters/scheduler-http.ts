@@ -1,6 +1,9 @@
-import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { Agent as HttpAgent, type ClientRequest, request } from 'node:http';
 import { RecordIODecoder } from '../base/recordio.js';
 import type { EventSink } from '../ports/sink.js';
+import { parseMasterUrl, readReply } from './master-http.js';
+
+export { parseMasterUrl };
 
 export interface HttpSchedulerOptions {
   /** The master, `http://host:port` or `host:port`. */
@@ -91,7 +94,7 @@ export class HttpSchedulerTransport {
       };
       req.on('response', (res) => {
         if (res.statusCode !== 200) {
-          readReply(res, this.maxRecordBytes).then(settle, (e: Error) => settle({ status: 503, body: e.message }));
+          readReply(res, this.maxRecordBytes, 'labelled').then(settle, (e: Error) => settle({ status: 503, body: e.message }));
           return;
         }
         const streamId = res.headers['mesos-stream-id'];
@@ -165,7 +168,7 @@ export class HttpSchedulerTransport {
             'Content-Length': Buffer.byteLength(body),
           },
         },
-        (res) => readReply(res, this.maxRecordBytes).then(resolve, (e: Error) => resolve({ status: 503, body: e.message })),
+        (res) => readReply(res, this.maxRecordBytes, 'labelled').then(resolve, (e: Error) => resolve({ status: 503, body: e.message })),
       );
       req.setTimeout(this.callTimeoutMs, () => req.destroy(new Error(`master ${this.url} did not answer within ${this.callTimeoutMs} ms`)));
       req.on('error', (e) => resolve({ status: 503, body: e.message }));
@@ -179,41 +182,4 @@ export class HttpSchedulerTransport {
     this.stream = undefined;
     this.pool.destroy();
   }
-}
-
-export function parseMasterUrl(text: string): { host: string; port: number } {
-  const t = text.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(t);
-  if (!m || m[1] === '') throw new Error(`--master must be http://host:port or host:port, got '${text}'`);
-  const port = Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new Error(`--master has an invalid port: '${text}'`);
-  return { host: m[1] as string, port };
-}
-
-function readReply(res: IncomingMessage, maxBytes: number): Promise<{ status: number; body?: unknown }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBytes) {
-        res.destroy(new Error(`reply from the master exceeds ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    res.on('error', reject);
-    res.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text === '' ? undefined : text;
-      if (text !== '' && /json/.test(String(res.headers['content-type'] ?? ''))) {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // keep the text
-        }
-      }
-      resolve({ status: res.statusCode ?? 0, body });
-    });
-  });
 }
