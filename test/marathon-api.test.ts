@@ -3,70 +3,20 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type AddressInfo, type Socket, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startMaster, type RunningMaster } from '../src/main/master.js';
+import type { RunningMaster } from '../src/main/master.js';
 import { waitFor } from './lib/http.js';
-import { FakeAgent, type Json, QUIET, sleep } from './lib/mesos.js';
+import { startMarathonCluster, TaskAgent } from './lib/marathon.js';
+import { FakeAgent, type Json, sleep } from './lib/mesos.js';
 
 /**
  * Marathon in a master process (in-process scheduler transport) over three fake agents that
  * speak the agent protocol: every launch and kill goes through the real master.
  */
 
-/** A fake agent that runs what it is told: RUN_TASK → RUNNING (or FAILED), KILL_TASK → KILLED. */
-class AutoAgent {
-  readonly running = new Map<string, Json>();
-  readonly launched: Json[] = [];
-  failNext = 0;
-  /** What the agent's health checker reports for tasks that carry a health_check (undefined: nothing). */
-  health: boolean | undefined = true;
-  private seen = 0;
-  private timer: NodeJS.Timeout | undefined;
-  constructor(
-    readonly agent: FakeAgent,
-    private readonly fwId: () => string,
-  ) {
-    this.timer = setInterval(() => void this.pump(), 10);
-  }
-  private busy = false;
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const evs = this.agent.stream?.events ?? [];
-      while (this.seen < evs.length) {
-        const c = evs[this.seen++] as Json;
-        if (c.type === 'RUN_TASK') {
-          this.launched.push(c.task);
-          if (this.failNext > 0) {
-            this.failNext--;
-            await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_FAILED', { message: 'exit 1' });
-          } else {
-            this.running.set(c.task.task_id.value, c.task);
-            await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING');
-            if (c.task.health_check && this.health !== undefined)
-              await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING', {
-                healthy: this.health,
-                reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED',
-              });
-          }
-        } else if (c.type === 'KILL_TASK') {
-          if (this.running.delete(c.task_id.value)) await this.agent.update(this.fwId(), c.task_id.value, 'TASK_KILLED');
-        }
-      }
-    } finally {
-      this.busy = false;
-    }
-  }
-  close(): void {
-    clearInterval(this.timer);
-    this.agent.close();
-  }
-}
-
 describe('Marathon v2 API over a master with three agents', () => {
   let running: RunningMaster;
   let base: string;
-  let agents: AutoAgent[] = [];
+  let agents: TaskAgent[] = [];
   const fwId = () => running.marathon?.marathon.frameworkId ?? '';
 
   const req = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -95,15 +45,13 @@ describe('Marathon v2 API over a master with three agents', () => {
   const allRunning = () => agents.flatMap((a) => [...a.running.values()]);
 
   before(async () => {
-    running = await startMaster({ port: 0, store: 'memory', marathonPort: 0, config: QUIET });
+    const rack = (r: string) => [{ name: 'rack', type: 'TEXT', text: { value: r } }];
+    ({ running, agents } = await startMarathonCluster([
+      { hostname: 'a1.test', attributes: rack('r0') },
+      { hostname: 'a2.test', attributes: rack('r1') },
+      { hostname: 'a3.test', attributes: rack('r0') },
+    ]));
     base = `http://127.0.0.1:${running.marathon?.port}`;
-    const mb = `http://127.0.0.1:${running.port}`;
-    for (const [i, h] of ['a1.test', 'a2.test', 'a3.test'].entries()) {
-      const a = await FakeAgent.start(mb, { hostname: h, attributes: [{ name: 'rack', type: 'TEXT', text: { value: `r${i % 2}` } }] });
-      a.startPinging(200);
-      agents.push(new AutoAgent(a, fwId));
-    }
-    await waitFor('marathon registered', () => running.marathon?.marathon.isConnected || undefined);
   });
   after(async () => {
     for (const a of agents) a.close();
@@ -535,7 +483,7 @@ print(json.dumps(out))
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    const local = new AutoAgent(await FakeAgent.start(`http://127.0.0.1:${running.port}`, { hostname: '127.0.0.1' }), fwId);
+    const local = new TaskAgent(await FakeAgent.start(`http://127.0.0.1:${running.port}`, { hostname: '127.0.0.1' }), fwId);
     local.agent.startPinging(200);
     const events: Json[] = [];
     const off = running.marathon?.marathon.onEventBus((e) => events.push(e));

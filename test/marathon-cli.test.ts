@@ -9,52 +9,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type RunningMaster, startMaster } from '../src/main/master.js';
+import type { RunningMaster } from '../src/main/master.js';
 import { waitFor } from './lib/http.js';
-import { FakeAgent, type Json, QUIET } from './lib/mesos.js';
+import { startMarathonCluster, type TaskAgent } from './lib/marathon.js';
+import type { Json } from './lib/mesos.js';
 import { REPO_ROOT } from './lib/proc.js';
 
 const DCOS = resolve(REPO_ROOT, 'dist/src/main/dcos.js');
 
-/** Runs what it is told: RUN_TASK → TASK_RUNNING, KILL_TASK → TASK_KILLED. */
-class RunAgent {
-  readonly running = new Map<string, Json>();
-  private seen = 0;
-  private busy = false;
-  private readonly timer: NodeJS.Timeout;
-  constructor(
-    readonly agent: FakeAgent,
-    private readonly fwId: () => string,
-  ) {
-    this.timer = setInterval(() => void this.pump(), 10);
-  }
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const evs = this.agent.stream?.events ?? [];
-      while (this.seen < evs.length) {
-        const c = evs[this.seen++] as Json;
-        if (c.type === 'RUN_TASK') {
-          this.running.set(c.task.task_id.value, c.task);
-          await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING');
-        } else if (c.type === 'KILL_TASK' && this.running.delete(c.task_id.value)) {
-          await this.agent.update(this.fwId(), c.task_id.value, 'TASK_KILLED');
-        }
-      }
-    } finally {
-      this.busy = false;
-    }
-  }
-  close(): void {
-    clearInterval(this.timer);
-    this.agent.close();
-  }
-}
-
 describe('dcos marathon CLI against Marathon in a master process', { timeout: 120_000 }, () => {
   let running: RunningMaster;
-  let agents: RunAgent[] = [];
+  let agents: TaskAgent[] = [];
   let base = '';
   const dir = mkdtempSync(join(tmpdir(), 'mara-cli-'));
   let env: Record<string, string> = {};
@@ -85,16 +50,9 @@ describe('dcos marathon CLI against Marathon in a master process', { timeout: 12
       .sort();
 
   before(async () => {
-    running = await startMaster({ port: 0, store: 'memory', marathonPort: 0, gatewayPort: 0, config: QUIET });
+    ({ running, agents } = await startMarathonCluster([{ hostname: 'c1.test' }, { hostname: 'c2.test' }, { hostname: 'c3.test' }], { gateway: true }));
     base = `http://127.0.0.1:${running.marathon?.port}`;
     env = { DCOS_URL: `http://127.0.0.1:${running.gatewayPort}`, DCOS_TS_CONFIG_DIR: join(dir, 'config') };
-    const fwId = () => running.marathon?.marathon.frameworkId ?? '';
-    for (const h of ['c1.test', 'c2.test', 'c3.test']) {
-      const a = await FakeAgent.start(`http://127.0.0.1:${running.port}`, { hostname: h });
-      a.startPinging(200);
-      agents.push(new RunAgent(a, fwId));
-    }
-    await waitFor('marathon registered', () => running.marathon?.marathon.isConnected || undefined);
   });
   after(async () => {
     for (const a of agents) a.close();

@@ -12,48 +12,11 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RunningMaster, startMaster } from '../src/main/master.js';
 import { waitFor } from './lib/http.js';
-import { FakeAgent, type Json, QUIET } from './lib/mesos.js';
+import { startMarathonCluster, type TaskAgent } from './lib/marathon.js';
+import { type Json, QUIET } from './lib/mesos.js';
 import { REPO_ROOT } from './lib/proc.js';
 
 const DCOS = resolve(REPO_ROOT, 'dist/src/main/dcos.js');
-
-/** Runs what it is told and remembers every launched TaskInfo. */
-class Runner {
-  readonly running = new Map<string, Json>();
-  readonly launched: Json[] = [];
-  private seen = 0;
-  private busy = false;
-  private readonly timer: NodeJS.Timeout;
-  constructor(
-    readonly agent: FakeAgent,
-    private readonly fwId: () => string,
-  ) {
-    this.timer = setInterval(() => void this.pump(), 10);
-  }
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const evs = this.agent.stream?.events ?? [];
-      while (this.seen < evs.length) {
-        const c = evs[this.seen++] as Json;
-        if (c.type === 'RUN_TASK') {
-          this.launched.push(c.task);
-          this.running.set(c.task.task_id.value, c.task);
-          await this.agent.update(this.fwId(), c.task.task_id.value, 'TASK_RUNNING');
-        } else if (c.type === 'KILL_TASK' && this.running.delete(c.task_id.value)) {
-          await this.agent.update(this.fwId(), c.task_id.value, 'TASK_KILLED');
-        }
-      }
-    } finally {
-      this.busy = false;
-    }
-  }
-  close(): void {
-    clearInterval(this.timer);
-    this.agent.close();
-  }
-}
 
 type Reply = { status: number; json: Json; text: string; headers: Headers };
 
@@ -75,7 +38,7 @@ const paths = (r: Reply): string[] => (r.json?.details ?? []).map((d: Json) => d
 describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 }, () => {
   let running: RunningMaster;
   let base = '';
-  let runners: Runner[] = [];
+  let runners: TaskAgent[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'mara-groups-'));
   let env: Record<string, string> = {};
   const req = (method: string, path: string, body?: unknown) => call(base, method, path, body);
@@ -97,16 +60,9 @@ describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 
     });
 
   before(async () => {
-    running = await startMaster({ port: 0, store: 'memory', marathonPort: 0, gatewayPort: 0, config: QUIET });
+    ({ running, agents: runners } = await startMarathonCluster([{ hostname: 'g1.test' }, { hostname: 'g2.test' }], { gateway: true }));
     base = `http://127.0.0.1:${running.marathon?.port}`;
     env = { DCOS_URL: `http://127.0.0.1:${running.gatewayPort}`, DCOS_TS_CONFIG_DIR: join(dir, 'config') };
-    const fwId = () => running.marathon?.marathon.frameworkId ?? '';
-    for (const h of ['g1.test', 'g2.test']) {
-      const a = await FakeAgent.start(`http://127.0.0.1:${running.port}`, { hostname: h });
-      a.startPinging(200);
-      runners.push(new Runner(a, fwId));
-    }
-    await waitFor('marathon registered', () => running.marathon?.marathon.isConnected || undefined);
   });
   after(async () => {
     for (const r of runners) r.close();
