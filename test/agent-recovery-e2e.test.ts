@@ -6,18 +6,18 @@
  * TASK_FAILED with its real exit status; nothing else may be reported.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { detectCgroups } from '../src/adapters/runtime/cgroups.js';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { getJson, waitFor } from './lib/http.js';
 import { cgroupDirsNamed, freePort, pushBusybox, removeCgroupTree, startRegistry, unmountUnder } from './lib/images.js';
 import { type Json, Scheduler, type TestMaster, frameworkInfo, sleep, startTestMaster, taskInfo } from './lib/mesos.js';
+import { type AgentProcess, spawnAgent } from './lib/proc.js';
 
-const DCOS = resolve('dist/src/main/dcos.js');
 const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
 const busybox = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
 const cgMode = detectCgroups();
@@ -37,46 +37,6 @@ const skip =
 if (skip) process.stdout.write(`# SKIP agent recovery e2e: ${skip}\n`);
 
 const TERMINAL = ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_ERROR', 'TASK_LOST', 'TASK_DROPPED', 'TASK_GONE', 'TASK_UNREACHABLE'];
-
-interface AgentProc {
-  proc: ChildProcess;
-  agentId: string;
-  port: number;
-  stderr: () => string;
-  exited: Promise<void>;
-}
-
-/** `dcos agent` as a child process; resolves once it printed its registration. */
-function spawnAgent(args: string[]): Promise<AgentProc> {
-  const proc = spawn(process.execPath, [DCOS, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  proc.stderr?.on('data', (c: Buffer) => {
-    err = (err + c.toString('utf8')).slice(-50_000);
-  });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      rej(new Error(`the agent did not register within 20 s: ${err.slice(-2000)}`));
-    }, 20_000);
-    void exited.then(() => {
-      clearTimeout(timer);
-      rej(new Error(`the agent exited before registering: ${err.slice(-2000)}`));
-    });
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const e = JSON.parse(line) as { event?: string; agent_id?: string; port?: number };
-        if (e.event !== 'registered') continue;
-        clearTimeout(timer);
-        res({ proc, agentId: e.agent_id as string, port: e.port as number, stderr: () => err, exited });
-        return;
-      }
-    });
-  });
-}
 
 /** Start time of a process (field 22 of /proc/<pid>/stat): the same value means the same process. */
 function startTime(pid: number): string | undefined {
@@ -98,7 +58,7 @@ for (const ociRuntime of runtimes) {
     let master: TestMaster;
     let registry: ChildProcess | undefined;
     let registryAddr = '';
-    let agent: AgentProc | undefined;
+    let agent: AgentProcess | undefined;
     let agentPort = 0;
     let sched: Scheduler;
     const agentArgs = () => [
@@ -160,7 +120,7 @@ for (const ociRuntime of runtimes) {
       assert.ok(pidStart, `the long task's pid ${pid} is alive`);
 
       // kill -9: no goodbye to the master, no chance to clean anything up.
-      const first = agent as AgentProc;
+      const first = agent as AgentProcess;
       first.proc.kill('SIGKILL');
       await first.exited;
       await sleep(6_000); // the short task exits (status 7) meanwhile

@@ -14,6 +14,7 @@ import { getJson, waitFor } from './lib/http.js';
 import { type Dockerd, dockerGet, findDockerd, startDockerd } from './lib/docker.js';
 import { freePort, pushBusybox, startRegistry } from './lib/images.js';
 import { type Json, Scheduler, type TestMaster, frameworkInfo, sleep, startTestMaster, taskInfo } from './lib/mesos.js';
+import { type AgentProcess, spawnAgent } from './lib/proc.js';
 
 const DCOS = resolve('dist/src/main/dcos.js');
 const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
@@ -48,45 +49,7 @@ if (!skip) {
 }
 if (skip) process.stdout.write(`# SKIP docker containerizer e2e: ${skip}\n`);
 
-interface AgentProc {
-  proc: ChildProcess;
-  agentId: string;
-  exited: Promise<void>;
-  stderr: () => string;
-}
-
-function spawnAgent(args: string[]): Promise<AgentProc> {
-  const proc = spawn(process.execPath, [DCOS, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  proc.stderr?.on('data', (c: Buffer) => {
-    err = (err + c.toString('utf8')).slice(-50_000);
-  });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      rej(new Error(`the agent did not register within 20 s: ${err.slice(-2000)}`));
-    }, 20_000);
-    void exited.then(() => {
-      clearTimeout(timer);
-      rej(new Error(`the agent exited before registering: ${err.slice(-2000)}`));
-    });
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const e = JSON.parse(line) as { event?: string; agent_id?: string };
-        if (e.event !== 'registered') continue;
-        clearTimeout(timer);
-        res({ proc, agentId: e.agent_id as string, exited, stderr: () => err });
-        return;
-      }
-    });
-  });
-}
-
-async function stopAgent(a: AgentProc | undefined): Promise<void> {
+async function stopAgent(a: AgentProcess | undefined): Promise<void> {
   if (a && a.proc.exitCode === null && a.proc.signalCode === null) {
     a.proc.kill('SIGTERM');
     await a.exited;
@@ -96,7 +59,7 @@ async function stopAgent(a: AgentProc | undefined): Promise<void> {
 describe('docker containerizer (container.type DOCKER through the Engine API)', { skip }, () => {
   let master: TestMaster;
   let sched: Scheduler;
-  let agent: AgentProc | undefined;
+  let agent: AgentProcess | undefined;
   let agentPort = 0;
   const agentWork = join(work, 'agent');
   const image = () => `${registryAddr}/dcos/busybox:1`;
@@ -416,7 +379,7 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     const shortRunning = await next('short', 'TASK_RUNNING');
     const sandbox = sandboxOf(long);
     await waitFor('before', () => (readFileSync(join(sandbox, 'stdout'), 'utf8').includes('before') ? true : undefined), 15_000, 50);
-    const first = agent as AgentProc;
+    const first = agent as AgentProcess;
     first.proc.kill('SIGKILL');
     await first.exited;
     // Meanwhile: a container labelled as this agent's that it never checkpointed (an orphan, to be

@@ -76,3 +76,45 @@ export function spawnMaster(workDir: string, extraArgs: string[] = [], timeoutMs
     });
   });
 }
+
+export interface AgentProcess {
+  proc: ChildProcess;
+  agentId: string;
+  /** The agent's HTTP port, from its registration line. */
+  port: number;
+  /** The last 50 kB the process wrote to stderr (for failure messages). */
+  stderr: () => string;
+  exited: Promise<void>;
+}
+
+/** `dcos agent` as a child process; resolves once it printed its registration (within 20 s). */
+export function spawnAgent(args: string[]): Promise<AgentProcess> {
+  const proc = spawn(process.execPath, [resolve(REPO_ROOT, 'dist/src/main/dcos.js'), 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let out = '';
+  proc.stderr?.on('data', (c: Buffer) => {
+    err = (err + c.toString('utf8')).slice(-50_000);
+  });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      rej(new Error(`the agent did not register within 20 s: ${err.slice(-2000)}`));
+    }, 20_000);
+    void exited.then(() => {
+      clearTimeout(timer);
+      rej(new Error(`the agent exited before registering: ${err.slice(-2000)}`));
+    });
+    proc.stdout?.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const e = JSON.parse(line) as { event?: string; agent_id?: string; port?: number };
+        if (e.event !== 'registered') continue;
+        clearTimeout(timer);
+        res({ proc, agentId: e.agent_id as string, port: e.port as number, stderr: () => err, exited });
+        return;
+      }
+    });
+  });
+}
