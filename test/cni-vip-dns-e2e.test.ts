@@ -8,18 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { dig } from '../src/adapters/dns/testing.js';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
+import { curl, dcos, findFiles } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
 import { pushBusybox, startRegistry } from './lib/images.js';
 
 const run = promisify(execFile);
-const DCOS = resolve('dist/src/main/dcos.js');
 const GATEWAY = '172.31.254.1';
 const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
 const busybox = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
@@ -31,24 +31,6 @@ const imageUnavailable = !findOciRuntime('crun')
       ? 'busybox-static is not installed'
       : undefined;
 
-async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: x.code ?? 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
-
-async function curl(url: string): Promise<string> {
-  try {
-    return (await run('curl', ['-s', '-m', '3', url])).stdout.trim();
-  } catch (e) {
-    return `ERR ${(e as { code?: number }).code}`;
-  }
-}
-
 async function unavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not root (network namespaces, nftables)';
   if (!existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/portmap')) return 'containernetworking-plugins is not installed';
@@ -58,23 +40,6 @@ async function unavailable(): Promise<string | undefined> {
     return `nft does not run: ${(e as Error).message}`;
   }
   return undefined;
-}
-
-/** Files named `name` under dir (depth-first, bounded). */
-function findFiles(dir: string, name: string, out: string[] = [], depth = 0): string[] {
-  if (depth > 12 || !existsSync(dir)) return out;
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) findFiles(p, name, out, depth + 1);
-    else if (e === name) out.push(p);
-  }
-  return out;
 }
 
 interface MarathonTask {

@@ -1,44 +1,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { dig } from '../src/adapters/dns/testing.js';
+import { dcos, findFiles } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
 import { pushBusybox, startRegistry } from './lib/images.js';
 
 const run = promisify(execFile);
-const DCOS = resolve('dist/src/main/dcos.js');
-
-async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: x.code ?? 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
-
-/** Every file named `name` under dir (sandboxes: stdout of each task run). */
-function findFiles(dir: string, name: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) findFiles(p, name, out);
-    else if (e === name) out.push(p);
-  }
-  return out;
-}
 
 const registryBin = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => existsSync(p));
 const busybox = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;

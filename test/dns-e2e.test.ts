@@ -1,26 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { dig } from '../src/adapters/dns/testing.js';
+import { dcos } from './lib/cluster.js';
 import { getJson } from './lib/http.js';
 import { frameworkInfo, Scheduler, taskInfo } from './lib/mesos.js';
-
-const run = promisify(execFile);
-const DCOS = resolve('dist/src/main/dcos.js');
-
-async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: x.code ?? 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
 
 /** Polls dig until pred holds; returns the milliseconds it took. */
 async function until(port: number, name: string, type: string, pred: (r: Awaited<ReturnType<typeof dig>>) => boolean, limitMs: number): Promise<number> {

@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { dcos } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
 
-const run = promisify(execFile);
-const DCOS = resolve('dist/src/main/dcos.js');
 const HAPROXY = '/usr/sbin/haproxy';
-
-async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: x.code ?? 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
 
 /** GET with a Host header; the status and body, or the error code. */
 function get(ip: string, port: number, path: string, host?: string): Promise<{ status: number; body: string } | { error: string }> {

@@ -3,35 +3,14 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { dig } from '../src/adapters/dns/testing.js';
+import { curl, dcos } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
 
 const run = promisify(execFile);
-const DCOS = resolve('dist/src/main/dcos.js');
-
-async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: x.code ?? 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
-
-/** curl as the client; `ns` runs it inside a network namespace. Returns the body or "ERR <code>". */
-async function curl(url: string, ns?: string): Promise<string> {
-  const args = ['-s', '-m', '3', url];
-  try {
-    const r = ns ? await run('ip', ['netns', 'exec', ns, 'curl', ...args]) : await run('curl', args);
-    return r.stdout.trim();
-  } catch (e) {
-    return `ERR ${(e as { code?: number }).code}`;
-  }
-}
 
 async function sh(cmd: string): Promise<void> {
   await run('sh', ['-c', cmd]);
