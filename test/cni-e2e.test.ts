@@ -131,22 +131,28 @@ let current: Instance;
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.MESOS_TASK_ID)).listen(Number(process.env.CPORT), '0.0.0.0')`;
 
 let seq = 0;
-function launch(containerPort: number, network: string, mappings: { host_port: number; container_port: number }[] = []): string {
+/** Sends RUN_TASK from framework fw for a new task n<seq> on agent-1; returns its id. */
+function runTask(task: Omit<TaskInfo, 'name' | 'task_id' | 'agent_id'>): string {
   const id = `n${++seq}`;
+  link.push({
+    type: 'RUN_TASK',
+    framework_id: { value: 'fw' },
+    framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
+    task: { name: id, task_id: { value: id }, agent_id: { value: 'agent-1' }, ...task },
+  });
+  return id;
+}
+
+function launch(containerPort: number, network: string, mappings: { host_port: number; container_port: number }[] = []): string {
   const container: ContainerInfo = { type: 'MESOS', network_infos: [{ name: network, port_mappings: mappings.map((m) => ({ ...m, protocol: 'tcp' })) }] };
-  const task: TaskInfo = {
-    name: id,
-    task_id: { value: id },
-    agent_id: { value: 'agent-1' },
+  return runTask({
     command: {
       value: `exec ${JSON.stringify(process.execPath)} -e "${SERVER}"`,
       environment: { variables: [{ name: 'CPORT', value: String(containerPort) }] },
     },
     resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
     container,
-  };
-  link.push({ type: 'RUN_TASK', framework_id: { value: 'fw' }, framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } }, task });
-  return id;
+  });
 }
 
 const statuses = (id: string): TaskStatus[] =>
@@ -245,19 +251,10 @@ describe('container networks through the CNI plugins', { skip }, () => {
   });
 
   test('a task on two networks (the default and one from the config directory) has an address on each, eth0 and eth1', async () => {
-    const id = `n${++seq}`;
-    link.push({
-      type: 'RUN_TASK',
-      framework_id: { value: 'fw' },
-      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
-      task: {
-        name: id,
-        task_id: { value: id },
-        agent_id: { value: 'agent-1' },
-        command: { value: `exec ${JSON.stringify(process.execPath)} -e "${SERVER}"`, environment: { variables: [{ name: 'CPORT', value: '8090' }] } },
-        resources: [],
-        container: { type: 'MESOS', network_infos: [{ name: NETWORK }, { name: NETWORK2 }] },
-      },
+    const id = runTask({
+      command: { value: `exec ${JSON.stringify(process.execPath)} -e "${SERVER}"`, environment: { variables: [{ name: 'CPORT', value: '8090' }] } },
+      resources: [],
+      container: { type: 'MESOS', network_infos: [{ name: NETWORK }, { name: NETWORK2 }] },
     });
     const st = await until(`${id} to run`, () => statuses(id).find((s) => s.state === 'TASK_RUNNING' || TERMINAL.includes(s.state)));
     assert.equal(st.state, 'TASK_RUNNING', st.message);
@@ -312,22 +309,13 @@ describe('container networks through the CNI plugins', { skip }, () => {
     registry = r.child;
     await pushBusybox(work, '/bin/busybox', r.addr, 'library/busybox', '1', false);
     const hostPort = await freePort();
-    const id = `n${++seq}`;
-    link.push({
-      type: 'RUN_TASK',
-      framework_id: { value: 'fw' },
-      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
-      task: {
-        name: id,
-        task_id: { value: id },
-        agent_id: { value: 'agent-1' },
-        command: { value: 'mkdir -p /www && echo -n $MESOS_TASK_ID >/www/index.html && exec httpd -f -p 8080 -h /www' },
-        resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
-        container: {
-          type: 'MESOS',
-          mesos: { image: { type: 'DOCKER', docker: { name: `${r.addr}/library/busybox:1` } } },
-          network_infos: [{ name: NETWORK, port_mappings: [{ host_port: hostPort, container_port: 8080, protocol: 'tcp' }] }],
-        },
+    const id = runTask({
+      command: { value: 'mkdir -p /www && echo -n $MESOS_TASK_ID >/www/index.html && exec httpd -f -p 8080 -h /www' },
+      resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } }],
+      container: {
+        type: 'MESOS',
+        mesos: { image: { type: 'DOCKER', docker: { name: `${r.addr}/library/busybox:1` } } },
+        network_infos: [{ name: NETWORK, port_mappings: [{ host_port: hostPort, container_port: 8080, protocol: 'tcp' }] }],
       },
     });
     const { ip, containerId } = await running(id);
@@ -354,19 +342,10 @@ describe('container networks through the CNI plugins', { skip }, () => {
     assert.equal(end.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
     assert.match(end.message ?? '', /unknown network 'no-such-network' \(this agent has: e2e-second, e2e-bridge\)/);
     // Attached, then the launch fails (an image this test never pushed): the networks are undone.
-    const bad = `n${++seq}`;
-    link.push({
-      type: 'RUN_TASK',
-      framework_id: { value: 'fw' },
-      framework_info: { user: 'root', name: 'fw', id: { value: 'fw' } },
-      task: {
-        name: bad,
-        task_id: { value: bad },
-        agent_id: { value: 'agent-1' },
-        command: { value: 'true' },
-        resources: [],
-        container: { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: '127.0.0.1:1/none:1' } } }, network_infos: [{ name: NETWORK }] },
-      },
+    const bad = runTask({
+      command: { value: 'true' },
+      resources: [],
+      container: { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: '127.0.0.1:1/none:1' } } }, network_infos: [{ name: NETWORK }] },
     });
     const badEnd = await final(bad);
     assert.equal(badEnd.state, 'TASK_FAILED');
