@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { dig } from '../src/adapters/dns/testing.js';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
-import { curl, dcos, findFiles } from './lib/cluster.js';
+import { curl, dcos, findFiles, waitForTaskOutput } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
 import { pushBusybox, startRegistry } from './lib/images.js';
 
@@ -223,18 +223,7 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
       container: { type: 'MESOS', docker: { image: `${reg.addr}/library/busybox:1` }, portMappings: [] },
     });
     assert.equal(r.status, 201, r.text);
-    const out = await waitFor(
-      'the OCI task printed its lookup',
-      () => {
-        for (const f of findFiles(join(workDir, 'agents'), 'stdout')) {
-          const text = readFileSync(f, 'utf8');
-          if (text.includes('==resolv') && text.includes('==done')) return text;
-        }
-        return undefined;
-      },
-      90_000,
-      300,
-    );
+    const out = await waitForTaskOutput('the OCI task printed its lookup', join(workDir, 'agents'), ['==resolv', '==done'], 90_000);
     const resolv = out.split('==resolv')[1]?.split('==lookup')[0] ?? '';
     assert.match(resolv, new RegExp(`^nameserver ${GATEWAY.replace(/\./g, '\\.')}$`, 'm'), out);
     assert.doesNotMatch(resolv, /nameserver 127\./, 'no loopback nameserver inside the namespace');

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { dig } from '../src/adapters/dns/testing.js';
-import { dcos, findFiles } from './lib/cluster.js';
+import { dcos, waitForTaskOutput } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
 import { pushBusybox, startRegistry } from './lib/images.js';
 
@@ -138,18 +138,7 @@ describe('cluster DNS: only healthy tasks, and containers resolving cluster name
       container: { type: 'MESOS', docker: { image: `${registryAddr}/library/busybox:1` } },
     });
     assert.equal(r.status, 201, r.text);
-    const out = await waitFor(
-      'the probe task printed its lookups',
-      () => {
-        for (const f of findFiles(join(workDir, 'agents'), 'stdout')) {
-          const text = readFileSync(f, 'utf8');
-          if (text.includes('==resolv') && text.includes('==done')) return text;
-        }
-        return undefined;
-      },
-      60_000,
-      300,
-    );
+    const out = await waitForTaskOutput('the probe task printed its lookups', join(workDir, 'agents'), ['==resolv', '==done'], 60_000);
     console.log(`# the task's output:\n${out.replace(/^/gm, '#   ')}`);
     const resolv = out.split('==probe')[0] as string;
     assert.match(resolv, new RegExp(`^nameserver ${dnsIp.replace(/\./g, '\\.')}$`, 'm'));

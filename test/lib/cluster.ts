@@ -3,9 +3,10 @@
  * curl as an HTTP client, and finding files in the agents' sandboxes.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from './http.js';
 import { REPO_ROOT } from './proc.js';
 
 const run = promisify(execFile);
@@ -48,4 +49,20 @@ export function findFiles(dir: string, name: string, out: string[] = [], depth =
     else if (e === name) out.push(p);
   }
   return out;
+}
+
+/** Waits (checking every 300 ms) for a task stdout under `dir` that holds every one of `marks`; returns its text. */
+export function waitForTaskOutput(what: string, dir: string, marks: string[], timeoutMs: number): Promise<string> {
+  return waitFor(
+    what,
+    () => {
+      for (const f of findFiles(dir, 'stdout')) {
+        const text = readFileSync(f, 'utf8');
+        if (marks.every((m) => text.includes(m))) return text;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    300,
+  );
 }
