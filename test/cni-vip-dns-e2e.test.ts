@@ -7,7 +7,7 @@
  * gateway. Traffic goes only to loopback, the VIP range (local) and the bridge the agents made.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { dig } from '../src/adapters/dns/testing.js';
 import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { curl, dcos, findFiles, waitForTaskOutput } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
-import { pushBusybox, startRegistry } from './lib/images.js';
+import { pushBusybox, startRegistry, unmountUnder } from './lib/images.js';
 
 const run = promisify(execFile);
 const GATEWAY = '172.31.254.1';
@@ -99,10 +99,7 @@ describe('VIPs and DNS for tasks on the CNI bridge', async () => {
     if (skip) return;
     await dcos(['down', '--purge', `--work-dir=${workDir}`], env);
     registry?.kill('SIGKILL');
-    for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-      const target = m.split(' ')[1];
-      if (target?.startsWith(home)) execFileSync('umount', ['-l', target], { stdio: 'ignore' });
-    }
+    unmountUnder(home);
     rmSync(home, { recursive: true, force: true });
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,7 +9,7 @@ import { findOciRuntime } from '../src/adapters/runtime/oci.js';
 import { dig } from '../src/adapters/dns/testing.js';
 import { dcos, waitForTaskOutput } from './lib/cluster.js';
 import { getJson, post, waitFor } from './lib/http.js';
-import { pushBusybox, startRegistry } from './lib/images.js';
+import { pushBusybox, startRegistry, unmountUnder } from './lib/images.js';
 
 const run = promisify(execFile);
 
@@ -61,10 +61,7 @@ describe('cluster DNS: only healthy tasks, and containers resolving cluster name
   after(async () => {
     await dcos(['down', '--purge', `--work-dir=${workDir}`], env);
     registry?.kill('SIGKILL');
-    for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-      const target = m.split(' ')[1];
-      if (target?.startsWith(home)) execFileSync('umount', ['-l', target], { stdio: 'ignore' });
-    }
+    unmountUnder(home);
     rmSync(home, { recursive: true, force: true });
   });
 
