@@ -4,18 +4,15 @@
  * told (RUN_TASK → RUNNING, KILL_TASK → KILLED) over the agent protocol.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningMaster } from '../src/main/master.js';
+import { dcos as runDcos } from './lib/cluster.js';
 import { waitFor } from './lib/http.js';
 import { startMarathonCluster, type TaskAgent } from './lib/marathon.js';
 import type { Json } from './lib/mesos.js';
-import { REPO_ROOT } from './lib/proc.js';
-
-const DCOS = resolve(REPO_ROOT, 'dist/src/main/dcos.js');
 
 describe('dcos marathon CLI against Marathon in a master process', { timeout: 120_000 }, () => {
   let running: RunningMaster;
@@ -24,12 +21,7 @@ describe('dcos marathon CLI against Marathon in a master process', { timeout: 12
   const dir = mkdtempSync(join(tmpdir(), 'mara-cli-'));
   let env: Record<string, string> = {};
 
-  const dcos = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    new Promise((res) => {
-      execFile(process.execPath, [DCOS, 'marathon', ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-        res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const dcos = (...args: string[]) => runDcos(['marathon', ...args], env, 60_000);
   const ok = async (...args: string[]): Promise<string> => {
     const r = await dcos(...args);
     assert.equal(r.code, 0, `dcos marathon ${args.join(' ')}: ${r.stderr}${r.stdout}`);

@@ -8,15 +8,13 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RunningMaster, startMaster } from '../src/main/master.js';
+import { dcos as runDcos } from './lib/cluster.js';
 import { waitFor } from './lib/http.js';
 import { startMarathonCluster, type TaskAgent } from './lib/marathon.js';
 import { type Json, QUIET } from './lib/mesos.js';
-import { REPO_ROOT } from './lib/proc.js';
-
-const DCOS = resolve(REPO_ROOT, 'dist/src/main/dcos.js');
 
 type Reply = { status: number; json: Json; text: string; headers: Headers };
 
@@ -52,12 +50,7 @@ describe('Marathon v2 groups over a master with two agents', { timeout: 120_000 
       .filter((t) => t.name === name)
       .map((t) => t.command.value as string)
       .sort();
-  const dcos = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-    new Promise((res) => {
-      execFile(process.execPath, [DCOS, 'marathon', ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-        res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const dcos = (...args: string[]) => runDcos(['marathon', ...args], env, 60_000);
 
   before(async () => {
     ({ running, agents: runners } = await startMarathonCluster([{ hostname: 'g1.test' }, { hostname: 'g2.test' }], { gateway: true }));

@@ -13,9 +13,9 @@ const run = promisify(execFile);
 const DCOS = resolve(REPO_ROOT, 'dist/src/main/dcos.js');
 
 /** Runs `dcos <args>` (the built CLI) with `env` added; its exit code and output, never throws. */
-export async function dcos(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function dcos(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: 120_000 });
+    const r = await run(process.execPath, [DCOS, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs });
     return { code: 0, ...r };
   } catch (e) {
     const x = e as { code?: number; stdout?: string; stderr?: string };
