@@ -19,17 +19,20 @@
  *     happening (b10cpu: process.cpuUsage around each master entry point, beside the process
  *     total, over --cpu-seconds of real time).
  *
- * Usage: node --expose-gc dist/bench/scale.js [--quick] [--only b2,b3,b10,b10cpu]
+ * Usage: node --expose-gc dist/bench/scale.js [--quick] [--only b2,b3,b10,b10cpu,b10state]
  *        [--store sqlite|memory] [--agents N] [--tasks N] [--seed N] [--cpu-seconds N] [--json]
+ * b10state is B10's /master/state and GET_STATE timings alone (without the footprint slopes).
+ * --state-profile FILE writes a CPU profile (.cpuprofile) of the /master/state and GET_STATE rounds.
  * (--only b10 runs B2's placement first, since /master/state is timed on its cluster; b10cpu
  *  needs only the agents.)
  * (npm run bench:scale). --quick runs at a tenth of the size, for a smoke test.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { SqliteStore } from '../src/adapters/store/sqlite.js';
 import { Random } from '../src/base/random.js';
 import * as R from '../src/core/resources/index.js';
@@ -549,20 +552,57 @@ async function b10(full: Cluster | undefined): Promise<void> {
     for (const f of m.frameworks.values()) taskCount += f.tasks.size;
     const size = `${m.agents.size.toLocaleString()} agents, ${taskCount.toLocaleString()} tasks`;
     const legacy: number[] = [];
+    const legacyGc: number[] = [];
+    const v1Gc: number[] = [];
     const v1: number[] = [];
     let legacyBytes = 0;
     let v1Bytes = 0;
     gc();
-    // Five rounds, unless one round is already slow (then the median of what ran). The first
-    // round of each view is its first request: it serializes every task and fills the caches.
-    for (let i = 0; i < 5 && (i === 0 || legacy[i - 1]! + v1[i - 1]! < 10_000); i++) {
+    const heapBefore = process.memoryUsage().heapUsed;
+    // Five rounds, or three if a round is slow. The first round of each view is its first
+    // request: it serializes every task and fills the caches; the rest are warm. GC time during
+    // each request is shown beside it (it counts in the latency, and the heap it has to mark
+    // holds the simulated agents and scheduler too, several times the master's own).
+    let gcMs = 0;
+    const gcObs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) gcMs += e.duration;
+    });
+    gcObs.observe({ entryTypes: ['gc'] });
+    const profile = argValue('--state-profile');
+    const session = profile ? new Session() : undefined;
+    const post = (method: string): Promise<unknown> =>
+      new Promise((resolve, reject) => session?.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+    if (session) {
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    }
+    for (let i = 0; i < 5 && (i < 3 || legacy[i - 1]! + v1[i - 1]! < 10_000); i++) {
+      // GC entries arrive asynchronously: let them in before and after each request.
+      await sleep(0);
+      let g = gcMs;
       const a = performance.now();
       legacyBytes = stringifyWithRaw(legacyState(m, true)).length;
       legacy.push(performance.now() - a);
+      await sleep(0);
+      legacyGc.push(gcMs - g);
+      g = gcMs;
       const b = performance.now();
       v1Bytes = stringifyWithRaw(getState(m, true)).length;
       v1.push(performance.now() - b);
+      await sleep(0);
+      v1Gc.push(gcMs - g);
     }
+    if (session) {
+      const r = (await post('Profiler.stop')) as { profile: unknown };
+      writeFileSync(profile as string, JSON.stringify(r.profile));
+      session.disconnect();
+    }
+    await sleep(0);
+    gcObs.disconnect();
+    gc();
+    // The per-task JSON text the views keep (legacy and v1 forms) lives as long as the tasks do.
+    const cacheBytes = process.memoryUsage().heapUsed - heapBefore;
     const warm = (xs: number[]): number => median(xs.length > 1 ? xs.slice(1) : xs);
     const lf = legacy[0] ?? Number.NaN;
     const vf = v1[0] ?? Number.NaN;
@@ -573,7 +613,7 @@ async function b10(full: Cluster | undefined): Promise<void> {
       'B10',
       `/master/state warm (median of ${Math.max(1, legacy.length - 1)})`,
       `${fmt(lw)} ms`,
-      `all rounds ${legacy.map((x) => fmt(x)).join(', ')} ms`,
+      `all rounds ${legacy.map((x) => fmt(x)).join(', ')} ms, of which GC ${legacyGc.map((x) => fmt(x)).join(', ')} ms`,
       '<= 1 s',
       lw <= 1000,
     );
@@ -582,12 +622,20 @@ async function b10(full: Cluster | undefined): Promise<void> {
       'B10',
       `GET_STATE warm (median of ${Math.max(1, v1.length - 1)})`,
       `${fmt(vw)} ms`,
-      `all rounds ${v1.map((x) => fmt(x)).join(', ')} ms`,
+      `all rounds ${v1.map((x) => fmt(x)).join(', ')} ms, of which GC ${v1Gc.map((x) => fmt(x)).join(', ')} ms`,
       '<= 1 s',
       vw <= 1000,
     );
+    row(
+      'B10',
+      'heap kept after serving both (task JSON caches)',
+      `${fmt(mb(cacheBytes))} MB`,
+      `${fmt(cacheBytes / Math.max(1, taskCount))} B per task, on top of the per-task slope below (measured without the views)`,
+      'n/a',
+      undefined,
+    );
   }
-  if (!HAS_GC) return;
+  if (!HAS_GC || !ONLY.has('b10')) return;
   // Per agent: agents only, three sizes. Per task: three task counts on the same agents. Each
   // point runs in a fresh child process (same flags), one at a time.
   const agentSizes = [AGENTS / 4, AGENTS / 2, AGENTS].map(Math.round);
@@ -755,8 +803,8 @@ async function main(): Promise<void> {
     console.log('wall-clock time of the real master (and the simulated agents and scheduler in the same process); virtual time is free');
   }
   let c: Cluster | undefined;
-  if (ONLY.has('b2') || ONLY.has('b3') || ONLY.has('b10')) c = await b2();
-  if (ONLY.has('b10')) await b10(c);
+  if (ONLY.has('b2') || ONLY.has('b3') || ONLY.has('b10') || ONLY.has('b10state')) c = await b2();
+  if (ONLY.has('b10') || ONLY.has('b10state')) await b10(c);
   if (ONLY.has('b10cpu')) await b10cpu();
   if (ONLY.has('b3') && c) await b3(c);
   c?.close();
