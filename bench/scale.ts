@@ -340,16 +340,27 @@ interface Footprint {
   processHeap: number;
 }
 
-/** Drops the master (crash, purge its timers) and sees what the heap and RSS give back. */
+/**
+ * Drops the master and sees what the heap and RSS give back. Cancelled timers stay in the
+ * simulated clock's queue until compacted, holding what they reference (for every finished
+ * network request its promise and closures), so the queue is compacted before the first reading
+ * too. A crashed master stays reachable until its last store commit's timer fires, so the clock
+ * runs one virtual second after the crash (the agents see the master gone and retry; that costs
+ * little); a WeakRef checks that the master was collected.
+ */
 async function masterFootprint(c: Cluster, baseRss: number, baseHeap: number): Promise<Footprint> {
+  c.clock.compact();
   const processRss = (await settledRss()) - baseRss;
   gc();
   const withMaster = process.memoryUsage().heapUsed;
   const processHeap = withMaster - baseHeap;
+  const ref = new WeakRef(c.host.master as Master);
   c.host.crash();
+  await c.clock.runUntil(c.clock.nowMs() + 1000);
   c.clock.compact();
   gc();
   const without = process.memoryUsage().heapUsed;
+  if (ref.deref() !== undefined) throw new Error('the crashed master is still reachable: its heap cannot be measured');
   const rssWithout = await settledRss();
   return { masterHeap: withMaster - without, processRss, masterRss: processRss + baseRss - rssWithout, processHeap };
 }
