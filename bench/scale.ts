@@ -356,11 +356,15 @@ async function masterFootprint(c: Cluster, baseRss: number, baseHeap: number): P
   const processHeap = withMaster - baseHeap;
   const ref = new WeakRef(c.host.master as Master);
   c.host.crash();
-  await c.clock.runUntil(c.clock.nowMs() + 1000);
-  c.clock.compact();
-  // A WeakRef keeps its target alive until the current job ends: leave it before collecting.
-  await sleep(50);
-  gc();
+  // Up to 30 virtual seconds, one at a time, until the master has been collected. A WeakRef
+  // keeps its target alive until the current job ends: leave it before collecting.
+  for (let i = 0; i < 30; i++) {
+    await c.clock.runUntil(c.clock.nowMs() + 1000);
+    c.clock.compact();
+    await sleep(50);
+    gc();
+    if (ref.deref() === undefined) break;
+  }
   const without = process.memoryUsage().heapUsed;
   if (ref.deref() !== undefined) throw new Error('the crashed master is still reachable: its heap cannot be measured');
   const rssWithout = await settledRss();
@@ -380,7 +384,8 @@ function footprintPoint(agents: number, tasks: number, seed: number): Footprint 
   } catch {
     // The placement sometimes stalls with the scheduler holding every offer and accepting none
     // (see docs/benchmarks.md); say so, and measure the point once more in a new process.
-    console.error(`footprint point ${agents} agents / ${tasks} tasks failed (above); retrying once in a new process`);
+    console.error(`footprint point ${agents} agents / ${tasks} tasks failed (above); retrying once in a new process, seed ${seed + 1000}`);
+    args[args.length - 1] = String(seed + 1000);
     out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
   }
   const last = out.trim().split('\n').pop() ?? '';
