@@ -345,8 +345,8 @@ interface Footprint {
  * simulated clock's queue until compacted, holding what they reference (for every finished
  * network request its promise and closures), so the queue is compacted before the first reading
  * too. A crashed master stays reachable until its last store commit's timer fires, so the clock
- * runs one virtual second after the crash (the agents see the master gone and retry; that costs
- * little); a WeakRef checks that the master was collected.
+ * runs on after the crash, a virtual second at a time, until a WeakRef shows the master collected
+ * (the agents see the master gone and retry meanwhile; that costs little).
  */
 async function masterFootprint(c: Cluster, baseRss: number, baseHeap: number): Promise<Footprint> {
   c.clock.compact();
