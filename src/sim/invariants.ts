@@ -480,7 +480,8 @@ export class InvariantChecker {
       if (runningHere !== app.instances) why.push(`marathon runs ${runningHere} of ${app.instances} instances of ${app.id}`);
     }
     for (const [taskId, rec] of mf?.tasks ?? []) {
-      if (!isTerminal(rec.task.state) && !wanted.has(taskId)) why.push(`the master has marathon's task ${taskId} ${rec.task.state}, which marathon does not want`);
+      if (!isTerminal(rec.task.state) && !wanted.has(taskId))
+        why.push(`the master has marathon's task ${taskId} ${rec.task.state}, which marathon does not want`);
     }
     for (const [key, r] of running) {
       if (!key.startsWith(`${fwId}/`)) continue;

@@ -103,9 +103,14 @@ export class SimSchedulerTransport implements SchedulerTransport {
   /** The `marathon-miss-terminal-updates` bug: acknowledges a terminal update itself and hides it. */
   private swallow(ev: SchedulerEvent): boolean {
     const status = (ev.update as { status?: { state?: string; uuid?: string; task_id: unknown; agent_id: unknown } } | undefined)?.status;
-    if (!status || !['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE'].includes(status.state ?? '')) return false;
+    if (!status || !['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE'].includes(status.state ?? ''))
+      return false;
     if (status.uuid && this.frameworkId)
-      void this.call({ type: 'ACKNOWLEDGE', framework_id: { value: this.frameworkId }, acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+      void this.call({
+        type: 'ACKNOWLEDGE',
+        framework_id: { value: this.frameworkId },
+        acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+      });
     return true;
   }
 
@@ -147,9 +152,9 @@ export class SimHealthProber implements HealthProber {
       const delay = reachable ? this.net.latencyMs() * 2 : timeoutMs;
       this.clock.setTimer(delay, () => {
         if (!reachable) return resolve({ ok: false, cause: `${host}:${port}: timed out` });
-        const serves = a.runningTasks().some((t) =>
-          t.resources.some((r) => r.name === 'ports' && (r.ranges?.range ?? []).some((x) => x.begin <= port && port <= x.end)),
-        );
+        const serves = a
+          .runningTasks()
+          .some((t) => t.resources.some((r) => r.name === 'ports' && (r.ranges?.range ?? []).some((x) => x.begin <= port && port <= x.end)));
         resolve(serves ? { ok: true } : { ok: false, cause: `${host}:${port}: connection refused` });
       });
     });
@@ -281,7 +286,11 @@ export class SimMarathonNode {
       portDefinitions: [{ port: 0, protocol: 'tcp' }],
       ...(a.constraints ? { constraints: a.constraints } : {}),
       ...(a.healthCheck
-        ? { healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 10, timeoutSeconds: 5, maxConsecutiveFailures: 3 }] }
+        ? {
+            healthChecks: [
+              { protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 10, timeoutSeconds: 5, maxConsecutiveFailures: 3 },
+            ],
+          }
         : {}),
       upgradeStrategy: { minimumHealthCapacity: a.minimumHealthCapacity, maximumOverCapacity: a.maximumOverCapacity },
       unreachableStrategy: { inactiveAfterSeconds: 60, expungeAfterSeconds: 120 },
