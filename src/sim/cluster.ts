@@ -376,7 +376,7 @@ export class SimCluster {
     if (mar) {
       stats.marathonIncarnations = mar.incarnation;
       stats.marathonApiCalls = mar.apiCalls;
-      const c = mar.marathon?.counters ?? {};
+      const c = mar.counters();
       stats.marathonTasksLaunched = c['marathon.tasks.launched'] ?? 0;
       stats.marathonDeploymentsSucceeded = c['marathon.deployments.succeeded'] ?? 0;
     }

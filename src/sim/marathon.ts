@@ -213,6 +213,8 @@ export class SimMarathonNode {
   /** Instances per app as last acknowledged by Marathon's API, and values asked for but never answered. */
   readonly declared = new Map<string, number>();
   readonly unanswered = new Map<string, Set<number>>();
+  /** Counters of the incarnations that died (the live one's are added by `counters`). */
+  private readonly pastCounters: Record<string, number> = {};
   /** API calls made (scale, restart), for the stats. */
   apiCalls = 0;
   private version = 0;
@@ -304,6 +306,7 @@ export class SimMarathonNode {
     const m = this.marathon;
     if (!m) return;
     this.trace.record('marathon.crash', `incarnation ${this.incarnation}`);
+    for (const [k, v] of Object.entries(m.counters)) this.pastCounters[k] = (this.pastCounters[k] ?? 0) + v;
     this.store?.kill();
     if (this.transport) this.transport.dead = true;
     void m.stop();
@@ -335,6 +338,13 @@ export class SimMarathonNode {
       },
       () => pending.delete(instances),
     );
+  }
+
+  /** Marathon's counters summed over every incarnation. */
+  counters(): Record<string, number> {
+    const out = { ...this.pastCounters };
+    for (const [k, v] of Object.entries(this.marathon?.counters ?? {})) out[k] = (out[k] ?? 0) + v;
+    return out;
   }
 
   /** Values Marathon may rightly hold for an app's instance count. */
