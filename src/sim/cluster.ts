@@ -25,7 +25,9 @@ import { Trace } from './trace.js';
  * crash resent an acknowledged update after its successor (seed 94; docs/agent-protocol.md,
  * "Status update order"); a kill went on the stream of a duplicated SUBSCRIBE the agent never
  * read (seed 102); a duplicated STATUS_UPDATE got its 200 before the update was stored (seed 140);
- * a task reported lost was adopted as running after a master restart (seed 37). A bug found and
+ * a task reported lost was adopted as running after a master restart (seed 37); a RUN_TASK for an
+ * agent that had reregistered but not yet opened its command stream was dropped and the task
+ * stayed STAGING (seed 5, found by Marathon, which has no launch timeout). A bug found and
  * not fixed at once is written down in src/sim/README.md with the seeds that reproduce it.
  */
 
