@@ -52,6 +52,8 @@ interface TaskTrack {
   acked: Set<number>;
   /** Indices the framework received. */
   received: Set<number>;
+  /** The framework has been told a terminal state (from the agent or the master). */
+  terminalSeen: boolean;
 }
 
 interface LaunchTrack {
@@ -155,7 +157,12 @@ export class InvariantChecker {
       }
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
-      if (!status.uuid || !fw.frameworkId) return;
+      if (!fw.frameworkId) return;
+      // Updates after a terminal state the framework did get are stragglers (as in finalChecks).
+      const told = this.track(`${fw.frameworkId}/${status.task_id.value}`);
+      const afterTerminal = told.terminalSeen;
+      if (isTerminal(status.state)) told.terminalSeen = true;
+      if (!status.uuid) return;
       this.checkOomReason(fw, status);
       const info = this.updates.get(status.uuid);
       if (!info) {
@@ -170,7 +177,7 @@ export class InvariantChecker {
         );
       }
       for (let i = tr.maxSeen + 1; i < info.index; i++) {
-        if (tr.acked.has(i) && !tr.received.has(i)) {
+        if (tr.acked.has(i) && !tr.received.has(i) && !afterTerminal) {
           this.fail(
             'update-lost',
             `${fw.options.name} received update #${info.index} of task ${status.task_id.value} but never #${i}, which the master had acknowledged`,
@@ -203,7 +210,7 @@ export class InvariantChecker {
 
   private track(key: string): TaskTrack {
     let t = this.perTask.get(key);
-    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set() }));
+    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), terminalSeen: false }));
     return t;
   }
 
