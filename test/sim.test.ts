@@ -13,14 +13,17 @@ import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { Random } from '../src/base/random.js';
 import { SimClock } from '../src/sim/clock.js';
-import { runSimulation, type SimOptions } from '../src/sim/cluster.js';
+import { DEFAULT_SIM_OPTIONS, runSimulation, SimCluster, type SimOptions } from '../src/sim/cluster.js';
 import { FAULT_KINDS, parseFaults } from '../src/sim/faults.js';
 import { CLEAN_LINKS, SimNetwork } from '../src/sim/network.js';
 import { Trace } from '../src/sim/trace.js';
 
 const ALL = new Set(FAULT_KINDS);
-/** Every fault kind but the OOM kill, added after seeds 5, 9, 29, 46, 94 and 102 found their bugs. */
-const BEFORE_OOM = new Set(FAULT_KINDS.filter((k) => k !== 'container-oom'));
+/**
+ * The fault kinds of the day seeds 5, 9, 29, 46, 94 and 102 found their bugs: all but the OOM
+ * kill and the Marathon crash (which also brings Marathon into the run), added later.
+ */
+const BEFORE_OOM = new Set(FAULT_KINDS.filter((k) => k !== 'container-oom' && k !== 'marathon-crash'));
 const wall = (): number => performance.now();
 const small: Partial<SimOptions> = { agents: 30, frameworks: 2, minutes: 12, faults: ALL, log: () => {} };
 
@@ -88,15 +91,51 @@ describe('SimNetwork', () => {
 });
 
 describe('simulation', () => {
-  test('a batch of seeds with every fault holds all invariants and converges', async () => {
+  test('a batch of seeds with every fault holds all invariants and converges, Marathon and its apps included', async () => {
+    // `--faults all` brings the real Marathon with 3 apps × 3 instances (constraints, HTTP health
+    // checks, user scales and restarts while faults are on, Marathon crashes).
     const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    let marathonCrashes = 0;
+    let marathonDeployments = 0;
     for (const seed of seeds) {
       const r = await runSimulation({ ...small, seed }, wall);
       assert.ok(r.ok, `seed ${seed} failed at step ${r.failedStep}: ${r.violations.map((v) => `[${v.invariant}] ${v.message}`).join('; ')}`);
       assert.ok(r.convergedAfterMs !== undefined, `seed ${seed} did not converge`);
       assert.ok(Object.keys(r.faults).length >= 3, `seed ${seed} injected too few kinds of faults: ${JSON.stringify(r.faults)}`);
       assert.ok(r.stats.tasksLaunchedOnAgents! > 0 && r.stats.statusUpdatesAcked! > 0);
+      assert.ok(r.stats.marathonTasksLaunched! >= 9, `seed ${seed}: Marathon launched ${r.stats.marathonTasksLaunched} tasks`);
+      marathonCrashes += r.faults['marathon-crash'] ?? 0;
+      marathonDeployments += r.stats.marathonDeploymentsSucceeded!;
     }
+    assert.ok(marathonCrashes > 0, 'Marathon crashed in some run');
+    assert.ok(marathonDeployments > seeds.length * 3, `${marathonDeployments} deployments finished`);
+  });
+
+  test('Marathon restarted from its store re-subscribes as the same framework and brings its apps back after master crashes', async () => {
+    const faults = parseFaults('marathon-crash,master-crash,agent-crash,partition');
+    assert.ok(typeof faults !== 'string');
+    // Seed 5: five Marathon crashes and three master crashes.
+    const cluster = new SimCluster({ ...DEFAULT_SIM_OPTIONS, ...small, seed: 5, minutes: 12, faults });
+    const r = await cluster.run(wall);
+    assert.ok(r.ok, `failed at step ${r.failedStep}: ${r.violations.map((v) => `[${v.invariant}] ${v.message}`).join('; ')}`);
+    assert.ok(r.faults['marathon-crash']! > 0 && r.faults['master-crash']! > 0, JSON.stringify(r.faults));
+    assert.equal(r.stats.marathonIncarnations, r.faults['marathon-crash']! + 1);
+    const master = cluster.host.master!;
+    const marathons = [...master.frameworks.values()].filter((f) => f.info.name === 'marathon');
+    assert.equal(marathons.length, 1, 'one framework: every incarnation re-subscribed with the stored id');
+    assert.equal(marathons[0]!.id, cluster.marathon!.marathon!.frameworkId);
+    const running = [...marathons[0]!.tasks.values()].filter((t) => t.task.state === 'TASK_RUNNING').length;
+    const declared = [...cluster.marathon!.marathon!.apps.values()].reduce((n, a) => n + a.instances, 0);
+    assert.ok(declared >= 3, `declared ${declared}`);
+    assert.equal(running, declared, 'the master runs what the apps declare');
+  });
+
+  test('a Marathon that never hears of its tasks ending is caught (convergence names the app)', async () => {
+    const r = await runSimulation({ ...small, seed: 1, bug: 'marathon-miss-terminal-updates' }, wall);
+    assert.equal(r.ok, false);
+    const v = r.violations[0];
+    assert.equal(v?.invariant, 'convergence');
+    assert.match(v?.message ?? '', /marathon (deployment|runs|task)/);
   });
 
   test('a delayed or duplicated REREGISTER cannot replace a newer task list (seeds that found it)', async () => {

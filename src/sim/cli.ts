@@ -14,14 +14,18 @@
  *   --minutes N         simulated minutes (default 5)
  *   --faults LIST       all | none | comma list of: agent-crash, agent-reboot, partition, drop,
  *                       delay, duplicate, reorder, master-crash, framework-disconnect,
- *                       framework-failover, container-crash, container-oom (default none)
+ *                       framework-failover, container-crash, container-oom, marathon-crash
+ *                       (default none)
+ *   --marathon-apps N   apps the real Marathon runs in the cluster (0: no Marathon; default 3
+ *                       when the faults include marathon-crash, as `all` does, else 0)
+ *   --marathon-instances N  declared instances per Marathon app (default 3)
  *   --quiet-minutes N   faults stop this long before the end (default: a third of the run, 4..10)
  *   --tasks N           declared service tasks per framework (default 2 x agents / frameworks)
  *   --batch-rate R      batch tasks per second per framework while faults are on (default 0.5)
  *   --step-ms N         virtual time per step; invariants are checked after each (default 100)
  *   --bug NAME          inject a bug to see the checker fail: agent-reorder-updates,
  *                       agent-forget-failure, checker-broken-capacity, store-lose-task-writes,
- *                       runtime-forget-oom
+ *                       runtime-forget-oom, marathon-miss-terminal-updates
  *   --verbose-from-step N  print every trace event from step N on
  *   --stop-at-step N    stop after step N (with --verbose-from-step: look at a failure)
  *   --no-trace          do not record the trace (faster; no digest)
@@ -95,6 +99,12 @@ function parseArgs(argv: string[]): Parsed {
         break;
       case '--quiet-minutes':
         options.quietMs = num(a, take(), 0) * 60_000;
+        break;
+      case '--marathon-apps':
+        options.marathonApps = Math.floor(num(a, take(), 0));
+        break;
+      case '--marathon-instances':
+        options.marathonInstances = Math.floor(num(a, take(), 1));
         break;
       case '--tasks':
         options.tasksPerFramework = Math.floor(num(a, take(), 1));

@@ -2,6 +2,7 @@ import type { Random } from '../base/random.js';
 import type { SimClock } from './clock.js';
 import type { SimFramework } from './framework.js';
 import type { MasterHost } from './master-host.js';
+import type { SimMarathonNode } from './marathon.js';
 import type { AgentNode } from './node.js';
 import { CLEAN_LINKS, type LinkFaults, type SimNetwork } from './network.js';
 import type { Trace } from './trace.js';
@@ -19,6 +20,7 @@ export const FAULT_KINDS = [
   'framework-failover',
   'container-crash',
   'container-oom',
+  'marathon-crash',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -49,6 +51,7 @@ const RATE_PER_MINUTE: Record<FaultKind, (agents: number) => number> = {
   'framework-failover': () => 0.3,
   'container-crash': (n) => 3 + n / 50,
   'container-oom': (n) => 1 + n / 100,
+  'marathon-crash': () => 0.3,
 };
 
 /**
@@ -75,6 +78,8 @@ export class FaultInjector {
     private readonly trace: Trace,
     /** Told of every container the OOM killer ended (the checker expects its framework to hear why). */
     private readonly onOom: (frameworkId: string, taskId: string) => void = () => {},
+    /** Marathon's machine, when the run has one (fault `marathon-crash`). */
+    private readonly marathon?: SimMarathonNode,
   ) {
     this.base = { ...net.faults };
   }
@@ -152,6 +157,14 @@ export class FaultInjector {
         this.clock.setTimer(this.uniform(1_000, 60_000), () => this.restartFramework(f));
         return;
       }
+      case 'marathon-crash': {
+        const mar = this.marathon;
+        if (!mar?.up) return;
+        this.count(kind);
+        mar.crash();
+        this.clock.setTimer(this.uniform(1_000, 60_000), () => this.restartMarathon());
+        return;
+      }
       case 'container-crash':
       case 'container-oom': {
         const alive = this.agents.filter((x) => x.alive);
@@ -201,6 +214,11 @@ export class FaultInjector {
     f.start();
   }
 
+  private restartMarathon(): void {
+    if (!this.marathon || this.marathon.up) return;
+    void this.marathon.start();
+  }
+
   private restartMaster(): void {
     if (this.host.up) return;
     void this.host.start();
@@ -214,6 +232,7 @@ export class FaultInjector {
     this.net.faults = { ...CLEAN_LINKS, delayMinMs: this.base.delayMinMs, delayMaxMs: this.base.delayMaxMs };
     this.storms = 0;
     this.restartMaster();
+    this.restartMarathon();
     for (const a of [...this.downAgents]) this.restartAgent(a);
     for (const f of [...this.downFrameworks]) this.restartFramework(f);
   }

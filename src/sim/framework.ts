@@ -534,6 +534,20 @@ export class SimFramework {
     this.call({ type: 'RECONCILE', framework_id: { value: this.frameworkId }, reconcile: { tasks } });
   }
 
+  /**
+   * Tasks held unreachable are asked about at least once a minute: a suppressed framework gets no
+   * offer from an agent that came back, and the periodic reconciliation may be minutes away
+   * (seed 107 at 30 × 2 × 12 with Marathon: launches lost with a dropped ACCEPT, reported
+   * unreachable while their agent was away, stayed so through the quiet tail).
+   */
+  private reconcileUnreachable(): void {
+    if (this.unreachableOn.size === 0) return;
+    const now = this.clock.nowMs();
+    for (const agentId of [...this.unreachableOn.keys()].sort()) {
+      if (now - (this.reconciledAgentAtMs.get(agentId) ?? Number.NEGATIVE_INFINITY) >= 60_000) this.reconcileReturned(agentId);
+    }
+  }
+
   /** Declares more apps (benchmarks: open-loop submission); asks for offers right away. */
   addApps(apps: SimApp[]): void {
     for (const a of apps) this.options.apps.push(a);
@@ -566,6 +580,7 @@ export class SimFramework {
       return;
     }
     if (this.conn !== 'subscribed') return;
+    this.reconcileUnreachable();
     // Launches that never got anywhere are killed; the master or the agent answers with a terminal state.
     for (const t of this.tasks.values()) {
       if (isTerminal(t.state as TaskState)) continue;

@@ -3,6 +3,7 @@ import type { AgentRecord, Master } from '../services/master/master.js';
 import type { AgentObserver } from './agent.js';
 import type { FrameworkObserver, SimFramework } from './framework.js';
 import type { MasterHost } from './master-host.js';
+import type { SimMarathonNode } from './marathon.js';
 import type { AgentNode } from './node.js';
 
 /**
@@ -24,7 +25,13 @@ import type { AgentNode } from './node.js';
  *  6. A task whose container the OOM killer ended is reported to its framework as TASK_FAILED
  *     with REASON_CONTAINER_LIMITATION_MEMORY (the first terminal update from its agent says so;
  *     the master may have ended it first, e.g. lost with a partitioned agent).
- * Liveness (after faults stop): the system converges (see `convergence`).
+ *  7. marathon-overcapacity: Marathon (when the run has it) never keeps more live tasks of an
+ *     app than its declared instances outside a deployment of that app for longer than a short
+ *     grace (a task back from an unreachable agent beside its replacement is killed at once).
+ *     During a deployment upgradeStrategy.maximumOverCapacity bounds it; that is not checked
+ *     (a forced scale-down in the middle of a rolling restart exceeds it: src/sim/README.md).
+ * Liveness (after faults stop): the system converges (see `convergence`), Marathon's apps
+ * included (see `marathonConvergence`).
  */
 
 export interface Violation {
@@ -45,6 +52,8 @@ interface TaskTrack {
   acked: Set<number>;
   /** Indices the framework received. */
   received: Set<number>;
+  /** The framework has been told a terminal state (from the agent or the master). */
+  terminalSeen: boolean;
 }
 
 interface LaunchTrack {
@@ -77,6 +86,10 @@ export class InvariantChecker {
   /** OOM kills the framework heard about with the memory reason. */
   oomKillsReported = 0;
   private lastCheckMs = 0;
+  /** Marathon in the run, if any (set by the cluster). */
+  marathon: SimMarathonNode | undefined;
+  /** Per Marathon app: virtual ms it has been over its task limit. */
+  private readonly overSinceMs = new Map<string, number>();
   private launchElapsedMs = 0;
   /** Violations already returned by check(). */
   private reported = 0;
@@ -144,7 +157,12 @@ export class InvariantChecker {
       }
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
-      if (!status.uuid || !fw.frameworkId) return;
+      if (!fw.frameworkId) return;
+      // Updates after a terminal state the framework did get are stragglers (as in finalChecks).
+      const told = this.track(`${fw.frameworkId}/${status.task_id.value}`);
+      const afterTerminal = told.terminalSeen;
+      if (isTerminal(status.state)) told.terminalSeen = true;
+      if (!status.uuid) return;
       this.checkOomReason(fw, status);
       const info = this.updates.get(status.uuid);
       if (!info) {
@@ -159,7 +177,7 @@ export class InvariantChecker {
         );
       }
       for (let i = tr.maxSeen + 1; i < info.index; i++) {
-        if (tr.acked.has(i) && !tr.received.has(i)) {
+        if (tr.acked.has(i) && !tr.received.has(i) && !afterTerminal) {
           this.fail(
             'update-lost',
             `${fw.options.name} received update #${info.index} of task ${status.task_id.value} but never #${i}, which the master had acknowledged`,
@@ -192,7 +210,7 @@ export class InvariantChecker {
 
   private track(key: string): TaskTrack {
     let t = this.perTask.get(key);
-    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set() }));
+    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), terminalSeen: false }));
     return t;
   }
 
@@ -219,6 +237,7 @@ export class InvariantChecker {
     this.lastCheckMs = nowMs;
     for (const e of this.host.errors.splice(0)) this.fail('master-exception', e);
     this.checkAgentsRunWithinResources();
+    this.checkMarathonCapacity(nowMs);
     const m = this.host.master;
     if (m?.recovered) {
       this.checkMasterBooks(m);
@@ -233,6 +252,39 @@ export class InvariantChecker {
     const fresh = this.violations.slice(this.reported);
     this.reported = this.violations.length;
     return fresh;
+  }
+
+  /** Invariant 7 (see the top of the file). */
+  private checkMarathonCapacity(nowMs: number): void {
+    const mar = this.marathon?.marathon;
+    if (!mar) return;
+    const deploying = new Set<string>();
+    for (const d of mar.deployments.values()) for (const a of d.affectedApps) deploying.add(a);
+    for (const app of mar.apps.values()) {
+      let live = 0;
+      for (const i of mar.tasksOf(app.id)) {
+        if (i.killing || i.inactive || isTerminal(i.state) || i.state === 'TASK_UNREACHABLE' || i.state === 'TASK_UNKNOWN') continue;
+        live++;
+      }
+      if (deploying.has(app.id)) {
+        this.overSinceMs.delete(app.id);
+        continue;
+      }
+      const limit = app.instances;
+      if (live <= limit) {
+        this.overSinceMs.delete(app.id);
+        continue;
+      }
+      const since = this.overSinceMs.get(app.id) ?? nowMs;
+      this.overSinceMs.set(app.id, since);
+      if (nowMs - since > MARATHON_OVER_GRACE_MS) {
+        this.fail(
+          'marathon-overcapacity',
+          `Marathon has kept ${live} live tasks of ${app.id} (instances ${app.instances}) outside any deployment for ${Math.round((nowMs - since) / 1000)} s`,
+        );
+        this.overSinceMs.delete(app.id);
+      }
+    }
   }
 
   private readonly capacityCache = new WeakMap<readonly Resource[], Sums>();
@@ -376,9 +428,12 @@ export class InvariantChecker {
         why.push(`task ${t.id} of ${f.options.name} is still ${t.state}`);
       }
     }
+    const marathonFwId = this.marathon ? this.marathonFrameworkId() : undefined;
+    if (this.marathon) why.push(...this.marathonConvergence(m, running));
     const fwById = new Map(this.frameworks.filter((f) => f.frameworkId).map((f) => [f.frameworkId!, f] as const));
     for (const [key, r] of running) {
       const [fwId, taskId] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+      if (fwId === marathonFwId) continue;
       const f = fwById.get(fwId);
       const ft = f?.tasks.get(taskId);
       if (!ft || ft.state !== 'TASK_RUNNING' || ft.killRequested)
@@ -387,6 +442,64 @@ export class InvariantChecker {
       if (!rec || isTerminal(rec.task.state)) why.push(`task ${taskId} runs on ${r.agentNode} but the master has it ${rec?.task.state ?? 'unknown'}`);
     }
     return why.slice(0, 20);
+  }
+
+  private marathonFrameworkId(): string | undefined {
+    return this.marathon?.marathon?.frameworkId ?? this.marathon?.knownFrameworkId;
+  }
+
+  /**
+   * Marathon has settled: it is up and subscribed, no deployment is left, and every app has
+   * exactly its declared instances RUNNING (healthy where it has health checks) in Marathon's
+   * view, in the master's and on the agents, with nothing else of Marathon's running anywhere.
+   */
+  private marathonConvergence(m: Master, running: Map<string, { agentNode: string }>): string[] {
+    const node = this.marathon!;
+    const mar = node.marathon;
+    if (!mar) return ['marathon is down'];
+    const why: string[] = [];
+    const fwId = mar.frameworkId;
+    if (!mar.isConnected || !fwId) return [`marathon is not subscribed (incarnation ${node.incarnation})`];
+    const mf = m.frameworks.get(fwId);
+    if (!mf || mf.state !== 'CONNECTED') why.push(`marathon is ${mf?.state ?? 'unknown'} in the master`);
+    if (mf && mf.pendingTasks.size > 0) why.push(`marathon has ${mf.pendingTasks.size} tasks with unacknowledged updates in the master`);
+    for (const d of mar.deployments.values()) why.push(`marathon deployment ${d.id} of ${d.affectedApps.join(',')} is not done`);
+    const wanted = new Set<string>();
+    for (const sa of node.apps) {
+      const app = mar.apps.get(sa.id);
+      if (!app) {
+        why.push(`marathon lost app ${sa.id}`);
+        continue;
+      }
+      const ok = node.acceptableInstances(sa.id);
+      if (!ok.includes(app.instances)) why.push(`marathon holds ${app.instances} instances for ${sa.id}, the last scale asked for ${ok.join(' or ')}`);
+      const tasks = mar.tasksOf(app.id);
+      let runningHere = 0;
+      for (const i of tasks) {
+        if (isTerminal(i.state)) continue;
+        wanted.add(i.taskId);
+        if (i.state !== 'TASK_RUNNING' || i.killing) {
+          why.push(`marathon task ${i.taskId} is ${i.state}${i.killing ? ' (killing)' : ''}`);
+          continue;
+        }
+        runningHere++;
+        if (mar.healthOf(app, i) === false) why.push(`marathon task ${i.taskId} is unhealthy`);
+        const rec = mf?.tasks.get(i.taskId);
+        if (!rec || rec.task.state !== 'TASK_RUNNING') why.push(`task ${i.taskId} is RUNNING for marathon but ${rec?.task.state ?? 'unknown'} in the master`);
+        if (!running.has(`${fwId}/${i.taskId}`)) why.push(`task ${i.taskId} is RUNNING for marathon but runs on no agent`);
+      }
+      if (runningHere !== app.instances) why.push(`marathon runs ${runningHere} of ${app.instances} instances of ${app.id}`);
+    }
+    for (const [taskId, rec] of mf?.tasks ?? []) {
+      if (!isTerminal(rec.task.state) && !wanted.has(taskId))
+        why.push(`the master has marathon's task ${taskId} ${rec.task.state}, which marathon does not want`);
+    }
+    for (const [key, r] of running) {
+      if (!key.startsWith(`${fwId}/`)) continue;
+      const taskId = key.slice(fwId.length + 1);
+      if (!wanted.has(taskId)) why.push(`marathon's task ${taskId} runs on ${r.agentNode} but marathon does not want it`);
+    }
+    return why;
   }
 
   /** End of run: every update the master acknowledged reached its framework (or the task ended otherwise). */
@@ -457,5 +570,8 @@ function exceeds(used: Sums, cap: Sums): string | undefined {
   }
   return out.length > 0 ? out.join(', ') : undefined;
 }
+
+/** A Marathon app may be over its limit this long (a surplus is killed within a converge pass). */
+const MARATHON_OVER_GRACE_MS = 10_000;
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;

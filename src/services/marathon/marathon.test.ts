@@ -90,6 +90,35 @@ describe('Marathon service (fake master, manual clock)', () => {
     assert.equal(q.length, 0);
   });
 
+  test('a REVIVE that failed is sent again while apps wait and no offer comes (sim seed 33)', async () => {
+    const { m, master, clock } = await setup();
+    const call = master.call.bind(master);
+    let failRevive = true;
+    master.call = async (c: Json) => {
+      if (c.type === 'REVIVE' && failRevive) {
+        failRevive = false;
+        master.calls.push(c);
+        return { status: 503 };
+      }
+      return call(c);
+    };
+    assert.ok((await m.createApp({ id: '/r', cmd: 'sleep 1', cpus: 1, mem: 64 }, false)).ok);
+    await settle(10);
+    assert.equal(master.of('REVIVE').length, 1, 'revived for the new app (the master never got it)');
+    await clock.advance(20_000);
+    await settle(10);
+    assert.equal(master.of('REVIVE').length, 1, 'not again within 30 s');
+    await clock.advance(11_000);
+    await settle(10);
+    assert.equal(master.of('REVIVE').length, 2, 'revived again: demand and no offer for 30 s');
+    master.offer('h1');
+    await settle(10);
+    assert.equal(master.launched().length, 1);
+    await clock.advance(60_000);
+    await settle(10);
+    assert.equal(master.of('REVIVE').length, 2, 'nothing wanted any more: no further REVIVE');
+  });
+
   test('a failed task is relaunched only after backoffSeconds × backoffFactor^n', async () => {
     const { m, master, clock } = await setup();
     await m.createApp({ id: '/f', cmd: 'false', cpus: 1, mem: 64, backoffSeconds: 10, backoffFactor: 2 }, false);

@@ -170,6 +170,9 @@ const LAST_OFFERS_KEPT = 100;
 
 const SUBSCRIBE_RETRY_MAX_MS = 16_000;
 
+/** Demand with no offer for this long: REVIVE again (the last one may have been lost or overtaken). */
+const REVIVE_REPEAT_MS = 30_000;
+
 export interface MarathonEvent {
   eventType: string;
   timestamp: string;
@@ -241,6 +244,7 @@ export class Marathon {
   private subscribeRetries = 0;
   private reviveTimer: TimerHandle | undefined;
   private lastReviveMs = Number.NEGATIVE_INFINITY;
+  private lastOfferMs = Number.NEGATIVE_INFINITY;
   /** Launches each app still needs now (recomputed by converge). */
   private readonly wanted = new Map<string, number>();
   private readonly backoff = new Map<string, { failures: number; delayUntilMs: number; sinceMs: number }>();
@@ -567,6 +571,7 @@ export class Marathon {
 
   private async handleOffers(offers: Offer[]): Promise<void> {
     const nowMs = this.deps.clock.nowMs();
+    this.lastOfferMs = nowMs;
     let usedCache: Map<string, { cpus: number; mem: number; disk: number }> | undefined;
     const wanting = [...this.apps.values()].filter((a) => (this.wanted.get(a.id) ?? 0) > 0).sort((a, b) => (a.id < b.id ? -1 : 1));
     for (const offer of offers) {
@@ -1150,6 +1155,11 @@ export class Marathon {
       } else if (!anyWanted && !this.suppressed) {
         this.suppressed = true;
         void this.call({ type: 'SUPPRESS' });
+      } else if (anyWanted && nowMs - Math.max(this.lastReviveMs, this.lastOfferMs) >= REVIVE_REPEAT_MS) {
+        // A REVIVE lost on the way (or overtaken by an older SUPPRESS) leaves the master
+        // suppressing us for good: with demand and no offer for this long, revive again.
+        this.lastReviveMs = nowMs;
+        void this.call({ type: 'REVIVE' });
       }
     }
   }

@@ -424,3 +424,77 @@ describe('Master reregistration', () => {
     await master.stop();
   });
 });
+
+describe('Master launches on an agent without a command stream', () => {
+  test('a task for a registered agent whose command stream is not open is reported lost, not left STAGING', async () => {
+    const clock = new ManualClock();
+    const { master } = await startMaster(clock, new MemoryStore(), 5);
+    const reg = await master.agentCall({ type: 'REGISTER', agent_info: AGENT_INFO, ip: '127.0.0.2', version: 'test' });
+    const agentId = (reg.body as { agent_id: { value: string } }).agent_id.value;
+    const f = new Sink();
+    await master.subscribe({ subscribe: { framework_info: FW_INFO } }, f, 'stream-1');
+    const fwId = f.events[0]!.subscribed!.framework_id.value;
+    type OfferEv = { offers?: { offers: { id: { value: string } }[] } };
+    const nextOffer = async (): Promise<string> => {
+      for (let i = 0; i < 20; i++) {
+        const o = f.events.filter((e) => e.type === 'OFFERS').pop() as OfferEv | undefined;
+        const id = o?.offers?.offers[0]?.id.value;
+        if (id && master.offers.has(id)) return id;
+        await clock.advance(1000);
+        await settle();
+      }
+      throw new Error('no offer');
+    };
+    const launch = async (offerId: string, taskId: string) => {
+      const r = await master.schedulerCall(
+        {
+          type: 'ACCEPT',
+          framework_id: { value: fwId },
+          accept: {
+            offer_ids: [{ value: offerId }],
+            operations: [
+              {
+                type: 'LAUNCH',
+                launch: {
+                  task_infos: [
+                    {
+                      name: taskId,
+                      task_id: { value: taskId },
+                      agent_id: { value: agentId },
+                      resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 1 } }],
+                      command: { value: 'sleep 100' },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        } as unknown as Parameters<Master['schedulerCall']>[0],
+        'stream-1',
+      );
+      assert.ok(r.status < 300, JSON.stringify(r));
+      await settle();
+    };
+    const stateOf = (taskId: string) =>
+      f.events
+        .filter((e) => e.type === 'UPDATE' && (e.update!.status as { task_id?: { value: string } }).task_id?.value === taskId)
+        .map((e) => e.update!.status);
+
+    // Registered, but its SUBSCRIBE has not come yet: the RUN_TASK has nowhere to go.
+    await launch(await nextOffer(), 't1');
+    const s1 = stateOf('t1');
+    assert.equal(s1.length, 1, JSON.stringify(s1));
+    assert.equal(s1[0]!.state, 'TASK_LOST');
+    assert.equal((s1[0] as { reason?: string }).reason, 'REASON_AGENT_DISCONNECTED');
+    const rec = master.frameworks.get(fwId)?.tasks.get('t1');
+    assert.ok(!rec || rec.task.state === 'TASK_LOST', `the master has t1 ${rec?.task.state}`);
+
+    // With its stream open, the next launch reaches the agent.
+    const stream = new Sink();
+    assert.equal(master.agentSubscribe(agentId, stream as unknown as EventSink<never>), undefined);
+    await launch(await nextOffer(), 't2');
+    assert.equal(stream.events.filter((e) => e.type === 'RUN_TASK').length, 1);
+    assert.equal(stateOf('t2').length, 0);
+    await master.stop();
+  });
+});

@@ -1314,6 +1314,7 @@ export class Master {
     }
     // The tasks are stored before the agent hears of them, so a master restart cannot forget them.
     await this.writer.flush();
+    let notSent = false;
     for (const rec of launched) {
       const info = rec.launch;
       delete rec.launch;
@@ -1322,9 +1323,18 @@ export class Master {
         this.transitionByMaster(fw, rec, 'TASK_KILLED', 'REASON_TASK_KILLED_DURING_LAUNCH', 'Killed before it was launched');
         continue;
       }
-      if (info) this.sendToAgent(agent, { type: 'RUN_TASK', framework_id: { value: fw.id }, framework_info: fw.info, task: info });
+      if (!info) continue;
+      if (!agent.sink) {
+        // No command stream (reregistered and not yet subscribed, or the stream just broke): the
+        // RUN_TASK would be lost and the task stay STAGING for good (sim seed 5 with Marathon).
+        const state: TaskState = hasCapability(fw.info, 'PARTITION_AWARE') ? 'TASK_DROPPED' : 'TASK_LOST';
+        this.transitionByMaster(fw, rec, state, 'REASON_AGENT_DISCONNECTED', 'The agent has no command stream; the task was not sent to it');
+        notSent = true;
+        continue;
+      }
+      this.sendToAgent(agent, { type: 'RUN_TASK', framework_id: { value: fw.id }, framework_info: fw.info, task: info });
     }
-    if (launched.some((r) => r.killRequested)) void this.writer.flush();
+    if (notSent || launched.some((r) => r.killRequested)) void this.writer.flush();
     return ACCEPTED;
   }
 
