@@ -15,8 +15,8 @@ import type { Cgroups } from './cgroups.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 /**
- * The `process` runtime: each task runs as a plain process group in its sandbox, no isolation
- * beyond that (cgroups come with the containers work).
+ * The `process` runtime: each task runs as a process group in its sandbox, in its own cgroups
+ * when the agent is given them (cpu, memory, pids; see cgroups.ts).
  *
  * Node cannot become a child subreaper, so a detached task would lose its exit status when the
  * agent restarts. Each task therefore runs under a tiny `/bin/sh` supervisor (its own session,

@@ -15,8 +15,8 @@ import { type FrameworkInfo, type Task, type TaskState, type TaskStatus, isTermi
 import type { EventSink } from '../../ports/sink.js';
 
 /**
- * Where the records come from: the master's operator event stream (in-process, or a SUBSCRIBE
- * over HTTP later). `snapshot` is the `get_state` of a SUBSCRIBED event; events arriving after it
+ * Where the records come from: the master's operator event stream (in-process in the master, or
+ * a SUBSCRIBE over HTTP on an agent: adapters/net/master-events.ts). `snapshot` is the `get_state` of a SUBSCRIBED event; events arriving after it
  * are applied on top, so nothing is polled.
  */
 export interface DnsSource {

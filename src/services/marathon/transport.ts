@@ -1,6 +1,7 @@
 import type { EventSink } from '../../ports/sink.js';
 
-/** What Marathon needs of the master: the v1 scheduler API (in-process here, HTTP later). */
+/** What Marathon needs of the master: the v1 scheduler API (in-process when co-located
+ * with the master; over HTTP in adapters/scheduler-http.ts for `dcos marathon-server`). */
 export interface SchedulerTransport {
   /** SUBSCRIBE; events arrive on `sink`. Resolves with an error result or undefined. */
   subscribe(call: Record<string, unknown>, sink: EventSink, streamId: string): Promise<{ status: number; body?: unknown } | undefined>;
