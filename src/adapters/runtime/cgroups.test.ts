@@ -52,6 +52,7 @@ describe('process runtime in cgroups', { skip }, () => {
     });
     const limits = cg?.readLimits(c);
     if (mode.kind === 'v1') assert.equal(limits?.cpuShares, 512);
+    else assert.equal(limits?.cpuWeight, 50);
     assert.equal(limits?.cfsQuotaUs, 50_000);
     assert.equal(limits?.memBytes, 64 * 1024 * 1024);
     assert.equal(limits?.pidsMax, '64');

@@ -20,8 +20,12 @@ const CFS_QUOTA_MIN_US = 1_000;
 const REMOVE_WAIT_MS = 2_000;
 const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
+/** The v2 controllers the agent limits with (each must be in the root's cgroup.controllers). */
+const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 
-export type CgroupMode = { kind: 'v1'; mounts: Record<V1Controller, string> } | { kind: 'v2'; mount: string } | { kind: 'none'; reason: string };
+export type CgroupMode =
+  /** `unified`: the cgroup2 mount beside the v1 hierarchies on a hybrid machine (not used for limits). */
+  { kind: 'v1'; mounts: Record<V1Controller, string>; unified?: string } | { kind: 'v2'; mount: string } | { kind: 'none'; reason: string };
 
 export interface CgroupLimits {
   cpus?: number;
@@ -33,57 +37,115 @@ export interface CgroupStats {
   cpuUserSeconds?: number;
   cpuSystemSeconds?: number;
   memRssBytes?: number;
+  /** v2: memory.current (everything the cgroup is charged for, page cache included). */
+  memUsageBytes?: number;
 }
 
-/** Which cgroup layout this machine has, and whether this process may manage it. */
-export function detectCgroups(base = '/sys/fs/cgroup'): CgroupMode {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { kind: 'none', reason: 'not running as root' };
-  let type: number;
-  try {
-    type = statfsSync(base).type;
-  } catch (e) {
-    return { kind: 'none', reason: `${base}: ${(e as Error).message}` };
-  }
-  if (type === CGROUP2_MAGIC) {
-    const have = readText(join(base, 'cgroup.controllers')).split(/\s+/);
-    const missing = ['cpu', 'memory', 'pids'].filter((c) => !have.includes(c));
-    if (missing.length > 0) return { kind: 'none', reason: `cgroup v2 without the controllers ${missing.join(', ')}` };
-    return { kind: 'v2', mount: base };
-  }
-  const mounts = {} as Record<V1Controller, string>;
-  const found = v1Mounts();
-  for (const c of V1_CONTROLLERS) {
-    const m = found.get(c);
-    if (!m) return { kind: 'none', reason: `no cgroup v1 hierarchy with the ${c} controller` };
-    mounts[c] = m;
-  }
-  return { kind: 'v1', mounts };
+/**
+ * What detection looks at, for tests that describe a machine instead of using this one: the text
+ * of /proc/self/mountinfo and the effective uid. Files (cgroup.controllers) are read under `base`.
+ */
+export interface CgroupHost {
+  mountinfo?: string;
+  uid?: number;
 }
 
-/** Mount points of the v1 hierarchies by controller, from /proc/self/mountinfo. */
-function v1Mounts(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of readText('/proc/self/mountinfo').split('\n')) {
+/**
+ * The writes the cgroup filesystem answers as a kernel would (mkdir fills a cgroup with its
+ * interface files, rmdir refuses one with processes or children). Reads are plain file reads.
+ * Tests pass an emulation over a temporary directory; the default is node:fs on /sys/fs/cgroup.
+ */
+export interface CgroupFsOps {
+  mkdir(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  writeFile(path: string, value: string): Promise<void>;
+}
+
+const nodeFsOps: CgroupFsOps = {
+  mkdir: async (path) => {
+    await fs.mkdir(path);
+  },
+  rmdir: (path) => fs.rmdir(path),
+  writeFile: (path, value) => fs.writeFile(path, value),
+};
+
+interface MountEntry {
+  /** The mounted directory of the filesystem (`/` for a whole cgroup hierarchy). */
+  root: string;
+  point: string;
+  fstype: string;
+  superOptions: string[];
+}
+
+/** /proc/self/mountinfo lines: `id parent major:minor root point options [tags] - fstype source superopts`. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const left = line.slice(0, sep).split(' ');
     const right = line.slice(sep + 3).split(' ');
-    if (right[0] !== 'cgroup' || left[3] !== '/') continue;
-    const mountPoint = left[4] ?? '';
-    for (const opt of (right[2] ?? '').split(',')) if (!out.has(opt)) out.set(opt, mountPoint);
+    const point = left[4];
+    if (!point || !right[0]) continue;
+    out.push({ root: left[3] ?? '', point: unescapeMount(point), fstype: right[0], superOptions: (right[2] ?? '').split(',') });
   }
   return out;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+}
+
+/**
+ * Which cgroup layout this machine has, and whether this process may manage it:
+ * - v2: `base` is a cgroup2 mount whose cgroup.controllers has cpu, memory and pids;
+ * - v1: `base` holds v1 hierarchies (one per controller, found in mountinfo); when a cgroup2 is
+ *   mounted beside them (hybrid, e.g. /sys/fs/cgroup/unified), it is reported as `unified` and
+ *   not used for limits;
+ * - none: not root, or a controller the agent needs is missing (with the reason).
+ */
+export function detectCgroups(base = '/sys/fs/cgroup', host: CgroupHost = {}): CgroupMode {
+  const uid = host.uid ?? (typeof process.getuid === 'function' ? process.getuid() : 0);
+  if (uid !== 0) return { kind: 'none', reason: 'not running as root' };
+  const mounts = parseMountinfo(host.mountinfo ?? readText('/proc/self/mountinfo'));
+  // The last mount on a point is the one visible there.
+  let type = mounts.filter((m) => m.point === base).at(-1)?.fstype;
+  if (type === undefined) {
+    try {
+      type = statfsSync(base).type === CGROUP2_MAGIC ? 'cgroup2' : 'other';
+    } catch (e) {
+      return { kind: 'none', reason: `${base}: ${(e as Error).message}` };
+    }
+  }
+  if (type === 'cgroup2') {
+    const have = readText(join(base, 'cgroup.controllers')).split(/\s+/);
+    const missing = V2_CONTROLLERS.filter((c) => !have.includes(c));
+    if (missing.length > 0) return { kind: 'none', reason: `cgroup v2 at ${base} without the controllers ${missing.join(', ')}` };
+    return { kind: 'v2', mount: base };
+  }
+  const byController = new Map<string, string>();
+  let unified: string | undefined;
+  for (const m of mounts) {
+    if (m.root !== '/') continue;
+    if (m.fstype === 'cgroup2' && unified === undefined) unified = m.point;
+    if (m.fstype !== 'cgroup') continue;
+    for (const opt of m.superOptions) if (!byController.has(opt)) byController.set(opt, m.point);
+  }
+  const found = {} as Record<V1Controller, string>;
+  for (const c of V1_CONTROLLERS) {
+    const m = byController.get(c);
+    if (!m) return { kind: 'none', reason: `no cgroup v1 hierarchy with the ${c} controller` };
+    found[c] = m;
+  }
+  return unified === undefined ? { kind: 'v1', mounts: found } : { kind: 'v1', mounts: found, unified };
 }
 
 /** Mount points of every cgroup hierarchy, v1 and v2 (a hybrid machine has both). */
 function allHierarchies(): string[] {
   const out = new Set<string>();
-  for (const line of readText('/proc/self/mountinfo').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const type = line.slice(sep + 3).split(' ')[0];
-    if ((type === 'cgroup' || type === 'cgroup2') && left[3] === '/' && left[4]) out.add(left[4]);
+  for (const m of parseMountinfo(readText('/proc/self/mountinfo'))) {
+    if ((m.fstype === 'cgroup' || m.fstype === 'cgroup2') && m.root === '/') out.add(m.point);
   }
   return [...out];
 }
@@ -93,6 +155,7 @@ export class Cgroups {
     readonly mode: Exclude<CgroupMode, { kind: 'none' }>,
     /** The agent's own cgroup, relative to each hierarchy's root (e.g. 'dcos-ts'). */
     readonly root = 'dcos-ts',
+    private readonly ops: CgroupFsOps = nodeFsOps,
   ) {
     if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(root)) throw new Error(`bad cgroups root '${root}'`);
   }
@@ -111,18 +174,21 @@ export class Cgroups {
   /** Creates the container's cgroups with their limits; returns the directories to join. */
   async create(containerId: string, limits: CgroupLimits): Promise<string[]> {
     if (this.mode.kind === 'v2') {
-      await this.enableV2Controllers();
-      const dir = join(this.mode.mount, this.root, containerId);
-      await fs.mkdir(dir, { recursive: true });
-      if (limits.cpus !== undefined && limits.cpus > 0) {
-        await write(dir, 'cpu.weight', String(sharesToWeight(cpuShares(limits.cpus))));
-        await write(dir, 'cpu.max', `${cfsQuotaUs(limits.cpus)} ${CFS_PERIOD_US}`);
+      const parent = await this.enableV2Controllers();
+      const dir = join(parent, containerId);
+      // The container's own cgroup enables nothing below itself: a process task joins it, and v2
+      // allows processes only in cgroups that do not delegate controllers (an OCI runtime's leaf
+      // below it is enabled by the runtime, with nobody in between).
+      await this.mkdirV2(dir);
+      try {
+        for (const [file, value] of Object.entries(v2LimitFiles(limits))) {
+          if (file === 'memory.swap.max' && !existsSync(join(dir, file))) continue; // no swap accounting on this kernel
+          await this.write(dir, file, value);
+        }
+      } catch (e) {
+        await this.ops.rmdir(dir).catch(() => {});
+        throw e;
       }
-      if (limits.memBytes !== undefined && limits.memBytes > 0) {
-        await write(dir, 'memory.max', String(limits.memBytes));
-        if (existsSync(join(dir, 'memory.swap.max'))) await write(dir, 'memory.swap.max', '0');
-      }
-      if (limits.pidsMax !== undefined) await write(dir, 'pids.max', String(limits.pidsMax));
       return [dir];
     }
     const m = this.mode.mounts;
@@ -164,8 +230,15 @@ export class Cgroups {
       if (this.mode.kind === 'v2') {
         const dir = join(this.mode.mount, this.root, containerId);
         const cpu = await fs.readFile(join(dir, 'cpu.stat'), 'utf8');
-        const mem = await fs.readFile(join(dir, 'memory.stat'), 'utf8');
-        return { cpuUserSeconds: field(cpu, 'user_usec') / 1e6, cpuSystemSeconds: field(cpu, 'system_usec') / 1e6, memRssBytes: field(mem, 'anon') };
+        const current = Number((await fs.readFile(join(dir, 'memory.current'), 'utf8')).trim());
+        const mem = await readAsync(join(dir, 'memory.stat'));
+        return {
+          cpuUserSeconds: field(cpu, 'user_usec') / 1e6,
+          cpuSystemSeconds: field(cpu, 'system_usec') / 1e6,
+          // RSS is the anonymous memory; without memory.stat, what the cgroup is charged for.
+          memRssBytes: mem ? field(mem, 'anon') : current,
+          ...(Number.isFinite(current) ? { memUsageBytes: current } : {}),
+        };
       }
       const hz = 100; // USER_HZ
       const cpu = await fs.readFile(join(this.mode.mounts.cpuacct, this.root, containerId, 'cpuacct.stat'), 'utf8');
@@ -189,18 +262,19 @@ export class Cgroups {
       for (const d of all) {
         for (;;) {
           const pids = (await readAsync(join(d, 'cgroup.procs'))).split('\n').filter(Boolean);
-          if (pids.length === 0) break;
+          let alive = 0;
           for (const p of pids) {
             try {
               process.kill(Number(p), 'SIGKILL');
+              alive++;
             } catch {
               // gone
             }
           }
-          if (Date.now() > deadline) break;
+          if (alive === 0 || Date.now() > deadline) break;
           await new Promise((r) => setTimeout(r, 10));
         }
-        await fs.rmdir(d).catch((e: NodeJS.ErrnoException) => {
+        await this.ops.rmdir(d).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'ENOENT') throw new Error(`cannot remove cgroup ${d}: ${e.message}`);
         });
       }
@@ -208,11 +282,13 @@ export class Cgroups {
   }
 
   /** The limits written in the container's cgroup files (for tests and /monitor/statistics). */
-  readLimits(containerId: string): { cpuShares?: number; cfsQuotaUs?: number; memBytes?: number; pidsMax?: string } {
+  readLimits(containerId: string): { cpuShares?: number; cpuWeight?: number; cfsQuotaUs?: number; memBytes?: number; pidsMax?: string } {
     if (this.mode.kind === 'v2') {
       const dir = join(this.mode.mount, this.root, containerId);
       const [quota] = readText(join(dir, 'cpu.max')).split(' ');
+      const weight = Number(readText(join(dir, 'cpu.weight')));
       return {
+        ...(weight > 0 ? { cpuWeight: weight } : {}),
         ...(quota && quota !== 'max' ? { cfsQuotaUs: Number(quota) } : {}),
         memBytes: Number(readText(join(dir, 'memory.max'))),
         pidsMax: readText(join(dir, 'pids.max')),
@@ -227,16 +303,77 @@ export class Cgroups {
     };
   }
 
-  private async enableV2Controllers(): Promise<void> {
-    if (this.mode.kind !== 'v2') return;
+  /**
+   * v2: makes the agent's cgroup (each level of `root`) with cpu, memory and pids enabled in the
+   * cgroup.subtree_control of every cgroup on the way down, so its containers get those
+   * controllers. Returns the agent's cgroup. Controllers already enabled are not written again.
+   */
+  private async enableV2Controllers(): Promise<string> {
+    if (this.mode.kind !== 'v2') throw new Error('not cgroup v2');
     let dir = this.mode.mount;
-    for (const part of this.root.split('/')) {
-      await write(dir, 'cgroup.subtree_control', '+cpu +memory +pids');
+    const parts = this.root.split('/');
+    for (let i = 0; ; i++) {
+      const available = readText(join(dir, 'cgroup.controllers')).split(/\s+/);
+      const missing = V2_CONTROLLERS.filter((c) => !available.includes(c));
+      if (missing.length > 0)
+        throw new Error(`cgroup v2: ${dir} does not offer the controllers ${missing.join(', ')} (cgroup.controllers: '${available.join(' ')}')`);
+      const enabled = readText(join(dir, 'cgroup.subtree_control')).split(/\s+/);
+      const toEnable = V2_CONTROLLERS.filter((c) => !enabled.includes(c));
+      if (toEnable.length > 0) {
+        const value = toEnable.map((c) => `+${c}`).join(' ');
+        try {
+          await this.ops.writeFile(join(dir, 'cgroup.subtree_control'), value);
+        } catch (e) {
+          const busy = (e as NodeJS.ErrnoException).code === 'EBUSY';
+          throw new Error(
+            `cannot enable ${value} in ${join(dir, 'cgroup.subtree_control')}: ${(e as Error).message}${
+              busy ? ' (cgroup v2 lets only cgroups without processes of their own delegate controllers: run the agent in a leaf cgroup)' : ''
+            }`,
+          );
+        }
+      }
+      const part = parts[i];
+      if (part === undefined) return dir;
       dir = join(dir, part);
-      await fs.mkdir(dir, { recursive: true });
+      await this.mkdirV2(dir);
     }
-    await write(dir, 'cgroup.subtree_control', '+cpu +memory +pids');
   }
+
+  private async mkdirV2(dir: string): Promise<void> {
+    try {
+      await this.ops.mkdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create cgroup ${dir}: ${(e as Error).message}`);
+    }
+  }
+
+  private async write(dir: string, file: string, value: string): Promise<void> {
+    try {
+      await this.ops.writeFile(join(dir, file), value);
+    } catch (e) {
+      throw new Error(`cannot write ${value} to ${join(dir, file)}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * The v2 interface files and values for a container's limits: cpu.weight from the Mesos shares
+ * (the kernel's scale, 1024 shares = weight 100), cpu.max `quota period`, memory.max with no swap,
+ * pids.max. Also what an OCI bundle gets as `linux.resources.unified` on v2.
+ */
+export function v2LimitFiles(limits: CgroupLimits): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (limits.cpus !== undefined && limits.cpus > 0) {
+    out['cpu.weight'] = String(sharesToWeight(cpuShares(limits.cpus)));
+    out['cpu.max'] = `${cfsQuotaUs(limits.cpus)} ${CFS_PERIOD_US}`;
+  }
+  if (limits.memBytes !== undefined && limits.memBytes > 0) {
+    out['memory.max'] = String(limits.memBytes);
+    // No swap: a task over its limit is OOM-killed rather than swapped out.
+    out['memory.swap.max'] = '0';
+  }
+  if (limits.pidsMax !== undefined) out['pids.max'] = String(limits.pidsMax);
+  return out;
 }
 
 /** Mesos: cpu.shares = 1024 per cpu, at least 2. */
@@ -248,9 +385,15 @@ export function cfsQuotaUs(cpus: number): number {
   return Math.max(CFS_QUOTA_MIN_US, Math.round(cpus * CFS_PERIOD_US));
 }
 
-/** The kernel's (and runc's) mapping from v1 shares [2, 262144] to v2 weight [1, 10000]. */
-function sharesToWeight(shares: number): number {
-  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+/**
+ * v1 cpu.shares → v2 cpu.weight on the kernel's own scale: the scheduler takes weight w as
+ * w × 1024 / 100 (kernel/sched/core.c, rounded to the closest), so 1024 shares, the v1 default
+ * and one Mesos cpu, is weight 100, the v2 default; clamped to [1, 10000]. systemd converts the
+ * same way (truncating). Not the linear range mapping of runc < 1.3 and crun < 1.23 (1024 → 39),
+ * which would give a one-cpu task 39% of the default weight of its sibling cgroups.
+ */
+export function sharesToWeight(shares: number): number {
+  return Math.min(10_000, Math.max(1, Math.round((shares * 100) / 1024)));
 }
 
 async function write(dir: string, file: string, value: string): Promise<void> {

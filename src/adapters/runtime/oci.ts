@@ -6,7 +6,7 @@ import type { ImageConfig, ImageStore, RootfsMount } from '../../ports/images.js
 import type { ContainerInfo } from '../../model/mesos.js';
 import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
-import { cfsQuotaUs, cpuShares } from './cgroups.js';
+import { cfsQuotaUs, cpuShares, v2LimitFiles } from './cgroups.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
 import { defaultSeccompProfile } from './seccomp.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
@@ -261,8 +261,10 @@ export function ociConfig(
   for (const [k, v] of Object.entries(spec.env)) env.set(k, v);
   env.set('MESOS_SANDBOX', SANDBOX_IN_CONTAINER);
   const cpus = spec.resources?.cpus;
-  const resources: Record<string, unknown> = { pids: { limit: 4096 } };
+  let resources: Record<string, unknown> = { pids: { limit: 4096 } };
   if (cpus !== undefined && cpus > 0) resources.cpu = { shares: cpuShares(cpus), quota: cfsQuotaUs(cpus), period: 100_000 };
+  // cgroup v2: the files themselves, as the agent writes them (crun < 1.23 and runc < 1.3 map shares 1024 to weight 39).
+  if (cgroups?.mode.kind === 'v2') resources = { unified: v2LimitFiles({ cpus: cpus ?? 0, pidsMax: 4096 }) };
   // Without agent cgroups the memory limit goes on the runtime's own cgroup (OOM then shows only as 137).
   if (!cgroups && spec.resources?.memMb) resources.memory = { limit: Math.round(spec.resources.memMb * 1024 * 1024) };
   const cgroupsPath = cgroups ? `${cgroups.relativePath(spec.containerId)}/ctr` : `/dcos-ts/${spec.containerId}`;
