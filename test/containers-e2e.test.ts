@@ -19,6 +19,7 @@ import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink, ManualClock } from '../src/services/agent/fakes.js';
 import { cgroupDirsNamed, freePort, pushBusybox, removeCgroupTree, startRegistry } from './lib/images.js';
+import { syscallProbe } from './lib/syscall-probe.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dcos-containers-e2e-'));
 const cgMode = detectCgroups();
@@ -124,6 +125,9 @@ describe('containers through the agent', () => {
     registryAddr = r.addr;
     await pushBusybox(work, busybox as string, registryAddr, 'library/busybox', '1', false);
     await pushBusybox(work, busybox as string, registryAddr, 'library/corrupt', '1', true);
+    await pushBusybox(work, busybox as string, registryAddr, 'library/probes', '1', false, {
+      executables: { 'bin/clone-newuser': syscallProbe('clone'), 'bin/clone3-newuser': syscallProbe('clone3') },
+    });
     await pushBusybox(work, busybox as string, registryAddr, 'library/app', '1', false, {
       user: 'app',
       workingDir: '/srv/app',
@@ -287,4 +291,19 @@ describe('containers through the agent', () => {
     assert.equal(open.s.state, 'TASK_FINISHED', `${JSON.stringify(open.s)} ${open.err}`);
     assert.equal(open.out, 'allowed\n', 'a user namespace needs no capability: only seccomp stopped it (and CAP_SYS_ADMIN is dropped, so no mount namespace)');
   });
+
+  test(
+    'the default seccomp profile: clone(CLONE_NEWUSER) is EPERM by its flags, clone3 is ENOSYS, fork still works; unconfined allows all three',
+    { skip: imageSkip || (process.arch !== 'x64' && 'the syscall probes are x86-64 programs') },
+    async () => {
+      // Each probe exits with the errno of its call (0: a user namespace was made).
+      const cmd = 'clone-newuser; echo clone=$?; clone3-newuser; echo clone3=$?; unshare -U true 2>/dev/null; echo unshare=$?; (exit 3); echo fork=$?';
+      const confined = await output(runTask(cmd, { container: imageOf('probes') }));
+      assert.equal(confined.s.state, 'TASK_FINISHED', `${JSON.stringify(confined.s)} ${confined.err}`);
+      assert.equal(confined.out, 'clone=1\nclone3=38\nunshare=1\nfork=3\n');
+      const open = await output(runTask(cmd, { container: imageOf('probes', { linux_info: { seccomp: { unconfined: true } } }) }));
+      assert.equal(open.s.state, 'TASK_FINISHED', `${JSON.stringify(open.s)} ${open.err}`);
+      assert.equal(open.out, 'clone=0\nclone3=0\nunshare=0\nfork=3\n', 'the same calls without the profile: only seccomp stopped them');
+    },
+  );
 });

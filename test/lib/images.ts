@@ -54,7 +54,7 @@ export async function pushBusybox(
   repo: string,
   tag: string,
   corrupt: boolean,
-  extra: { user?: string; workingDir?: string; files?: Record<string, string> } = {},
+  extra: { user?: string; workingDir?: string; files?: Record<string, string>; executables?: Record<string, Uint8Array> } = {},
 ): Promise<void> {
   const dir = mkdtempSync(join(work, 'img-'));
   const rootfs = join(dir, 'rootfs');
@@ -65,6 +65,7 @@ export async function pushBusybox(
   // Its own layer digest: the registry stores blobs by content, and only this image's may be corrupted.
   writeFileSync(join(rootfs, 'etc', 'image-name'), `${repo}:${tag}\n`);
   for (const [p, text] of Object.entries(extra.files ?? {})) writeFileSync(join(rootfs, p), text);
+  for (const [p, bytes] of Object.entries(extra.executables ?? {})) writeFileSync(join(rootfs, p), bytes, { mode: 0o755 });
   const layerPath = join(dir, 'layer.tar.gz');
   execFileSync('tar', ['-czf', layerPath, '--numeric-owner', '-C', rootfs, '.']);
   const layer = readFileSync(layerPath);
