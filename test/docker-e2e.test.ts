@@ -71,6 +71,9 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     '--containerizers=mesos,docker',
     `--cgroups_root=dcos-ts-docker-${process.pid}`,
     '--resources=cpus:4;mem:2048;disk:1024',
+    // Tasks with a disk resource are measured (sandbox + writable layer) and killed past it.
+    '--enforce_container_disk_quota',
+    '--container_disk_watch_interval=250ms',
   ];
 
   before(async () => {
@@ -104,18 +107,24 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
   };
   /** An offer of this agent with room for the task (leftovers of earlier launches come as small offers). */
   const roomy =
-    (agentId: () => string | undefined, cpus = 0.2, mem = 64) =>
+    (agentId: () => string | undefined, cpus = 0.2, mem = 64, disk = 0) =>
     (x: Json): boolean => {
       const has = (n: string) => (x.resources as Json[]).filter((r) => r.name === n).reduce((a, r) => a + (r.scalar?.value ?? 0), 0);
-      return x.agent_id.value === agentId() && has('cpus') >= cpus && has('mem') >= mem;
+      return x.agent_id.value === agentId() && has('cpus') >= cpus && has('mem') >= mem && has('disk') >= disk;
     };
-  const dockerTask = async (id: string, command: string, o: { docker?: Json; container?: Json; cpus?: number; mem?: number; task?: Json } = {}) => {
+  const dockerTask = async (
+    id: string,
+    command: string,
+    o: { docker?: Json; container?: Json; cpus?: number; mem?: number; diskMb?: number; task?: Json } = {},
+  ) => {
     const offer = await sched.offer(
-      roomy(() => agent?.agentId, o.cpus ?? 0.2, o.mem ?? 64),
+      roomy(() => agent?.agentId, o.cpus ?? 0.2, o.mem ?? 64, o.diskMb ?? 0),
       15_000,
     );
+    const base = taskInfo(offer, id, { cpus: o.cpus ?? 0.2, mem: o.mem ?? 64 });
+    if (o.diskMb) base.resources.push({ ...base.resources[0], name: 'disk', scalar: { value: o.diskMb } });
     const t = {
-      ...taskInfo(offer, id, { cpus: o.cpus ?? 0.2, mem: o.mem ?? 64 }),
+      ...base,
       command: { shell: true, value: command },
       container: { type: 'DOCKER', docker: { image: image(), network: 'HOST', ...o.docker }, ...o.container },
       ...o.task,
@@ -165,6 +174,37 @@ describe('docker containerizer (container.type DOCKER through the Engine API)', 
     await next('oom', 'TASK_RUNNING');
     const failed = await next('oom', 'TASK_FAILED');
     assert.equal(failed.reason, 'REASON_CONTAINER_LIMITATION_MEMORY', JSON.stringify(failed));
+  });
+
+  test('over its disk resource: the writable layer and the sandbox are measured at the watch interval, TASK_FAILED with REASON_CONTAINER_LIMITATION_DISK', async () => {
+    // 1 MB into the sandbox, then 12 MB into the container's own root filesystem (its writable
+    // layer), under a 4 MB disk resource: only the layer can take it past the quota. The storage
+    // driver here (overlay2 on ext4) has no size quota, so only the agent's measurement stops it.
+    await dockerTask('disk-hog', 'dd if=/dev/zero of=small bs=1M count=1 2>/dev/null; dd if=/dev/zero of=/big bs=1M count=12 2>/dev/null; exec sleep 1000', {
+      diskMb: 4,
+    });
+    const running = await next('disk-hog', 'TASK_RUNNING');
+    const cid = running.container_status.container_id.value as string;
+    const failed = await next('disk-hog', 'TASK_FAILED');
+    assert.equal(failed.reason, 'REASON_CONTAINER_LIMITATION_DISK', JSON.stringify(failed));
+    assert.equal(failed.source, 'SOURCE_AGENT');
+    const used = /^Disk usage \(([\d.]+)MB\) exceeds quota \(4\.0MB\)$/.exec(failed.message ?? '');
+    assert.ok(used && Number(used[1]) > 4, failed.message);
+    await waitFor('the container to be removed', async () => ((await inspect(cid)).status === 404 ? true : undefined), 15_000, 100);
+
+    // The same writes under a roomy disk resource: measured, not killed.
+    await dockerTask('disk-ok', 'dd if=/dev/zero of=/big bs=1M count=12 2>/dev/null; echo written; exec sleep 1000', {
+      diskMb: 64,
+      task: { kill_policy: { grace_period: { nanoseconds: 1e8 } } },
+    });
+    const ok = await next('disk-ok', 'TASK_RUNNING');
+    await waitFor('the writes', () => (readFileSync(join(sandboxOf(ok), 'stdout'), 'utf8').includes('written') ? true : undefined), 15_000, 50);
+    const layer = await dockerGet((dockerd as Dockerd).socket, `/v1.41/containers/mesos-${ok.container_status.container_id.value}/json?size=1`);
+    const sizeRw = Number(JSON.parse(layer.body).SizeRw);
+    assert.ok(sizeRw >= 12 * 1024 * 1024, `the daemon counts the writable layer: ${layer.body.slice(0, 200)}`);
+    await sleep(1_500); // six watch intervals
+    assert.equal((await sched.call('KILL', { task_id: { value: 'disk-ok' }, agent_id: { value: agent?.agentId } })).status, 202);
+    await next('disk-ok', 'TASK_KILLED');
   });
 
   test('kill with a grace period: SIGTERM reaches the task; one that ignores it is SIGKILLed after the grace period', async () => {
