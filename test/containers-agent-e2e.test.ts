@@ -69,7 +69,11 @@ const runtime = createMesosContainerizer({
 });
 const agent = new Agent({
   clock: new RealClock(),
-  random: new Random(11),
+  // Container ids come from this generator, and crun keeps its state by id in one directory for
+  // the whole machine (/run/crun): a fixed seed gave two runs of this file at once (other
+  // worktrees, CI beside a developer) the same ids, and crun refused the second with "container
+  // ... already exists". The pid differs between processes that run at the same time.
+  random: new Random(process.pid),
   link,
   runtime,
   probes: new RuntimeProbes(runtime),
@@ -139,6 +143,35 @@ const printed = (id: string, what: string): boolean => {
     return false; // not launched yet
   }
 };
+/**
+ * Until the task has printed `marker` to its stdout. A task that ends first fails the wait at once
+ * with its status (a failed launch is not a missing marker), and a timeout says what the task
+ * reported and printed so far. The deadline is generous: on a loaded machine an image launch
+ * (checkpoints with fsync, an overlay mount, crun under a 0.2 cpu quota) can take seconds.
+ */
+async function printedBy(id: string, marker: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    await until(
+      `${id} to print '${marker}'`,
+      () => {
+        const end = statuses(id).find((s) => TERMINAL.includes(s.state));
+        if (end) throw new Error(`${id} ended before it printed '${marker}': ${end.state} ${end.reason ?? ''} ${end.message ?? ''}`);
+        return printed(id, marker);
+      },
+      timeoutMs,
+    );
+  } catch (e) {
+    const seen = statuses(id).map((s) => s.state);
+    let err = '';
+    try {
+      err = out(id, 'stderr').slice(-500);
+    } catch {
+      err = '(no sandbox yet)';
+    }
+    throw new Error(`${(e as Error).message}; updates: ${seen.join(', ') || 'none'}; stderr: ${err}`);
+  }
+}
+
 const image = (addr: string): ContainerInfo => ({ type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: `${addr}/library/busybox:1` } } } });
 
 let files: Server;
@@ -408,7 +441,7 @@ describe('disk limit (enforced)', () => {
 describe('kill with a grace period', () => {
   test('a task that traps SIGTERM gets the grace period to finish cleanly', async () => {
     const id = launch("trap 'echo got-term; sleep 1; echo clean-exit; exit 0' TERM; echo ready; while true; do sleep 0.1; done");
-    await until('ready', () => printed(id, 'ready'));
+    await printedBy(id, 'ready');
     const t0 = Date.now();
     kill(id, 5_000);
     const s = await final(id);
@@ -420,7 +453,7 @@ describe('kill with a grace period', () => {
 
   test('a task that ignores SIGTERM is SIGKILLed after the grace period (KILL_TASK kill_policy overrides the task)', async () => {
     const id = launch("trap '' TERM; echo ready; while true; do sleep 0.1; done", { kill_policy: { grace_period: { nanoseconds: 10e9 } } });
-    await until('ready', () => printed(id, 'ready'));
+    await printedBy(id, 'ready');
     const t0 = Date.now();
     kill(id, 1_500);
     const s = await final(id);
@@ -432,12 +465,13 @@ describe('kill with a grace period', () => {
 
   test('an image task that ignores SIGTERM is SIGKILLed after the grace period', { skip: imageSkip }, async () => {
     const id = launch("trap '' TERM; echo ready; while true; do sleep 0.1; done", { container: image(registryAddr) });
-    await until('ready', () => printed(id, 'ready'), 30_000);
+    await printedBy(id, 'ready');
     const t0 = Date.now();
     kill(id, 1_000);
     const s = await final(id);
     const ms = Date.now() - t0;
     assert.equal(s.state, 'TASK_KILLED');
+    assert.equal(s.message, 'Command terminated with signal Killed', 'ended by the SIGKILL: the task ignores SIGTERM');
     assert.ok(ms >= 950 && ms < 5_000, `killed ${ms} ms after the kill request (grace 1 s)`);
   });
 });

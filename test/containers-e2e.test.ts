@@ -61,7 +61,11 @@ function boot() {
   });
   const agent = new Agent({
     clock: new ManualClock(),
-    random: new Random(1),
+    // Container ids come from this generator, and crun keeps its state by id in one directory for
+    // the whole machine (/run/crun): a fixed seed gave two runs of this file at once (other
+    // worktrees, CI beside a developer) the same ids, and crun refused the second with "container
+    // ... already exists". The pid differs between processes that run at the same time.
+    random: new Random(process.pid),
     link,
     runtime,
     checkpointer: new FsCheckpointer(workDir),
