@@ -169,12 +169,14 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       let mount: RootfsMount | undefined;
       try {
         const pulled = await options.images.pull(image, { forcePull: spec.container?.docker?.force_pull_image === true });
+        options.trace?.(spec.containerId, 'oci: image looked up');
         await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
         const rootfs = join(bundle, 'rootfs');
         // The overlay is mounted by the supervisor right before `crun run` and unmounted by it
         // right after (one process spawn per container); the image's own files are read below.
         mount = options.images.prepareMount ? await options.images.prepareMount(pulled, spec.containerId, rootfs) : undefined;
         if (!mount) await options.images.provision(pulled, spec.containerId, rootfs);
+        options.trace?.(spec.containerId, 'oci: rootfs dirs made');
         const imageRoot = mount ? mount.lowerDir : rootfs;
         const ensureDir = (path: string) => (mount ? ensureDirInUpper(mount.lowerDir, mount.upperDir, path) : mkdirInRootfs(rootfs, path));
         await ensureDir(SANDBOX_IN_CONTAINER);
@@ -195,12 +197,14 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         const dns = (spec.netnsPath ? options.containerNetDns : undefined) ?? options.containerDns;
         const resolvConf = dns ? join(bundle, 'resolv.conf') : undefined;
         if (resolvConf && dns) await fs.writeFile(resolvConf, resolvConfText(dns), { mode: 0o644 });
+        options.trace?.(spec.containerId, 'oci: user, dirs, volumes');
         const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, {
           user,
           ...(cwd ? { cwd } : {}),
           seccomp,
           ...(resolvConf ? { resolvConf } : {}),
         });
+        options.trace?.(spec.containerId, 'oci: config built');
         await fs.writeFile(join(bundle, 'config.json'), serializeConfig(config));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
@@ -235,7 +239,9 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         await run(bin as string, args).catch(() => {});
       }
       await options.images.release(containerId, join(bundle, 'rootfs'));
+      options.trace?.(containerId, 'cleanup: image released');
       await fs.rm(bundle, { recursive: true, force: true });
+      options.trace?.(containerId, 'cleanup: bundle removed');
     },
   });
 }

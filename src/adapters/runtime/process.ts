@@ -109,6 +109,8 @@ export interface ProcessRuntimeOptions {
   execArgv?: (containerId: string, argv: string[], env: Record<string, string>) => string[] | undefined;
   /** More directories a container writes to (its overlay upper dir), counted against its disk limit. */
   diskPaths?: (containerId: string) => string[];
+  /** Marks points of a container's launch and exit path (the launch benchmark's breakdown). */
+  trace?: (containerId: string, point: string) => void;
 }
 
 interface RuntimeRecord {
@@ -161,7 +163,9 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!this.options.prepare) throw e;
     }
     const dir = join(this.options.stateDir, spec.containerId);
+    const trace = this.options.trace ?? (() => {});
     await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
+    trace(spec.containerId, 'runtime: sandbox made');
     const uris = spec.command.uris ?? [];
     if (uris.length > 0) {
       if (!this.options.fetcher) throw new Error('this agent has no fetcher for command.uris');
@@ -171,6 +175,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const volumes = image ? [] : await processVolumes(spec, this.options.allowedHostPaths ?? []);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
+    trace(spec.containerId, 'runtime: state dir made');
     let cgroupDirs: string[] = [];
     try {
       const cg = this.options.cgroups;
@@ -179,6 +184,7 @@ export class ProcessRuntime implements ContainerRuntime {
         const p = await this.options.prepare(spec, argv);
         argv = p.argv;
         joinCg = p.joinCgroups;
+        trace(spec.containerId, 'runtime: prepared (oci)');
       }
       if (volumes.length > 0) {
         const unshare = findTool('unshare', 'util-linux');
@@ -196,6 +202,7 @@ export class ProcessRuntime implements ContainerRuntime {
           pidsMax: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
         });
         if (joinCg) cgroupDirs = dirs;
+        trace(spec.containerId, 'runtime: cgroups made');
       }
     } catch (e) {
       await this.releaseAll(spec.containerId);
@@ -210,16 +217,19 @@ export class ProcessRuntime implements ContainerRuntime {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     const supervisorPid = child.pid;
+    trace(spec.containerId, 'runtime: supervisor spawned');
     // Listen for the exit right away: a short task can end before launch() returns.
     let exited = false;
     let onExit: (() => void) | undefined;
     child.once('exit', () => {
+      trace(spec.containerId, 'runtime: supervisor exit event');
       exited = true;
       onExit?.();
     });
     let pid: number;
     try {
       pid = await readPid(child);
+      trace(spec.containerId, 'runtime: pid read');
     } catch (e) {
       await this.releaseAll(spec.containerId);
       throw e;
@@ -233,6 +243,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const ps = procStartTime(pid);
     if (ps !== undefined) rec.pidStart = ps;
     await fs.writeFile(join(dir, 'runtime.json'), JSON.stringify(rec));
+    trace(spec.containerId, 'runtime: runtime.json written');
     const t = this.track(spec.containerId, dir, rec);
     // The child stays referenced while tracked (it keeps a waiting agent alive); close() lets go.
     onExit = () => {
@@ -303,6 +314,7 @@ export class ProcessRuntime implements ContainerRuntime {
     if (t?.poll) clearInterval(t.poll);
     this.containers.delete(containerId);
     if (!CONTAINER_ID.test(containerId)) return;
+    this.options.trace?.(containerId, 'cleanup: start');
     await this.releaseAll(containerId);
     await fs.rm(join(this.options.stateDir, containerId), { recursive: true, force: true });
   }
@@ -408,6 +420,7 @@ export class ProcessRuntime implements ContainerRuntime {
   private async releaseAll(containerId: string): Promise<void> {
     try {
       await this.options.cgroups?.remove(containerId);
+      this.options.trace?.(containerId, 'cleanup: cgroups removed');
     } catch (e) {
       this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
     }
@@ -440,6 +453,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   private async onSupervisorExit(t: Tracked): Promise<void> {
     const exit = await readExitStatus(t.dir);
+    this.options.trace?.(t.containerId, 'runtime: exit_status read');
     if (exit) {
       this.finish(t, await this.withOom(t.containerId, exit));
       return;

@@ -53,6 +53,8 @@ export interface AgentDeps {
   probes?: Probes;
   /** Container networks (CNI); without it, tasks that name a network fail to launch. */
   networks?: ContainerNetworks;
+  /** Marks points of a container's launch and exit path (the launch benchmark's breakdown). */
+  trace?: (containerId: string, point: string) => void;
 }
 
 export type AgentEvent =
@@ -189,6 +191,7 @@ export class Agent {
   private readonly updates: StatusUpdateManager;
   private readonly probes: Probes | undefined;
   private readonly networks: ContainerNetworks | undefined;
+  private readonly trace: (containerId: string, point: string) => void;
 
   private agentId: string | undefined;
   private masterId: string | undefined;
@@ -235,6 +238,7 @@ export class Agent {
     this.log = deps.log ?? (() => {});
     this.probes = deps.probes;
     this.networks = deps.networks;
+    this.trace = deps.trace ?? (() => {});
     this.backoffMs = this.cfg('registerBackoffMinMs');
     this.completed = new RingBuffer<TaskView>(this.cfg('maxCompletedTasks'));
     this.updates = new StatusUpdateManager({
@@ -561,6 +565,8 @@ export class Agent {
     const gen = this.gen;
     if (!this.agentId || this.conn !== 'registered') return 'retry';
     let reply: MasterLinkReply;
+    const traced = isTerminal(status.state) ? status.container_status?.container_id?.value : undefined;
+    if (traced) this.trace(traced, 'agent: terminal update sent');
     try {
       reply = await this.link.call({ type: 'STATUS_UPDATE', agent_id: { value: this.agentId }, framework_id: { value: frameworkId }, status });
     } catch (e) {
@@ -681,6 +687,7 @@ export class Agent {
     const sandbox = sandboxPath(this.config.workDir, agentId, fwId, taskId, containerId);
     const run = this.newRun(fw, task, taskId, containerId, sandbox, this.clock.nowMs());
     fw.tasks.set(taskId, run);
+    this.trace(containerId, 'agent: RUN_TASK');
 
     const invalid = validateTask(task);
     const nets = networkRequests(task);
@@ -706,6 +713,7 @@ export class Agent {
         this.fwCheckpointed.set(fwId, fwJson);
       }
       await this.ckpt.write(taskFile(fwId, taskId), JSON.stringify(checkpoint));
+      this.trace(containerId, 'agent: task.json durable');
     } catch (e) {
       if (this.isStopped()) return;
       this.counters.container_launch_errors!++;
@@ -762,6 +770,7 @@ export class Agent {
     };
     try {
       const handle = await this.runtime.launch(spec);
+      this.trace(containerId, 'agent: launch returned');
       run.pid = handle.pid;
     } catch (e) {
       if (this.isStopped()) return;
@@ -983,6 +992,7 @@ export class Agent {
 
   private onExit(run: TaskRun, exit: ExitStatus): void {
     if (this.isStopped() || run.phase === 'exited') return;
+    this.trace(run.containerId, 'agent: exit seen');
     run.phase = 'exited';
     run.completionTimer?.cancel();
     this.stopWatchers(run);
@@ -1038,7 +1048,10 @@ export class Agent {
     // Once the terminal update is durable the runtime's own record of the exit is not needed.
     done
       .then(
-        () => this.runtime.cleanup?.(run.containerId),
+        () => {
+          this.trace(run.containerId, 'agent: terminal update durable');
+          return this.runtime.cleanup?.(run.containerId).then(() => this.trace(run.containerId, 'agent: cleanup done'));
+        },
         () => {},
       )
       .catch((e: Error) => this.log('warn', `cleaning up the container of task ${taskId}: ${e.message}`));
