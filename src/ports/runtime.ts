@@ -104,8 +104,11 @@ export interface Checkpointer {
   read(path: string): Promise<string | undefined>;
   /** Replaces the file atomically (temp file + fsync + rename + directory fsync). */
   write(path: string, data: string): Promise<void>;
-  /** Appends and fsyncs. A crash may leave a torn last line: readers must skip it. */
-  append(path: string, data: string): Promise<void>;
+  /**
+   * Appends and fsyncs (`sync: false`: no fsync, for records whose loss only repeats work after
+   * a restart). A crash may leave a torn last line: readers must skip it.
+   */
+  append(path: string, data: string, options?: { sync?: boolean }): Promise<void>;
   /** Names of the entries in a directory; empty when it does not exist. */
   list(dir: string): Promise<string[]>;
   /** Removes a file or a directory tree; quiet when missing. */

@@ -173,18 +173,38 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     // Image tasks get their volumes as bind mounts in the bundle (prepare); process tasks here.
     const volumes = image ? [] : await processVolumes(spec, this.options.allowedHostPaths ?? []);
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
-    trace(spec.containerId, 'runtime: state dir made');
+    // The runtime's state dir, the bundle (prepare) and the cgroups do not depend on each other:
+    // they are made side by side, and all of them are settled before anything is undone.
+    const cg = this.options.cgroups;
+    const [stateDir, prepared, created] = await Promise.allSettled([
+      fs.mkdir(dir, { recursive: true, mode: 0o700 }).then(async (made) => {
+        // Only a directory that was there already can hold a pid or exit status of an earlier run.
+        if (made === undefined) await Promise.all(['pid', 'exit_status'].map((f) => fs.rm(join(dir, f), { force: true })));
+        trace(spec.containerId, 'runtime: state dir made');
+      }),
+      this.options.prepare?.(spec, argv).then((p) => {
+        trace(spec.containerId, 'runtime: prepared (oci)');
+        return p;
+      }),
+      cg
+        ?.create(spec.containerId, {
+          ...(spec.resources?.cpus !== undefined ? { cpus: spec.resources.cpus } : {}),
+          ...(spec.resources?.memMb !== undefined ? { memBytes: Math.round(spec.resources.memMb * 1024 * 1024) } : {}),
+          pidsMax: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
+        })
+        .then((dirs) => {
+          trace(spec.containerId, 'runtime: cgroups made');
+          return dirs;
+        }),
+    ]);
     let cgroupDirs: string[] = [];
     try {
-      const cg = this.options.cgroups;
+      for (const r of [stateDir, prepared, created]) if (r.status === 'rejected') throw r.reason;
       let joinCg = true;
-      if (this.options.prepare) {
-        const p = await this.options.prepare(spec, argv);
+      const p = prepared.status === 'fulfilled' ? prepared.value : undefined;
+      if (p) {
         argv = p.argv;
         joinCg = p.joinCgroups;
-        trace(spec.containerId, 'runtime: prepared (oci)');
       }
       if (volumes.length > 0) {
         const unshare = findTool('unshare', 'util-linux');
@@ -195,15 +215,7 @@ export class ProcessRuntime implements ContainerRuntime {
         // A container network (CNI): the task runs in its namespace; nsenter execs, so the pid stays.
         argv = [findTool('nsenter', 'util-linux'), `--net=${spec.netnsPath}`, '--', ...argv];
       }
-      if (cg) {
-        const dirs = await cg.create(spec.containerId, {
-          ...(spec.resources?.cpus !== undefined ? { cpus: spec.resources.cpus } : {}),
-          ...(spec.resources?.memMb !== undefined ? { memBytes: Math.round(spec.resources.memMb * 1024 * 1024) } : {}),
-          pidsMax: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
-        });
-        if (joinCg) cgroupDirs = dirs;
-        trace(spec.containerId, 'runtime: cgroups made');
-      }
+      if (joinCg && created.status === 'fulfilled' && created.value) cgroupDirs = created.value;
     } catch (e) {
       await this.releaseAll(spec.containerId);
       throw e;
@@ -418,17 +430,15 @@ export class ProcessRuntime implements ContainerRuntime {
 
   /** Cgroups, bundles and mounts of a container; errors are logged (the exit is already known). */
   private async releaseAll(containerId: string): Promise<void> {
-    try {
-      await this.options.cgroups?.remove(containerId);
-      this.options.trace?.(containerId, 'cleanup: cgroups removed');
-    } catch (e) {
-      this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
-    }
-    try {
-      await this.options.release?.(containerId);
-    } catch (e) {
-      this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
-    }
+    // Independent: the cgroups, and the bundle and rootfs (the container's processes are gone).
+    const warn = (e: Error) => this.options.log?.('warn', `container ${containerId}: ${e.message}`);
+    await Promise.all([
+      this.options.cgroups
+        ?.remove(containerId)
+        .then(() => this.options.trace?.(containerId, 'cleanup: cgroups removed'))
+        .catch(warn),
+      this.options.release?.(containerId).catch(warn),
+    ]);
   }
 
   /** Adds the OOM evidence of the container's cgroup (read before the cgroup is removed). */
