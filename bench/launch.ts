@@ -22,7 +22,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -157,6 +157,22 @@ function cpuNow(): { self: number; child: number } {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[13], f[14]: cutime, cstime (ticks)
   return { self: (u.user + u.system) / 1000, child: ((Number(f[13]) + Number(f[14])) * 1000) / 100 };
 }
+/** CPU ms so far per thread name of this process (main, libuv-worker, V8 workers), for --trace. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const k = Number(t) === process.pid ? 'main thread' : `other ${name} threads`;
+      out.set(k, (out.get(k) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
 interface Pooled {
   lat: number[];
   wallMs: number;
@@ -176,6 +192,7 @@ async function pool<T>(n: number, conc: number, fn: (i: number, worker: number) 
   const lat: number[] = [];
   let next = 0;
   const c0 = cpuNow();
+  const th0 = TRACE ? threadCpu() : undefined;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: conc }, async (_, w) => {
@@ -190,6 +207,11 @@ async function pool<T>(n: number, conc: number, fn: (i: number, worker: number) 
   );
   const wallMs = performance.now() - t0;
   const c1 = cpuNow();
+  if (th0) {
+    const th1 = threadCpu();
+    const parts = [...th1].map(([k, v]) => `${k} ${((v - (th0.get(k) ?? 0)) / n).toFixed(2)}`);
+    console.error(`    CPU ms per container by thread: ${parts.join(', ')}`);
+  }
   return { lat, wallMs, cpuSelfMs: c1.self - c0.self, cpuChildMs: c1.child - c0.child };
 }
 

@@ -24,7 +24,12 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  * waits for it, kills whatever is left of its process group, and writes the exit status to
  * `<stateDir>/<containerId>/exit_status` (one write by the shell's builtin echo, read only once
  * it ends in a newline; no extra process on the exit path). While the agent lives it
- * waits on the supervisor; after a restart it polls that file and the pids' liveness.
+ * waits on the supervisor, which also tells it the exit status on its stdout once the file is
+ * written (no file read on the exit path); after a restart it polls that file and the pids'
+ * liveness.
+ *
+ * The supervisor shell and `setsid` are busybox's where it is installed: one static binary, no
+ * dynamic loader per exec (about 1 ms of CPU less per launch than dash and util-linux's setsid).
  */
 
 const SUPERVISOR = [
@@ -33,7 +38,8 @@ const SUPERVISOR = [
   'set -f',
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
   // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
-  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec "$__setsid" "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
+  // ($__setsid is one word or two, `busybox setsid`: split on purpose, with globbing off.)
+  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec $__setsid "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
   '__p=$!',
   // One short write each (echo is a builtin: no process); readers take a file only once it ends
   // in a newline, so a half-written one reads as not there yet.
@@ -42,13 +48,19 @@ const SUPERVISOR = [
   // if the agent died before reading the pid, the echo below must not kill the supervisor.
   "trap '' PIPE",
   'echo "$__p"',
-  'exec >/dev/null 2>&1',
+  'exec 2>/dev/null',
   'wait "$__p"',
   '__c=$?',
   // The main process is gone: so is the rest of its process group (Mesos destroys the container).
-  'kill -KILL -"$__p" 2>/dev/null',
+  'kill -KILL -"$__p"',
   'echo "$__c" >"$__d/exit_status"',
+  // Then the agent hears it on the pipe (a dead agent's pipe fails quietly: SIGPIPE is ignored).
+  'echo "exit $__c"',
 ].join('\n');
+
+/** busybox, where installed: its sh, setsid and unshare are applets of one static binary. */
+export const BUSYBOX = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
+const SUPERVISOR_SHELL = BUSYBOX ? [BUSYBOX, 'sh'] : ['/bin/sh'];
 
 /**
  * Volumes of a process task: the task gets its own mount namespace (`unshare -m`, private
@@ -76,6 +88,7 @@ const EXEC_SCRIPT = [
 ].join('\n');
 
 const LAUNCH_TIMEOUT_MS = 10_000;
+const PIPE_CLOSE_WAIT_MS = 200;
 const DEFAULT_PIDS_MAX = 4096;
 const KILL_POLL_MS = 20;
 const AFTER_SIGKILL_WAIT_MS = 2_000;
@@ -142,7 +155,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     if (!isAbsolute(options.stateDir)) throw new Error(`stateDir must be absolute: ${options.stateDir}`);
-    this.setsidPath = findTool('setsid', 'util-linux');
+    this.setsidPath = BUSYBOX ? `${BUSYBOX} setsid` : findTool('setsid', 'util-linux');
     this.mvPath = findTool('mv', 'coreutils');
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
   }
@@ -222,7 +235,9 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const child = spawn('/bin/sh', ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), ...argv], {
+    const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
+    const supArgs = [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), ...argv];
+    const child = spawn(shell, supArgs, {
       cwd: spec.sandboxDir,
       env: spec.env,
       detached: true,
@@ -230,17 +245,25 @@ export class ProcessRuntime implements ContainerRuntime {
     });
     const supervisorPid = child.pid;
     trace(spec.containerId, 'runtime: supervisor spawned');
-    // Listen for the exit right away: a short task can end before launch() returns.
+    // Listen for the end right away: a short task can end before launch() returns. 'close': the
+    // supervisor has exited and its last line (the exit status) has been read from the pipe.
     let exited = false;
     let onExit: (() => void) | undefined;
-    child.once('exit', () => {
+    let piped: ExitStatus | undefined;
+    const ended = (): void => {
+      if (exited) return;
       trace(spec.containerId, 'runtime: supervisor exit event');
       exited = true;
       onExit?.();
-    });
+    };
+    child.once('close', ended);
+    // Should anything else hold the pipe open, the exit alone is enough (the status is in its file).
+    child.once('exit', () => setTimeout(ended, PIPE_CLOSE_WAIT_MS).unref());
     let pid: number;
     try {
-      pid = await readPid(child);
+      pid = await readPid(child, (line) => {
+        if (line.startsWith('exit ')) piped = parseExitStatus(`${line.slice(5)}\n`);
+      });
       trace(spec.containerId, 'runtime: pid read');
     } catch (e) {
       await this.releaseAll(spec.containerId);
@@ -260,7 +283,7 @@ export class ProcessRuntime implements ContainerRuntime {
     // The child stays referenced while tracked (it keeps a waiting agent alive); close() lets go.
     onExit = () => {
       t.child = undefined;
-      void this.onSupervisorExit(t);
+      void this.onSupervisorExit(t, piped);
     };
     if (exited) onExit();
     else t.child = child;
@@ -413,6 +436,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (t.poll) clearInterval(t.poll);
       t.poll = undefined;
       t.child?.unref();
+      (t.child?.stdout as { unref?: () => void } | null | undefined)?.unref?.();
     }
   }
 
@@ -461,8 +485,9 @@ export class ProcessRuntime implements ContainerRuntime {
     t.resolve(status);
   }
 
-  private async onSupervisorExit(t: Tracked): Promise<void> {
-    const exit = await readExitStatus(t.dir);
+  /** The supervisor ended; `piped` is the exit status it wrote on its stdout (after the file). */
+  private async onSupervisorExit(t: Tracked, piped?: ExitStatus): Promise<void> {
+    const exit = piped ?? (await readExitStatus(t.dir));
     this.options.trace?.(t.containerId, 'runtime: exit_status read');
     if (exit) {
       this.finish(t, await this.withOom(t.containerId, exit));
@@ -567,7 +592,8 @@ function findTool(name: string, pkg: string): string {
   throw new Error(`the process runtime needs '${name}' (Debian package ${pkg})`);
 }
 
-function readPid(child: ChildProcess): Promise<number> {
+/** The supervisor's first line, the task's pid; each later line goes to onLine. */
+function readPid(child: ChildProcess, onLine: (line: string) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let settled = false;
@@ -575,10 +601,11 @@ function readPid(child: ChildProcess): Promise<number> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.stdout?.removeAllListeners('data');
-      child.stdout?.destroy();
-      if (err) reject(err);
-      else resolve(pid as number);
+      if (err) {
+        child.stdout?.removeAllListeners('data');
+        child.stdout?.destroy();
+        reject(err);
+      } else resolve(pid as number);
     };
     const timer = setTimeout(() => {
       try {
@@ -594,11 +621,19 @@ function readPid(child: ChildProcess): Promise<number> {
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (d: string) => {
       buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const pid = Number(buf.slice(0, nl).trim());
-      if (!Number.isInteger(pid) || pid <= 1) settle(new Error(`the task supervisor reported a bad pid '${buf.slice(0, nl)}'`));
-      else settle(undefined, pid);
+      // Bounded: the supervisor writes two short lines.
+      if (buf.length > 4096) buf = buf.slice(-4096);
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (settled) {
+          onLine(line);
+          continue;
+        }
+        const pid = Number(line);
+        if (!Number.isInteger(pid) || pid <= 1) settle(new Error(`the task supervisor reported a bad pid '${line}'`));
+        else settle(undefined, pid);
+      }
     });
   });
 }
@@ -610,6 +645,11 @@ async function readExitStatus(dir: string): Promise<ExitStatus | undefined> {
   } catch {
     return undefined;
   }
+  return parseExitStatus(text);
+}
+
+/** An exit status as the supervisor writes it (a shell's `$?` and a newline); undefined if torn. */
+function parseExitStatus(text: string): ExitStatus | undefined {
   if (!text.endsWith('\n')) return undefined; // still being written
   const code = Number(text.trim());
   if (!Number.isInteger(code) || code < 0) return { message: `unreadable exit status '${text.trim()}'` };
