@@ -155,8 +155,21 @@ function cpuNow(): { self: number; child: number } {
   const u = process.cpuUsage();
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[13], f[14]: cutime, cstime (ticks)
-  return { self: (u.user + u.system) / 1000, child: ((Number(f[13]) + Number(f[14])) * 1000) / 100 };
+  let child = ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+  // The agent's launcher starts the supervisors: they and theirs are its children, not ours.
+  const l = launcherPid();
+  if (l !== undefined) {
+    try {
+      const ls = readFileSync(`/proc/${l}/stat`, 'utf8');
+      const lf = ls.slice(ls.lastIndexOf(')') + 2).split(' ');
+      child += ((Number(lf[11]) + Number(lf[12]) + Number(lf[13]) + Number(lf[14])) * 1000) / 100;
+    } catch {
+      // no launcher
+    }
+  }
+  return { self: (u.user + u.system) / 1000, child };
 }
+let launcherPid: () => number | undefined = () => undefined;
 /** CPU ms so far per thread name of this process (main, libuv-worker, V8 workers), for --trace. */
 function threadCpu(): Map<string, number> {
   const out = new Map<string, number>();
@@ -371,6 +384,7 @@ async function bootAgent(): Promise<{ agent: Agent; runTask: (id: string, contai
     ...(cgroups ? { cgroups } : {}),
     ...(trace ? { trace } : {}),
   });
+  launcherPid = () => runtime.launcherPid;
   const agent = new Agent({
     ...(trace ? { trace } : {}),
     clock: new RealClock(),

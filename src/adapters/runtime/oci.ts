@@ -113,7 +113,7 @@ const MOUNT_AND_RUN = [
   'mount -t overlay overlay -o "$2" "$3" 2>/dev/null || { cp -a "$4/." "$3" && cp -a "$5/." "$3"; } || exit 126',
   'shift 5',
   'exec "$@"',
-].join('\n');
+].join('; '); // one line: the launcher carries a command on one line
 
 /**
  * The shell that runs MOUNT_AND_RUN: busybox's where it is installed. Its `umount` is an applet
@@ -217,7 +217,17 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false };
       const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
       const [lower, upper] = [mount.lowerDir, mount.upperDir];
-      const wrapper = [...MOUNT_UNSHARE(unshare), '-m', '--propagation', 'private', ...MOUNT_SHELL, '-c', MOUNT_AND_RUN, 'dcos-rootfs', wrapHybrid ? 'hybrid' : 'plain'];
+      const wrapper = [
+        ...MOUNT_UNSHARE(unshare),
+        '-m',
+        '--propagation',
+        'private',
+        ...MOUNT_SHELL,
+        '-c',
+        MOUNT_AND_RUN,
+        'dcos-rootfs',
+        wrapHybrid ? 'hybrid' : 'plain',
+      ];
       return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...runArgs], joinCgroups: false };
     },
     signal: async (containerId, signal) => {

@@ -193,3 +193,55 @@ describe('process runtime', () => {
     assert.deepEqual(commandArgv({ shell: false, arguments: ['/bin/ls', '-l'] }), ['/bin/ls', '-l']);
   });
 });
+
+describe('process runtime: the launcher', () => {
+  const rt = new ProcessRuntime({ stateDir: join(root, 'state-launcher'), pollIntervalMs: 50 });
+  after(() => rt.close());
+
+  test('one long-lived launcher starts every supervisor; an argument with a newline is spawned directly and works the same', async () => {
+    const a = spec({ value: 'exit 3' });
+    await rt.launch(a);
+    const launcher = rt.launcherPid;
+    assert.ok(launcher !== undefined && alive(launcher), 'a launcher runs');
+    assert.deepEqual(await within(rt.wait(a.containerId)), { exitCode: 3 });
+    const b = spec({ shell: false, value: '/bin/sh', arguments: ['sh', '-c', 'echo "$0" >out; exit 4', 'two\nlines'] }, { ODD: 'x\ny' });
+    await rt.launch(b);
+    assert.deepEqual(await within(rt.wait(b.containerId)), { exitCode: 4 });
+    assert.equal(readFileSync(join(b.sandboxDir, 'out'), 'utf8'), 'two\nlines\n');
+    const c = spec({ value: 'printf "%s" "$QUOTED" >out' }, { QUOTED: `it's "quoted" $HOME \\ ;` });
+    await rt.launch(c);
+    assert.deepEqual(await within(rt.wait(c.containerId)), { exitCode: 0 });
+    assert.equal(readFileSync(join(c.sandboxDir, 'out'), 'utf8'), `it's "quoted" $HOME \\ ;`);
+    assert.equal(rt.launcherPid, launcher, 'the same launcher throughout');
+  });
+
+  test('a launcher killed while its tasks run loses no exit status, and the next launch starts a new one', async () => {
+    const running = [spec({ value: 'sleep 0.5; exit 7' }), spec({ value: 'sleep 0.6; exit 0' })];
+    for (const s of running) await rt.launch(s);
+    const first = rt.launcherPid as number;
+    process.kill(first, 'SIGKILL');
+    await until(() => !alive(first));
+    assert.deepEqual(await within(rt.wait(running[0]?.containerId as string)), { exitCode: 7 });
+    assert.deepEqual(await within(rt.wait(running[1]?.containerId as string)), { exitCode: 0 });
+    const next = spec({ value: 'exit 5' });
+    await rt.launch(next);
+    assert.notEqual(rt.launcherPid, first);
+    assert.deepEqual(await within(rt.wait(next.containerId)), { exitCode: 5 });
+  });
+
+  test("a supervisor killed without a word is found by the liveness sweep; the task's group is killed, not left behind", async () => {
+    const s = spec({ value: 'sleep 300' });
+    const h = await rt.launch(s);
+    groups.push(h.pid);
+    const rec = JSON.parse(readFileSync(join(root, 'state-launcher', s.containerId, 'runtime.json'), 'utf8')) as { supervisorPid?: number };
+    assert.ok(rec.supervisorPid !== undefined, 'the launcher told the supervisor pid');
+    process.kill(rec.supervisorPid, 'SIGKILL');
+    // The task lives on, watched by polling; killing it is then reported as its exit.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(alive(h.pid), true);
+    await rt.kill(s.containerId, 100);
+    const exit = await within(rt.wait(s.containerId), 10_000);
+    assert.ok(exit.signal === 15 || exit.message !== undefined, JSON.stringify(exit));
+    assert.equal(alive(h.pid), false);
+  });
+});

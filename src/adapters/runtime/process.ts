@@ -12,6 +12,7 @@ import type {
 } from '../../ports/runtime.js';
 import type { CommandURI } from '../../model/mesos.js';
 import type { Cgroups } from './cgroups.js';
+import { Launcher, type LauncherEvent } from './launcher.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 /**
@@ -33,7 +34,7 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  */
 
 const SUPERVISOR = [
-  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; __cg="$5"; shift 5',
+  '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; shift 5',
   'cd "$__s" || exit 121',
   'set -f',
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
@@ -47,7 +48,7 @@ const SUPERVISOR = [
   // Only now ignore SIGPIPE (the task was forked before and keeps the default disposition):
   // if the agent died before reading the pid, the echo below must not kill the supervisor.
   "trap '' PIPE",
-  'echo "$__p"',
+  'echo "$__id pid $__p"',
   'exec 2>/dev/null',
   'wait "$__p"',
   '__c=$?',
@@ -55,7 +56,7 @@ const SUPERVISOR = [
   'kill -KILL -"$__p"',
   'echo "$__c" >"$__d/exit_status"',
   // Then the agent hears it on the pipe (a dead agent's pipe fails quietly: SIGPIPE is ignored).
-  'echo "exit $__c"',
+  'echo "$__id exit $__c"',
 ].join('\n');
 
 /** busybox, where installed: its sh, setsid and unshare are applets of one static binary. */
@@ -69,14 +70,14 @@ const SUPERVISOR_SHELL = BUSYBOX ? [BUSYBOX, 'sh'] : ['/bin/sh'];
  * then the command. The pid stays the same through unshare, sh and exec.
  */
 const VOLUME_SCRIPT = [
-  '__n="$1"; shift',
+  '__n="$1"; shift;',
   'while [ "$__n" -gt 0 ]; do',
-  '  mount --bind "$1" "$2" || exit 124',
-  '  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 124; fi',
-  '  shift 3; __n=$((__n - 1))',
-  'done',
+  '  mount --bind "$1" "$2" || exit 124;',
+  '  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 124; fi;',
+  '  shift 3; __n=$((__n - 1));',
+  'done;',
   'exec "$@"',
-].join('\n');
+].join(' '); // one line: the launcher carries a command on one line
 
 /** A COMMAND check of a process task: in the task's mount namespace and cgroups, then the command. */
 // (Entering a mount namespace moves the working directory to its root: cd back into the sandbox.)
@@ -89,6 +90,7 @@ const EXEC_SCRIPT = [
 
 const LAUNCH_TIMEOUT_MS = 10_000;
 const PIPE_CLOSE_WAIT_MS = 200;
+const SWEEP_INTERVAL_MS = 1_000;
 const DEFAULT_PIDS_MAX = 4096;
 const KILL_POLL_MS = 20;
 const AFTER_SIGKILL_WAIT_MS = 2_000;
@@ -124,6 +126,8 @@ export interface ProcessRuntimeOptions {
   diskPaths?: (containerId: string) => string[];
   /** Marks points of a container's launch and exit path (the launch benchmark's breakdown). */
   trace?: (containerId: string, point: string) => void;
+  /** Start supervisors through one long-lived launcher shell (default) or spawn each from Node (false). */
+  launcher?: boolean;
 }
 
 interface RuntimeRecord {
@@ -144,20 +148,43 @@ interface Tracked {
   poll: NodeJS.Timeout | undefined;
   killing: Promise<void> | undefined;
   child?: ChildProcess | undefined;
+  /** Started by the launcher: its end is heard on the pipe, or found by the liveness sweep. */
+  viaLauncher?: boolean;
+  /** Ends the wait for the supervisor (the sweep found it gone); set while it runs. */
+  endNow?: (() => void) | undefined;
+}
+
+/** A supervisor being started: the task's pid once reported, and its end. */
+interface SupervisorStart {
+  pid: Promise<number>;
+  supervisorPid: () => number | undefined;
+  /** Called once the supervisor ended, with the exit status it reported on the pipe (if it did). */
+  onEnd: (cb: (piped: ExitStatus | undefined) => void) => void;
+  /** Ends it now (the sweep found the supervisor gone): the status is then read from its file. */
+  endNow: () => void;
+  child: ChildProcess | undefined;
+  viaLauncher: boolean;
 }
 
 export class ProcessRuntime implements ContainerRuntime {
   private readonly containers = new Map<string, Tracked>();
   private readonly setsidPath: string;
-  private readonly mvPath: string;
+  private readonly launcher: Launcher | undefined;
+  /** Checks that supervisors started by the launcher are alive (they are not the agent's children). */
+  private sweep: NodeJS.Timeout | undefined;
   private readonly pollIntervalMs: number;
   private closed = false;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     if (!isAbsolute(options.stateDir)) throw new Error(`stateDir must be absolute: ${options.stateDir}`);
     this.setsidPath = BUSYBOX ? `${BUSYBOX} setsid` : findTool('setsid', 'util-linux');
-    this.mvPath = findTool('mv', 'coreutils');
+    this.launcher = options.launcher === false ? undefined : new Launcher(SUPERVISOR_SHELL, SUPERVISOR, options.log);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+  }
+
+  /** The launcher's pid while one runs (the benchmark counts its CPU; tests kill it). */
+  get launcherPid(): number | undefined {
+    return this.launcher?.pid;
   }
 
   async launch(spec: LaunchSpec): Promise<ContainerHandle> {
@@ -235,41 +262,26 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
-    const supArgs = [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), ...argv];
-    const child = spawn(shell, supArgs, {
-      cwd: spec.sandboxDir,
-      env: spec.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const supervisorPid = child.pid;
+    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, this.setsidPath, spec.containerId, cgroupDirs.join(' '), ...argv]);
     trace(spec.containerId, 'runtime: supervisor spawned');
-    // Listen for the end right away: a short task can end before launch() returns. 'close': the
-    // supervisor has exited and its last line (the exit status) has been read from the pipe.
-    let exited = false;
-    let onExit: (() => void) | undefined;
-    let piped: ExitStatus | undefined;
-    const ended = (): void => {
-      if (exited) return;
+    // Listen for the end right away: a short task can end before launch() returns.
+    let ended: { piped: ExitStatus | undefined } | undefined;
+    let onExit: ((piped: ExitStatus | undefined) => void) | undefined;
+    sup.onEnd((piped) => {
       trace(spec.containerId, 'runtime: supervisor exit event');
-      exited = true;
-      onExit?.();
-    };
-    child.once('close', ended);
-    // Should anything else hold the pipe open, the exit alone is enough (the status is in its file).
-    child.once('exit', () => setTimeout(ended, PIPE_CLOSE_WAIT_MS).unref());
+      ended = { piped };
+      onExit?.(piped);
+    });
     let pid: number;
     try {
-      pid = await readPid(child, (line) => {
-        if (line.startsWith('exit ')) piped = parseExitStatus(`${line.slice(5)}\n`);
-      });
+      pid = await sup.pid;
       trace(spec.containerId, 'runtime: pid read');
     } catch (e) {
       await this.releaseAll(spec.containerId);
       throw e;
     }
     const rec: RuntimeRecord = { pid, sandboxDir: spec.sandboxDir };
+    const supervisorPid = sup.supervisorPid();
     if (supervisorPid !== undefined) {
       rec.supervisorPid = supervisorPid;
       const s = procStartTime(supervisorPid);
@@ -281,12 +293,20 @@ export class ProcessRuntime implements ContainerRuntime {
     trace(spec.containerId, 'runtime: runtime.json written');
     const t = this.track(spec.containerId, dir, rec);
     // The child stays referenced while tracked (it keeps a waiting agent alive); close() lets go.
-    onExit = () => {
+    onExit = (piped) => {
       t.child = undefined;
+      t.endNow = undefined;
       void this.onSupervisorExit(t, piped);
     };
-    if (exited) onExit();
-    else t.child = child;
+    if (ended) onExit(ended.piped);
+    else {
+      t.child = sup.child;
+      if (sup.viaLauncher) {
+        t.viaLauncher = true;
+        t.endNow = sup.endNow;
+        this.startSweep();
+      }
+    }
     return { containerId: spec.containerId, pid };
   }
 
@@ -432,6 +452,9 @@ export class ProcessRuntime implements ContainerRuntime {
 
   close(): void {
     this.closed = true;
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = undefined;
+    this.launcher?.unref();
     for (const t of this.containers.values()) {
       if (t.poll) clearInterval(t.poll);
       t.poll = undefined;
@@ -441,6 +464,133 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Starts the supervisor of a container: through the launcher where the launch fits one shell
+   * line, else spawned from here. args: state dir, sandbox, setsid, container id, cgroups, argv.
+   */
+  private startSupervisor(spec: LaunchSpec, args: string[]): SupervisorStart {
+    const id = spec.containerId;
+    let supervisorPid: number | undefined;
+    let piped: ExitStatus | undefined;
+    let pidKnown = false;
+    let ended = false;
+    let endCb: ((piped: ExitStatus | undefined) => void) | undefined;
+    let resolvePid!: (pid: number) => void;
+    let rejectPid!: (e: Error) => void;
+    const pid = new Promise<number>((res, rej) => {
+      resolvePid = res;
+      rejectPid = rej;
+    });
+    let child: ChildProcess | undefined;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.launcher?.forget(id);
+      if (!pidKnown) rejectPid(new Error('the task supervisor exited before the task started'));
+      endCb?.(piped);
+    };
+    const onEvent = (e: LauncherEvent): void => {
+      if (e.kind === 'spawned') supervisorPid = e.pid;
+      else if (e.kind === 'pid') {
+        if (pidKnown) return;
+        pidKnown = true;
+        clearTimeout(timer);
+        resolvePid(e.pid);
+      } else if (e.kind === 'exit') {
+        // After the file: the supervisor is done (a spawned one: its exit and pipe close follow).
+        piped = parseExitStatus(e.text);
+        if (!child) end();
+      }
+    };
+    const timer = setTimeout(() => {
+      if (pidKnown || ended) return;
+      try {
+        if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else if (supervisorPid !== undefined) process.kill(supervisorPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      pidKnown = true; // no later pid line resolves it
+      rejectPid(new Error(`the task did not start within ${LAUNCH_TIMEOUT_MS} ms`));
+    }, LAUNCH_TIMEOUT_MS);
+    const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
+    const viaLauncher = this.launcher !== undefined && Launcher.canCarry(id, spec.sandboxDir, spec.env, args);
+    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent);
+    else {
+      child = spawn(shell, [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', ...args], {
+        cwd: spec.sandboxDir,
+        env: spec.env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      supervisorPid = child.pid;
+      child.once('error', (e) => {
+        if (!pidKnown) {
+          pidKnown = true;
+          rejectPid(new Error(`cannot start the task supervisor: ${e.message}`));
+        }
+      });
+      let buf = '';
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (d: string) => {
+        buf += d;
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const [lineId, kind, value = ''] = buf.slice(0, nl).trim().split(' ');
+          buf = buf.slice(nl + 1);
+          if (lineId !== id) continue;
+          if (kind === 'exit') onEvent({ kind, text: `${value}\n` });
+          else if (kind === 'pid' && Number.isInteger(Number(value)) && Number(value) > 1) onEvent({ kind, pid: Number(value) });
+          else if (kind === 'pid') {
+            pidKnown = true;
+            rejectPid(new Error(`the task supervisor reported a bad pid '${value}'`));
+          }
+        }
+        if (buf.length > 4096) buf = '';
+      });
+      // 'close': the supervisor has exited and its last line has been read from the pipe.
+      child.once('close', end);
+      // Should anything else hold the pipe open, the exit alone is enough (the status is in its file).
+      child.once('exit', () => setTimeout(end, PIPE_CLOSE_WAIT_MS).unref());
+    }
+    return {
+      pid,
+      supervisorPid: () => supervisorPid,
+      onEnd: (cb) => {
+        endCb = cb;
+        if (ended) cb(piped);
+      },
+      endNow: end,
+      child,
+      viaLauncher,
+    };
+  }
+
+  /**
+   * Supervisors started by the launcher are not this process's children: no exit event. Their
+   * exit line normally says they ended; this sweep finds one that died without it (killed).
+   */
+  private startSweep(): void {
+    if (this.sweep || this.closed) return;
+    this.sweep = setInterval(() => {
+      let watching = 0;
+      for (const t of this.containers.values()) {
+        if (!t.viaLauncher || t.exit || !t.endNow) continue;
+        watching++;
+        // (Its pid comes from the launcher's line; without it, the task's liveness stands in.)
+        if (t.rec.supervisorPid !== undefined ? this.supervisorAlive(t.rec) : processAlive(t.rec.pid, t.rec.pidStart)) continue;
+        // Its last line may still be in the pipe: give it a moment before reading the file.
+        const endNow = t.endNow;
+        setTimeout(() => endNow(), PIPE_CLOSE_WAIT_MS).unref();
+      }
+      if (watching === 0 && this.sweep) {
+        clearInterval(this.sweep);
+        this.sweep = undefined;
+      }
+    }, SWEEP_INTERVAL_MS);
+    this.sweep.unref();
+  }
 
   private track(containerId: string, dir: string, rec: RuntimeRecord): Tracked {
     let resolve!: (s: ExitStatus) => void;
@@ -590,52 +740,6 @@ function findTool(name: string, pkg: string): string {
     if (existsSync(p)) return p;
   }
   throw new Error(`the process runtime needs '${name}' (Debian package ${pkg})`);
-}
-
-/** The supervisor's first line, the task's pid; each later line goes to onLine. */
-function readPid(child: ChildProcess, onLine: (line: string) => void): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let settled = false;
-    const settle = (err: Error | undefined, pid?: number): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) {
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.destroy();
-        reject(err);
-      } else resolve(pid as number);
-    };
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      settle(new Error(`the task did not start within ${LAUNCH_TIMEOUT_MS} ms`));
-    }, LAUNCH_TIMEOUT_MS);
-    child.once('error', (e) => settle(new Error(`cannot start the task supervisor: ${e.message}`)));
-    // 'close' (not 'exit'): the pid line may still be in the pipe when the supervisor has exited.
-    child.once('close', (code, signal) => settle(new Error(`the task supervisor exited before the task started (${signal ?? `status ${code}`})`)));
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      buf += d;
-      // Bounded: the supervisor writes two short lines.
-      if (buf.length > 4096) buf = buf.slice(-4096);
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (settled) {
-          onLine(line);
-          continue;
-        }
-        const pid = Number(line);
-        if (!Number.isInteger(pid) || pid <= 1) settle(new Error(`the task supervisor reported a bad pid '${line}'`));
-        else settle(undefined, pid);
-      }
-    });
-  });
 }
 
 async function readExitStatus(dir: string): Promise<ExitStatus | undefined> {
