@@ -156,20 +156,34 @@ function cpuNow(): { self: number; child: number } {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[13], f[14]: cutime, cstime (ticks)
   let child = ((Number(f[13]) + Number(f[14])) * 1000) / 100;
-  // The agent's launcher starts the supervisors: they and theirs are its children, not ours.
-  const l = launcherPid();
-  if (l !== undefined) {
+  // The agents' launchers start the supervisors: they and theirs are the launchers' children, not
+  // ours (a launcher's own CPU and that of its children it reaped, while it runs).
+  for (const l of launchers()) {
     try {
       const ls = readFileSync(`/proc/${l}/stat`, 'utf8');
       const lf = ls.slice(ls.lastIndexOf(')') + 2).split(' ');
       child += ((Number(lf[11]) + Number(lf[12]) + Number(lf[13]) + Number(lf[14])) * 1000) / 100;
     } catch {
-      // no launcher
+      // gone
     }
   }
   return { self: (u.user + u.system) / 1000, child };
 }
-let launcherPid: () => number | undefined = () => undefined;
+/** Pids of this process's children that are task launchers (the bench's agent and the cluster's). */
+function launchers(): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('dcos-launcher')) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
 /** CPU ms so far per thread name of this process (main, libuv-worker, V8 workers), for --trace. */
 function threadCpu(): Map<string, number> {
   const out = new Map<string, number>();
@@ -384,7 +398,6 @@ async function bootAgent(): Promise<{ agent: Agent; runTask: (id: string, contai
     ...(cgroups ? { cgroups } : {}),
     ...(trace ? { trace } : {}),
   });
-  launcherPid = () => runtime.launcherPid;
   const agent = new Agent({
     ...(trace ? { trace } : {}),
     clock: new RealClock(),
