@@ -19,7 +19,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
  * carried on one line: canCarry() says so and the runtime spawns that supervisor directly.
  */
 
-/** `SUPERVISOR` is $1: the commands refer to it as "$1" (one copy in the launcher, not one per line). */
+/**
+ * The supervisor script is $1 and other long scripts of the runtime $2, $3, ...: the lines refer
+ * to them as "$1", "$2" (one copy in the launcher, not one per line: its `read` takes a byte per
+ * system call, about 0.4 ms per KB here).
+ */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not a template
 const LAUNCHER_SCRIPT = 'while IFS= read -r __l; do __i="${__l%% *}"; eval "${__l#* }" & echo "$__i spawned $!"; done';
 
@@ -41,9 +45,9 @@ export class Launcher {
   starts = 0;
 
   constructor(
-    /** The shell argv (e.g. ['/bin/busybox', 'sh']) and the supervisor script it passes as $1. */
+    /** The shell argv (e.g. ['/bin/busybox', 'sh']), the supervisor script ($1) and others ($2, ...). */
     private readonly shell: readonly string[],
-    private readonly supervisorScript: string,
+    private readonly scripts: readonly string[],
     private readonly log?: (level: 'info' | 'warn' | 'error', message: string) => void,
   ) {}
 
@@ -55,8 +59,9 @@ export class Launcher {
   }
 
   /**
-   * Starts a supervisor: `cd sandbox`, the environment exported, then exec of `<shell> -c
-   * SUPERVISOR dcos-supervisor <args>`. Events about `id` go to onEvent until forget(id).
+   * Starts a supervisor: the environment exported, then exec of `<shell> -c SUPERVISOR
+   * dcos-supervisor <args>` (the supervisor changes to the sandbox itself). Events about `id` go to
+   * onEvent until forget(id).
    */
   start(id: string, sandboxDir: string, env: Record<string, string>, args: readonly string[], onEvent: (e: LauncherEvent) => void): void {
     if (!Launcher.canCarry(id, sandboxDir, env, args)) throw new Error(`launch of ${id} cannot go through the launcher`);
@@ -64,11 +69,14 @@ export class Launcher {
     this.routes.set(id, onEvent);
     this.holdLoop();
     const exports = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
+    const word = (a: string): string => {
+      const k = this.scripts.indexOf(a);
+      return k >= 0 ? `"$${k + 1}"` : quote(a);
+    };
     const cmd = [
-      `cd ${quote(sandboxDir)} || exit 121;`,
       // (`export` with no names would print every exported variable on the shared pipe.)
       ...(exports.length > 0 ? [`export ${exports.join(' ')};`] : []),
-      `exec ${this.shell.map(quote).join(' ')} -c "$1" dcos-supervisor ${args.map(quote).join(' ')}`,
+      `exec ${this.shell.map(quote).join(' ')} -c "$1" dcos-supervisor ${args.map(word).join(' ')}`,
     ].join(' ');
     child.stdin?.write(`${id} ${cmd}\n`);
   }
@@ -121,7 +129,7 @@ export class Launcher {
     const [bin, ...pre] = this.shell as [string, ...string[]];
     // Its own session (a terminal's signals to the agent do not reach it or the supervisors), an
     // empty environment (each task's comes on its line), stderr ignored.
-    const child = spawn(bin, [...pre, '-c', LAUNCHER_SCRIPT, 'dcos-launcher', this.supervisorScript], {
+    const child = spawn(bin, [...pre, '-c', LAUNCHER_SCRIPT, 'dcos-launcher', ...this.scripts], {
       detached: true,
       env: {},
       stdio: ['pipe', 'pipe', 'ignore'],

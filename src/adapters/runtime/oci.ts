@@ -160,6 +160,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
 
   return new ProcessRuntime({
     ...options,
+    launcherScripts: [MOUNT_AND_RUN],
     prepare: async (spec, argv) => {
       const image = spec.container?.mesos?.image?.docker?.name ?? spec.container?.docker?.image;
       if (!image) {

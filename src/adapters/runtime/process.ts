@@ -128,6 +128,8 @@ export interface ProcessRuntimeOptions {
   trace?: (containerId: string, point: string) => void;
   /** Start supervisors through one long-lived launcher shell (default) or spawn each from Node (false). */
   launcher?: boolean;
+  /** Long scripts that prepare() puts in argv: the launcher holds one copy of each. */
+  launcherScripts?: string[];
 }
 
 interface RuntimeRecord {
@@ -178,7 +180,8 @@ export class ProcessRuntime implements ContainerRuntime {
   constructor(private readonly options: ProcessRuntimeOptions) {
     if (!isAbsolute(options.stateDir)) throw new Error(`stateDir must be absolute: ${options.stateDir}`);
     this.setsidPath = BUSYBOX ? `${BUSYBOX} setsid` : findTool('setsid', 'util-linux');
-    this.launcher = options.launcher === false ? undefined : new Launcher(SUPERVISOR_SHELL, SUPERVISOR, options.log);
+    this.launcher =
+      options.launcher === false ? undefined : new Launcher(SUPERVISOR_SHELL, [SUPERVISOR, VOLUME_SCRIPT, ...(options.launcherScripts ?? [])], options.log);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
   }
 
