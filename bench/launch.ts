@@ -40,8 +40,6 @@ import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
 import { Agent } from '../src/services/agent/agent.js';
 import { FakeMasterLink } from '../src/services/agent/fakes.js';
 
-// As the agent's entry point does (src/main/agent.ts): before the thread pool's first use.
-process.env.UV_THREADPOOL_SIZE ??= '16';
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number) => {
   const i = args.indexOf(`--${name}`);

@@ -35,11 +35,6 @@ import { VERSION } from './version.js';
 
 export const DEFAULT_AGENT_WORK_DIR = '/var/lib/dcos-ts/agent';
 
-// Each launch makes a few dozen file system calls (checkpoints and their fsyncs, cgroup and
-// bundle files) on libuv's thread pool; with its default 4 threads, concurrent launches queue
-// behind each other's fsyncs. The pool starts on first use, after this module has loaded.
-process.env.UV_THREADPOOL_SIZE ??= '16';
-
 export interface AgentOptions {
   /** `host:port` of the master. */
   master: string;
