@@ -20,14 +20,16 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  * when the agent is given them (cpu, memory, pids; see cgroups.ts).
  *
  * Node cannot become a child subreaper, so a detached task would lose its exit status when the
- * agent restarts. Each task therefore runs under a tiny `/bin/sh` supervisor (its own session,
- * started detached) that starts the task in a new session with `setsid`, records the task's pid,
- * waits for it, kills whatever is left of its process group, and writes the exit status to
+ * agent restarts. Each task therefore runs under a tiny shell supervisor, started by the
+ * long-lived launcher (launcher.ts; or spawned detached from here when a launch does not fit the
+ * launcher's one line), that starts the task in a new session with `setsid`, records the task's
+ * pid, waits for it, kills whatever is left of its process group, and writes the exit status to
  * `<stateDir>/<containerId>/exit_status` (one write by the shell's builtin echo, read only once
- * it ends in a newline; no extra process on the exit path). While the agent lives it
- * waits on the supervisor, which also tells it the exit status on its stdout once the file is
- * written (no file read on the exit path); after a restart it polls that file and the pids'
- * liveness.
+ * it ends in a newline; no extra process on the exit path). It also reports the pid and, once
+ * the file is written, the exit status on its stdout (`<id> pid N`, `<id> exit N`): no file read
+ * on the exit path. While the agent lives it hears that (or, for a spawned supervisor, its exit;
+ * for a launched one, a liveness sweep catches a supervisor killed without a word); after a
+ * restart it polls the file and the pids' liveness.
  *
  * The supervisor shell and `setsid` are busybox's where it is installed: one static binary, no
  * dynamic loader per exec (about 1 ms of CPU less per launch than dash and util-linux's setsid).
@@ -35,7 +37,8 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 const SUPERVISOR = [
   '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; shift 5',
-  'cd "$__s" || exit 121',
+  // (Said on the pipe too: a launched supervisor is not the agent's child, no exit event.)
+  'cd "$__s" || { echo "$__id exit 121"; exit 121; }',
   'set -f',
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
   // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
@@ -370,6 +373,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async cleanup(containerId: string): Promise<void> {
     const t = this.containers.get(containerId);
     if (t?.poll) clearInterval(t.poll);
+    this.launcher?.forget(containerId);
     this.containers.delete(containerId);
     if (!CONTAINER_ID.test(containerId)) return;
     this.options.trace?.(containerId, 'cleanup: start');
