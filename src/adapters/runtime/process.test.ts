@@ -245,3 +245,60 @@ describe('process runtime: the launcher', () => {
     assert.equal(alive(h.pid), false);
   });
 });
+
+describe('process runtime: launches prepared before the checkpoint is durable (LaunchSpec.ready)', () => {
+  const stateDir = join(root, 'state-ready');
+  const released: string[] = [];
+  const rt = new ProcessRuntime({ stateDir, release: async (id) => void released.push(id) });
+  after(() => rt.close());
+
+  test('nothing starts before ready resolves; a rejected ready starts nothing and removes what was made', async () => {
+    let go!: () => void;
+    const s = { ...spec({ value: 'touch ran' }), ready: new Promise<void>((r) => (go = r)) };
+    let launched = false;
+    const p = rt.launch(s).then((h) => {
+      launched = true;
+      return h;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(launched, false);
+    assert.equal(existsSync(join(stateDir, s.containerId, 'pid')), false, 'no supervisor yet');
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), false);
+    go();
+    await p;
+    assert.deepEqual(await within(rt.wait(s.containerId)), { exitCode: 0 });
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), true);
+
+    const failing = Promise.reject(new Error('checkpoint failed: ENOSPC'));
+    failing.catch(() => {}); // (awaited by the runtime)
+    const r = { ...spec({ value: 'touch ran' }), ready: failing };
+    await assert.rejects(rt.launch(r), /ENOSPC/);
+    assert.equal(existsSync(join(stateDir, r.containerId)), false, 'its state dir is gone');
+    assert.ok(released.includes(r.containerId), 'what prepare made is released');
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(existsSync(join(r.sandboxDir, 'ran')), false, 'never ran');
+  });
+
+  test('recovery removes state no checkpoint names that never started or has ended, never a container that runs', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(stateDir, 'never-started'), { recursive: true });
+    mkdirSync(join(stateDir, 'ended-and-forgotten'), { recursive: true });
+    writeFileSync(join(stateDir, 'ended-and-forgotten', 'pid'), '999999\n');
+    writeFileSync(join(stateDir, 'ended-and-forgotten', 'exit_status'), '0\n');
+    const running = spec({ value: 'sleep 300' });
+    const h = await rt.launch(running);
+    groups.push(h.pid);
+    const rt2 = new ProcessRuntime({ stateDir, release: async (id) => void released.push(id) });
+    try {
+      await rt2.recover([]);
+      assert.equal(existsSync(join(stateDir, 'never-started')), false);
+      assert.equal(existsSync(join(stateDir, 'ended-and-forgotten')), false);
+      assert.ok(released.includes('never-started') && released.includes('ended-and-forgotten'));
+      assert.equal(existsSync(join(stateDir, running.containerId, 'runtime.json')), true, 'a running container is left alone');
+      assert.equal(alive(h.pid), true);
+    } finally {
+      rt2.close();
+      await rt.kill(running.containerId, 0);
+    }
+  });
+});

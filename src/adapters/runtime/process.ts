@@ -172,6 +172,7 @@ interface SupervisorStart {
 }
 
 export class ProcessRuntime implements ContainerRuntime {
+  readonly waitsForReady = true;
   private readonly containers = new Map<string, Tracked>();
   private readonly setsidPath: string;
   private readonly launcher: Launcher | undefined;
@@ -219,15 +220,17 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     // Image tasks get their volumes as bind mounts in the bundle (prepare); process tasks here.
     const volumes = image ? [] : await processVolumes(spec, this.options.allowedHostPaths ?? []);
-    // The runtime's state dir, the bundle (prepare) and the cgroups do not depend on each other:
-    // they are made side by side, and all of them are settled before anything is undone.
+    // The runtime's state dir first: whatever else is made for the container, recover() finds
+    // through it should the agent die before the container starts (spec.ready).
+    const made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // Only a directory that was there already can hold a pid or exit status of an earlier run.
+    if (made === undefined) await Promise.all(['pid', 'exit_status'].map((f) => fs.rm(join(dir, f), { force: true })));
+    trace(spec.containerId, 'runtime: state dir made');
+    // The bundle (prepare), the cgroups and the agent's checkpoint (ready) do not depend on each
+    // other: side by side, and all of them settled before anything is undone or started.
     const cg = this.options.cgroups;
-    const [stateDir, prepared, created] = await Promise.allSettled([
-      fs.mkdir(dir, { recursive: true, mode: 0o700 }).then(async (made) => {
-        // Only a directory that was there already can hold a pid or exit status of an earlier run.
-        if (made === undefined) await Promise.all(['pid', 'exit_status'].map((f) => fs.rm(join(dir, f), { force: true })));
-        trace(spec.containerId, 'runtime: state dir made');
-      }),
+    const [ready, prepared, created] = await Promise.allSettled([
+      spec.ready,
       this.options.prepare?.(spec, argv).then((p) => {
         trace(spec.containerId, 'runtime: prepared (oci)');
         return p;
@@ -243,9 +246,15 @@ export class ProcessRuntime implements ContainerRuntime {
           return dirs;
         }),
     ]);
+    if (ready.status === 'rejected') {
+      // Not checkpointed (or no longer wanted): nothing of it may remain.
+      await this.releaseAll(spec.containerId);
+      await fs.rm(dir, { recursive: true, force: true });
+      throw ready.reason;
+    }
     let cgroupDirs: string[] = [];
     try {
-      for (const r of [stateDir, prepared, created]) if (r.status === 'rejected') throw r.reason;
+      for (const r of [prepared, created]) if (r.status === 'rejected') throw r.reason;
       let joinCg = true;
       const p = prepared.status === 'fulfilled' ? prepared.value : undefined;
       if (p) {
@@ -331,6 +340,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   async recover(checkpointed: readonly CheckpointedContainer[]): Promise<RecoveredContainer[]> {
     const out: RecoveredContainer[] = [];
+    await this.sweepOrphans(new Set(checkpointed.map((c) => c.containerId)));
     for (const c of checkpointed) {
       if (!CONTAINER_ID.test(c.containerId)) {
         out.push({ containerId: c.containerId, state: 'unknown' });
@@ -471,6 +481,30 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Removes runtime state that no checkpoint names and no process can be using: a launch cut
+   * short by a crash before its task's checkpoint was durable (never started: no pid, no
+   * runtime.json), or a container that had ended and whose task was complete before the crash
+   * came between it and its cleanup. A container that started and has not ended is never touched.
+   */
+  private async sweepOrphans(known: ReadonlySet<string>): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.options.stateDir);
+    } catch {
+      return;
+    }
+    for (const id of names) {
+      if (known.has(id) || this.containers.has(id) || !CONTAINER_ID.test(id)) continue;
+      const dir = join(this.options.stateDir, id);
+      const started = existsSync(join(dir, 'pid')) || existsSync(join(dir, 'runtime.json'));
+      if (started && !(await readExitStatus(dir))) continue;
+      this.options.log?.('info', `removing the state of container ${id}: no checkpoint names it and it does not run`);
+      await this.releaseAll(id);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
 
   /**
    * Starts the supervisor of a container: through the launcher where the launch fits one shell

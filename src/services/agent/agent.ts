@@ -704,7 +704,7 @@ export class Agent {
       launched_at_ms: run.launchedAtMs,
       task,
     };
-    try {
+    const durable = (async () => {
       await this.removing.get(`${fwId}\u0000${taskId}`);
       // The framework file only when it changed: one durable write fewer per launch.
       const fwJson = JSON.stringify(fw.info);
@@ -714,24 +714,29 @@ export class Agent {
       }
       await this.ckpt.write(taskFile(fwId, taskId), JSON.stringify(checkpoint));
       this.trace(containerId, 'agent: task.json durable');
-    } catch (e) {
-      if (this.isStopped()) return;
-      this.counters.container_launch_errors!++;
-      this.report(run, 'TASK_FAILED', {
-        source: 'SOURCE_AGENT',
-        reason: 'REASON_CONTAINER_LAUNCH_FAILED',
-        message: `Failed to checkpoint the task: ${(e as Error).message}`,
-      });
-      return;
-    }
-    if (this.isStopped() || run.terminal) return;
-    if (run.killReason) {
-      this.report(run, 'TASK_KILLED', {
-        source: 'SOURCE_AGENT',
-        reason: 'REASON_TASK_KILLED_DURING_LAUNCH',
-        message: 'Task was killed before it was launched',
-      });
-      return;
+    })();
+    // Nothing of the task starts before its checkpoint is durable, nor once it is no longer
+    // wanted (killed, the agent stopped). A plain command task is prepared by the runtime while
+    // the checkpoint is written (LaunchSpec.ready); one with networks or an executor waits here.
+    let ckptError: Error | undefined;
+    const ready = durable.then(
+      () => {
+        if (this.isStopped() || run.terminal || run.killReason) throw new Error('the task is no longer to be launched');
+      },
+      (e: Error) => {
+        ckptError = e;
+        throw e;
+      },
+    );
+    ready.catch(() => {}); // handled where it is awaited (here, or by the runtime)
+    const overlap = nets.length === 0 && !task.executor && this.runtime.waitsForReady === true;
+    if (!overlap) {
+      try {
+        await ready;
+      } catch {
+        this.notLaunched(run, ckptError);
+        return;
+      }
     }
     if (task.executor) {
       this.counters.container_launch_errors!++;
@@ -767,6 +772,7 @@ export class Agent {
       ...(task.container ? { container: task.container } : {}),
       resources: scalarResources(task.resources ?? []),
       ...(run.network ? { netnsPath: run.network.netnsPath } : {}),
+      ...(overlap ? { ready } : {}),
     };
     try {
       const handle = await this.runtime.launch(spec);
@@ -774,6 +780,11 @@ export class Agent {
       run.pid = handle.pid;
     } catch (e) {
       if (this.isStopped()) return;
+      if (overlap && (ckptError || run.terminal || run.killReason)) {
+        // The runtime undid what it had made: reported as before the launch.
+        this.notLaunched(run, ckptError);
+        return;
+      }
       if (run.network) await this.detachNetwork(run);
       this.counters.container_launch_errors!++;
       this.report(run, 'TASK_FAILED', {
@@ -799,6 +810,28 @@ export class Agent {
     this.armCompletionTimer(run);
     if (run.killReason) this.killRun(run, run.killReason, run.killGraceMs ?? this.killGrace(run, undefined));
     else this.startWatchers(run);
+  }
+
+  /** A task that was not launched: its checkpoint failed, it was killed meanwhile, or the agent stopped. */
+  private notLaunched(run: TaskRun, ckptError: Error | undefined): void {
+    if (this.isStopped()) return;
+    if (ckptError) {
+      this.counters.container_launch_errors!++;
+      this.report(run, 'TASK_FAILED', {
+        source: 'SOURCE_AGENT',
+        reason: 'REASON_CONTAINER_LAUNCH_FAILED',
+        message: `Failed to checkpoint the task: ${ckptError.message}`,
+      });
+      return;
+    }
+    if (run.terminal) return;
+    if (run.killReason) {
+      this.report(run, 'TASK_KILLED', {
+        source: 'SOURCE_AGENT',
+        reason: 'REASON_TASK_KILLED_DURING_LAUNCH',
+        message: 'Task was killed before it was launched',
+      });
+    }
   }
 
   private killTask(fwId: string | undefined, taskId: string | undefined, policy: KillPolicy | undefined): void {
