@@ -22,7 +22,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -48,6 +48,65 @@ const arg = (name: string, dflt: number) => {
 const N = arg('n', 100);
 const BURST = arg('burst', 500);
 const CONC = arg('concurrency', 8);
+/** --trace: where the agent's milliseconds go (median time between the launch path's marks). */
+const TRACE = args.includes('--trace');
+/** --only-agent: the agent's paths and raw crun only (no cluster), for quick comparisons. */
+const ONLY_AGENT = args.includes('--only-agent');
+const marks = new Map<string, [string, number][]>();
+const trace = TRACE
+  ? (id: string, point: string): void => {
+      let m = marks.get(id);
+      if (!m) marks.set(id, (m = []));
+      m.push([point, performance.now()]);
+    }
+  : undefined;
+const ckptTimes: { write: number[]; append: number[] } = { write: [], append: [] };
+/** The real checkpointer, timed (durable writes and appends are part of every launch). */
+class TimedCheckpointer extends FsCheckpointer {
+  override async write(path: string, data: string): Promise<void> {
+    const t = performance.now();
+    await super.write(path, data);
+    if (TRACE) ckptTimes.write.push(performance.now() - t);
+  }
+  override async append(path: string, data: string): Promise<void> {
+    const t = performance.now();
+    await super.append(path, data);
+    if (TRACE) ckptTimes.append.push(performance.now() - t);
+  }
+}
+/** Prints the median of each step between consecutive marks of the containers traced so far. */
+function breakdown(title: string): void {
+  if (!TRACE) return;
+  const steps = new Map<string, number[]>();
+  const order: string[] = [];
+  const totals: number[] = [];
+  for (const m of marks.values()) {
+    m.sort((a, b) => a[1] - b[1]);
+    for (let i = 1; i < m.length; i++) {
+      const k = `${(m[i - 1] as [string, number])[0]} → ${(m[i] as [string, number])[0]}`;
+      if (!steps.has(k)) {
+        steps.set(k, []);
+        order.push(k);
+      }
+      steps.get(k)?.push((m[i] as [string, number])[1] - (m[i - 1] as [string, number])[1]);
+    }
+    const sent = m.find((x) => x[0] === 'agent: terminal update sent');
+    if (sent && m[0]) totals.push(sent[1] - m[0][1]);
+  }
+  console.error(`\n  ${title}: median ms per step (${marks.size} containers; RUN_TASK → terminal update sent p50 ${pct(totals, 50).toFixed(2)} ms)`);
+  for (const k of order) {
+    const xs = steps.get(k) ?? [];
+    if (xs.length >= marks.size / 2) console.error(`    ${pct(xs, 50).toFixed(2).padStart(7)}  ${k}`);
+  }
+  const w = ckptTimes.write;
+  const a = ckptTimes.append;
+  console.error(
+    `    checkpoint writes: ${(w.length / marks.size).toFixed(1)}/task p50 ${pct(w, 50).toFixed(2)} ms; appends: ${(a.length / marks.size).toFixed(1)}/task p50 ${pct(a, 50).toFixed(2)} ms\n`,
+  );
+  marks.clear();
+  ckptTimes.write = [];
+  ckptTimes.append = [];
+}
 
 const crun = findOciRuntime('crun');
 if (!crun || process.getuid?.() !== 0 || !existsSync('/bin/busybox')) {
@@ -71,11 +130,79 @@ interface Row {
   p99: number;
   perSec: number;
   target: string;
+  /** CPU ms per container, this process and its children. */
+  cpu: number;
 }
 const rows: Row[] = [];
-function record(what: string, lat: number[], wallMs: number, target = ''): void {
-  rows.push({ what, p50: pct(lat, 50), p99: pct(lat, 99), perSec: (lat.length / wallMs) * 1000, target });
-  console.error(`  ${what}: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${((lat.length / wallMs) * 1000).toFixed(0)}/s`);
+function record(what: string, r: Pooled, target = ''): void {
+  const { lat, wallMs } = r;
+  const self = r.cpuSelfMs / lat.length;
+  const child = r.cpuChildMs / lat.length;
+  rows.push({ what, p50: pct(lat, 50), p99: pct(lat, 99), perSec: (lat.length / wallMs) * 1000, target, cpu: self + child });
+  console.error(
+    `  ${what}: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, ${((lat.length / wallMs) * 1000).toFixed(0)}/s; CPU per container ${self.toFixed(1)} ms in this process + ${child.toFixed(1)} ms in children`,
+  );
+}
+
+/**
+ * CPU time so far, in ms: this process (the agent, in the agent rows) and its children that were
+ * waited for, with theirs (supervisors, shells, crun, the containers): load-independent beside
+ * the wall-clock latencies, which other work on the machine stretches.
+ */
+function cpuNow(): { self: number; child: number } {
+  const u = process.cpuUsage();
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[13], f[14]: cutime, cstime (ticks)
+  let child = ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+  // The agents' launchers start the supervisors: they and theirs are the launchers' children, not
+  // ours (a launcher's own CPU and that of its children it reaped, while it runs).
+  for (const l of launchers()) {
+    try {
+      const ls = readFileSync(`/proc/${l}/stat`, 'utf8');
+      const lf = ls.slice(ls.lastIndexOf(')') + 2).split(' ');
+      child += ((Number(lf[11]) + Number(lf[12]) + Number(lf[13]) + Number(lf[14])) * 1000) / 100;
+    } catch {
+      // gone
+    }
+  }
+  return { self: (u.user + u.system) / 1000, child };
+}
+/** Pids of this process's children that are task launchers (the bench's agent and the cluster's). */
+function launchers(): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('dcos-launcher')) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+/** CPU ms so far per thread name of this process (main, libuv-worker, V8 workers), for --trace. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const k = Number(t) === process.pid ? 'main thread' : `other ${name} threads`;
+      out.set(k, (out.get(k) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+interface Pooled {
+  lat: number[];
+  wallMs: number;
+  cpuSelfMs: number;
+  cpuChildMs: number;
 }
 
 function run(cmd: string, argv: string[]): Promise<number> {
@@ -86,9 +213,11 @@ function run(cmd: string, argv: string[]): Promise<number> {
   });
 }
 
-async function pool<T>(n: number, conc: number, fn: (i: number, worker: number) => Promise<T>): Promise<{ lat: number[]; wallMs: number }> {
+async function pool<T>(n: number, conc: number, fn: (i: number, worker: number) => Promise<T>): Promise<Pooled> {
   const lat: number[] = [];
   let next = 0;
+  const c0 = cpuNow();
+  const th0 = TRACE ? threadCpu() : undefined;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: conc }, async (_, w) => {
@@ -101,7 +230,14 @@ async function pool<T>(n: number, conc: number, fn: (i: number, worker: number) 
       }
     }),
   );
-  return { lat, wallMs: performance.now() - t0 };
+  const wallMs = performance.now() - t0;
+  const c1 = cpuNow();
+  if (th0) {
+    const th1 = threadCpu();
+    const parts = [...th1].map(([k, v]) => `${k} ${((v - (th0.get(k) ?? 0)) / n).toFixed(2)}`);
+    console.error(`    CPU ms per container by thread: ${parts.join(', ')}`);
+  }
+  return { lat, wallMs, cpuSelfMs: c1.self - c0.self, cpuChildMs: c1.child - c0.child };
 }
 
 // --- the image -------------------------------------------------------------------------------------
@@ -193,7 +329,7 @@ function crunArgv(a: string[]): [string, string[]] {
   ];
 }
 
-async function rawCrun(n: number, conc: number, bundle: (w: number) => string = rawBundle): Promise<{ lat: number[]; wallMs: number }> {
+async function rawCrun(n: number, conc: number, bundle: (w: number) => string = rawBundle): Promise<Pooled> {
   for (let w = 0; w < conc; w++) bundle(w);
   return pool(n, conc, async (i, w) => {
     const [cmd, argv] = crunArgv(['run', '--bundle', bundle(w), `raw-${process.pid}-${conc}-${i}-${bundle === rawBundle ? 'm' : 'f'}`]);
@@ -209,7 +345,7 @@ async function rawCrun(n: number, conc: number, bundle: (w: number) => string = 
  * with everything the agent's container has, without the agent.
  */
 let overlayRuns = 0;
-async function rawCrunOverlay(n: number): Promise<{ lat: number[]; wallMs: number }> {
+async function rawCrunOverlay(n: number): Promise<Pooled> {
   const b = join(work, 'overlay-bundle');
   if (!existsSync(b)) {
     mkdirSync(join(b, 'rootfs'), { recursive: true });
@@ -258,13 +394,15 @@ async function bootAgent(): Promise<{ agent: Agent; runTask: (id: string, contai
     bundleDir: join(workDir, 'bundles'),
     images,
     ...(cgroups ? { cgroups } : {}),
+    ...(trace ? { trace } : {}),
   });
   const agent = new Agent({
+    ...(trace ? { trace } : {}),
     clock: new RealClock(),
     random: new Random(1),
     link,
     runtime,
-    checkpointer: new FsCheckpointer(workDir),
+    checkpointer: new TimedCheckpointer(workDir),
     config: { workDir, hostname: 'localhost', ip: '127.0.0.1', port: 5051, resources: [], version: 'bench' },
   });
   const waiting = new Map<string, (s: TaskStatus) => void>();
@@ -447,51 +585,64 @@ async function main(): Promise<void> {
   let seq = 0;
   // Warm-up: page cache, the image's rootfs, JIT.
   for (let i = 0; i < 5; i++) await a.runTask(`warm-${seq++}`, image);
+  for (let i = 0; i < 5; i++) await a.runTask(`warm-${seq++}`);
+  marks.clear();
   await rawCrun(5, 1);
   await rawCrun(5, 1, fullBundle);
 
   const raw = await rawCrun(N, 1);
-  record(`raw crun run, ${N} sequential`, raw.lat, raw.wallMs);
+  record(`raw crun run, ${N} sequential`, raw);
   const full = await rawCrun(N, 1, fullBundle);
-  record(`raw crun run of the agent's bundle (seccomp, all mounts), ${N} sequential`, full.lat, full.wallMs);
+  record(`raw crun run of the agent's bundle (seccomp, all mounts), ${N} sequential`, full);
   await rawCrunOverlay(5);
   const ovl = await rawCrunOverlay(N);
-  record(`raw crun run of the agent's bundle over an overlay rootfs mounted as the agent does, ${N} sequential`, ovl.lat, ovl.wallMs);
+  record(`raw crun run of the agent's bundle over an overlay rootfs mounted as the agent does, ${N} sequential`, ovl);
   const ag = await pool(N, 1, () => a.runTask(`t-${seq++}`, image));
-  record(`agent (crun), ${N} sequential`, ag.lat, ag.wallMs, `p50 ≤ raw + 3 ms = ${(pct(raw.lat, 50) + 3).toFixed(1)} ms`);
+  await new Promise((r) => setTimeout(r, 200)); // the last cleanup
+  breakdown('agent (crun), sequential');
+  record(`agent (crun), ${N} sequential`, ag, `p50 ≤ raw + 3 ms = ${(pct(raw.lat, 50) + 3).toFixed(1)} ms`);
   const fork = await pool(N, 1, async () => {
     if ((await run('/bin/true', [])) !== 0) throw new Error('true failed');
   });
-  record(`raw fork/exec /bin/true, ${N} sequential`, fork.lat, fork.wallMs);
+  record(`raw fork/exec /bin/true, ${N} sequential`, fork);
   const proc = await pool(N, 1, () => a.runTask(`p-${seq++}`));
-  record(`agent (process), ${N} sequential`, proc.lat, proc.wallMs);
+  await new Promise((r) => setTimeout(r, 200));
+  breakdown('agent (process), sequential');
+  record(`agent (process), ${N} sequential`, proc);
   const rawB = await rawCrun(BURST, CONC);
-  record(`raw crun run, ${BURST} at concurrency ${CONC}`, rawB.lat, rawB.wallMs);
+  record(`raw crun run, ${BURST} at concurrency ${CONC}`, rawB);
   const agB = await pool(BURST, CONC, () => a.runTask(`b-${seq++}`, image));
-  record(`agent (crun), ${BURST} at concurrency ${CONC}`, agB.lat, agB.wallMs, '≥ 100 containers/s');
+  await new Promise((r) => setTimeout(r, 500));
+  breakdown(`agent (crun), concurrency ${CONC}`);
+  record(`agent (crun), ${BURST} at concurrency ${CONC}`, agB, '≥ 100 containers/s');
   await a.stop();
 
-  const c = await bootCluster(dockerSave());
-  for (let i = 0; i < 5; i++) await c.launch(`cwarm-${seq++}`, image);
-  const cl = await pool(N, 1, () => c.launch(`c-${seq++}`, image));
-  record(`cluster (master + agent + v1 framework, crun), ${N} sequential, ACCEPT → TASK_FINISHED`, cl.lat, cl.wallMs);
-  const clB = await pool(BURST, CONC, () => c.launch(`cb-${seq++}`, image));
-  record(`cluster (crun), ${BURST} at concurrency ${CONC}, ACCEPT → TASK_FINISHED`, clB.lat, clB.wallMs);
-  await c.stop();
+  let clP50: number | undefined;
+  if (!ONLY_AGENT) {
+    const c = await bootCluster(dockerSave());
+    for (let i = 0; i < 5; i++) await c.launch(`cwarm-${seq++}`, image);
+    const cl = await pool(N, 1, () => c.launch(`c-${seq++}`, image));
+    clP50 = pct(cl.lat, 50);
+    record(`cluster (master + agent + v1 framework, crun), ${N} sequential, ACCEPT → TASK_FINISHED`, cl);
+    const clB = await pool(BURST, CONC, () => c.launch(`cb-${seq++}`, image));
+    record(`cluster (crun), ${BURST} at concurrency ${CONC}, ACCEPT → TASK_FINISHED`, clB);
+    await c.stop();
+  }
 
   console.log('\nB4: /bin/true containers from one busybox image (latency = launch call to exit reported)\n');
-  console.log('| path | p50 ms | p99 ms | containers/s | target |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.what} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(0)} | ${r.target} |`);
+  console.log('| path | p50 ms | p99 ms | containers/s | CPU ms/container | target |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.what} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(0)} | ${r.cpu.toFixed(1)} | ${r.target} |`);
   const over = pct(ag.lat, 50) - pct(raw.lat, 50);
   console.log(`\nagent overhead over raw crun at p50: ${over.toFixed(1)} ms (target ≤ 3 ms: ${over <= 3 ? 'met' : 'missed'})`);
   console.log(`of which the agent's fuller bundle accounts for ${(pct(full.lat, 50) - pct(raw.lat, 50)).toFixed(1)} ms (raw crun, same bundle, no agent)`);
   console.log(`and the overlay rootfs (its mount step included) ${(pct(ovl.lat, 50) - pct(full.lat, 50)).toFixed(1)} ms more (raw crun, no agent)`);
   const tput = (agB.lat.length / agB.wallMs) * 1000;
   console.log(`agent throughput at concurrency ${CONC}: ${tput.toFixed(0)}/s (target ≥ 100/s: ${tput >= 100 ? 'met' : 'missed'})`);
-  console.log(
-    `cluster over agent at p50: ${(pct(cl.lat, 50) - pct(ag.lat, 50)).toFixed(1)} ms (master, HTTP links, offers, status update round trips and acknowledgements)`,
-  );
+  if (clP50 !== undefined)
+    console.log(
+      `cluster over agent at p50: ${(clP50 - pct(ag.lat, 50)).toFixed(1)} ms (master, HTTP links, offers, status update round trips and acknowledgements)`,
+    );
 }
 
 main()

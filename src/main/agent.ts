@@ -28,7 +28,7 @@ import { Random } from '../base/random.js';
 import { parseRanges, parseResources } from '../core/resources/index.js';
 import type { Attribute, DomainInfo, Resource } from '../model/mesos.js';
 import type { MasterLink } from '../ports/master-link.js';
-import type { ContainerRuntime } from '../ports/runtime.js';
+import type { ContainerRuntime, LaunchSpec } from '../ports/runtime.js';
 import { Agent, type AgentEvent, type LogFn } from '../services/agent/agent.js';
 import type { RecoverMode } from '../services/agent/config.js';
 import { VERSION } from './version.js';
@@ -201,7 +201,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       : undefined);
   // Tasks with container.type DOCKER go to the Docker daemon, the rest to the Mesos containerizer.
   const containerizer = new ContainerizerRouter(mesos, docker, dockerSocket);
-  const runtime: ContainerRuntime = containerizer;
+  const runtime: ContainerRuntime = honouringReady(containerizer, mesos?.waitsForReady === true);
   const bridgeSubnet = opts.cni?.bridgeSubnet;
   const networks = await CniNetworks.create({
     stateDir: join(workDir, 'meta', 'cni'),
@@ -452,6 +452,29 @@ export async function runAgent(argv: string[]): Promise<void> {
   });
   await vips?.stop();
   await running.stop();
+}
+
+/**
+ * The router as the agent sees it: it honours LaunchSpec.ready (the agent then lets the Mesos
+ * containerizer prepare a container while the task's checkpoint is written); the docker
+ * containerizer (and an injected runtime that does not say it does) does not wait for it, so
+ * those launches wait for it here.
+ */
+function honouringReady(router: ContainerizerRouter, mesosWaits: boolean): ContainerRuntime {
+  return new Proxy(router, {
+    get(target, prop) {
+      if (prop === 'waitsForReady') return true;
+      if (prop === 'launch')
+        return async (spec: LaunchSpec) => {
+          if (!spec.ready || (mesosWaits && spec.container?.type !== 'DOCKER')) return target.launch(spec);
+          await spec.ready;
+          const { ready: _ready, ...rest } = spec;
+          return target.launch(rest);
+        };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as ContainerRuntime;
 }
 
 /** --image_gc_max_bytes, --image_gc_max_age, --image_gc_interval. */

@@ -23,6 +23,13 @@ export interface LaunchSpec {
   resources?: { cpus?: number; memMb?: number };
   /** A network namespace the container joins (ports/network.ts); none: the host's network. */
   netnsPath?: string;
+  /**
+   * When set, the runtime may prepare the container meanwhile but starts nothing of it before
+   * this resolves (the agent's durable checkpoint of the task); when it rejects, the launch fails
+   * with its error and undoes what it made. What a crash leaves in between is the runtime's own
+   * state of a container that never started: recover() removes it when no checkpoint names it.
+   */
+  ready?: Promise<void>;
 }
 
 export interface ContainerHandle {
@@ -65,6 +72,8 @@ export interface ContainerStats {
 }
 
 export interface ContainerRuntime {
+  /** launch() honours LaunchSpec.ready (else the agent waits for its checkpoint before calling it). */
+  readonly waitsForReady?: boolean;
   /** Starts a container. Rejects when it could not be started (the task fails to launch). */
   launch(spec: LaunchSpec): Promise<ContainerHandle>;
   /**
@@ -78,7 +87,11 @@ export interface ContainerRuntime {
    * exited containers resolve quietly.
    */
   kill(containerId: string, gracePeriodMs: number): Promise<void>;
-  /** Reattaches to containers launched before an agent restart; wait works on running ones afterwards. */
+  /**
+   * Reattaches to containers launched before an agent restart; wait works on running ones
+   * afterwards. Called with every container the agent's checkpoints name (that this runtime may
+   * hold); state of its own that none names and no process uses is removed.
+   */
   recover(checkpointed: readonly CheckpointedContainer[]): Promise<RecoveredContainer[]>;
   /** Forgets a container whose exit was handled (frees the runtime's state for it). */
   cleanup?(containerId: string): Promise<void>;
@@ -104,8 +117,11 @@ export interface Checkpointer {
   read(path: string): Promise<string | undefined>;
   /** Replaces the file atomically (temp file + fsync + rename + directory fsync). */
   write(path: string, data: string): Promise<void>;
-  /** Appends and fsyncs. A crash may leave a torn last line: readers must skip it. */
-  append(path: string, data: string): Promise<void>;
+  /**
+   * Appends and fsyncs (`sync: false`: no fsync, for records whose loss only repeats work after
+   * a restart). A crash may leave a torn last line: readers must skip it.
+   */
+  append(path: string, data: string, options?: { sync?: boolean }): Promise<void>;
   /** Names of the entries in a directory; empty when it does not exist. */
   list(dir: string): Promise<string[]>;
   /** Removes a file or a directory tree; quiet when missing. */

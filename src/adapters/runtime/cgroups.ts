@@ -18,6 +18,7 @@ const CGROUP2_MAGIC = 0x63677270;
 const CFS_PERIOD_US = 100_000;
 const CFS_QUOTA_MIN_US = 1_000;
 const REMOVE_WAIT_MS = 2_000;
+const HIERARCHIES_TTL_MS = 60_000;
 const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 /** The v2 controllers the agent limits with (each must be in the root's cgroup.controllers). */
@@ -151,6 +152,9 @@ function allHierarchies(): string[] {
 }
 
 export class Cgroups {
+  /** Mount points of every hierarchy (v1), re-read at most once a minute: removal looks in each. */
+  private hierarchies: { mounts: string[]; readAtMs: number } | undefined;
+
   constructor(
     readonly mode: Exclude<CgroupMode, { kind: 'none' }>,
     /** The agent's own cgroup, relative to each hierarchy's root (e.g. 'dcos-ts'). */
@@ -192,22 +196,29 @@ export class Cgroups {
       return [dir];
     }
     const m = this.mode.mounts;
-    for (const c of V1_CONTROLLERS) await fs.mkdir(join(m[c], this.root, containerId), { recursive: true });
+    // The hierarchies are independent: their directories and limits are written side by side
+    // (one round trip through the thread pool per step instead of one per file).
+    const dirs = this.dirs(containerId);
+    await Promise.all(dirs.map((d) => fs.mkdir(d, { recursive: true })));
     const cpu = join(m.cpu, this.root, containerId);
     const mem = join(m.memory, this.root, containerId);
     const pids = join(m.pids, this.root, containerId);
+    const writes: Promise<void>[] = [];
     if (limits.cpus !== undefined && limits.cpus > 0) {
-      await write(cpu, 'cpu.shares', String(cpuShares(limits.cpus)));
-      await write(cpu, 'cpu.cfs_period_us', String(CFS_PERIOD_US));
-      await write(cpu, 'cpu.cfs_quota_us', String(cfsQuotaUs(limits.cpus)));
+      const cpus = limits.cpus;
+      writes.push(write(cpu, 'cpu.shares', String(cpuShares(cpus))));
+      // The period before the quota: a quota is checked against the period in force.
+      writes.push(write(cpu, 'cpu.cfs_period_us', String(CFS_PERIOD_US)).then(() => write(cpu, 'cpu.cfs_quota_us', String(cfsQuotaUs(cpus)))));
     }
     if (limits.memBytes !== undefined && limits.memBytes > 0) {
-      await write(mem, 'memory.limit_in_bytes', String(limits.memBytes));
+      writes.push(write(mem, 'memory.limit_in_bytes', String(limits.memBytes)));
       // No swap: a task over its limit is OOM-killed rather than swapped out.
-      await write(mem, 'memory.swappiness', '0').catch(() => {});
+      writes.push(write(mem, 'memory.swappiness', '0').catch(() => {}));
     }
-    if (limits.pidsMax !== undefined) await write(pids, 'pids.max', String(limits.pidsMax));
-    return this.dirs(containerId);
+    if (limits.pidsMax !== undefined) writes.push(write(pids, 'pids.max', String(limits.pidsMax)));
+    const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return dirs;
   }
 
   /**
@@ -254,8 +265,23 @@ export class Cgroups {
     // On v1 an OCI runtime also makes <root>/<id>/ctr in the hierarchies the agent does not
     // limit (blkio, devices, freezer, cpuset, name=systemd, and runc the hybrid v2 mount) and
     // removes only its leaf: the parents there are the agent's to remove too.
-    const others = this.mode.kind === 'v1' ? allHierarchies().map((m) => join(m, this.root, containerId)) : [];
-    for (const dir of new Set([...this.dirs(containerId), ...others])) {
+    if (this.mode.kind === 'v1' && (!this.hierarchies || Date.now() - this.hierarchies.readAtMs > HIERARCHIES_TTL_MS))
+      this.hierarchies = { mounts: allHierarchies(), readAtMs: Date.now() };
+    const others = this.mode.kind === 'v1' ? (this.hierarchies?.mounts ?? []).map((m) => join(m, this.root, containerId)) : [];
+    const candidates = [...new Set([...this.dirs(containerId), ...others])];
+    // Usually each is an empty leaf by now (the task and the runtime's own leaf are gone): one
+    // rmdir per hierarchy, side by side; only what that leaves goes through the walk below.
+    const left = (
+      await Promise.all(
+        candidates.map((d) =>
+          fs.rmdir(d).then(
+            () => undefined,
+            (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : d),
+          ),
+        ),
+      )
+    ).filter((d): d is string => d !== undefined);
+    for (const dir of left) {
       if (!existsSync(dir)) continue;
       const all = (await subtree(dir)).reverse(); // leaves first
       const deadline = Date.now() + REMOVE_WAIT_MS;

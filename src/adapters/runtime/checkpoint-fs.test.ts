@@ -21,10 +21,14 @@ for (const [name, make] of [
     assert.equal(await c.read('meta/a.json'), '2');
     await c.append('meta/x/y/updates', 'l1\n');
     await c.append('meta/x/y/updates', 'l2\n');
-    assert.equal(await c.read('meta/x/y/updates'), 'l1\nl2\n');
-    assert.deepEqual((await c.list('meta')).sort(), ['a.json', 'x']);
+    await c.append('meta/x/y/updates', 'l3\n', { sync: false });
+    assert.equal(await c.read('meta/x/y/updates'), 'l1\nl2\nl3\n');
+    await c.append('meta/new/dir/unsynced', 'u\n', { sync: false });
+    assert.equal(await c.read('meta/new/dir/unsynced'), 'u\n');
+    assert.deepEqual((await c.list('meta')).sort(), ['a.json', 'new', 'x']);
     assert.deepEqual(await c.list('meta/none'), []);
     await c.remove('meta/x');
+    await c.remove('meta/new');
     assert.deepEqual(await c.list('meta'), ['a.json']);
     await c.remove('meta/x');
   });

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { Checkpointer } from '../../ports/runtime.js';
 
@@ -39,20 +40,25 @@ export class FsCheckpointer implements Checkpointer {
     await syncDir(dir);
   }
 
-  async append(path: string, data: string): Promise<void> {
+  async append(path: string, data: string, options: { sync?: boolean } = {}): Promise<void> {
     const target = this.abs(path);
     const dir = dirname(target);
-    await fs.mkdir(dir, { recursive: true });
+    // The directory usually exists (an append follows a write there): make it only when missing.
+    let fh: FileHandle;
+    try {
+      fh = await fs.open(target, 'a', 0o600);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      await fs.mkdir(dir, { recursive: true });
+      fh = await fs.open(target, 'a', 0o600);
+    }
+    const sync = options.sync !== false;
     let created = false;
     try {
-      await fs.access(target);
-    } catch {
-      created = true;
-    }
-    const fh = await fs.open(target, 'a', 0o600);
-    try {
+      // An empty file was just made (or left empty by a crash): its directory entry is synced too.
+      if (sync) created = (await fh.stat()).size === 0;
       await fh.appendFile(data, 'utf8');
-      await fh.sync();
+      if (sync) await fh.sync();
     } finally {
       await fh.close();
     }

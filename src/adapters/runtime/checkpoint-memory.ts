@@ -15,7 +15,7 @@ export class MemoryCheckpointer implements Checkpointer {
     this.files.set(path, data);
   }
 
-  async append(path: string, data: string): Promise<void> {
+  async append(path: string, data: string, _options?: { sync?: boolean }): Promise<void> {
     this.files.set(path, (this.files.get(path) ?? '') + data);
   }
 

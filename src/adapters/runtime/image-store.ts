@@ -94,8 +94,7 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
   async release(containerId: string, targetDir: string): Promise<void> {
     // The container's supervisor normally unmounted it already: no umount process then.
     if (isMountPoint(targetDir)) await run('umount', [targetDir]).catch(() => {});
-    await fs.rm(targetDir, { recursive: true, force: true });
-    await fs.rm(join(this.dir, 'containers', containerId), { recursive: true, force: true });
+    await Promise.all([fs.rm(targetDir, { recursive: true, force: true }), fs.rm(join(this.dir, 'containers', containerId), { recursive: true, force: true })]);
   }
 
   // --- ImageAdmin --------------------------------------------------------------------------------

@@ -193,3 +193,112 @@ describe('process runtime', () => {
     assert.deepEqual(commandArgv({ shell: false, arguments: ['/bin/ls', '-l'] }), ['/bin/ls', '-l']);
   });
 });
+
+describe('process runtime: the launcher', () => {
+  const rt = new ProcessRuntime({ stateDir: join(root, 'state-launcher'), pollIntervalMs: 50 });
+  after(() => rt.close());
+
+  test('one long-lived launcher starts every supervisor; an argument with a newline is spawned directly and works the same', async () => {
+    const a = spec({ value: 'exit 3' });
+    await rt.launch(a);
+    const launcher = rt.launcherPid;
+    assert.ok(launcher !== undefined && alive(launcher), 'a launcher runs');
+    assert.deepEqual(await within(rt.wait(a.containerId)), { exitCode: 3 });
+    const b = spec({ shell: false, value: '/bin/sh', arguments: ['sh', '-c', 'echo "$0" >out; exit 4', 'two\nlines'] }, { ODD: 'x\ny' });
+    await rt.launch(b);
+    assert.deepEqual(await within(rt.wait(b.containerId)), { exitCode: 4 });
+    assert.equal(readFileSync(join(b.sandboxDir, 'out'), 'utf8'), 'two\nlines\n');
+    const c = spec({ value: 'printf "%s" "$QUOTED" >out' }, { QUOTED: `it's "quoted" $HOME \\ ;` });
+    await rt.launch(c);
+    assert.deepEqual(await within(rt.wait(c.containerId)), { exitCode: 0 });
+    assert.equal(readFileSync(join(c.sandboxDir, 'out'), 'utf8'), `it's "quoted" $HOME \\ ;`);
+    assert.equal(rt.launcherPid, launcher, 'the same launcher throughout');
+  });
+
+  test('a launcher killed while its tasks run loses no exit status, and the next launch starts a new one', async () => {
+    const running = [spec({ value: 'sleep 0.5; exit 7' }), spec({ value: 'sleep 0.6; exit 0' })];
+    for (const s of running) await rt.launch(s);
+    const first = rt.launcherPid as number;
+    process.kill(first, 'SIGKILL');
+    await until(() => !alive(first));
+    assert.deepEqual(await within(rt.wait(running[0]?.containerId as string)), { exitCode: 7 });
+    assert.deepEqual(await within(rt.wait(running[1]?.containerId as string)), { exitCode: 0 });
+    const next = spec({ value: 'exit 5' });
+    await rt.launch(next);
+    assert.notEqual(rt.launcherPid, first);
+    assert.deepEqual(await within(rt.wait(next.containerId)), { exitCode: 5 });
+  });
+
+  test("a supervisor killed without a word is found by the liveness sweep; the task's group is killed, not left behind", async () => {
+    const s = spec({ value: 'sleep 300' });
+    const h = await rt.launch(s);
+    groups.push(h.pid);
+    const rec = JSON.parse(readFileSync(join(root, 'state-launcher', s.containerId, 'runtime.json'), 'utf8')) as { supervisorPid?: number };
+    assert.ok(rec.supervisorPid !== undefined, 'the launcher told the supervisor pid');
+    process.kill(rec.supervisorPid, 'SIGKILL');
+    // The task lives on, watched by polling; killing it is then reported as its exit.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(alive(h.pid), true);
+    await rt.kill(s.containerId, 100);
+    const exit = await within(rt.wait(s.containerId), 10_000);
+    assert.ok(exit.signal === 15 || exit.message !== undefined, JSON.stringify(exit));
+    assert.equal(alive(h.pid), false);
+  });
+});
+
+describe('process runtime: launches prepared before the checkpoint is durable (LaunchSpec.ready)', () => {
+  const stateDir = join(root, 'state-ready');
+  const released: string[] = [];
+  const rt = new ProcessRuntime({ stateDir, release: async (id) => void released.push(id) });
+  after(() => rt.close());
+
+  test('nothing starts before ready resolves; a rejected ready starts nothing and removes what was made', async () => {
+    let go!: () => void;
+    const s = { ...spec({ value: 'touch ran' }), ready: new Promise<void>((r) => (go = r)) };
+    let launched = false;
+    const p = rt.launch(s).then((h) => {
+      launched = true;
+      return h;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(launched, false);
+    assert.equal(existsSync(join(stateDir, s.containerId, 'pid')), false, 'no supervisor yet');
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), false);
+    go();
+    await p;
+    assert.deepEqual(await within(rt.wait(s.containerId)), { exitCode: 0 });
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), true);
+
+    const failing = Promise.reject(new Error('checkpoint failed: ENOSPC'));
+    failing.catch(() => {}); // (awaited by the runtime)
+    const r = { ...spec({ value: 'touch ran' }), ready: failing };
+    await assert.rejects(rt.launch(r), /ENOSPC/);
+    assert.equal(existsSync(join(stateDir, r.containerId)), false, 'its state dir is gone');
+    assert.ok(released.includes(r.containerId), 'what prepare made is released');
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(existsSync(join(r.sandboxDir, 'ran')), false, 'never ran');
+  });
+
+  test('recovery removes state no checkpoint names that never started or has ended, never a container that runs', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(stateDir, 'never-started'), { recursive: true });
+    mkdirSync(join(stateDir, 'ended-and-forgotten'), { recursive: true });
+    writeFileSync(join(stateDir, 'ended-and-forgotten', 'pid'), '999999\n');
+    writeFileSync(join(stateDir, 'ended-and-forgotten', 'exit_status'), '0\n');
+    const running = spec({ value: 'sleep 300' });
+    const h = await rt.launch(running);
+    groups.push(h.pid);
+    const rt2 = new ProcessRuntime({ stateDir, release: async (id) => void released.push(id) });
+    try {
+      await rt2.recover([]);
+      assert.equal(existsSync(join(stateDir, 'never-started')), false);
+      assert.equal(existsSync(join(stateDir, 'ended-and-forgotten')), false);
+      assert.ok(released.includes('never-started') && released.includes('ended-and-forgotten'));
+      assert.equal(existsSync(join(stateDir, running.containerId, 'runtime.json')), true, 'a running container is left alone');
+      assert.equal(alive(h.pid), true);
+    } finally {
+      rt2.close();
+      await rt.kill(running.containerId, 0);
+    }
+  });
+});

@@ -12,6 +12,7 @@ import type {
 } from '../../ports/runtime.js';
 import type { CommandURI } from '../../model/mesos.js';
 import type { Cgroups } from './cgroups.js';
+import { Launcher, type LauncherEvent } from './launcher.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 /**
@@ -19,21 +20,30 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  * when the agent is given them (cpu, memory, pids; see cgroups.ts).
  *
  * Node cannot become a child subreaper, so a detached task would lose its exit status when the
- * agent restarts. Each task therefore runs under a tiny `/bin/sh` supervisor (its own session,
- * started detached) that starts the task in a new session with `setsid`, records the task's pid,
- * waits for it, kills whatever is left of its process group, and writes the exit status to
+ * agent restarts. Each task therefore runs under a tiny shell supervisor, started by the
+ * long-lived launcher (launcher.ts; or spawned detached from here when a launch does not fit the
+ * launcher's one line), that starts the task in a new session with `setsid`, records the task's
+ * pid, waits for it, kills whatever is left of its process group, and writes the exit status to
  * `<stateDir>/<containerId>/exit_status` (one write by the shell's builtin echo, read only once
- * it ends in a newline; no extra process on the exit path). While the agent lives it
- * waits on the supervisor; after a restart it polls that file and the pids' liveness.
+ * it ends in a newline; no extra process on the exit path). It also reports the pid and, once
+ * the file is written, the exit status on its stdout (`<id> pid N`, `<id> exit N`): no file read
+ * on the exit path. While the agent lives it hears that (or, for a spawned supervisor, its exit;
+ * for a launched one, a liveness sweep catches a supervisor killed without a word); after a
+ * restart it polls the file and the pids' liveness.
+ *
+ * The supervisor shell and `setsid` are busybox's where it is installed: one static binary, no
+ * dynamic loader per exec (about 1 ms of CPU less per launch than dash and util-linux's setsid).
  */
 
 const SUPERVISOR = [
-  '__d="$1"; __s="$2"; __setsid="$3"; __mv="$4"; __cg="$5"; shift 5',
-  'cd "$__s" || exit 121',
+  '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; shift 5',
+  // (Said on the pipe too: a launched supervisor is not the agent's child, no exit event.)
+  'cd "$__s" || { echo "$__id exit 121"; exit 121; }',
   'set -f',
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
   // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
-  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec "$__setsid" "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
+  // ($__setsid is one word or two, `busybox setsid`: split on purpose, with globbing off.)
+  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec $__setsid "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
   '__p=$!',
   // One short write each (echo is a builtin: no process); readers take a file only once it ends
   // in a newline, so a half-written one reads as not there yet.
@@ -41,14 +51,20 @@ const SUPERVISOR = [
   // Only now ignore SIGPIPE (the task was forked before and keeps the default disposition):
   // if the agent died before reading the pid, the echo below must not kill the supervisor.
   "trap '' PIPE",
-  'echo "$__p"',
-  'exec >/dev/null 2>&1',
+  'echo "$__id pid $__p"',
+  'exec 2>/dev/null',
   'wait "$__p"',
   '__c=$?',
   // The main process is gone: so is the rest of its process group (Mesos destroys the container).
-  'kill -KILL -"$__p" 2>/dev/null',
+  'kill -KILL -"$__p"',
   'echo "$__c" >"$__d/exit_status"',
+  // Then the agent hears it on the pipe (a dead agent's pipe fails quietly: SIGPIPE is ignored).
+  'echo "$__id exit $__c"',
 ].join('\n');
+
+/** busybox, where installed: its sh, setsid and unshare are applets of one static binary. */
+export const BUSYBOX = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
+const SUPERVISOR_SHELL = BUSYBOX ? [BUSYBOX, 'sh'] : ['/bin/sh'];
 
 /**
  * Volumes of a process task: the task gets its own mount namespace (`unshare -m`, private
@@ -57,14 +73,14 @@ const SUPERVISOR = [
  * then the command. The pid stays the same through unshare, sh and exec.
  */
 const VOLUME_SCRIPT = [
-  '__n="$1"; shift',
+  '__n="$1"; shift;',
   'while [ "$__n" -gt 0 ]; do',
-  '  mount --bind "$1" "$2" || exit 124',
-  '  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 124; fi',
-  '  shift 3; __n=$((__n - 1))',
-  'done',
+  '  mount --bind "$1" "$2" || exit 124;',
+  '  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 124; fi;',
+  '  shift 3; __n=$((__n - 1));',
+  'done;',
   'exec "$@"',
-].join('\n');
+].join(' '); // one line: the launcher carries a command on one line
 
 /** A COMMAND check of a process task: in the task's mount namespace and cgroups, then the command. */
 // (Entering a mount namespace moves the working directory to its root: cd back into the sandbox.)
@@ -76,6 +92,8 @@ const EXEC_SCRIPT = [
 ].join('\n');
 
 const LAUNCH_TIMEOUT_MS = 10_000;
+const PIPE_CLOSE_WAIT_MS = 200;
+const SWEEP_INTERVAL_MS = 1_000;
 const DEFAULT_PIDS_MAX = 4096;
 const KILL_POLL_MS = 20;
 const AFTER_SIGKILL_WAIT_MS = 2_000;
@@ -109,6 +127,12 @@ export interface ProcessRuntimeOptions {
   execArgv?: (containerId: string, argv: string[], env: Record<string, string>) => string[] | undefined;
   /** More directories a container writes to (its overlay upper dir), counted against its disk limit. */
   diskPaths?: (containerId: string) => string[];
+  /** Marks points of a container's launch and exit path (the launch benchmark's breakdown). */
+  trace?: (containerId: string, point: string) => void;
+  /** Start supervisors through one long-lived launcher shell (default) or spawn each from Node (false). */
+  launcher?: boolean;
+  /** Long scripts that prepare() puts in argv: the launcher holds one copy of each. */
+  launcherScripts?: string[];
 }
 
 interface RuntimeRecord {
@@ -129,20 +153,45 @@ interface Tracked {
   poll: NodeJS.Timeout | undefined;
   killing: Promise<void> | undefined;
   child?: ChildProcess | undefined;
+  /** Started by the launcher: its end is heard on the pipe, or found by the liveness sweep. */
+  viaLauncher?: boolean;
+  /** Ends the wait for the supervisor (the sweep found it gone); set while it runs. */
+  endNow?: (() => void) | undefined;
+}
+
+/** A supervisor being started: the task's pid once reported, and its end. */
+interface SupervisorStart {
+  pid: Promise<number>;
+  supervisorPid: () => number | undefined;
+  /** Called once the supervisor ended, with the exit status it reported on the pipe (if it did). */
+  onEnd: (cb: (piped: ExitStatus | undefined) => void) => void;
+  /** Ends it now (the sweep found the supervisor gone): the status is then read from its file. */
+  endNow: () => void;
+  child: ChildProcess | undefined;
+  viaLauncher: boolean;
 }
 
 export class ProcessRuntime implements ContainerRuntime {
+  readonly waitsForReady = true;
   private readonly containers = new Map<string, Tracked>();
   private readonly setsidPath: string;
-  private readonly mvPath: string;
+  private readonly launcher: Launcher | undefined;
+  /** Checks that supervisors started by the launcher are alive (they are not the agent's children). */
+  private sweep: NodeJS.Timeout | undefined;
   private readonly pollIntervalMs: number;
   private closed = false;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     if (!isAbsolute(options.stateDir)) throw new Error(`stateDir must be absolute: ${options.stateDir}`);
-    this.setsidPath = findTool('setsid', 'util-linux');
-    this.mvPath = findTool('mv', 'coreutils');
+    this.setsidPath = BUSYBOX ? `${BUSYBOX} setsid` : findTool('setsid', 'util-linux');
+    this.launcher =
+      options.launcher === false ? undefined : new Launcher(SUPERVISOR_SHELL, [SUPERVISOR, VOLUME_SCRIPT, ...(options.launcherScripts ?? [])], options.log);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+  }
+
+  /** The launcher's pid while one runs (the benchmark counts its CPU; tests kill it). */
+  get launcherPid(): number | undefined {
+    return this.launcher?.pid;
   }
 
   async launch(spec: LaunchSpec): Promise<ContainerHandle> {
@@ -161,7 +210,9 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!this.options.prepare) throw e;
     }
     const dir = join(this.options.stateDir, spec.containerId);
+    const trace = this.options.trace ?? (() => {});
     await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
+    trace(spec.containerId, 'runtime: sandbox made');
     const uris = spec.command.uris ?? [];
     if (uris.length > 0) {
       if (!this.options.fetcher) throw new Error('this agent has no fetcher for command.uris');
@@ -169,14 +220,44 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     // Image tasks get their volumes as bind mounts in the bundle (prepare); process tasks here.
     const volumes = image ? [] : await processVolumes(spec, this.options.allowedHostPaths ?? []);
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const f of ['pid', 'exit_status']) await fs.rm(join(dir, f), { force: true });
+    // The runtime's state dir first: whatever else is made for the container, recover() finds
+    // through it should the agent die before the container starts (spec.ready).
+    const made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // Only a directory that was there already can hold a pid or exit status of an earlier run.
+    if (made === undefined) await Promise.all(['pid', 'exit_status'].map((f) => fs.rm(join(dir, f), { force: true })));
+    trace(spec.containerId, 'runtime: state dir made');
+    // The bundle (prepare), the cgroups and the agent's checkpoint (ready) do not depend on each
+    // other: side by side, and all of them settled before anything is undone or started.
+    const cg = this.options.cgroups;
+    const [ready, prepared, created] = await Promise.allSettled([
+      spec.ready,
+      this.options.prepare?.(spec, argv).then((p) => {
+        trace(spec.containerId, 'runtime: prepared (oci)');
+        return p;
+      }),
+      cg
+        ?.create(spec.containerId, {
+          ...(spec.resources?.cpus !== undefined ? { cpus: spec.resources.cpus } : {}),
+          ...(spec.resources?.memMb !== undefined ? { memBytes: Math.round(spec.resources.memMb * 1024 * 1024) } : {}),
+          pidsMax: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
+        })
+        .then((dirs) => {
+          trace(spec.containerId, 'runtime: cgroups made');
+          return dirs;
+        }),
+    ]);
+    if (ready.status === 'rejected') {
+      // Not checkpointed (or no longer wanted): nothing of it may remain.
+      await this.releaseAll(spec.containerId);
+      await fs.rm(dir, { recursive: true, force: true });
+      throw ready.reason;
+    }
     let cgroupDirs: string[] = [];
     try {
-      const cg = this.options.cgroups;
+      for (const r of [prepared, created]) if (r.status === 'rejected') throw r.reason;
       let joinCg = true;
-      if (this.options.prepare) {
-        const p = await this.options.prepare(spec, argv);
+      const p = prepared.status === 'fulfilled' ? prepared.value : undefined;
+      if (p) {
         argv = p.argv;
         joinCg = p.joinCgroups;
       }
@@ -189,42 +270,33 @@ export class ProcessRuntime implements ContainerRuntime {
         // A container network (CNI): the task runs in its namespace; nsenter execs, so the pid stays.
         argv = [findTool('nsenter', 'util-linux'), `--net=${spec.netnsPath}`, '--', ...argv];
       }
-      if (cg) {
-        const dirs = await cg.create(spec.containerId, {
-          ...(spec.resources?.cpus !== undefined ? { cpus: spec.resources.cpus } : {}),
-          ...(spec.resources?.memMb !== undefined ? { memBytes: Math.round(spec.resources.memMb * 1024 * 1024) } : {}),
-          pidsMax: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
-        });
-        if (joinCg) cgroupDirs = dirs;
-      }
+      if (joinCg && created.status === 'fulfilled' && created.value) cgroupDirs = created.value;
     } catch (e) {
       await this.releaseAll(spec.containerId);
       throw e;
     }
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const child = spawn('/bin/sh', ['-c', SUPERVISOR, 'dcos-supervisor', dir, spec.sandboxDir, this.setsidPath, this.mvPath, cgroupDirs.join(' '), ...argv], {
-      cwd: spec.sandboxDir,
-      env: spec.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const supervisorPid = child.pid;
-    // Listen for the exit right away: a short task can end before launch() returns.
-    let exited = false;
-    let onExit: (() => void) | undefined;
-    child.once('exit', () => {
-      exited = true;
-      onExit?.();
+    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, this.setsidPath, spec.containerId, cgroupDirs.join(' '), ...argv]);
+    trace(spec.containerId, 'runtime: supervisor spawned');
+    // Listen for the end right away: a short task can end before launch() returns.
+    let ended: { piped: ExitStatus | undefined } | undefined;
+    let onExit: ((piped: ExitStatus | undefined) => void) | undefined;
+    sup.onEnd((piped) => {
+      trace(spec.containerId, 'runtime: supervisor exit event');
+      ended = { piped };
+      onExit?.(piped);
     });
     let pid: number;
     try {
-      pid = await readPid(child);
+      pid = await sup.pid;
+      trace(spec.containerId, 'runtime: pid read');
     } catch (e) {
       await this.releaseAll(spec.containerId);
       throw e;
     }
     const rec: RuntimeRecord = { pid, sandboxDir: spec.sandboxDir };
+    const supervisorPid = sup.supervisorPid();
     if (supervisorPid !== undefined) {
       rec.supervisorPid = supervisorPid;
       const s = procStartTime(supervisorPid);
@@ -233,14 +305,23 @@ export class ProcessRuntime implements ContainerRuntime {
     const ps = procStartTime(pid);
     if (ps !== undefined) rec.pidStart = ps;
     await fs.writeFile(join(dir, 'runtime.json'), JSON.stringify(rec));
+    trace(spec.containerId, 'runtime: runtime.json written');
     const t = this.track(spec.containerId, dir, rec);
     // The child stays referenced while tracked (it keeps a waiting agent alive); close() lets go.
-    onExit = () => {
+    onExit = (piped) => {
       t.child = undefined;
-      void this.onSupervisorExit(t);
+      t.endNow = undefined;
+      void this.onSupervisorExit(t, piped);
     };
-    if (exited) onExit();
-    else t.child = child;
+    if (ended) onExit(ended.piped);
+    else {
+      t.child = sup.child;
+      if (sup.viaLauncher) {
+        t.viaLauncher = true;
+        t.endNow = sup.endNow;
+        this.startSweep();
+      }
+    }
     return { containerId: spec.containerId, pid };
   }
 
@@ -259,6 +340,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   async recover(checkpointed: readonly CheckpointedContainer[]): Promise<RecoveredContainer[]> {
     const out: RecoveredContainer[] = [];
+    await this.sweepOrphans(new Set(checkpointed.map((c) => c.containerId)));
     for (const c of checkpointed) {
       if (!CONTAINER_ID.test(c.containerId)) {
         out.push({ containerId: c.containerId, state: 'unknown' });
@@ -301,8 +383,10 @@ export class ProcessRuntime implements ContainerRuntime {
   async cleanup(containerId: string): Promise<void> {
     const t = this.containers.get(containerId);
     if (t?.poll) clearInterval(t.poll);
+    this.launcher?.forget(containerId);
     this.containers.delete(containerId);
     if (!CONTAINER_ID.test(containerId)) return;
+    this.options.trace?.(containerId, 'cleanup: start');
     await this.releaseAll(containerId);
     await fs.rm(join(this.options.stateDir, containerId), { recursive: true, force: true });
   }
@@ -385,14 +469,169 @@ export class ProcessRuntime implements ContainerRuntime {
 
   close(): void {
     this.closed = true;
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = undefined;
+    this.launcher?.unref();
     for (const t of this.containers.values()) {
       if (t.poll) clearInterval(t.poll);
       t.poll = undefined;
       t.child?.unref();
+      (t.child?.stdout as { unref?: () => void } | null | undefined)?.unref?.();
     }
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Removes runtime state that no checkpoint names and no process can be using: a launch cut
+   * short by a crash before its task's checkpoint was durable (never started: no pid, no
+   * runtime.json), or a container that had ended and whose task was complete before the crash
+   * came between it and its cleanup. A container that started and has not ended is never touched.
+   */
+  private async sweepOrphans(known: ReadonlySet<string>): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.options.stateDir);
+    } catch {
+      return;
+    }
+    for (const id of names) {
+      if (known.has(id) || this.containers.has(id) || !CONTAINER_ID.test(id)) continue;
+      const dir = join(this.options.stateDir, id);
+      const started = existsSync(join(dir, 'pid')) || existsSync(join(dir, 'runtime.json'));
+      if (started && !(await readExitStatus(dir))) continue;
+      this.options.log?.('info', `removing the state of container ${id}: no checkpoint names it and it does not run`);
+      await this.releaseAll(id);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Starts the supervisor of a container: through the launcher where the launch fits one shell
+   * line, else spawned from here. args: state dir, sandbox, setsid, container id, cgroups, argv.
+   */
+  private startSupervisor(spec: LaunchSpec, args: string[]): SupervisorStart {
+    const id = spec.containerId;
+    let supervisorPid: number | undefined;
+    let piped: ExitStatus | undefined;
+    let pidKnown = false;
+    let ended = false;
+    let endCb: ((piped: ExitStatus | undefined) => void) | undefined;
+    let resolvePid!: (pid: number) => void;
+    let rejectPid!: (e: Error) => void;
+    const pid = new Promise<number>((res, rej) => {
+      resolvePid = res;
+      rejectPid = rej;
+    });
+    let child: ChildProcess | undefined;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.launcher?.forget(id);
+      if (!pidKnown) rejectPid(new Error('the task supervisor exited before the task started'));
+      endCb?.(piped);
+    };
+    const onEvent = (e: LauncherEvent): void => {
+      if (e.kind === 'spawned') supervisorPid = e.pid;
+      else if (e.kind === 'pid') {
+        if (pidKnown) return;
+        pidKnown = true;
+        clearTimeout(timer);
+        resolvePid(e.pid);
+      } else if (e.kind === 'exit') {
+        // After the file: the supervisor is done (a spawned one: its exit and pipe close follow).
+        piped = parseExitStatus(e.text);
+        if (!child) end();
+      }
+    };
+    const timer = setTimeout(() => {
+      if (pidKnown || ended) return;
+      try {
+        if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else if (supervisorPid !== undefined) process.kill(supervisorPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      pidKnown = true; // no later pid line resolves it
+      rejectPid(new Error(`the task did not start within ${LAUNCH_TIMEOUT_MS} ms`));
+    }, LAUNCH_TIMEOUT_MS);
+    const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
+    const viaLauncher = this.launcher !== undefined && Launcher.canCarry(id, spec.sandboxDir, spec.env, args);
+    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent);
+    else {
+      child = spawn(shell, [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', ...args], {
+        cwd: spec.sandboxDir,
+        env: spec.env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      supervisorPid = child.pid;
+      child.once('error', (e) => {
+        if (!pidKnown) {
+          pidKnown = true;
+          rejectPid(new Error(`cannot start the task supervisor: ${e.message}`));
+        }
+      });
+      let buf = '';
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (d: string) => {
+        buf += d;
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const [lineId, kind, value = ''] = buf.slice(0, nl).trim().split(' ');
+          buf = buf.slice(nl + 1);
+          if (lineId !== id) continue;
+          if (kind === 'exit') onEvent({ kind, text: `${value}\n` });
+          else if (kind === 'pid' && Number.isInteger(Number(value)) && Number(value) > 1) onEvent({ kind, pid: Number(value) });
+          else if (kind === 'pid') {
+            pidKnown = true;
+            rejectPid(new Error(`the task supervisor reported a bad pid '${value}'`));
+          }
+        }
+        if (buf.length > 4096) buf = '';
+      });
+      // 'close': the supervisor has exited and its last line has been read from the pipe.
+      child.once('close', end);
+      // Should anything else hold the pipe open, the exit alone is enough (the status is in its file).
+      child.once('exit', () => setTimeout(end, PIPE_CLOSE_WAIT_MS).unref());
+    }
+    return {
+      pid,
+      supervisorPid: () => supervisorPid,
+      onEnd: (cb) => {
+        endCb = cb;
+        if (ended) cb(piped);
+      },
+      endNow: end,
+      child,
+      viaLauncher,
+    };
+  }
+
+  /**
+   * Supervisors started by the launcher are not this process's children: no exit event. Their
+   * exit line normally says they ended; this sweep finds one that died without it (killed).
+   */
+  private startSweep(): void {
+    if (this.sweep || this.closed) return;
+    this.sweep = setInterval(() => {
+      let watching = 0;
+      for (const t of this.containers.values()) {
+        if (!t.viaLauncher || t.exit || !t.endNow) continue;
+        watching++;
+        // (Its pid comes from the launcher's line; without it, the task's liveness stands in.)
+        if (t.rec.supervisorPid !== undefined ? this.supervisorAlive(t.rec) : processAlive(t.rec.pid, t.rec.pidStart)) continue;
+        // Its last line may still be in the pipe: give it a moment before reading the file.
+        const endNow = t.endNow;
+        setTimeout(() => endNow(), PIPE_CLOSE_WAIT_MS).unref();
+      }
+      if (watching === 0 && this.sweep) {
+        clearInterval(this.sweep);
+        this.sweep = undefined;
+      }
+    }, SWEEP_INTERVAL_MS);
+    this.sweep.unref();
+  }
 
   private track(containerId: string, dir: string, rec: RuntimeRecord): Tracked {
     let resolve!: (s: ExitStatus) => void;
@@ -406,16 +645,15 @@ export class ProcessRuntime implements ContainerRuntime {
 
   /** Cgroups, bundles and mounts of a container; errors are logged (the exit is already known). */
   private async releaseAll(containerId: string): Promise<void> {
-    try {
-      await this.options.cgroups?.remove(containerId);
-    } catch (e) {
-      this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
-    }
-    try {
-      await this.options.release?.(containerId);
-    } catch (e) {
-      this.options.log?.('warn', `container ${containerId}: ${(e as Error).message}`);
-    }
+    // Independent: the cgroups, and the bundle and rootfs (the container's processes are gone).
+    const warn = (e: Error) => this.options.log?.('warn', `container ${containerId}: ${e.message}`);
+    await Promise.all([
+      this.options.cgroups
+        ?.remove(containerId)
+        .then(() => this.options.trace?.(containerId, 'cleanup: cgroups removed'))
+        .catch(warn),
+      this.options.release?.(containerId).catch(warn),
+    ]);
   }
 
   /** Adds the OOM evidence of the container's cgroup (read before the cgroup is removed). */
@@ -438,8 +676,10 @@ export class ProcessRuntime implements ContainerRuntime {
     t.resolve(status);
   }
 
-  private async onSupervisorExit(t: Tracked): Promise<void> {
-    const exit = await readExitStatus(t.dir);
+  /** The supervisor ended; `piped` is the exit status it wrote on its stdout (after the file). */
+  private async onSupervisorExit(t: Tracked, piped?: ExitStatus): Promise<void> {
+    const exit = piped ?? (await readExitStatus(t.dir));
+    this.options.trace?.(t.containerId, 'runtime: exit_status read');
     if (exit) {
       this.finish(t, await this.withOom(t.containerId, exit));
       return;
@@ -543,42 +783,6 @@ function findTool(name: string, pkg: string): string {
   throw new Error(`the process runtime needs '${name}' (Debian package ${pkg})`);
 }
 
-function readPid(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let settled = false;
-    const settle = (err: Error | undefined, pid?: number): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.stdout?.removeAllListeners('data');
-      child.stdout?.destroy();
-      if (err) reject(err);
-      else resolve(pid as number);
-    };
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      settle(new Error(`the task did not start within ${LAUNCH_TIMEOUT_MS} ms`));
-    }, LAUNCH_TIMEOUT_MS);
-    child.once('error', (e) => settle(new Error(`cannot start the task supervisor: ${e.message}`)));
-    // 'close' (not 'exit'): the pid line may still be in the pipe when the supervisor has exited.
-    child.once('close', (code, signal) => settle(new Error(`the task supervisor exited before the task started (${signal ?? `status ${code}`})`)));
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const pid = Number(buf.slice(0, nl).trim());
-      if (!Number.isInteger(pid) || pid <= 1) settle(new Error(`the task supervisor reported a bad pid '${buf.slice(0, nl)}'`));
-      else settle(undefined, pid);
-    });
-  });
-}
-
 async function readExitStatus(dir: string): Promise<ExitStatus | undefined> {
   let text: string;
   try {
@@ -586,6 +790,11 @@ async function readExitStatus(dir: string): Promise<ExitStatus | undefined> {
   } catch {
     return undefined;
   }
+  return parseExitStatus(text);
+}
+
+/** An exit status as the supervisor writes it (a shell's `$?` and a newline); undefined if torn. */
+function parseExitStatus(text: string): ExitStatus | undefined {
   if (!text.endsWith('\n')) return undefined; // still being written
   const code = Number(text.trim());
   if (!Number.isInteger(code) || code < 0) return { message: `unreadable exit status '${text.trim()}'` };

@@ -94,3 +94,31 @@ test('with real processes: a task that exits while the agent is down is reported
   await b.agent.stop();
   b.runtime.close();
 });
+
+test('with real processes: the runtime prepares while the checkpoint is written, but a task whose checkpoint fails never runs and leaves no runtime state', async () => {
+  const clock = new ManualClock();
+  const a = boot(clock, 3);
+  await a.agent.start();
+  await until('registration', () => a.agent.connection === 'registered');
+  // The checkpoint write of this task fails (a directory stands where task.json goes), as a full
+  // disk would; its status updates can still be written.
+  const { mkdirSync, readdirSync } = await import('node:fs');
+  mkdirSync(join(workDir, 'meta', 'frameworks', 'fw', 'tasks', 'unwritable', 'task.json', 'x'), { recursive: true });
+  const before = new Set(readdirSync(join(workDir, 'meta', 'runtime')));
+  a.link.push(runTask('unwritable', 'touch ran'));
+  await until('TASK_FAILED', () => a.link.updateStates('unwritable').includes('TASK_FAILED'));
+  const failed = a.link.callsOf('STATUS_UPDATE').find((c) => c.status.task_id.value === 'unwritable')!.status;
+  assert.match(failed.message ?? '', /^Failed to checkpoint the task/);
+  assert.equal(failed.reason, 'REASON_CONTAINER_LAUNCH_FAILED');
+  assert.deepEqual(a.link.updateStates('unwritable'), ['TASK_FAILED'], 'never started');
+  const leftover = readdirSync(join(workDir, 'meta', 'runtime')).filter((d) => !before.has(d));
+  assert.deepEqual(leftover, [], 'no runtime state left');
+  // A task killed while its checkpoint is being written is not started either.
+  a.link.push(runTask('killed-early', 'touch ran'));
+  a.link.push({ type: 'KILL_TASK', framework_id: { value: 'fw' }, task_id: { value: 'killed-early' } });
+  await until('TASK_KILLED', () => a.link.updateStates('killed-early').includes('TASK_KILLED'));
+  const killed = a.link.callsOf('STATUS_UPDATE').find((c) => c.status.task_id.value === 'killed-early')!.status;
+  assert.equal(killed.reason, 'REASON_TASK_KILLED_DURING_LAUNCH');
+  await a.agent.stop();
+  a.runtime.close();
+});

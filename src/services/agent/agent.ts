@@ -53,6 +53,8 @@ export interface AgentDeps {
   probes?: Probes;
   /** Container networks (CNI); without it, tasks that name a network fail to launch. */
   networks?: ContainerNetworks;
+  /** Marks points of a container's launch and exit path (the launch benchmark's breakdown). */
+  trace?: (containerId: string, point: string) => void;
 }
 
 export type AgentEvent =
@@ -189,6 +191,7 @@ export class Agent {
   private readonly updates: StatusUpdateManager;
   private readonly probes: Probes | undefined;
   private readonly networks: ContainerNetworks | undefined;
+  private readonly trace: (containerId: string, point: string) => void;
 
   private agentId: string | undefined;
   private masterId: string | undefined;
@@ -235,6 +238,7 @@ export class Agent {
     this.log = deps.log ?? (() => {});
     this.probes = deps.probes;
     this.networks = deps.networks;
+    this.trace = deps.trace ?? (() => {});
     this.backoffMs = this.cfg('registerBackoffMinMs');
     this.completed = new RingBuffer<TaskView>(this.cfg('maxCompletedTasks'));
     this.updates = new StatusUpdateManager({
@@ -561,6 +565,8 @@ export class Agent {
     const gen = this.gen;
     if (!this.agentId || this.conn !== 'registered') return 'retry';
     let reply: MasterLinkReply;
+    const traced = isTerminal(status.state) ? status.container_status?.container_id?.value : undefined;
+    if (traced) this.trace(traced, 'agent: terminal update sent');
     try {
       reply = await this.link.call({ type: 'STATUS_UPDATE', agent_id: { value: this.agentId }, framework_id: { value: frameworkId }, status });
     } catch (e) {
@@ -681,6 +687,7 @@ export class Agent {
     const sandbox = sandboxPath(this.config.workDir, agentId, fwId, taskId, containerId);
     const run = this.newRun(fw, task, taskId, containerId, sandbox, this.clock.nowMs());
     fw.tasks.set(taskId, run);
+    this.trace(containerId, 'agent: RUN_TASK');
 
     const invalid = validateTask(task);
     const nets = networkRequests(task);
@@ -697,7 +704,7 @@ export class Agent {
       launched_at_ms: run.launchedAtMs,
       task,
     };
-    try {
+    const durable = (async () => {
       await this.removing.get(`${fwId}\u0000${taskId}`);
       // The framework file only when it changed: one durable write fewer per launch.
       const fwJson = JSON.stringify(fw.info);
@@ -706,24 +713,30 @@ export class Agent {
         this.fwCheckpointed.set(fwId, fwJson);
       }
       await this.ckpt.write(taskFile(fwId, taskId), JSON.stringify(checkpoint));
-    } catch (e) {
-      if (this.isStopped()) return;
-      this.counters.container_launch_errors!++;
-      this.report(run, 'TASK_FAILED', {
-        source: 'SOURCE_AGENT',
-        reason: 'REASON_CONTAINER_LAUNCH_FAILED',
-        message: `Failed to checkpoint the task: ${(e as Error).message}`,
-      });
-      return;
-    }
-    if (this.isStopped() || run.terminal) return;
-    if (run.killReason) {
-      this.report(run, 'TASK_KILLED', {
-        source: 'SOURCE_AGENT',
-        reason: 'REASON_TASK_KILLED_DURING_LAUNCH',
-        message: 'Task was killed before it was launched',
-      });
-      return;
+      this.trace(containerId, 'agent: task.json durable');
+    })();
+    // Nothing of the task starts before its checkpoint is durable, nor once it is no longer
+    // wanted (killed, the agent stopped). A plain command task is prepared by the runtime while
+    // the checkpoint is written (LaunchSpec.ready); one with networks or an executor waits here.
+    let ckptError: Error | undefined;
+    const ready = durable.then(
+      () => {
+        if (this.isStopped() || run.terminal || run.killReason) throw new Error('the task is no longer to be launched');
+      },
+      (e: Error) => {
+        ckptError = e;
+        throw e;
+      },
+    );
+    ready.catch(() => {}); // handled where it is awaited (here, or by the runtime)
+    const overlap = nets.length === 0 && !task.executor && this.runtime.waitsForReady === true;
+    if (!overlap) {
+      try {
+        await ready;
+      } catch {
+        this.notLaunched(run, ckptError);
+        return;
+      }
     }
     if (task.executor) {
       this.counters.container_launch_errors!++;
@@ -759,12 +772,19 @@ export class Agent {
       ...(task.container ? { container: task.container } : {}),
       resources: scalarResources(task.resources ?? []),
       ...(run.network ? { netnsPath: run.network.netnsPath } : {}),
+      ...(overlap ? { ready } : {}),
     };
     try {
       const handle = await this.runtime.launch(spec);
+      this.trace(containerId, 'agent: launch returned');
       run.pid = handle.pid;
     } catch (e) {
       if (this.isStopped()) return;
+      if (overlap && (ckptError || run.terminal || run.killReason)) {
+        // The runtime undid what it had made: reported as before the launch.
+        this.notLaunched(run, ckptError);
+        return;
+      }
       if (run.network) await this.detachNetwork(run);
       this.counters.container_launch_errors!++;
       this.report(run, 'TASK_FAILED', {
@@ -790,6 +810,28 @@ export class Agent {
     this.armCompletionTimer(run);
     if (run.killReason) this.killRun(run, run.killReason, run.killGraceMs ?? this.killGrace(run, undefined));
     else this.startWatchers(run);
+  }
+
+  /** A task that was not launched: its checkpoint failed, it was killed meanwhile, or the agent stopped. */
+  private notLaunched(run: TaskRun, ckptError: Error | undefined): void {
+    if (this.isStopped()) return;
+    if (ckptError) {
+      this.counters.container_launch_errors!++;
+      this.report(run, 'TASK_FAILED', {
+        source: 'SOURCE_AGENT',
+        reason: 'REASON_CONTAINER_LAUNCH_FAILED',
+        message: `Failed to checkpoint the task: ${ckptError.message}`,
+      });
+      return;
+    }
+    if (run.terminal) return;
+    if (run.killReason) {
+      this.report(run, 'TASK_KILLED', {
+        source: 'SOURCE_AGENT',
+        reason: 'REASON_TASK_KILLED_DURING_LAUNCH',
+        message: 'Task was killed before it was launched',
+      });
+    }
   }
 
   private killTask(fwId: string | undefined, taskId: string | undefined, policy: KillPolicy | undefined): void {
@@ -983,6 +1025,7 @@ export class Agent {
 
   private onExit(run: TaskRun, exit: ExitStatus): void {
     if (this.isStopped() || run.phase === 'exited') return;
+    this.trace(run.containerId, 'agent: exit seen');
     run.phase = 'exited';
     run.completionTimer?.cancel();
     this.stopWatchers(run);
@@ -1038,7 +1081,10 @@ export class Agent {
     // Once the terminal update is durable the runtime's own record of the exit is not needed.
     done
       .then(
-        () => this.runtime.cleanup?.(run.containerId),
+        () => {
+          this.trace(run.containerId, 'agent: terminal update durable');
+          return this.runtime.cleanup?.(run.containerId).then(() => this.trace(run.containerId, 'agent: cleanup done'));
+        },
         () => {},
       )
       .catch((e: Error) => this.log('warn', `cleaning up the container of task ${taskId}: ${e.message}`));

@@ -112,6 +112,65 @@ describe('status update manager', () => {
     assert.deepEqual(h.completed, ['f/t1']);
   });
 
+  test('updates queued while a write is in flight go out in one fsynced append; an ACK alone is not fsynced', async () => {
+    const ckpt = new MemoryCheckpointer();
+    const appends: { data: string; sync: boolean }[] = [];
+    let release: (() => void) | undefined;
+    const gated: typeof ckpt.append = async (path, data, options) => {
+      appends.push({ data, sync: options?.sync !== false });
+      if (appends.length === 1) await new Promise<void>((r) => (release = r));
+      return ckpt.append(path, data, options);
+    };
+    const clock = new ManualClock();
+    const sent: string[] = [];
+    const mgr = new StatusUpdateManager({
+      clock,
+      checkpointer: {
+        ...ckpt,
+        read: ckpt.read.bind(ckpt),
+        write: ckpt.write.bind(ckpt),
+        list: ckpt.list.bind(ckpt),
+        remove: ckpt.remove.bind(ckpt),
+        append: gated,
+      },
+      send: async (_fw, st) => {
+        sent.push(st.state);
+        return 'acked';
+      },
+      onTerminalAcked: () => {},
+    });
+    mgr.resume();
+    const first = mgr.update('f', status('t1', 'TASK_STARTING'));
+    await settle();
+    const second = mgr.update('f', status('t1', 'TASK_RUNNING'));
+    const third = mgr.update('f', status('t1', 'TASK_FINISHED'));
+    await settle();
+    assert.deepEqual(sent, [], 'nothing is sent before it is durable');
+    release?.();
+    await Promise.all([first, second, third]);
+    await settle();
+    await mgr.flush();
+    assert.equal(appends[1]?.data.split('\n').filter(Boolean).length, 2, 'RUNNING and FINISHED share the second append');
+    assert.equal(appends[1]?.sync, true);
+    assert.deepEqual(sent, ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
+    const ackOnly = appends.filter((a) =>
+      a.data
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => JSON.parse(l).type === 'ACK'),
+    );
+    assert.ok(ackOnly.length > 0 && ackOnly.every((a) => !a.sync), 'appends of ACKs alone skip the fsync');
+    const lines = (ckpt.files.get(updatesFile('f', 't1')) ?? '')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.filter((l) => l.type === 'UPDATE').map((l) => l.status.state),
+      ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED'],
+    );
+    assert.equal(lines.filter((l) => l.type === 'ACK').length, 3);
+  });
+
   test('a stuck task does not hold up another task', async () => {
     const h = harness({ answer: (s) => (s.task_id.value === 'stuck' ? 'retry' : 'acked') });
     h.mgr.resume();

@@ -30,7 +30,16 @@ interface Stream {
   backoffMs: number;
   /** Serializes checkpoint writes so the file has the same order as memory. */
   chain: Promise<void>;
+  /** Records waiting for the write in flight to end: they go out together in one append. */
+  batch: Batch | undefined;
   removed: boolean;
+}
+
+interface Batch {
+  lines: string[];
+  /** Whether the append is fsynced: any UPDATE in it needs that (ACKs alone do not). */
+  sync: boolean;
+  done: Promise<void>;
 }
 
 /** One checkpoint record per line. */
@@ -174,6 +183,7 @@ export class StatusUpdateManager {
         timer: undefined,
         backoffMs: this.retryMinMs,
         chain: Promise.resolve(),
+        batch: undefined,
         removed: false,
       };
       this.streams.set(k, s);
@@ -181,11 +191,31 @@ export class StatusUpdateManager {
     return s;
   }
 
+  /**
+   * Appends a record after every one queued before it. Records that arrive while a write is in
+   * flight are written together by the next one (group commit: one fsync for STARTING and RUNNING,
+   * or for an ACK and the update behind it). An UPDATE is fsynced before its promise resolves; an
+   * ACK alone is not (lost in a crash, it only makes the restarted agent send that update again,
+   * which the master's acknowledgement by uuid absorbs, as it absorbs any retry).
+   */
   private appendRecord(s: Stream, rec: Record_): Promise<void> {
-    const next = s.chain.then(() => this.o.checkpointer.append(updatesFile(s.frameworkId, s.taskId), `${JSON.stringify(rec)}\n`));
-    // A failed write must not wedge the chain; the caller sees the failure through `next`.
-    s.chain = next.catch((e: Error) => this.o.log?.('error', `checkpointing a status update of task ${s.taskId} failed: ${e.message}`));
-    return next;
+    const line = `${JSON.stringify(rec)}\n`;
+    const sync = rec.type === 'UPDATE';
+    const open = s.batch;
+    if (open) {
+      open.lines.push(line);
+      open.sync ||= sync;
+      return open.done;
+    }
+    const batch: Batch = { lines: [line], sync, done: Promise.resolve() };
+    batch.done = s.chain.then(() => {
+      if (s.batch === batch) s.batch = undefined; // from here on, records go to the next write
+      return this.o.checkpointer.append(updatesFile(s.frameworkId, s.taskId), batch.lines.join(''), { sync: batch.sync });
+    });
+    s.batch = batch;
+    // A failed write must not wedge the chain; the callers see the failure through `done`.
+    s.chain = batch.done.catch((e: Error) => this.o.log?.('error', `checkpointing a status update of task ${s.taskId} failed: ${e.message}`));
+    return batch.done;
   }
 
   private pump(s: Stream): void {
