@@ -90,6 +90,7 @@ async function startInstance(seed: number): Promise<Instance> {
     stateDir: join(workDir, 'meta', 'runtime'),
     pollIntervalMs: 50,
     bundleDir: join(workDir, 'bundles'),
+    stateRoot: join(workDir, 'oci-state'),
     images: new RegistryImageStore(join(workDir, 'images')),
   });
   const configDir = join(work, 'cni-conf');

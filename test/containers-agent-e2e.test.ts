@@ -61,6 +61,7 @@ const runtime = createMesosContainerizer({
   stateDir: join(workDir, 'meta', 'runtime'),
   pollIntervalMs: 50,
   bundleDir: join(workDir, 'bundles'),
+  stateRoot: join(workDir, 'oci-state'),
   images: new RegistryImageStore(join(workDir, 'images')),
   fetcher: new Fetcher({ cacheDir: join(workDir, 'fetch') }),
   allowedHostPaths: [allowed],
@@ -69,10 +70,10 @@ const runtime = createMesosContainerizer({
 });
 const agent = new Agent({
   clock: new RealClock(),
-  // Container ids come from this generator, and crun keeps its state by id in one directory for
-  // the whole machine (/run/crun): a fixed seed gave two runs of this file at once (other
-  // worktrees, CI beside a developer) the same ids, and crun refused the second with "container
-  // ... already exists". The pid differs between processes that run at the same time.
+  // Container ids come from this generator. With crun's machine-wide state (/run/crun) a fixed
+  // seed gave two runs of this file at once the same ids and crun refused the second ("container
+  // ... already exists"); the runtime now keeps its state under the work dir (stateRoot), and the
+  // seed still differs between processes that run at the same time.
   random: new Random(process.pid),
   link,
   runtime,

@@ -189,6 +189,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           log,
           ...cg,
           bundleDir: join(workDir, 'bundles'),
+          stateRoot: join(workDir, 'meta', 'oci'),
           images,
           runtime: opts.ociRuntime ?? 'crun',
           seccomp: opts.seccomp ?? 'default',
@@ -254,7 +255,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   agentRoutes(router, agent, { stats });
   const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
   agentOperatorRoutes(router, agent, {
-    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), log, ...(docker ? { docker } : {}) }),
+    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), ociStateRoot: join(workDir, 'meta', 'oci'), log, ...(docker ? { docker } : {}) }),
     stats,
     images,
     imageGcPolicy: gcPolicy,

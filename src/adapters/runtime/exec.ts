@@ -37,6 +37,8 @@ export interface ExecOptions {
   runtime?: OciRuntimeName;
   /** Where the OCI bundles are: a session gets the task's environment and cwd from its config.json. */
   bundleDir?: string;
+  /** The OCI runtime's `--root` (the Mesos containerizer's stateRoot). */
+  ociStateRoot?: string;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** The docker containerizer, for sessions in container.type DOCKER tasks. */
   docker?: Pick<DockerRuntime, 'execSession'>;
@@ -91,7 +93,7 @@ export class ExecSessions implements ContainerExec {
       const name = this.options.runtime ?? 'crun';
       const bin = findOciRuntime(name);
       if (!bin) throw new ExecError(500, `the OCI runtime '${name}' is not installed`);
-      const args = ['exec', ...(await this.bundleProcessArgs(target.containerId)), target.containerId, ...argv];
+      const args = [...(this.options.ociStateRoot ? ['--root', this.options.ociStateRoot] : []), 'exec', ...(await this.bundleProcessArgs(target.containerId)), target.containerId, ...argv];
       const [cmd, ...rest] = this.wrapHybrid
         ? ['/usr/bin/unshare', '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...args]
         : [bin, ...args];

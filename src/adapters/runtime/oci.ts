@@ -38,6 +38,12 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   upperDirOf?: (containerId: string) => string;
   /** Directory for bundles (config.json and the rootfs mount point per container). */
   bundleDir: string;
+  /**
+   * The OCI runtime's own state directory (its `--root`). Default: the runtime's machine-wide one
+   * (/run/crun, /run/runc), shared by every agent and test on the machine, where one container id
+   * used twice at once is refused; the agent gives each work dir its own.
+   */
+  stateRoot?: string;
   runtime?: OciRuntimeName;
   /** `default`: the deny-list profile of seccomp.ts for every image task; `unconfined`: none. */
   seccomp?: 'default' | 'unconfined';
@@ -151,10 +157,11 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
     if (!bin) throw new Error(`the OCI runtime '${name}' is not installed (Debian package ${name})`);
     return bin;
   };
+  const rootArgs = options.stateRoot ? ['--root', options.stateRoot] : [];
   const ociArgv = (args: string[]): string[] => {
     const bin = runtimeBin();
-    if (!wrapHybrid) return [bin, ...args];
-    return [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...args];
+    if (!wrapHybrid) return [bin, ...rootArgs, ...args];
+    return [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...rootArgs, ...args];
   };
   const bundleOf = (id: string) => join(options.bundleDir, id);
 
@@ -229,7 +236,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         'dcos-rootfs',
         wrapHybrid ? 'hybrid' : 'plain',
       ];
-      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...runArgs], joinCgroups: false };
+      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...rootArgs, ...runArgs], joinCgroups: false };
     },
     signal: async (containerId, signal) => {
       if (!existsSync(bundleOf(containerId))) return;
@@ -247,7 +254,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       if (!existsSync(bundle)) return;
       // A foreground `crun run` removed its own state when it ended; it is left only when the
       // runtime was killed (a SIGKILL to the process group), and only then is a delete spawned.
-      if (existsSync(join(name === 'crun' ? '/run/crun' : '/run/runc', containerId))) {
+      if (existsSync(join(options.stateRoot ?? (name === 'crun' ? '/run/crun' : '/run/runc'), containerId))) {
         const [bin, ...args] = ociArgv(['delete', '--force', containerId]);
         await run(bin as string, args).catch(() => {});
       }
