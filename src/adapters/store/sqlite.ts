@@ -70,6 +70,10 @@ export class SqliteStore implements Store {
     return this.stmtList.all(prefix, `${prefix}\uffff`) as StoreEntry[];
   }
 
+  async scan(prefix: string, fn: (entry: StoreEntry) => void): Promise<void> {
+    for (const e of this.stmtList.iterate(prefix, `${prefix}\uffff`)) fn(e as StoreEntry);
+  }
+
   async batch(ops: StoreOp[]): Promise<void> {
     if (ops.length === 0) return;
     this.tx(ops);
