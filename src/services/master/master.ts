@@ -1459,8 +1459,9 @@ export class Master {
       });
       this.metrics['master/offers_declined']!++;
       fw.counters.offers.declined = (fw.counters.offers.declined ?? 0) + 1;
+      // What was declined is free again on that agent only: a cycle over it offers it to others.
+      this.allocateSoon(rec.offer.agent_id.value);
     }
-    this.allocateSoon();
     return ACCEPTED;
   }
 
@@ -1702,7 +1703,7 @@ export class Master {
       this.metrics['master/offers_rescinded']!++;
       fw.counters.offers.rescinded = (fw.counters.offers.rescinded ?? 0) + 1;
       this.sendEvent(fw, { type: 'RESCIND', rescind: { offer_id: { value: offerId } } });
-      this.allocateSoon();
+      this.allocateSoon(rec.offer.agent_id.value);
     }
   }
 
