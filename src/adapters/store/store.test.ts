@@ -45,6 +45,12 @@ function contract(name: string, make: () => { store: Store; cleanup: () => void 
         (await store.list('m/t/')).map((e) => e.key),
         ['m/t/1', 'm/t/2'],
       );
+      if (store.scan) {
+        // An adapter that scans must give what list gives, entry by entry.
+        const scanned: string[] = [];
+        await store.scan('m/t/', (e) => scanned.push(`${e.key}=${e.value}@${e.version}`));
+        assert.deepEqual(scanned, ['m/t/1=a@1', 'm/t/2=b@1']);
+      }
       await store.close();
       cleanup();
     });

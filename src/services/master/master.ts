@@ -33,7 +33,7 @@ import {
 import type { EventSink } from '../../ports/sink.js';
 import type { Store, StoreEntry } from '../../ports/store.js';
 import type { MasterConfig } from './config.js';
-import { StoreWriter } from './store-writer.js';
+import { DEFAULT_GROUP_COMMIT, StoreWriter } from './store-writer.js';
 
 /** A reply to an HTTP-level call: status code plus an optional body (text or JSON). */
 export interface CallResult {
@@ -238,7 +238,7 @@ export class Master {
     this.startTimeMs = this.clock.nowMs();
     this.completedFrameworks = new RingBuffer(this.config.maxCompletedFrameworks);
     const defer = deps.defer ?? ((fn: () => void) => this.clock.setTimer(0, fn));
-    this.writer = new StoreWriter(this.store, defer);
+    this.writer = new StoreWriter(this.store, defer, { clock: this.clock, ...DEFAULT_GROUP_COMMIT });
   }
 
   // ---------------------------------------------------------------------------------------------
