@@ -10,7 +10,9 @@
  *     latency p50/p99 (submission to RUNNING, and launch decision to RUNNING), master heap.
  * B3  the master restarts under 10,000 agents and 100,000 running tasks: its recovery from the
  *     store, time until every agent has reregistered, time to the first offer, and one explicit
- *     reconciliation of all 100,000 tasks.
+ *     reconciliation of all 100,000 tasks. Beside the wall figure: the master's own CPU in the
+ *     reregistration window (process.cpuUsage around its entry points and the store's commits),
+ *     the process CPU, GC pauses and store commits, so the figure says what the master costs.
  * B10 master heap and RSS per agent and per task (slopes over three sizes; the master's heap share
  *     is found by dropping it and measuring what the heap gives back; RSS is the median of
  *     several samples, each after a forced GC), the latency of building and serialising
