@@ -1607,11 +1607,12 @@ export class Master {
 
   /**
    * Runs an allocation soon (coalescing bursts of events into one cycle). With `agentId` (an agent
-   * that was added or came back, or had resources freed) the cycle covers only the agents named
-   * so, unless something asked for a full cycle meanwhile: 10,000 agents reregistering after a
-   * restart then cost one cycle over each agent, not a cycle over the cluster per burst. Other
-   * changes (a framework subscribing or reviving, offers declined or rescinded) and the periodic
-   * cycle cover every agent.
+   * that was added or came back, or whose resources were freed: a task ended, an offer was
+   * declined or rescinded) the cycle covers only the agents named so, unless something asked for
+   * a full cycle meanwhile: 10,000 agents reregistering after a restart, each offer declined,
+   * then cost a cycle over that agent, not one over the cluster. Changes that are not about one
+   * agent (a framework subscribing or reviving, weights, quota) and the periodic cycle cover every
+   * agent.
    */
   allocateSoon(agentId?: string): void {
     if (!this.recovered || this.stopped) return;
