@@ -19,6 +19,12 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** All entries whose key starts with prefix, in key order. */
   list(prefix: string): Promise<StoreEntry[]>;
+  /**
+   * Optional: calls fn with each entry under prefix, in key order, without holding them all at
+   * once (a master recovering 100,000 tasks parses each value and drops its text at once, so the
+   * text never outlives the young generation). Adapters without it are read with `list`.
+   */
+  scan?(prefix: string, fn: (entry: StoreEntry) => void): Promise<void>;
   /** Applies all operations atomically and durably. */
   batch(ops: StoreOp[]): Promise<void>;
   /** Calls fn with each committed change under prefix; returns an unsubscribe function. */

@@ -45,6 +45,12 @@ function contract(name: string, make: () => { store: Store; cleanup: () => void 
         (await store.list('m/t/')).map((e) => e.key),
         ['m/t/1', 'm/t/2'],
       );
+      if (store.scan) {
+        // An adapter that scans must give what list gives, entry by entry.
+        const scanned: string[] = [];
+        await store.scan('m/t/', (e) => scanned.push(`${e.key}=${e.value}@${e.version}`));
+        assert.deepEqual(scanned, ['m/t/1=a@1', 'm/t/2=b@1']);
+      }
       await store.close();
       cleanup();
     });
@@ -96,6 +102,37 @@ test('sqlite: a committed batch survives kill -9 of the writing process', async 
       ['k2', 'v2'],
     ],
   );
+  await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('sqlite: scan reads in pages and gives exactly what list gives, across page boundaries', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-scan-'));
+  const s = new SqliteStore(join(dir, 'r.db'));
+  // Pages hold 2,000 rows: a prefix with exactly one page, one with three pages, and keys just
+  // outside each prefix that must stay out.
+  const ops: StoreOp[] = [
+    { type: 'put', key: 'p', value: 'no' },
+    { type: 'put', key: 'q/0', value: 'no' },
+    { type: 'put', key: 't', value: 'no' },
+    { type: 'put', key: 'u/0', value: 'no' },
+  ];
+  for (let i = 0; i < 2000; i++) ops.push({ type: 'put', key: `p/${String(i).padStart(5, '0')}`, value: `p${i}` });
+  for (let i = 0; i < 4001; i++) ops.push({ type: 'put', key: `t/${String(i).padStart(5, '0')}`, value: `t${i}` });
+  await s.batch(ops);
+  for (const [prefix, n] of [
+    ['p/', 2000],
+    ['t/', 4001],
+    ['v/', 0],
+  ] as const) {
+    const scanned: string[] = [];
+    await s.scan(prefix, (e) => scanned.push(`${e.key}=${e.value}@${e.version}`));
+    assert.equal(scanned.length, n);
+    assert.deepEqual(
+      scanned,
+      (await s.list(prefix)).map((e) => `${e.key}=${e.value}@${e.version}`),
+    );
+  }
   await s.close();
   rmSync(dir, { recursive: true, force: true });
 });

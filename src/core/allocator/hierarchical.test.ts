@@ -636,3 +636,25 @@ describe('incremental sorting', () => {
     );
   });
 });
+
+describe('allocation over some agents', () => {
+  it('a cycle given agent ids offers only those agents (unknown ids and repeats ignored); a full cycle then offers the rest', () => {
+    const a = allocator();
+    a.addFramework('f1', { roles: ['r'] });
+    for (const id of ['a1', 'a2', 'a3']) a.addAgent(id, { hostname: id, total: res('cpus:2;mem:512') });
+    assert.deepEqual(summary(a.allocate(0, ['a2', 'nope', 'a2'])), ['f1@a2 r cpus:2;mem:512']);
+    assert.deepEqual(summary(a.allocate(0, [])), [], 'no agents named, nothing offered');
+    assert.deepEqual(summary(a.allocate(0)), ['f1@a1 r cpus:2;mem:512', 'f1@a3 r cpus:2;mem:512']);
+  });
+
+  it('DRF order holds within the agents named', () => {
+    const a = allocator();
+    a.addFramework('f1', { roles: ['r'] });
+    a.addFramework('f2', { roles: ['r'] });
+    a.addAgent('a1', { hostname: 'h1', total: res('cpus:4;mem:512'), used: [{ frameworkId: 'f1', role: 'r', resources: res('cpus:4;mem:512') }] });
+    a.addAgent('a2', { hostname: 'h2', total: res('cpus:4;mem:512') });
+    a.addAgent('a3', { hostname: 'h3', total: res('cpus:4;mem:512') });
+    // f1 holds a1: f2, with nothing, gets the agent named.
+    assert.deepEqual(summary(a.allocate(0, ['a3'])), ['f2@a3 r cpus:4;mem:512']);
+  });
+});

@@ -384,7 +384,7 @@ export class HierarchicalAllocator implements Allocator {
 
   // --- the allocation cycle --------------------------------------------------------------------
 
-  allocate(nowMs: number): Allocation[] {
+  allocate(nowMs: number, agentIds?: Iterable<string>): Allocation[] {
     this.cycle++;
     this.lastNowMs = nowMs;
     const offers: Allocation[] = [];
@@ -392,8 +392,19 @@ export class HierarchicalAllocator implements Allocator {
     if (roleOrder.length === 0) return offers;
 
     const agents: AgentRec[] = [];
-    for (const a of this.agentsByIdx) {
-      if (a?.active && (a.hasUnreserved || a.reservedRoles.length > 0)) agents.push(a);
+    const offerable = (a: AgentRec | undefined): a is AgentRec => a?.active === true && (a.hasUnreserved || a.reservedRoles.length > 0);
+    if (agentIds === undefined) {
+      for (const a of this.agentsByIdx) if (offerable(a)) agents.push(a);
+    } else {
+      const seen = new Set<AgentRec>();
+      for (const id of agentIds) {
+        const a = this.agents.get(id);
+        if (offerable(a) && !seen.has(a)) {
+          seen.add(a);
+          agents.push(a);
+        }
+      }
+      if (agents.length === 0) return offers;
     }
     this.random.shuffle(agents);
 

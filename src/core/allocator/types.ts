@@ -87,9 +87,12 @@ export interface Allocator {
   /**
    * One allocation cycle: hierarchical DRF over roles, then frameworks within a role; quota
    * guarantees first; refuse filters and suppression respected. Returns the offers to make
-   * (at most one per framework per agent) and records them as allocated.
+   * (at most one per framework per agent) and records them as allocated. With `agentIds`, only
+   * those agents are considered (an agent that was just added or had resources freed: the
+   * periodic cycle still covers every agent), so a burst of agents coming back costs each one
+   * cycle over itself, not over the whole cluster.
    */
-  allocate(nowMs: number): Allocation[];
+  allocate(nowMs: number, agentIds?: Iterable<string>): Allocation[];
 
   /** Per-role and per-framework allocation, for GET_ROLES and the legacy /roles. */
   roleAllocation(role: string): Resource[];

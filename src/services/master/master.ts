@@ -31,9 +31,9 @@ import {
   isTerminal,
 } from '../../model/mesos.js';
 import type { EventSink } from '../../ports/sink.js';
-import type { Store } from '../../ports/store.js';
+import type { Store, StoreEntry } from '../../ports/store.js';
 import type { MasterConfig } from './config.js';
-import { StoreWriter } from './store-writer.js';
+import { DEFAULT_GROUP_COMMIT, StoreWriter } from './store-writer.js';
 
 /** A reply to an HTTP-level call: status code plus an optional body (text or JSON). */
 export interface CallResult {
@@ -196,6 +196,9 @@ export class Master {
   private readonly writer: StoreWriter;
   private readonly timers: TimerHandle[] = [];
   private allocationSoon: TimerHandle | undefined;
+  /** What the pending `allocationSoon` cycle covers: every agent, or only these. */
+  private allocateAll = false;
+  private allocateAgents = new Set<string>();
   private nextFrameworkNum = 0;
   private nextAgentNum = 0;
   private nextOfferNum = 0;
@@ -235,7 +238,7 @@ export class Master {
     this.startTimeMs = this.clock.nowMs();
     this.completedFrameworks = new RingBuffer(this.config.maxCompletedFrameworks);
     const defer = deps.defer ?? ((fn: () => void) => this.clock.setTimer(0, fn));
-    this.writer = new StoreWriter(this.store, defer);
+    this.writer = new StoreWriter(this.store, defer, { clock: this.clock, ...DEFAULT_GROUP_COMMIT });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -341,12 +344,12 @@ export class Master {
     completed.sort((a, b) => (a.unregisteredTimeMs ?? 0) - (b.unregisteredTimeMs ?? 0));
     for (const fw of completed) this.completedFrameworks.push(fw);
 
-    for (const e of await this.store.list(K_TASK)) {
+    const recoverTask = (e: StoreEntry): void => {
       const s = JSON.parse(e.value) as StoredTask;
       const fw = this.frameworks.get(s.task.framework_id.value);
       if (!fw) {
         this.writer.delete(e.key);
-        continue;
+        return;
       }
       const rec: TaskRecord = {
         task: s.task,
@@ -361,7 +364,9 @@ export class Master {
       else fw.tasks.set(s.task.task_id.value, rec);
       if (rec.pending.length > 0) fw.pendingTasks.add(rec);
       this.agents.get(s.task.agent_id.value)?.tasks.set(taskKey(s.task), rec);
-    }
+    };
+    if (this.store.scan) await this.store.scan(K_TASK, recoverTask);
+    else for (const e of await this.store.list(K_TASK)) recoverTask(e);
     await this.writer.flush();
   }
 
@@ -404,7 +409,7 @@ export class Master {
     this.allocator.addAgent(id, { hostname: info.hostname, total: info.resources, active: true });
     this.broadcast(() => ({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } }));
     this.log('info', `agent ${id} registered from ${info.hostname} (${call.ip})`);
-    this.allocateSoon();
+    this.allocateSoon(id);
     return { status: 200, body: this.registeredReply(id) };
   }
 
@@ -520,7 +525,8 @@ export class Master {
       if (rec.killRequested) toKill.push({ fw: fwId, task: t.task_id.value });
     }
     // Tasks the master knew on this agent that the agent no longer has are gone.
-    for (const [key, rec] of [...agent.tasks]) {
+    // (Deleting the entry being visited is safe while iterating a Map.)
+    for (const [key, rec] of agent.tasks) {
       if (reported.has(key)) continue;
       if (isTerminal(rec.task.state)) continue;
       const fw = this.frameworks.get(rec.task.framework_id.value);
@@ -546,7 +552,7 @@ export class Master {
 
     this.broadcast(() => ({ type: 'AGENT_ADDED', agent_added: { agent: this.agentView(agent) } }));
     this.log('info', `agent ${id} reregistered with ${call.tasks?.length ?? 0} tasks`);
-    this.allocateSoon();
+    this.allocateSoon(id);
     return { status: 200, body: this.registeredReply(id) };
   }
 
@@ -556,16 +562,22 @@ export class Master {
 
   /** Resources used on an agent per (framework, role), from the tasks the master knows. */
   private agentUsage(agent: AgentRecord): { frameworkId: string; role: string; resources: Resource[] }[] {
+    // Each (framework, role)'s entries are gathered and summed once (normalize merges as it
+    // goes), not added task by task: an agent comes back with all its tasks at once.
     const byKey = new Map<string, { frameworkId: string; role: string; resources: Resource[] }>();
     for (const rec of agent.tasks.values()) {
       if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
       const role = taskRole(rec.task);
       const k = `${rec.task.framework_id.value}\u0000${role}`;
-      const cur = byKey.get(k);
-      if (cur) cur.resources = R.add(cur.resources, R.unallocated(rec.task.resources));
-      else byKey.set(k, { frameworkId: rec.task.framework_id.value, role, resources: R.normalize(R.unallocated(rec.task.resources)) });
+      let cur = byKey.get(k);
+      if (!cur) byKey.set(k, (cur = { frameworkId: rec.task.framework_id.value, role, resources: [] }));
+      for (const r of rec.task.resources) cur.resources.push(r);
     }
-    return [...byKey.values()];
+    const out = [...byKey.values()];
+    // Summed first, then stripped of allocation_info (and merged again, in case some tasks had it
+    // and some not): cloning every task's entries first would be the bulk of the work.
+    for (const u of out) u.resources = R.normalize(R.unallocated(R.normalize(u.resources)));
+    return out;
   }
 
   /** The agent opens its command stream. Returns an error result if it must (re)register first. */
@@ -933,7 +945,7 @@ export class Master {
     if (!agent || agent.state !== 'REGISTERED') return;
     if (rec.task.resources.length > 0) {
       this.allocator.recoverResources(rec.task.framework_id.value, agent.id, R.unallocated(rec.task.resources));
-      this.allocateSoon();
+      this.allocateSoon(agent.id);
     }
   }
 
@@ -1447,8 +1459,9 @@ export class Master {
       });
       this.metrics['master/offers_declined']!++;
       fw.counters.offers.declined = (fw.counters.offers.declined ?? 0) + 1;
+      // What was declined is free again on that agent only: a cycle over it offers it to others.
+      this.allocateSoon(rec.offer.agent_id.value);
     }
-    this.allocateSoon();
     return ACCEPTED;
   }
 
@@ -1592,21 +1605,35 @@ export class Master {
   // ---------------------------------------------------------------------------------------------
   // Offers
 
-  /** Runs an allocation soon (coalescing bursts of events into one cycle). */
-  allocateSoon(): void {
-    if (this.allocationSoon || !this.recovered || this.stopped) return;
+  /**
+   * Runs an allocation soon (coalescing bursts of events into one cycle). With `agentId` (an agent
+   * that was added or came back, or whose resources were freed: a task ended, an offer was
+   * declined or rescinded) the cycle covers only the agents named so, unless something asked for
+   * a full cycle meanwhile: 10,000 agents reregistering after a restart, each offer declined,
+   * then cost a cycle over that agent, not one over the cluster. Changes that are not about one
+   * agent (a framework subscribing or reviving, weights, quota) and the periodic cycle cover every
+   * agent.
+   */
+  allocateSoon(agentId?: string): void {
+    if (!this.recovered || this.stopped) return;
+    if (agentId === undefined) this.allocateAll = true;
+    else if (!this.allocateAll) this.allocateAgents.add(agentId);
+    if (this.allocationSoon) return;
     this.allocationSoon = this.clock.setTimer(0, () => {
       this.allocationSoon = undefined;
-      this.runAllocation();
+      const only = this.allocateAll ? undefined : this.allocateAgents;
+      this.allocateAll = false;
+      this.allocateAgents = new Set();
+      this.runAllocation(only);
     });
   }
 
-  runAllocation(): void {
+  runAllocation(agentIds?: ReadonlySet<string>): void {
     if (!this.recovered) return;
     if (this.offers.size >= this.config.maxOutstandingOffers) return;
     const now = this.clock.nowMs();
     this.metrics['allocator/mesos/allocation_runs']!++;
-    const allocations = this.allocator.allocate(now);
+    const allocations = this.allocator.allocate(now, agentIds);
     if (allocations.length === 0) return;
     const perFramework = new Map<string, Offer[]>();
     for (const a of allocations) {
@@ -1677,7 +1704,7 @@ export class Master {
       this.metrics['master/offers_rescinded']!++;
       fw.counters.offers.rescinded = (fw.counters.offers.rescinded ?? 0) + 1;
       this.sendEvent(fw, { type: 'RESCIND', rescind: { offer_id: { value: offerId } } });
-      this.allocateSoon();
+      this.allocateSoon(rec.offer.agent_id.value);
     }
   }
 

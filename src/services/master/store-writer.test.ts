@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryStore } from '../../adapters/store/memory.js';
 import type { StoreOp } from '../../ports/store.js';
+import { ManualClock, settle } from '../agent/fakes.js';
 import { StoreWriter } from './store-writer.js';
 
 const defer = (fn: () => void): void => queueMicrotask(fn);
@@ -39,5 +40,34 @@ describe('StoreWriter', () => {
     assert.deepEqual(seen, ['b']);
     assert.equal((await store.get('a'))?.value, undefined);
     assert.equal((await store.get('b'))?.value, '1');
+  });
+
+  test('group commit: after a commit of many writes the next waits out the interval and takes everything queued meanwhile; after a small one it goes at once', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const w = new StoreWriter(store, defer, { clock, intervalMs: 10, minOps: 3 });
+    for (const k of ['a', 'b', 'c']) w.put(k, 1);
+    await w.flush();
+    assert.equal(store.commits, 1, 'the first commit of a burst goes at once');
+    let done = 0;
+    w.put('d', 1);
+    const first = w.flush().then(() => done++);
+    await settle();
+    assert.equal(store.commits, 1, 'a commit right after a large one waits');
+    w.put('e', 1);
+    const second = w.flush().then(() => done++);
+    await settle();
+    assert.equal(done, 0);
+    await clock.advance(9);
+    assert.equal(store.commits, 1, 'still inside the interval');
+    await clock.advance(1);
+    await Promise.all([first, second]);
+    assert.equal(store.commits, 2, 'both writes queued during the wait share one commit');
+    assert.equal((await store.get('e'))?.value, '1');
+    w.put('f', 1);
+    await w.flush();
+    assert.equal(store.commits, 3, 'after a small commit the next goes at once, with no time passing');
+    assert.equal(w.commits, 3);
+    assert.equal(w.writes, 6);
   });
 });
