@@ -65,52 +65,41 @@ export interface SharedTexts {
   legacy(rs: Resource[]): { resources: string; role: string } | undefined;
 }
 
-const q = (s: string): string => JSON.stringify(s);
-
 function valueJson(v: unknown, texts: SharedTexts | undefined): string | undefined {
   if (v !== null && typeof v === 'object') return texts?.json(v) ?? JSON.stringify(v);
   return JSON.stringify(v);
 }
 
-/**
- * JSON.stringify(task), byte for byte (same keys in the same order), built from the shared texts
- * where there are some. The master's views use it instead of keeping each task's text.
- */
-export function taskJson(task: Task, texts?: SharedTexts): string {
-  let out = '{';
-  let first = true;
-  const t = task as unknown as Record<string, unknown>;
-  for (const k of Object.keys(t)) {
-    const v = t[k];
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    let text: string | undefined;
-    if (k === 'statuses' && Array.isArray(v)) {
-      text = '[';
-      for (let i = 0; i < v.length; i++) text += (i > 0 ? ',' : '') + statusJson(v[i] as TaskStatus, task, texts);
-      text += ']';
-    } else text = valueJson(v, texts);
-    if (text === undefined) continue;
-    out += `${first ? '' : ','}${q(k)}:${text}`;
-    first = false;
+/** `"key":` texts of the few keys tasks have (bounded: a task adopted from an agent may bring others). */
+const keyTexts = new Map<string, string>();
+function keyText(k: string): string {
+  let t = keyTexts.get(k);
+  if (t === undefined) {
+    t = `${JSON.stringify(k)}:`;
+    if (keyTexts.size < 256) keyTexts.set(k, t);
   }
-  return `${out}}`;
+  return t;
 }
 
-/** JSON.stringify(status), with the ids it shares with its task (or other shared parts) from `texts`. */
-function statusJson(s: TaskStatus, task: Task, texts: SharedTexts | undefined): string {
-  if (s === null || typeof s !== 'object') return JSON.stringify(s) ?? 'null';
-  let out = '{';
-  let first = true;
-  const st = s as unknown as Record<string, unknown>;
-  for (const k of Object.keys(st)) {
-    const v = st[k];
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    const text = v === task.task_id || v === task.agent_id ? valueJson(v, texts) : JSON.stringify(v);
-    if (text === undefined) continue;
-    out += `${first ? '' : ','}${q(k)}:${text}`;
-    first = false;
+/**
+ * JSON.stringify(task), byte for byte (same keys in the same order), built from the shared texts
+ * where there are some. The master's views use it instead of keeping each task's text; with
+ * shared resources and ids it is faster than JSON.stringify of the whole task.
+ */
+export function taskJson(task: Task, texts?: SharedTexts): string {
+  let out = '';
+  const t = task as unknown as Record<string, unknown>;
+  // for-in, not Object.keys: no array per task. Tasks are plain objects: no inherited keys.
+  for (const k in t) {
+    const v = t[k];
+    let text: string;
+    if (typeof v === 'string') text = JSON.stringify(v);
+    else if (v !== null && typeof v === 'object') text = texts?.json(v) ?? JSON.stringify(v);
+    else if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    else text = JSON.stringify(v);
+    out += `,${keyText(k)}${text}`;
   }
-  return `${out}}`;
+  return `{${out.slice(1)}}`;
 }
 
 /** `,"key":<JSON of value>`, or nothing where JSON.stringify would leave the key out. */

@@ -33,7 +33,7 @@ import {
 import type { EventSink } from '../../ports/sink.js';
 import type { Store } from '../../ports/store.js';
 import type { MasterConfig } from './config.js';
-import { Interner } from './intern.js';
+import { Interner, sumOfLists } from './intern.js';
 import { StoreWriter } from './store-writer.js';
 
 /** A reply to an HTTP-level call: status code plus an optional body (text or JSON). */
@@ -203,8 +203,6 @@ export class Master {
   readonly offers = new Map<string, OfferRecord>();
   /** Shared copies of what many tasks hold alike (resources, ids, ...), and their JSON text for the views. */
   readonly shared = new Interner();
-  /** cachedSum's memory, per record and summing function. */
-  private readonly sums = new WeakMap<object, Map<unknown, { from: Resource[][]; value: unknown }>>();
   private readonly operatorSinks = new Set<EventSink>();
   private readonly writer: StoreWriter;
   private readonly timers: TimerHandle[] = [];
@@ -1823,35 +1821,14 @@ export class Master {
     };
   }
 
-  /**
-   * The sum of the resources of an agent's running (not terminal, not unreachable) tasks. Kept
-   * per agent and made again only when the list of resource lists it sums changed (tasks share
-   * interned lists, so checking is a pass of pointer compares): the state views ask for every
-   * agent's. The result is shared between callers: do not change it.
-   */
+  /** The sum of the resources of an agent's running (not terminal, not unreachable) tasks. */
   agentUsedResources(agent: AgentRecord): Resource[] {
     const from: Resource[][] = [];
     for (const rec of agent.tasks.values()) {
       if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
       from.push(rec.task.resources);
     }
-    return this.cachedSum(agent, from, R.normalize);
-  }
-
-  /**
-   * `sum(concatenation of from)`, remembered for `owner` (an agent or framework record) until
-   * the lists in `from` are no longer the same objects in the same order.
-   */
-  cachedSum<T>(owner: object, from: Resource[][], sum: (rs: Resource[]) => T): T {
-    let byFn = this.sums.get(owner);
-    if (!byFn) this.sums.set(owner, (byFn = new Map()));
-    const hit = byFn.get(sum);
-    if (hit && hit.from.length === from.length && hit.from.every((x, i) => x === from[i])) return hit.value as T;
-    const all: Resource[] = [];
-    for (const rs of from) for (const r of rs) all.push(r);
-    const value = sum(all);
-    byFn.set(sum, { from, value });
-    return value;
+    return sumOfLists(from);
   }
 
   agentOfferedResources(agent: AgentRecord): Resource[] {
@@ -1866,7 +1843,7 @@ export class Master {
   frameworkView(fw: FrameworkRecord): Record<string, unknown> {
     const from: Resource[][] = [];
     for (const rec of fw.tasks.values()) if (!isTerminal(rec.task.state)) from.push(rec.task.resources);
-    const allocated = this.cachedSum(fw, from, R.normalize);
+    const allocated = sumOfLists(from);
     const offered: Resource[] = [];
     const offers: Offer[] = [];
     for (const id of fw.offers) {

@@ -3,6 +3,7 @@ import { flatAttributes, legacyTask, legacyTaskJson, taskJson } from '../../core
 import * as R from '../../core/resources/index.js';
 import { type Resource, type Task, TASK_STATES, isTerminal } from '../../model/mesos.js';
 import { configFlags } from './config.js';
+import { sumOfLists } from './intern.js';
 import type { AgentRecord, FrameworkRecord, Master } from './master.js';
 
 /**
@@ -48,14 +49,6 @@ function totalsOf(rs: Resource[]) {
   return t;
 }
 
-/** R.toLegacy of a list the master keeps (an agent's used resources: see agentUsedResources). */
-const legacyOfKept = new WeakMap<Resource[], Record<string, number | string>>();
-function keptLegacy(rs: Resource[]): Record<string, number | string> {
-  let l = legacyOfKept.get(rs);
-  if (!l) legacyOfKept.set(rs, (l = R.toLegacy(rs)));
-  return l;
-}
-
 export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<string, unknown> {
   const used = m.agentUsedResources(a);
   const offered = m.agentOfferedResources(a);
@@ -68,7 +61,7 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
     pid: a.pid,
     registered_time: secs(a.registeredTimeMs),
     resources,
-    used_resources: keptLegacy(used),
+    used_resources: R.toLegacy(used),
     offered_resources: R.toLegacy(offered),
     reserved_resources: reserved,
     unreserved_resources: unreservedFlat,
@@ -117,7 +110,7 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
       resources: R.toLegacy(o.offer.resources),
     });
   }
-  const usedFlat = m.cachedSum(fw, from, R.toLegacy);
+  const usedFlat = R.toLegacy(sumOfLists(from));
   const out: Record<string, unknown> = {
     id: fw.id,
     name: fw.info.name,
@@ -158,7 +151,7 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
 }
 
 function legacyTaskList(m: Master, tasks: Task[], raw: boolean): Record<string, unknown>[] | RawJsonArray {
-  return raw ? new RawJsonArray(tasks.map((t) => legacyTaskJson(t, m.shared))) : tasks.map((t) => legacyTask(t));
+  return raw ? RawJsonArray.map(tasks, (t) => legacyTaskJson(t, m.shared)) : tasks.map((t) => legacyTask(t));
 }
 
 function buildInfo(m: Master): Record<string, unknown> {
@@ -354,7 +347,7 @@ export function getTasks(m: Master, raw = false): Record<string, unknown> {
     for (const t of fw.completedTasks) completed.push(t);
   }
   for (const fw of m.completedFrameworks) for (const t of fw.completedTasks) completed.push(t);
-  const list = (ts: Task[]): Task[] | RawJsonArray => (raw ? new RawJsonArray(ts.map((t) => taskJson(t, m.shared))) : ts);
+  const list = (ts: Task[]): Task[] | RawJsonArray => (raw ? RawJsonArray.map(ts, (t) => taskJson(t, m.shared)) : ts);
   const out: Record<string, unknown> = {};
   if (tasks.length) out.tasks = list(tasks);
   if (unreachable.length) out.unreachable_tasks = list(unreachable);
