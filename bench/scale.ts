@@ -23,6 +23,8 @@
  *        [--store sqlite|memory] [--agents N] [--tasks N] [--seed N] [--cpu-seconds N] [--json]
  * b10state is B10's /master/state and GET_STATE timings alone (without the footprint slopes).
  * --state-profile FILE writes a CPU profile (.cpuprofile) of the /master/state and GET_STATE rounds.
+ * --no-settle measures the footprint points as before 2026-12-03 13:00, with the store writer's
+ *  last batch still in flight (see settle()).
  * --footprint-point AGENTS,TASKS --heap-snapshot FILE [--views] builds one footprint point and
  *  writes a heap snapshot of it (after serving both state views once with --views), for
  *  bench/heap-breakdown.ts.
@@ -381,7 +383,9 @@ async function masterFootprint(c: Cluster, baseRss: number, baseHeap: number): P
  * pages), so the slope would be flat.
  */
 function footprintPoint(agents: number, tasks: number, seed: number): Footprint {
-  const args = [...process.execArgv, process.argv[1] as string, '--footprint-point', `${agents},${tasks}`, '--store', STORE_KIND, '--seed', String(seed)];
+  const args = [...process.execArgv, process.argv[1] as string, '--footprint-point', `${agents},${tasks}`, '--store', STORE_KIND];
+  if (process.argv.includes('--no-settle')) args.push('--no-settle');
+  args.push('--seed', String(seed));
   let out: string;
   try {
     out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });

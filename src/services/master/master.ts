@@ -203,6 +203,8 @@ export class Master {
   readonly offers = new Map<string, OfferRecord>();
   /** Shared copies of what many tasks hold alike (resources, ids, ...), and their JSON text for the views. */
   readonly shared = new Interner();
+  /** agentUsedResources' last answer per agent, with the lists it summed. */
+  private readonly usedByAgent = new WeakMap<AgentRecord, { from: Resource[][]; used: Resource[] }>();
   private readonly operatorSinks = new Set<EventSink>();
   private readonly writer: StoreWriter;
   private readonly timers: TimerHandle[] = [];
@@ -1821,14 +1823,24 @@ export class Master {
     };
   }
 
-  /** The sum of the resources of an agent's running (not terminal, not unreachable) tasks. */
+  /**
+   * The sum of the resources of an agent's running (not terminal, not unreachable) tasks. Kept
+   * per agent and summed again only when the lists it sums are no longer the same objects in the
+   * same order (a pass of pointer compares over the agent's tasks), so the state views, which ask
+   * for every agent's, redo only the agents whose tasks changed. Shared between callers: do not
+   * change the result.
+   */
   agentUsedResources(agent: AgentRecord): Resource[] {
     const from: Resource[][] = [];
     for (const rec of agent.tasks.values()) {
       if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
       from.push(rec.task.resources);
     }
-    return sumOfLists(from);
+    const kept = this.usedByAgent.get(agent);
+    if (kept && kept.from.length === from.length && kept.from.every((rs, i) => rs === from[i])) return kept.used;
+    const used = sumOfLists(from);
+    this.usedByAgent.set(agent, { from, used });
+    return used;
   }
 
   agentOfferedResources(agent: AgentRecord): Resource[] {

@@ -49,6 +49,14 @@ function totalsOf(rs: Resource[]) {
   return t;
 }
 
+/** R.toLegacy of an agent's used resources, kept with them (agentUsedResources keeps the list while it holds). */
+const legacyOfUsed = new WeakMap<Resource[], Record<string, number | string>>();
+function usedLegacy(used: Resource[]): Record<string, number | string> {
+  let l = legacyOfUsed.get(used);
+  if (!l) legacyOfUsed.set(used, (l = R.toLegacy(used)));
+  return l;
+}
+
 export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<string, unknown> {
   const used = m.agentUsedResources(a);
   const offered = m.agentOfferedResources(a);
@@ -61,7 +69,7 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
     pid: a.pid,
     registered_time: secs(a.registeredTimeMs),
     resources,
-    used_resources: R.toLegacy(used),
+    used_resources: usedLegacy(used),
     offered_resources: R.toLegacy(offered),
     reserved_resources: reserved,
     unreserved_resources: unreservedFlat,
