@@ -50,19 +50,31 @@ export class RawJsonArray {
 
   /** The array's JSON text. */
   text(): string {
+    const out: string[] = [];
+    this.appendTo(out);
+    return out.join('');
+  }
+
+  /** Appends the array's JSON text to `out`, in pieces (one flat string per CHUNK items). */
+  appendTo(out: string[]): void {
     const render = this.render;
-    if (!render) return `[${this.list.join(',')}]`;
-    const chunks: string[] = [];
+    if (!render) {
+      out.push(`[${this.list.join(',')}]`);
+      return;
+    }
+    out.push('[');
     let part: string[] = [];
+    let first = true;
     for (const x of this.list) {
       part.push(render(x));
       if (part.length === CHUNK) {
-        chunks.push(part.join(','));
+        out.push(first ? part.join(',') : `,${part.join(',')}`);
+        first = false;
         part = [];
       }
     }
-    if (part.length > 0) chunks.push(part.join(','));
-    return `[${chunks.join(',')}]`;
+    if (part.length > 0) out.push(first ? part.join(',') : `,${part.join(',')}`);
+    out.push(']');
   }
 
   toJSON(): unknown {
@@ -85,9 +97,17 @@ export function stringifyWithRaw(value: unknown): string {
   }
   if (raws.length === 0) return skeleton;
   // A string elsewhere in the document that happens to look like a placeholder would make the
-  // counts differ: then the slow, always-correct path.
-  let seen = 0;
-  for (const _ of skeleton.matchAll(PLACEHOLDER)) seen++;
-  if (seen !== raws.length) return JSON.stringify(value) ?? 'null';
-  return skeleton.replace(PLACEHOLDER, (_m, i: string) => (raws[Number(i)] as RawJsonArray).text());
+  // placeholders differ from 0, 1, 2, ... in order: then the slow, always-correct path.
+  // split with the capture group gives [text, index, text, index, ..., text].
+  const parts = skeleton.split(PLACEHOLDER);
+  if (parts.length !== 2 * raws.length + 1) return JSON.stringify(value) ?? 'null';
+  for (let k = 0; k < raws.length; k++) if (parts[2 * k + 1] !== String(k)) return JSON.stringify(value) ?? 'null';
+  // One join for the whole document: the task text is copied once, not once per nesting level.
+  const out: string[] = [];
+  for (let k = 0; k < raws.length; k++) {
+    out.push(parts[2 * k] as string);
+    (raws[k] as RawJsonArray).appendTo(out);
+  }
+  out.push(parts[parts.length - 1] as string);
+  return out.join('');
 }

@@ -87,7 +87,10 @@ function keyText(k: string): string {
  * shared resources and ids it is faster than JSON.stringify of the whole task.
  */
 export function taskJson(task: Task, texts?: SharedTexts): string {
-  let out = '';
+  // Built as '{' + pieces + '}' with no slice: slicing a concatenated string copies it flat, and
+  // the chunk join copies it again.
+  let out = '{';
+  let first = true;
   const t = task as unknown as Record<string, unknown>;
   // for-in, not Object.keys: no array per task. Tasks are plain objects: no inherited keys.
   for (const k in t) {
@@ -97,9 +100,10 @@ export function taskJson(task: Task, texts?: SharedTexts): string {
     else if (v !== null && typeof v === 'object') text = texts?.json(v) ?? JSON.stringify(v);
     else if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
     else text = JSON.stringify(v);
-    out += `,${keyText(k)}${text}`;
+    out += first ? keyText(k) + text : `,${keyText(k)}${text}`;
+    first = false;
   }
-  return `{${out.slice(1)}}`;
+  return `${out}}`;
 }
 
 /** `,"key":<JSON of value>`, or nothing where JSON.stringify would leave the key out. */
@@ -110,18 +114,22 @@ function field(key: string, value: unknown, texts?: SharedTexts): string {
 
 /** JSON.stringify(legacyTask(task)), byte for byte, without building the legacy object. */
 export function legacyTaskJson(task: Task, texts?: SharedTexts): string {
+  // A task id is a string (anything else is serialized the long way), so "id" always comes first
+  // and there is no leading comma to slice off.
+  if (typeof task.task_id.value !== 'string') return JSON.stringify(legacyTask(task));
   const shared = texts?.legacy(task.resources);
-  let out = field('id', task.task_id.value) + field('name', task.name) + field('framework_id', task.framework_id.value);
+  let out = `{"id":${JSON.stringify(task.task_id.value)}${field('name', task.name)}${field('framework_id', task.framework_id.value)}`;
   out += field('executor_id', task.executor_id?.value ?? '') + field('slave_id', task.agent_id.value || '') + field('state', task.state);
   out += shared ? `,"resources":${shared.resources},"role":${shared.role}` : field('resources', toLegacy(task.resources)) + field('role', taskRole(task));
   out += ',"statuses":[';
   for (let i = 0; i < task.statuses.length; i++) {
     const s = task.statuses[i] as TaskStatus;
-    let st = field('state', s.state) + field('timestamp', s.timestamp ?? 0);
+    let st =
+      s.state === undefined ? `{"timestamp":${JSON.stringify(s.timestamp ?? 0)}` : `{"state":${JSON.stringify(s.state)}${field('timestamp', s.timestamp ?? 0)}`;
     if (s.labels?.labels?.length) st += field('labels', s.labels.labels);
     if (s.container_status) st += field('container_status', s.container_status);
     if (s.healthy !== undefined) st += field('healthy', s.healthy);
-    out += `${i > 0 ? ',' : ''}{${st.slice(1)}}`;
+    out += `${i > 0 ? ',' : ''}${st}}`;
   }
   out += ']';
   if (task.user) out += field('user', task.user);
@@ -131,5 +139,5 @@ export function legacyTaskJson(task: Task, texts?: SharedTexts): string {
   if (task.health_check) out += field('health_check', task.health_check, texts);
   if (task.kill_policy) out += field('kill_policy', task.kill_policy, texts);
   if (task.limits) out += field('limits', task.limits, texts);
-  return `{${out.slice(1)}}`;
+  return `${out}}`;
 }
