@@ -175,11 +175,6 @@ const K_QUOTA = 'master/quota/';
 const K_META = 'master/meta';
 
 const MAX_STATUSES_PER_TASK = 32;
-/**
- * The update queue of a task with none pending, shared by all of them (an empty array of its own
- * is 32 bytes a task). Frozen: the queue is only ever replaced, never changed in place, when empty.
- */
-const NO_UPDATES: TaskStatus[] = Object.freeze([]) as unknown as TaskStatus[];
 const MAX_PENDING_AGENT_COMMANDS = 10_000;
 const REFUSE_SECONDS_DEFAULT = 5;
 const REFUSE_SECONDS_MAX = 31_536_000;
@@ -364,7 +359,7 @@ export class Master {
       const task = this.compactTask(s.task);
       // A pending update is also among the task's statuses: one object for both, as before the restart.
       const byUuid = new Map(task.statuses.filter((x) => x.uuid).map((x) => [x.uuid, x] as const));
-      const pending = s.pending.length > 0 ? s.pending.map((p) => (p.uuid && byUuid.get(p.uuid)) || p) : NO_UPDATES;
+      const pending = s.pending.length > 0 ? s.pending.map((p) => (p.uuid && byUuid.get(p.uuid)) || p) : [];
       const rec: TaskRecord = {
         task,
         pending,
@@ -770,7 +765,7 @@ export class Master {
           resources: [],
           statuses: [],
         },
-        pending: NO_UPDATES,
+        pending: [],
         storedHead: undefined,
         sentHead: undefined,
         lastSentMs: 0,
@@ -851,7 +846,7 @@ export class Master {
   }
 
   private enqueueUpdate(fw: FrameworkRecord, rec: TaskRecord, status: TaskStatus): void {
-    rec.pending = rec.pending.concat([status]);
+    rec.pending.push(status);
     if (rec.pending.length > this.config.maxPendingUpdatesPerTask) {
       // Bounded: drop the oldest non-terminal update that is not in flight.
       const idx = rec.pending.findIndex((s, i) => i > 0 && !isTerminal(s.state));
@@ -927,7 +922,7 @@ export class Master {
     }
     if (isTerminal(state)) {
       // Pending agent updates will never be acknowledged in order now; drop them.
-      rec.pending = NO_UPDATES;
+      rec.pending = [];
       fw.pendingTasks.delete(rec);
     }
     this.applyStatus(fw, rec, status, false);
@@ -1220,7 +1215,7 @@ export class Master {
           task_updated: { framework_id: { value: fw.id }, status: rec.task.statuses[rec.task.statuses.length - 1], state: 'TASK_KILLED' },
         });
       }
-      rec.pending = NO_UPDATES;
+      rec.pending = [];
       this.completeTask(fw, rec);
     }
     for (const agent of agentsToNotify) this.sendToAgent(agent, { type: 'SHUTDOWN_FRAMEWORK', framework_id: { value: fw.id } });
@@ -1406,7 +1401,7 @@ export class Master {
     this.compactTask(task);
     const rec: TaskRecord = {
       task,
-      pending: NO_UPDATES,
+      pending: [],
       storedHead: undefined,
       sentHead: undefined,
       lastSentMs: 0,
@@ -1535,7 +1530,7 @@ export class Master {
     this.metrics['master/valid_status_update_acknowledgements']!++;
     const acked = rec.pending[0] as TaskStatus;
     // A new array rather than shift(): an emptied array keeps its backing store (~140 bytes).
-    rec.pending = rec.pending.length > 1 ? rec.pending.slice(1) : NO_UPDATES;
+    rec.pending = rec.pending.length > 1 ? rec.pending.slice(1) : [];
     if (rec.pending.length > 0) this.forwardHead(fw, rec);
     else {
       fw.pendingTasks.delete(rec);
