@@ -26,6 +26,11 @@
  * b10state is B10's /master/state and GET_STATE timings alone (without the footprint slopes).
  * --state-profile FILE writes a CPU profile (.cpuprofile) of the /master/state and GET_STATE rounds.
  * --b3-profile FILE writes a CPU profile of B3's restart (recovery and reregistrations).
+ * --no-settle measures the footprint points as before 2026-12-03 13:00, with the store writer's
+ *  last batch still in flight (see settle()).
+ * --footprint-point AGENTS,TASKS --heap-snapshot FILE [--views] builds one footprint point and
+ *  writes a heap snapshot of it (after serving both state views once with --views), for
+ *  bench/heap-breakdown.ts.
  * (--only b10 runs B2's placement first, since /master/state is timed on its cluster; b10cpu
  *  needs only the agents.)
  * (npm run bench:scale). --quick runs at a tenth of the size, for a smoke test.
@@ -36,6 +41,7 @@ import { Session } from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { SqliteStore } from '../src/adapters/store/sqlite.js';
 import { Random } from '../src/base/random.js';
 import * as R from '../src/core/resources/index.js';
@@ -384,7 +390,9 @@ async function masterFootprint(c: Cluster, baseRss: number, baseHeap: number): P
  * pages), so the slope would be flat.
  */
 function footprintPoint(agents: number, tasks: number, seed: number): Footprint {
-  const args = [...process.execArgv, process.argv[1] as string, '--footprint-point', `${agents},${tasks}`, '--store', STORE_KIND, '--seed', String(seed)];
+  const args = [...process.execArgv, process.argv[1] as string, '--footprint-point', `${agents},${tasks}`, '--store', STORE_KIND];
+  if (process.argv.includes('--no-settle')) args.push('--no-settle');
+  args.push('--seed', String(seed));
   let out: string;
   try {
     out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
@@ -399,6 +407,33 @@ function footprintPoint(agents: number, tasks: number, seed: number): Footprint 
   return JSON.parse(last) as Footprint;
 }
 
+/**
+ * Lets the master's store writer finish the batch it has in flight. placeAll stops as soon as the
+ * last acknowledgement is taken, when the batch writing it (often one with every task's record in
+ * it: its serialized text and a commit callback per task, ~1 KB a task) is still being committed;
+ * measured then, that transient counted in the master's heap per task (before 2026-12-03 13:00).
+ * `--no-settle` measures the old way.
+ */
+async function settle(c: Cluster): Promise<void> {
+  await c.clock.drive((c.host.master as Master).flush());
+}
+
+/**
+ * For bench/heap-breakdown.ts: a heap snapshot to break the master's heap down by object shape.
+ * With --views, after serving /master/state and GET_STATE once (whatever the views keep shows up
+ * too). A function of its own, so no local of the caller keeps the master alive afterwards.
+ */
+function writeMasterSnapshot(c: Cluster, file: string): void {
+  const m = c.host.master as Master;
+  if (process.argv.includes('--views')) {
+    stringifyWithRaw(legacyState(m, true));
+    stringifyWithRaw(getState(m, true));
+  }
+  c.clock.compact();
+  gc();
+  writeHeapSnapshot(file);
+}
+
 /** The child's side of `footprintPoint`. */
 async function footprintChild(spec: string): Promise<void> {
   const [agents, tasks] = spec.split(',').map(Number) as [number, number];
@@ -406,6 +441,9 @@ async function footprintChild(spec: string): Promise<void> {
   const baseHeap = process.memoryUsage().heapUsed;
   const c = await cluster(agents, SEED);
   if (tasks > 0) await placeAll(c, tasks);
+  if (!process.argv.includes('--no-settle')) await settle(c);
+  const snapshot = argValue('--heap-snapshot');
+  if (snapshot) writeMasterSnapshot(c, snapshot);
   const f = await masterFootprint(c, baseRss, baseHeap);
   c.close();
   console.log(JSON.stringify(f));

@@ -19,6 +19,23 @@ describe('stringifyWithRaw', () => {
     assert.deepEqual(JSON.parse(stringifyWithRaw(doc)), { name: '\u0001rawjson:0\u0001', t: [{ x: 1 }] });
   });
 
+  it('renders RawJsonArray.map items while serializing, across chunk boundaries, same as plain JSON.stringify', () => {
+    for (const n of [0, 1, 255, 256, 257, 1000]) {
+      const list = Array.from({ length: n }, (_, i) => ({ i, s: `x${i}` }));
+      let rendered = 0;
+      const render = (x: { i: number; s: string }): string => {
+        rendered++;
+        return JSON.stringify(x);
+      };
+      const doc = { a: [RawJsonArray.map(list, render)], b: 1 };
+      assert.equal(rendered, 0, 'nothing rendered before serialization');
+      const text = stringifyWithRaw(doc);
+      assert.equal(rendered, n);
+      assert.equal(text, JSON.stringify({ a: [list], b: 1 }));
+      assert.equal(JSON.stringify(doc), text, 'plain JSON.stringify renders them too');
+    }
+  });
+
   it('leaves documents without raw parts alone', () => {
     assert.equal(stringifyWithRaw({ a: [1, 'b'] }), '{"a":[1,"b"]}');
     assert.equal(stringifyWithRaw(undefined), 'null');

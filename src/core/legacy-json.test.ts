@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Task } from '../model/mesos.js';
-import { legacyTask, legacyTaskJson, taskJson } from './legacy.js';
+import { type SharedTexts, legacyTask, legacyTaskJson, taskJson } from './legacy.js';
+import { toLegacy } from './resources/index.js';
 
 function task(): Task {
   return {
@@ -15,8 +16,8 @@ function task(): Task {
   };
 }
 
-describe('cached task JSON', () => {
-  it('follows every change the master makes to a task', () => {
+describe('task JSON built piecewise', () => {
+  it('follows every change the master makes to a task (nothing is cached per task)', () => {
     const t = task();
     const check = () => {
       assert.equal(legacyTaskJson(t), JSON.stringify(legacyTask(t)));
@@ -37,8 +38,23 @@ describe('cached task JSON', () => {
     check();
   });
 
-  it('returns the same string object while nothing changed', () => {
+  it('takes the text of shared parts from SharedTexts, and is still JSON.stringify byte for byte', () => {
     const t = task();
-    assert.equal(legacyTaskJson(t), legacyTaskJson(t));
+    const shared = t.resources;
+    let asked = 0;
+    const texts: SharedTexts = {
+      json: (v) => {
+        asked++;
+        return v === shared ? JSON.stringify(shared) : undefined;
+      },
+      legacy: (rs) => (rs === shared ? { resources: JSON.stringify(toLegacy(rs)), role: '"*"' } : undefined),
+    };
+    t.labels = { labels: [{ key: 'k', value: 'v "quoted" \u2028' }] };
+    t.user = 'nobody';
+    (t as unknown as Record<string, unknown>).skipped = undefined;
+    t.statuses = [{ task_id: t.task_id, state: 'TASK_RUNNING', timestamp: 3, uuid: 'u', healthy: true, container_status: { container_id: { value: 'c' } } }];
+    assert.equal(taskJson(t, texts), JSON.stringify(t));
+    assert.equal(legacyTaskJson(t, texts), JSON.stringify(legacyTask(t)));
+    assert.ok(asked > 0);
   });
 });

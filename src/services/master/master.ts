@@ -33,6 +33,7 @@ import {
 import type { EventSink } from '../../ports/sink.js';
 import type { Store, StoreEntry } from '../../ports/store.js';
 import type { MasterConfig } from './config.js';
+import { Interner, sumOfLists } from './intern.js';
 import { DEFAULT_GROUP_COMMIT, StoreWriter } from './store-writer.js';
 
 /** A reply to an HTTP-level call: status code plus an optional body (text or JSON). */
@@ -88,8 +89,11 @@ export interface TaskRecord {
   lastSentMs: number;
   killRequested: boolean;
   unreachableTimeMs: number | undefined;
-  /** The TaskInfo until RUN_TASK is sent (after the task is stored). */
-  launch?: TaskInfo;
+  /**
+   * The TaskInfo until RUN_TASK is sent (after the task is stored). Set to undefined after, never
+   * deleted: a record with a property deleted becomes a dictionary (~450 bytes more per task).
+   */
+  launch?: TaskInfo | undefined;
 }
 
 export type FrameworkState = 'CONNECTED' | 'DISCONNECTED' | 'RECOVERED' | 'COMPLETED';
@@ -192,6 +196,10 @@ export class Master {
   readonly frameworks = new Map<string, FrameworkRecord>();
   readonly completedFrameworks: RingBuffer<FrameworkRecord>;
   readonly offers = new Map<string, OfferRecord>();
+  /** Shared copies of what many tasks hold alike (resources, ids, ...), and their JSON text for the views. */
+  readonly shared = new Interner();
+  /** agentUsedResources' last answer per agent, with the lists it summed. */
+  private readonly usedByAgent = new WeakMap<AgentRecord, { from: Resource[][]; used: Resource[] }>();
   private readonly operatorSinks = new Set<EventSink>();
   private readonly writer: StoreWriter;
   private readonly timers: TimerHandle[] = [];
@@ -351,17 +359,23 @@ export class Master {
         this.writer.delete(e.key);
         return;
       }
+      const task = this.compactTask(s.task);
+      // A pending update is also among the task's statuses: one object for both, as before the restart.
+      const byUuid = new Map(task.statuses.filter((x) => x.uuid).map((x) => [x.uuid, x] as const));
+      const pending = s.pending.length > 0 ? s.pending.map((p) => (p.uuid && byUuid.get(p.uuid)) || p) : [];
       const rec: TaskRecord = {
-        task: s.task,
-        pending: s.pending,
+        task,
+        pending,
         // What was loaded is what the store holds.
         storedHead: s.pending[0]?.uuid,
+        sentHead: undefined,
         lastSentMs: 0,
         killRequested: s.killRequested,
         unreachableTimeMs: s.unreachableTimeMs,
+        launch: undefined,
       };
-      if (s.task.state === 'TASK_UNREACHABLE') fw.unreachableTasks.set(s.task.task_id.value, rec);
-      else fw.tasks.set(s.task.task_id.value, rec);
+      if (task.state === 'TASK_UNREACHABLE') fw.unreachableTasks.set(task.task_id.value, rec);
+      else fw.tasks.set(task.task_id.value, rec);
       if (rec.pending.length > 0) fw.pendingTasks.add(rec);
       this.agents.get(s.task.agent_id.value)?.tasks.set(taskKey(s.task), rec);
     };
@@ -757,16 +771,19 @@ export class Master {
         task: {
           name: taskId,
           task_id: { value: taskId },
-          framework_id: { value: fwId },
-          agent_id: { value: agent.id },
+          framework_id: this.shared.id(fwId),
+          agent_id: this.shared.id(agent.id),
           state: status.state,
           resources: [],
           statuses: [],
         },
         pending: [],
+        storedHead: undefined,
+        sentHead: undefined,
         lastSentMs: 0,
         killRequested: false,
         unreachableTimeMs: undefined,
+        launch: undefined,
       };
       fw.tasks.set(taskId, rec);
       agent.tasks.set(taskKey(rec.task), rec);
@@ -781,10 +798,12 @@ export class Master {
     this.metrics['master/valid_status_updates']!++;
     const stamped: TaskStatus = {
       ...status,
-      agent_id: { value: agent.id },
+      agent_id: this.shared.id(agent.id),
       source: status.source ?? 'SOURCE_AGENT',
       timestamp: status.timestamp ?? this.clock.nowMs() / 1000,
     };
+    // The task's own id object instead of a copy per status.
+    if (stamped.task_id.value === rec.task.task_id.value) stamped.task_id = rec.task.task_id;
     this.applyStatus(fw, rec, stamped, true);
     await this.writer.flush();
     return { status: 200, body: {} };
@@ -813,8 +832,7 @@ export class Master {
     // A task's state never goes back from terminal: an older update still queued on the agent
     // is delivered to the framework, but the task stays as it is (and its resources free).
     if (!isTerminal(prev) || isTerminal(status.state)) rec.task.state = status.state;
-    rec.task.statuses.push(status);
-    if (rec.task.statuses.length > MAX_STATUSES_PER_TASK) rec.task.statuses.splice(0, rec.task.statuses.length - MAX_STATUSES_PER_TASK);
+    rec.task.statuses = withStatus(rec.task.statuses, status);
     if (!isTerminal(prev) && prev !== 'TASK_UNREACHABLE' && (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE')) {
       this.releaseTaskResources(rec);
     } else if (prev === 'TASK_UNREACHABLE' && !isTerminal(status.state) && status.state !== 'TASK_UNREACHABLE') {
@@ -1196,7 +1214,7 @@ export class Master {
       if (!isTerminal(rec.task.state)) {
         if (rec.task.state !== 'TASK_UNREACHABLE') this.releaseTaskResources(rec);
         rec.task.state = 'TASK_KILLED';
-        rec.task.statuses.push({
+        rec.task.statuses = withStatus(rec.task.statuses, {
           task_id: rec.task.task_id,
           state: 'TASK_KILLED',
           source: 'SOURCE_MASTER',
@@ -1329,7 +1347,7 @@ export class Master {
     let notSent = false;
     for (const rec of launched) {
       const info = rec.launch;
-      delete rec.launch;
+      rec.launch = undefined;
       if (rec.killRequested) {
         // Killed while it was being stored: it never runs.
         this.transitionByMaster(fw, rec, 'TASK_KILLED', 'REASON_TASK_KILLED_DURING_LAUNCH', 'Killed before it was launched');
@@ -1384,8 +1402,7 @@ export class Master {
       resources: used,
       statuses: [],
     };
-    if (t.command || t.executor) task.executor_id = t.executor?.executor_id ?? { value: '' };
-    if (!t.executor) delete task.executor_id;
+    if (t.executor) task.executor_id = t.executor.executor_id ?? { value: '' };
     if (t.labels) task.labels = t.labels;
     if (t.discovery) task.discovery = t.discovery;
     if (t.container) task.container = t.container;
@@ -1393,9 +1410,12 @@ export class Master {
     if (t.kill_policy) task.kill_policy = t.kill_policy;
     if (t.limits) task.limits = t.limits;
     task.user = t.command?.user ?? fw.info.user;
+    this.compactTask(task);
     const rec: TaskRecord = {
       task,
       pending: [],
+      storedHead: undefined,
+      sentHead: undefined,
       lastSentMs: 0,
       killRequested: false,
       unreachableTimeMs: undefined,
@@ -1521,7 +1541,9 @@ export class Master {
       return ACCEPTED;
     }
     this.metrics['master/valid_status_update_acknowledgements']!++;
-    const acked = rec.pending.shift() as TaskStatus;
+    const acked = rec.pending[0] as TaskStatus;
+    // A new array rather than shift(): an emptied array keeps its backing store (~140 bytes).
+    rec.pending = rec.pending.length > 1 ? rec.pending.slice(1) : [];
     if (rec.pending.length > 0) this.forwardHead(fw, rec);
     else {
       fw.pendingTasks.delete(rec);
@@ -1777,6 +1799,31 @@ export class Master {
     return ACCEPTED;
   }
 
+  /**
+   * Makes a task share what other tasks hold alike (see Interner): its resources, ids, labels,
+   * discovery, container, health check, kill policy and limits, and its statuses' ids. Changes
+   * no value, so no JSON either; returns the task.
+   */
+  private compactTask(task: Task): Task {
+    const sh = this.shared;
+    task.framework_id = sh.id(task.framework_id.value);
+    task.agent_id = sh.id(task.agent_id.value);
+    if (Array.isArray(task.resources)) task.resources = sh.intern(task.resources);
+    if (task.labels) task.labels = sh.intern(task.labels);
+    if (task.discovery) task.discovery = sh.intern(task.discovery);
+    if (task.container) task.container = sh.intern(task.container);
+    if (task.health_check) task.health_check = sh.intern(task.health_check);
+    if (task.kill_policy) task.kill_policy = sh.intern(task.kill_policy);
+    if (task.limits) task.limits = sh.intern(task.limits);
+    if (Array.isArray(task.statuses)) {
+      for (const s of task.statuses) {
+        if (s?.task_id?.value === task.task_id.value) s.task_id = task.task_id;
+        if (s?.agent_id?.value !== undefined) s.agent_id = sh.id(s.agent_id.value);
+      }
+    }
+    return task;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Views used by the API layer (shapes in views.ts)
 
@@ -1798,13 +1845,24 @@ export class Master {
     };
   }
 
+  /**
+   * The sum of the resources of an agent's running (not terminal, not unreachable) tasks. Kept
+   * per agent and summed again only when the lists it sums are no longer the same objects in the
+   * same order (a pass of pointer compares over the agent's tasks), so the state views, which ask
+   * for every agent's, redo only the agents whose tasks changed. Shared between callers: do not
+   * change the result.
+   */
   agentUsedResources(agent: AgentRecord): Resource[] {
-    const used: Resource[] = [];
+    const from: Resource[][] = [];
     for (const rec of agent.tasks.values()) {
       if (isTerminal(rec.task.state) || rec.task.state === 'TASK_UNREACHABLE') continue;
-      used.push(...rec.task.resources);
+      from.push(rec.task.resources);
     }
-    return R.normalize(used);
+    const kept = this.usedByAgent.get(agent);
+    if (kept && kept.from.length === from.length && kept.from.every((rs, i) => rs === from[i])) return kept.used;
+    const used = sumOfLists(from);
+    this.usedByAgent.set(agent, { from, used });
+    return used;
   }
 
   agentOfferedResources(agent: AgentRecord): Resource[] {
@@ -1817,8 +1875,9 @@ export class Master {
   }
 
   frameworkView(fw: FrameworkRecord): Record<string, unknown> {
-    const allocated: Resource[] = [];
-    for (const rec of fw.tasks.values()) if (!isTerminal(rec.task.state)) allocated.push(...rec.task.resources);
+    const from: Resource[][] = [];
+    for (const rec of fw.tasks.values()) if (!isTerminal(rec.task.state)) from.push(rec.task.resources);
+    const allocated = sumOfLists(from);
     const offered: Resource[] = [];
     const offers: Offer[] = [];
     for (const id of fw.offers) {
@@ -1837,7 +1896,7 @@ export class Master {
       ...(fw.reregisteredTimeMs ? { reregistered_time: { nanoseconds: fw.reregisteredTimeMs * 1e6 } } : {}),
       ...(fw.unregisteredTimeMs ? { unregistered_time: { nanoseconds: fw.unregisteredTimeMs * 1e6 } } : {}),
       ...(offers.length ? { offers } : {}),
-      ...(allocated.length ? { allocated_resources: R.normalize(allocated) } : {}),
+      ...(from.some((rs) => rs.length > 0) ? { allocated_resources: allocated } : {}),
       ...(offered.length ? { offered_resources: R.normalize(offered) } : {}),
     };
   }
@@ -1942,6 +2001,16 @@ export class Master {
   flush(): Promise<void> {
     return this.writer.flush();
   }
+}
+
+/**
+ * The statuses with `status` appended, at most MAX_STATUSES_PER_TASK (oldest dropped), in a new
+ * array of exactly that length: an array grown by push() keeps room for 16 more (~130 bytes).
+ */
+function withStatus(statuses: TaskStatus[], status: TaskStatus): TaskStatus[] {
+  const from = Math.max(0, statuses.length + 1 - MAX_STATUSES_PER_TASK);
+  // concat allocates the exact length (push and spread leave slack).
+  return (from > 0 ? statuses.slice(from) : statuses).concat([status]);
 }
 
 /** The scheduler Call as parsed from JSON (only the fields the master reads). */

@@ -3,6 +3,7 @@ import { flatAttributes, legacyTask, legacyTaskJson, taskJson } from '../../core
 import * as R from '../../core/resources/index.js';
 import { type Resource, type Task, TASK_STATES, isTerminal } from '../../model/mesos.js';
 import { configFlags } from './config.js';
+import { sumOfLists } from './intern.js';
 import type { AgentRecord, FrameworkRecord, Master } from './master.js';
 
 /**
@@ -28,10 +29,38 @@ function reservedByRole(rs: Resource[]): { reserved: Record<string, Record<strin
   return { reserved, unreserved };
 }
 
+/** What legacyAgent shows of an agent's total resources, kept per resource list (it changes only when the agent re-registers). */
+const agentTotals = new WeakMap<
+  Resource[],
+  {
+    resources: Record<string, number | string>;
+    reserved: Record<string, Record<string, number | string>>;
+    unreserved: Resource[];
+    unreservedFlat: Record<string, number | string>;
+  }
+>();
+function totalsOf(rs: Resource[]) {
+  let t = agentTotals.get(rs);
+  if (!t) {
+    const { reserved, unreserved } = reservedByRole(rs);
+    t = { resources: R.toLegacy(rs), reserved, unreserved, unreservedFlat: R.toLegacy(unreserved) };
+    agentTotals.set(rs, t);
+  }
+  return t;
+}
+
+/** R.toLegacy of an agent's used resources, kept with them (agentUsedResources keeps the list while it holds). */
+const legacyOfUsed = new WeakMap<Resource[], Record<string, number | string>>();
+function usedLegacy(used: Resource[]): Record<string, number | string> {
+  let l = legacyOfUsed.get(used);
+  if (!l) legacyOfUsed.set(used, (l = R.toLegacy(used)));
+  return l;
+}
+
 export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<string, unknown> {
   const used = m.agentUsedResources(a);
   const offered = m.agentOfferedResources(a);
-  const { reserved, unreserved } = reservedByRole(a.info.resources);
+  const { reserved, unreserved, resources, unreservedFlat } = totalsOf(a.info.resources);
   const out: Record<string, unknown> = {
     id: a.id,
     hostname: a.info.hostname,
@@ -39,11 +68,11 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
     attributes: flatAttributes(a.info.attributes),
     pid: a.pid,
     registered_time: secs(a.registeredTimeMs),
-    resources: R.toLegacy(a.info.resources),
-    used_resources: R.toLegacy(used),
+    resources,
+    used_resources: usedLegacy(used),
     offered_resources: R.toLegacy(offered),
     reserved_resources: reserved,
-    unreserved_resources: R.toLegacy(unreserved),
+    unreserved_resources: unreservedFlat,
     active: a.state === 'REGISTERED',
     deactivated: false,
     version: a.version,
@@ -65,15 +94,15 @@ export function legacyAgent(m: Master, a: AgentRecord, full = false): Record<str
 }
 
 /**
- * With `raw`, task lists are RawJsonArrays of cached task JSON: for the API, which serializes with
- * stringifyWithRaw (base/raw-json.ts); plain objects otherwise.
+ * With `raw`, task lists are RawJsonArrays of task JSON made from the master's shared texts: for
+ * the API, which serializes with stringifyWithRaw (base/raw-json.ts); plain objects otherwise.
  */
 export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = false, raw = false): Record<string, unknown> {
-  const used: Resource[] = [];
+  const from: Resource[][] = [];
   const tasks: Task[] = [];
   for (const rec of fw.tasks.values()) {
     tasks.push(rec.task);
-    if (!isTerminal(rec.task.state)) used.push(...rec.task.resources);
+    if (!isTerminal(rec.task.state)) from.push(rec.task.resources);
   }
   const offered: Resource[] = [];
   const offers: Record<string, unknown>[] = [];
@@ -89,7 +118,7 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
       resources: R.toLegacy(o.offer.resources),
     });
   }
-  const usedFlat = R.toLegacy(used);
+  const usedFlat = R.toLegacy(sumOfLists(from));
   const out: Record<string, unknown> = {
     id: fw.id,
     name: fw.info.name,
@@ -111,12 +140,13 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
     registered_time: secs(fw.registeredTimeMs),
     unregistered_time: secs(fw.unregisteredTimeMs) ?? 0,
     resources: usedFlat,
-    tasks: legacyTaskList(tasks, raw),
+    tasks: legacyTaskList(m, tasks, raw),
     unreachable_tasks: legacyTaskList(
+      m,
       [...fw.unreachableTasks.values()].map((r) => r.task),
       raw,
     ),
-    completed_tasks: legacyTaskList(fw.completedTasks.toArray(), raw),
+    completed_tasks: legacyTaskList(m, fw.completedTasks.toArray(), raw),
     offers,
     executors: [],
   });
@@ -128,8 +158,8 @@ export function legacyFramework(m: Master, fw: FrameworkRecord, summaryOnly = fa
   return out;
 }
 
-function legacyTaskList(tasks: Task[], raw: boolean): Record<string, unknown>[] | RawJsonArray {
-  return raw ? new RawJsonArray(tasks.map(legacyTaskJson)) : tasks.map((t) => legacyTask(t));
+function legacyTaskList(m: Master, tasks: Task[], raw: boolean): Record<string, unknown>[] | RawJsonArray {
+  return raw ? RawJsonArray.map(tasks, (t) => legacyTaskJson(t, m.shared)) : tasks.map((t) => legacyTask(t));
 }
 
 function buildInfo(m: Master): Record<string, unknown> {
@@ -325,7 +355,7 @@ export function getTasks(m: Master, raw = false): Record<string, unknown> {
     for (const t of fw.completedTasks) completed.push(t);
   }
   for (const fw of m.completedFrameworks) for (const t of fw.completedTasks) completed.push(t);
-  const list = (ts: Task[]): Task[] | RawJsonArray => (raw ? new RawJsonArray(ts.map(taskJson)) : ts);
+  const list = (ts: Task[]): Task[] | RawJsonArray => (raw ? RawJsonArray.map(ts, (t) => taskJson(t, m.shared)) : ts);
   const out: Record<string, unknown> = {};
   if (tasks.length) out.tasks = list(tasks);
   if (unreachable.length) out.unreachable_tasks = list(unreachable);
