@@ -28,8 +28,9 @@ import type { AgentNode } from './node.js';
  *  7. marathon-overcapacity: Marathon (when the run has it) never keeps more live tasks of an
  *     app than its declared instances outside a deployment of that app for longer than a short
  *     grace (a task back from an unreachable agent beside its replacement is killed at once).
- *     During a deployment upgradeStrategy.maximumOverCapacity bounds it; that is not checked
- *     (a forced scale-down in the middle of a rolling restart exceeds it: src/sim/README.md).
+ *     During a deployment the bound is instances + floor(instances × maximumOverCapacity) of
+ *     the app's current definition, with the same grace (a forced scale-down in the middle of
+ *     a rolling restart sheds the surplus: src/sim/README.md, seed 50).
  * Liveness (after faults stop): the system converges (see `convergence`), Marathon's apps
  * included (see `marathonConvergence`).
  */
@@ -266,11 +267,10 @@ export class InvariantChecker {
         if (i.killing || i.inactive || isTerminal(i.state) || i.state === 'TASK_UNREACHABLE' || i.state === 'TASK_UNKNOWN') continue;
         live++;
       }
-      if (deploying.has(app.id)) {
-        this.overSinceMs.delete(app.id);
-        continue;
-      }
-      const limit = app.instances;
+      // Within a deployment the app's upgrade strategy bounds it (the new definition's, also
+      // when a forced change replaced a deployment in flight); outside one, its instances.
+      const inDeployment = deploying.has(app.id);
+      const limit = inDeployment ? overCapacityLimit(app.instances, app.upgradeStrategy.maximumOverCapacity) : app.instances;
       if (live <= limit) {
         this.overSinceMs.delete(app.id);
         continue;
@@ -280,7 +280,7 @@ export class InvariantChecker {
       if (nowMs - since > MARATHON_OVER_GRACE_MS) {
         this.fail(
           'marathon-overcapacity',
-          `Marathon has kept ${live} live tasks of ${app.id} (instances ${app.instances}) outside any deployment for ${Math.round((nowMs - since) / 1000)} s`,
+          `Marathon has kept ${live} live tasks of ${app.id} (instances ${app.instances}, limit ${limit}) ${inDeployment ? 'during a deployment' : 'outside any deployment'} for ${Math.round((nowMs - since) / 1000)} s`,
         );
         this.overSinceMs.delete(app.id);
       }
@@ -569,6 +569,11 @@ function exceeds(used: Sums, cap: Sums): string | undefined {
     }
   }
   return out.length > 0 ? out.join(', ') : undefined;
+}
+
+/** Live tasks a deployment may hold: instances + floor(instances × maximumOverCapacity). */
+function overCapacityLimit(instances: number, maximumOverCapacity: number): number {
+  return instances + Math.floor(instances * maximumOverCapacity + 1e-9);
 }
 
 /** A Marathon app may be over its limit this long (a surplus is killed within a converge pass). */
