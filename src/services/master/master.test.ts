@@ -294,6 +294,7 @@ describe('Master kills for tasks that must not run', () => {
 
     // The agent goes silent: the framework (not partition-aware) is told the task is lost.
     master.markUnreachable(master.agents.get(agentId)!);
+    await settle(); // sent once stored
     const lost = f.events.filter((e) => e.type === 'UPDATE' && e.update!.status.state === 'TASK_LOST');
     assert.equal(lost.length, 1);
 
@@ -372,6 +373,42 @@ describe('Master kills across a restart', () => {
       ['t1'],
     );
     assert.equal(m2.master.frameworks.get(fwId)?.tasks.has('t1'), false, 'not adopted as running');
+    await m2.master.stop();
+  });
+});
+
+describe('Master-made updates and the store', () => {
+  const lostSeen = (f: Sink) => f.events.filter((e) => e.type === 'UPDATE' && e.update!.status.state === 'TASK_LOST').length;
+
+  test('a TASK_LOST the master makes goes to the framework only once its write commits', async () => {
+    const { m1, agentId, f1, update } = await setupCluster();
+    assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+    await settle();
+    m1.store.held = true;
+    m1.master.markUnreachable(m1.master.agents.get(agentId)!);
+    await settle();
+    assert.ok(m1.store.heldBatches > 0, 'the lost task and its unreachable agent are being written');
+    assert.equal(lostSeen(f1), 0, 'nothing sent before the store holds it');
+    m1.store.release();
+    await settle();
+    assert.equal(lostSeen(f1), 1, 'stored: it goes out, once');
+    await m1.master.stop();
+  });
+
+  test('a master crash before that write leaves the framework and the next master agreeing the task runs', async () => {
+    const { clock, durable, m1, agentId, fwId, f1, update } = await setupCluster();
+    assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+    await settle();
+    m1.store.held = true;
+    m1.master.markUnreachable(m1.master.agents.get(agentId)!);
+    await settle();
+    m1.store.crash();
+    void m1.master.stop();
+    await settle();
+    assert.equal(lostSeen(f1), 0, 'the framework was not told the task was lost');
+    const m2 = await startMaster(clock, durable, 2);
+    assert.notEqual(m2.master.agents.get(agentId)?.state, 'UNREACHABLE', 'the next master does not hold the agent unreachable');
+    assert.equal(m2.master.frameworks.get(fwId)?.tasks.get('t1')?.task.state, 'TASK_RUNNING');
     await m2.master.stop();
   });
 });

@@ -817,7 +817,9 @@ export class Master {
     if (reliable && status.uuid) {
       this.enqueueUpdate(fw, rec, status);
     } else {
-      this.sendEvent(fw, { type: 'UPDATE', update: { status } });
+      // A master-made update goes out once the change it reports is stored (below, or the
+      // removal of the completed task), like an agent's under the stored-head rule.
+      this.sendAfterCommit(fw, { type: 'UPDATE', update: { status } });
       if (isTerminal(status.state) && rec.pending.length === 0) this.completeTask(fw, rec);
     }
     if (!rec.task.status_update_state || rec.pending.length === 0) {
@@ -910,9 +912,25 @@ export class Master {
     this.applyStatus(fw, rec, status, false);
   }
 
+  /**
+   * Sends an event once every write queued so far has committed (the writer batches the rest of
+   * this turn's writes with them). A master that crashes first never sends it, so its framework
+   * never hears of a change the next master does not know (a TASK_LOST sent before its write, and
+   * a master crash, would leave the next one holding the task STAGING or RUNNING). Events sent this
+   * way keep their order among themselves: batches commit in order.
+   */
+  private sendAfterCommit(fw: FrameworkRecord, event: { type: string } & Record<string, unknown>): void {
+    this.writer.flush().then(
+      () => {
+        if (!this.stopped) this.sendEvent(fw, event);
+      },
+      (e: unknown) => this.log('error', `store write failed; ${event.type} for framework ${fw.id} not sent: ${String(e)}`),
+    );
+  }
+
   /** Sends the latest state again as a master update (used when an agent comes back). */
   private sendMasterUpdate(fw: FrameworkRecord, rec: TaskRecord, state: TaskState, reason: StatusReason, message: string): void {
-    this.sendEvent(fw, {
+    this.sendAfterCommit(fw, {
       type: 'UPDATE',
       update: {
         status: {
