@@ -55,6 +55,12 @@ interface TaskTrack {
   received: Set<number>;
   /** The framework has been told a terminal state (from the agent or the master). */
   terminalSeen: boolean;
+  /**
+   * Indices the master acknowledged before the framework was told a terminal state: a master
+   * that ends a task itself (lost with its agent) drops the updates still queued for it. One
+   * acknowledged after that must reach the framework like any other (seed 116).
+   */
+  ackedBeforeTerminal: Set<number>;
 }
 
 interface LaunchTrack {
@@ -121,7 +127,9 @@ export class InvariantChecker {
       if (!status.uuid) return;
       const info = this.updates.get(status.uuid);
       if (!info) return;
-      this.track(`${fwId}/${status.task_id.value}`).acked.add(info.index);
+      const tr = this.track(`${fwId}/${status.task_id.value}`);
+      tr.acked.add(info.index);
+      if (!tr.terminalSeen) tr.ackedBeforeTerminal.add(info.index);
     },
     anomaly: (agent, message) => this.fail('agent-protocol', `${agent.node}: ${message}`),
   };
@@ -159,7 +167,8 @@ export class InvariantChecker {
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
       if (!fw.frameworkId) return;
-      // Updates after a terminal state the framework did get are stragglers (as in finalChecks).
+      // After a terminal state the framework did get, an update the master acknowledged before
+      // then may have been dropped with the task (as in finalChecks); none acknowledged later.
       const told = this.track(`${fw.frameworkId}/${status.task_id.value}`);
       const afterTerminal = told.terminalSeen;
       if (isTerminal(status.state)) told.terminalSeen = true;
@@ -178,7 +187,7 @@ export class InvariantChecker {
         );
       }
       for (let i = tr.maxSeen + 1; i < info.index; i++) {
-        if (tr.acked.has(i) && !tr.received.has(i) && !afterTerminal) {
+        if (tr.acked.has(i) && !tr.received.has(i) && !(afterTerminal && tr.ackedBeforeTerminal.has(i))) {
           this.fail(
             'update-lost',
             `${fw.options.name} received update #${info.index} of task ${status.task_id.value} but never #${i}, which the master had acknowledged`,
@@ -211,7 +220,7 @@ export class InvariantChecker {
 
   private track(key: string): TaskTrack {
     let t = this.perTask.get(key);
-    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), terminalSeen: false }));
+    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), terminalSeen: false, ackedBeforeTerminal: new Set() }));
     return t;
   }
 

@@ -505,7 +505,7 @@ export class Master {
           stray(fwId, t.task_id.value);
           continue;
         }
-        rec = { task: { ...t, statuses: t.statuses ?? [] }, pending: [], lastSentMs: 0, killRequested: false, unreachableTimeMs: undefined };
+        rec = { task: { ...t, statuses: takenStatuses(t) }, pending: [], lastSentMs: 0, killRequested: false, unreachableTimeMs: undefined };
         fw.tasks.set(t.task_id.value, rec);
       }
       const before = rec.task.state;
@@ -2008,6 +2008,20 @@ function flattenQuantities(q: Record<string, { value: number }> | undefined): Re
     out[k] = n;
   }
   return out;
+}
+
+/**
+ * The statuses of a task an agent reports on reregistering that some master already took: those
+ * before its unacknowledged head (`status_update_uuid`). The agent resends that head and what
+ * follows it, and they must reach the framework in order, so they must not count as taken (a
+ * restarted master that adopted a task reported TASK_KILLING answered the resent TASK_KILLING
+ * as a duplicate and forwarded only the TASK_KILLED after it: sim seed 116).
+ */
+function takenStatuses(t: Task): TaskStatus[] {
+  const all = t.statuses ?? [];
+  const head = t.status_update_uuid;
+  const i = head === undefined ? -1 : all.findIndex((s) => s.uuid === head);
+  return i < 0 ? all : all.slice(0, i);
 }
 
 export function taskKey(t: Task): string {
