@@ -335,9 +335,14 @@ export class SimFramework {
         this.reconcile(false);
         this.reconcile(true);
         this.deficitDirty = true;
+        // Offers that came before SUBSCRIBED (a master bug, reported below) are used now rather
+        // than held for good: held, they kept every agent offered and nothing placed (bench:scale).
+        // With none held this does nothing.
+        this.useOffers();
         return;
       }
       case 'OFFERS':
+        if (this.conn !== 'subscribed') this.observer.anomaly?.(this, 'OFFERS before SUBSCRIBED on its event stream');
         this.onOffers((e.offers as { offers: Offer[] }).offers);
         return;
       case 'RESCIND':

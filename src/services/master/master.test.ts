@@ -480,6 +480,46 @@ describe('Master updates of a task adopted from a reregistration', () => {
   });
 });
 
+describe('Master offers and SUBSCRIBED', () => {
+  test('no OFFERS go out on a new event stream before SUBSCRIBED, while the subscription is being stored (bench:scale placement stall)', async () => {
+    const clock = new ManualClock();
+    const { master, store } = await startMaster(clock, new MemoryStore(), 6);
+    const reg = await master.agentCall({ type: 'REGISTER', agent_info: AGENT_INFO, ip: '127.0.0.2', version: 'test' });
+    assert.equal(reg.status, 200);
+    const types = (f: Sink) => f.events.map((e) => e.type).filter((t) => t !== 'HEARTBEAT');
+    const allocate = async () => {
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(DEFAULT_MASTER_CONFIG.allocationIntervalMs + 1);
+        await settle();
+      }
+    };
+
+    // A new framework: its SUBSCRIBE waits for the store while allocations run.
+    store.held = true;
+    const f1 = new Sink();
+    const sub1 = master.subscribe({ subscribe: { framework_info: FW_INFO } }, f1, 'stream-1');
+    await allocate();
+    assert.deepEqual(types(f1), [], 'nothing before SUBSCRIBED');
+    store.release();
+    assert.equal(await sub1, undefined);
+    await allocate();
+    assert.deepEqual(types(f1), ['SUBSCRIBED', 'OFFERS']);
+    const fwId = f1.events[0]!.subscribed!.framework_id.value;
+
+    // A failover to a new stream while the first holds the agent's offer: same rule.
+    store.held = true;
+    const f2 = new Sink();
+    const sub2 = master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2');
+    await allocate();
+    assert.deepEqual(types(f2), [], 'nothing before SUBSCRIBED');
+    store.release();
+    assert.equal(await sub2, undefined);
+    await allocate();
+    assert.deepEqual(types(f2), ['SUBSCRIBED', 'OFFERS']);
+    await master.stop();
+  });
+});
+
 describe('Master reregistration', () => {
   test('an agent that reregisters reporting its tasks as the master has them causes no task writes; a changed one is written', async () => {
     const clock = new ManualClock();

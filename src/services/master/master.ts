@@ -1000,9 +1000,13 @@ export class Master {
       const id = requestedId ?? `${this.id}-${String(this.nextFrameworkNum++).padStart(4, '0')}`;
       fw = this.newFrameworkRecord(id, { ...info, id: { value: id } }, now);
       this.frameworks.set(id, fw);
-      this.allocator.addFramework(id, { roles: fw.roles, suppressedRoles: call.subscribe?.suppressed_roles ?? [], active: true });
+      // Inactive until SUBSCRIBED has gone out (below, after the store write): an allocation
+      // while that write is in flight would send OFFERS before SUBSCRIBED on the new stream.
+      this.allocator.addFramework(id, { roles: fw.roles, suppressedRoles: call.subscribe?.suppressed_roles ?? [], active: false });
       this.persistMeta();
     } else {
+      // No offers until SUBSCRIBED has gone out on the new stream (see above).
+      this.allocator.deactivateFramework(fw.id);
       if (fw.sink) {
         fw.sink.send({ type: 'ERROR', error: { message: 'Framework failed over' } });
         const old = fw.sink;
