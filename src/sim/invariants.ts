@@ -53,14 +53,15 @@ interface TaskTrack {
   acked: Set<number>;
   /** Indices the framework received. */
   received: Set<number>;
-  /** The framework has been told a terminal state (from the agent or the master). */
-  terminalSeen: boolean;
   /**
-   * Indices the master acknowledged before the framework was told a terminal state: a master
-   * that ends a task itself (lost with its agent) drops the updates still queued for it. One
-   * acknowledged after that must reach the framework like any other (seed 116).
+   * The master incarnation that ended the task itself (TASK_LOST with its agent, and the like),
+   * 0 if none did. The framework may not hear that update (it is sent once, as in Mesos), and
+   * the master drops the agent's updates still queued for the task and acknowledges later ones
+   * without forwarding them while it remembers the task ended.
    */
-  ackedBeforeTerminal: Set<number>;
+  endedByMaster: number;
+  /** Acknowledged indices the master dropped that way: not lost. */
+  droppedAfterEnd: Set<number>;
 }
 
 interface LaunchTrack {
@@ -95,6 +96,8 @@ export class InvariantChecker {
   private lastCheckMs = 0;
   /** Marathon in the run, if any (set by the cluster). */
   marathon: SimMarathonNode | undefined;
+  /** Master incarnations started so far (see `masterStarted`). */
+  private masterIncarnation = 0;
   /** Per Marathon app: virtual ms it has been over its task limit. */
   private readonly overSinceMs = new Map<string, number>();
   private launchElapsedMs = 0;
@@ -129,7 +132,9 @@ export class InvariantChecker {
       if (!info) return;
       const tr = this.track(`${fwId}/${status.task_id.value}`);
       tr.acked.add(info.index);
-      if (!tr.terminalSeen) tr.ackedBeforeTerminal.add(info.index);
+      // A straggler acknowledged by the master that ended the task. A later incarnation does not
+      // know the task ended: what it acknowledges, it must forward (seed 116).
+      if (tr.endedByMaster === this.masterIncarnation) tr.droppedAfterEnd.add(info.index);
     },
     anomaly: (agent, message) => this.fail('agent-protocol', `${agent.node}: ${message}`),
   };
@@ -166,13 +171,7 @@ export class InvariantChecker {
       }
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
-      if (!fw.frameworkId) return;
-      // After a terminal state the framework did get, an update the master acknowledged before
-      // then may have been dropped with the task (as in finalChecks); none acknowledged later.
-      const told = this.track(`${fw.frameworkId}/${status.task_id.value}`);
-      const afterTerminal = told.terminalSeen;
-      if (isTerminal(status.state)) told.terminalSeen = true;
-      if (!status.uuid) return;
+      if (!status.uuid || !fw.frameworkId) return;
       this.checkOomReason(fw, status);
       const info = this.updates.get(status.uuid);
       if (!info) {
@@ -187,7 +186,7 @@ export class InvariantChecker {
         );
       }
       for (let i = tr.maxSeen + 1; i < info.index; i++) {
-        if (tr.acked.has(i) && !tr.received.has(i) && !(afterTerminal && tr.ackedBeforeTerminal.has(i))) {
+        if (tr.acked.has(i) && !tr.received.has(i) && !tr.droppedAfterEnd.has(i)) {
           this.fail(
             'update-lost',
             `${fw.options.name} received update #${info.index} of task ${status.task_id.value} but never #${i}, which the master had acknowledged`,
@@ -199,6 +198,39 @@ export class InvariantChecker {
     },
     anomaly: (fw, message) => this.fail('scheduler-protocol', `${fw.options.name}: ${message}`),
   };
+
+  /**
+   * A master incarnation starts (before it recovers): the checker follows its task updates on
+   * the operator event stream, to know which tasks the master ended itself.
+   */
+  masterStarted(m: Master): void {
+    const incarnation = ++this.masterIncarnation;
+    let closed = false;
+    const closers: (() => void)[] = [];
+    m.operatorSubscribe({
+      send: (e: unknown) => {
+        const ev = e as { type: string; task_updated?: { framework_id: { value: string }; status: TaskStatus } };
+        const u = ev.type === 'TASK_UPDATED' ? ev.task_updated : undefined;
+        if (u && u.status.source === 'SOURCE_MASTER' && isTerminal(u.status.state)) {
+          const tr = this.track(`${u.framework_id.value}/${u.status.task_id.value}`);
+          tr.endedByMaster = incarnation;
+          // The agent's updates still queued for the task are dropped with it.
+          for (const i of tr.acked) if (!tr.received.has(i)) tr.droppedAfterEnd.add(i);
+        }
+        return !closed;
+      },
+      close: () => {
+        closed = true;
+        for (const f of closers.splice(0)) f();
+      },
+      get closed() {
+        return closed;
+      },
+      onClose: (fn: () => void) => {
+        closers.push(fn);
+      },
+    });
+  }
 
   /** The fault injector's OOM kill of a task's container. */
   containerOomKilled(frameworkId: string, taskId: string): void {
@@ -220,7 +252,7 @@ export class InvariantChecker {
 
   private track(key: string): TaskTrack {
     let t = this.perTask.get(key);
-    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), terminalSeen: false, ackedBeforeTerminal: new Set() }));
+    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), endedByMaster: 0, droppedAfterEnd: new Set() }));
     return t;
   }
 
