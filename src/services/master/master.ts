@@ -2019,13 +2019,17 @@ function flattenQuantities(q: Record<string, { value: number }> | undefined): Re
  * before its unacknowledged head (`status_update_uuid`). The agent resends that head and what
  * follows it, and they must reach the framework in order, so they must not count as taken (a
  * restarted master that adopted a task reported TASK_KILLING answered the resent TASK_KILLING
- * as a duplicate and forwarded only the TASK_KILLED after it: sim seed 116).
+ * as a duplicate and forwarded only the TASK_KILLED after it: sim seed 116). Without a head
+ * none counts: the agent records a status a moment before it queues it, so its last ones may
+ * still be on their way (sim seed 33 at 60 x 3 x 20). Forwarding an update another master took
+ * is safe: the agent resends only its head, so that is at worst a duplicate of the last update
+ * the framework saw.
  */
 function takenStatuses(t: Task): TaskStatus[] {
   const all = t.statuses ?? [];
   const head = t.status_update_uuid;
   const i = head === undefined ? -1 : all.findIndex((s) => s.uuid === head);
-  return i < 0 ? all : all.slice(0, i);
+  return i < 0 ? [] : all.slice(0, i);
 }
 
 export function taskKey(t: Task): string {
