@@ -168,6 +168,7 @@ export class SimCluster {
       unaccountedGraceMs: 2 * DEFAULT_SIM_FRAMEWORK.launchTimeoutMs + 120_000,
       brokenCapacity: options.bug === 'checker-broken-capacity',
     });
+    this.host.onStart = (m) => this.checker.masterStarted(m);
     const agentRng = this.random.fork();
     for (let i = 0; i < options.agents; i++) {
       const node = `agent-${i}`;
@@ -241,7 +242,8 @@ export class SimCluster {
     };
     if (options.bug === 'store-lose-task-writes') {
       const rng = this.random.fork();
-      this.host.onStart = (_m, store) => {
+      this.host.onStart = (m, store) => {
+        this.checker.masterStarted(m);
         store.filterOp = (op) => !(op.type === 'put' && op.key.startsWith('master/tasks/') && rng.chance(0.2));
       };
     }

@@ -335,9 +335,14 @@ export class SimFramework {
         this.reconcile(false);
         this.reconcile(true);
         this.deficitDirty = true;
+        // Offers that came before SUBSCRIBED (a master bug, reported below) are used now rather
+        // than held for good: held, they kept every agent offered and nothing placed (bench:scale).
+        // With none held this does nothing.
+        this.placeOnOffers();
         return;
       }
       case 'OFFERS':
+        if (this.conn !== 'subscribed') this.observer.anomaly?.(this, 'OFFERS before SUBSCRIBED on its event stream');
         this.onOffers((e.offers as { offers: Offer[] }).offers);
         return;
       case 'RESCIND':
@@ -671,10 +676,10 @@ export class SimFramework {
       this.offers.set(o.id.value, o);
       this.reconcileReturned(o.agent_id.value);
     }
-    this.useOffers();
+    this.placeOnOffers();
   }
 
-  private useOffers(): void {
+  private placeOnOffers(): void {
     if (this.conn !== 'subscribed' || !this.frameworkId) return;
     this.computeDeficits();
     const decline: { value: string }[] = [];

@@ -28,8 +28,9 @@ import type { AgentNode } from './node.js';
  *  7. marathon-overcapacity: Marathon (when the run has it) never keeps more live tasks of an
  *     app than its declared instances outside a deployment of that app for longer than a short
  *     grace (a task back from an unreachable agent beside its replacement is killed at once).
- *     During a deployment upgradeStrategy.maximumOverCapacity bounds it; that is not checked
- *     (a forced scale-down in the middle of a rolling restart exceeds it: src/sim/README.md).
+ *     During a deployment the bound is instances + floor(instances × maximumOverCapacity) of
+ *     the app's current definition, with the same grace (a forced scale-down in the middle of
+ *     a rolling restart sheds the surplus: src/sim/README.md, seed 50).
  * Liveness (after faults stop): the system converges (see `convergence`), Marathon's apps
  * included (see `marathonConvergence`).
  */
@@ -52,8 +53,15 @@ interface TaskTrack {
   acked: Set<number>;
   /** Indices the framework received. */
   received: Set<number>;
-  /** The framework has been told a terminal state (from the agent or the master). */
-  terminalSeen: boolean;
+  /**
+   * The master incarnation that ended the task itself (TASK_LOST with its agent, and the like),
+   * 0 if none did. The framework may not hear that update (it is sent once, as in Mesos), and
+   * the master drops the agent's updates still queued for the task and acknowledges later ones
+   * without forwarding them while it remembers the task ended.
+   */
+  endedByMaster: number;
+  /** Acknowledged indices the master dropped that way: not lost. */
+  droppedAfterEnd: Set<number>;
 }
 
 interface LaunchTrack {
@@ -88,6 +96,8 @@ export class InvariantChecker {
   private lastCheckMs = 0;
   /** Marathon in the run, if any (set by the cluster). */
   marathon: SimMarathonNode | undefined;
+  /** Master incarnations started so far (see `masterStarted`). */
+  private masterIncarnation = 0;
   /** Per Marathon app: virtual ms it has been over its task limit. */
   private readonly overSinceMs = new Map<string, number>();
   private launchElapsedMs = 0;
@@ -120,7 +130,11 @@ export class InvariantChecker {
       if (!status.uuid) return;
       const info = this.updates.get(status.uuid);
       if (!info) return;
-      this.track(`${fwId}/${status.task_id.value}`).acked.add(info.index);
+      const tr = this.track(`${fwId}/${status.task_id.value}`);
+      tr.acked.add(info.index);
+      // A straggler acknowledged by the master that ended the task. A later incarnation does not
+      // know the task ended: what it acknowledges, it must forward (seed 116).
+      if (tr.endedByMaster === this.masterIncarnation) tr.droppedAfterEnd.add(info.index);
     },
     anomaly: (agent, message) => this.fail('agent-protocol', `${agent.node}: ${message}`),
   };
@@ -157,12 +171,7 @@ export class InvariantChecker {
       }
       const l = this.launches.get(`${fw.options.name}/${status.task_id.value}`);
       if (l && (isTerminal(status.state) || status.state === 'TASK_UNKNOWN')) l.terminalSeen = true;
-      if (!fw.frameworkId) return;
-      // Updates after a terminal state the framework did get are stragglers (as in finalChecks).
-      const told = this.track(`${fw.frameworkId}/${status.task_id.value}`);
-      const afterTerminal = told.terminalSeen;
-      if (isTerminal(status.state)) told.terminalSeen = true;
-      if (!status.uuid) return;
+      if (!status.uuid || !fw.frameworkId) return;
       this.checkOomReason(fw, status);
       const info = this.updates.get(status.uuid);
       if (!info) {
@@ -177,7 +186,7 @@ export class InvariantChecker {
         );
       }
       for (let i = tr.maxSeen + 1; i < info.index; i++) {
-        if (tr.acked.has(i) && !tr.received.has(i) && !afterTerminal) {
+        if (tr.acked.has(i) && !tr.received.has(i) && !tr.droppedAfterEnd.has(i)) {
           this.fail(
             'update-lost',
             `${fw.options.name} received update #${info.index} of task ${status.task_id.value} but never #${i}, which the master had acknowledged`,
@@ -189,6 +198,39 @@ export class InvariantChecker {
     },
     anomaly: (fw, message) => this.fail('scheduler-protocol', `${fw.options.name}: ${message}`),
   };
+
+  /**
+   * A master incarnation starts (before it recovers): the checker follows its task updates on
+   * the operator event stream, to know which tasks the master ended itself.
+   */
+  masterStarted(m: Master): void {
+    const incarnation = ++this.masterIncarnation;
+    let closed = false;
+    const closers: (() => void)[] = [];
+    m.operatorSubscribe({
+      send: (e: unknown) => {
+        const ev = e as { type: string; task_updated?: { framework_id: { value: string }; status: TaskStatus } };
+        const u = ev.type === 'TASK_UPDATED' ? ev.task_updated : undefined;
+        if (u && u.status.source === 'SOURCE_MASTER' && isTerminal(u.status.state)) {
+          const tr = this.track(`${u.framework_id.value}/${u.status.task_id.value}`);
+          tr.endedByMaster = incarnation;
+          // The agent's updates still queued for the task are dropped with it.
+          for (const i of tr.acked) if (!tr.received.has(i)) tr.droppedAfterEnd.add(i);
+        }
+        return !closed;
+      },
+      close: () => {
+        closed = true;
+        for (const f of closers.splice(0)) f();
+      },
+      get closed() {
+        return closed;
+      },
+      onClose: (fn: () => void) => {
+        closers.push(fn);
+      },
+    });
+  }
 
   /** The fault injector's OOM kill of a task's container. */
   containerOomKilled(frameworkId: string, taskId: string): void {
@@ -210,7 +252,7 @@ export class InvariantChecker {
 
   private track(key: string): TaskTrack {
     let t = this.perTask.get(key);
-    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), terminalSeen: false }));
+    if (!t) this.perTask.set(key, (t = { maxSeen: -1, acked: new Set(), received: new Set(), endedByMaster: 0, droppedAfterEnd: new Set() }));
     return t;
   }
 
@@ -266,11 +308,10 @@ export class InvariantChecker {
         if (i.killing || i.inactive || isTerminal(i.state) || i.state === 'TASK_UNREACHABLE' || i.state === 'TASK_UNKNOWN') continue;
         live++;
       }
-      if (deploying.has(app.id)) {
-        this.overSinceMs.delete(app.id);
-        continue;
-      }
-      const limit = app.instances;
+      // Within a deployment the app's upgrade strategy bounds it (the new definition's, also
+      // when a forced change replaced a deployment in flight); outside one, its instances.
+      const inDeployment = deploying.has(app.id);
+      const limit = inDeployment ? overCapacityLimit(app.instances, app.upgradeStrategy.maximumOverCapacity) : app.instances;
       if (live <= limit) {
         this.overSinceMs.delete(app.id);
         continue;
@@ -280,7 +321,7 @@ export class InvariantChecker {
       if (nowMs - since > MARATHON_OVER_GRACE_MS) {
         this.fail(
           'marathon-overcapacity',
-          `Marathon has kept ${live} live tasks of ${app.id} (instances ${app.instances}) outside any deployment for ${Math.round((nowMs - since) / 1000)} s`,
+          `Marathon has kept ${live} live tasks of ${app.id} (instances ${app.instances}, limit ${limit}) ${inDeployment ? 'during a deployment' : 'outside any deployment'} for ${Math.round((nowMs - since) / 1000)} s`,
         );
         this.overSinceMs.delete(app.id);
       }
@@ -569,6 +610,11 @@ function exceeds(used: Sums, cap: Sums): string | undefined {
     }
   }
   return out.length > 0 ? out.join(', ') : undefined;
+}
+
+/** Live tasks a deployment may hold: instances + floor(instances × maximumOverCapacity). */
+function overCapacityLimit(instances: number, maximumOverCapacity: number): number {
+  return instances + Math.floor(instances * maximumOverCapacity + 1e-9);
 }
 
 /** A Marathon app may be over its limit this long (a surplus is killed within a converge pass). */

@@ -50,8 +50,10 @@ export class SimSchedulerTransport implements SchedulerTransport {
     this.streamIdNow = undefined;
     let r: Awaited<ReturnType<MasterHost['schedulerSubscribe']>>;
     try {
-      r = await this.net.request(this.node, MASTER_NODE, `SUBSCRIBE marathon ${(call.framework_id as { value?: string })?.value ?? 'new'}`, () =>
-        this.host.schedulerSubscribe(this.node, call as Parameters<Master['subscribe']>[0]),
+      r = await this.host.schedulerSubscribeOver(
+        this.node,
+        `SUBSCRIBE marathon ${(call.framework_id as { value?: string })?.value ?? 'new'}`,
+        call as Parameters<Master['subscribe']>[0],
       );
     } catch (e) {
       if (this.dead) return never();

@@ -163,6 +163,37 @@ export class MasterHost {
     });
   }
 
+  /**
+   * A scheduler's SUBSCRIBE from `node` over the network. Every event stream the request opens
+   * on the master (a duplicated request opens two) that the client does not take is closed from
+   * the client's side, as a real client hangs up a connection whose response it gave up waiting
+   * for: the master sees the stream close, as it would over HTTP. Left open, such a stream kept
+   * its framework CONNECTED in the master, offered every agent to, with nobody reading.
+   */
+  async schedulerSubscribeOver(node: string, label: string, call: Parameters<Master['subscribe']>[0]): ReturnType<MasterHost['schedulerSubscribe']> {
+    const opened: SimStream<SchedulerEvent>[] = [];
+    let answered = false;
+    let r: Awaited<ReturnType<MasterHost['schedulerSubscribe']>>;
+    try {
+      r = await this.net.request(node, MASTER_NODE, label, async () => {
+        const x = await this.schedulerSubscribe(node, call);
+        if ('stream' in x) {
+          if (answered) x.stream.clientClose();
+          else opened.push(x.stream);
+        }
+        return x;
+      });
+    } catch (e) {
+      answered = true;
+      for (const s of opened) s.clientClose();
+      throw e;
+    }
+    answered = true;
+    const kept = 'stream' in r ? r.stream : undefined;
+    for (const s of opened) if (s !== kept) s.clientClose();
+    return r;
+  }
+
   /** POST /api/v1/scheduler (every other call) */
   schedulerCall(call: SchedulerCall, streamId: string): Promise<CallResult> {
     return this.guard(`scheduler call ${call.type}`, () => {
@@ -229,9 +260,7 @@ export class SimSchedulerLink {
     onEvent: (e: SchedulerEvent) => void,
     onClose: () => void,
   ): Promise<{ streamId: string; close(): void } | CallResult> {
-    const r = await this.net.request(this.node, MASTER_NODE, `SUBSCRIBE ${call.framework_id?.value ?? 'new'}`, () =>
-      this.host.schedulerSubscribe(this.node, call),
-    );
+    const r = await this.host.schedulerSubscribeOver(this.node, `SUBSCRIBE ${call.framework_id?.value ?? 'new'}`, call);
     if (!('stream' in r)) return r;
     r.stream.attach(onEvent, onClose);
     return { streamId: r.streamId, close: () => r.stream.clientClose() };

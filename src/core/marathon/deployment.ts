@@ -86,11 +86,21 @@ export interface RollingInput {
 }
 
 /**
- * How many new tasks to start and old ones to kill now. Invariants: healthy tasks never drop
- * below ceil(instances × minimumHealthCapacity) because of a kill here, and live tasks never
- * exceed instances + floor(instances × maximumOverCapacity) because of a start here. When the
- * two leave no room at all (min 1, over 0), one old task is killed to make progress.
- * Surplus fresh tasks (a scale down) are killed; which ones is the caller's killSelection.
+ * How many new tasks to start and old ones to kill now. Invariants: live tasks never exceed
+ * instances + floor(instances × maximumOverCapacity) after the step, and healthy tasks never
+ * drop below ceil(instances × minimumHealthCapacity) because of a kill here, save for the two
+ * cases below. When the two leave no room at all (min 1, over 0), one old task is killed to
+ * make progress. Surplus fresh tasks (a scale down) are killed; which ones is the caller's
+ * killSelection.
+ *
+ * A forced change can find more live tasks than the new definition allows: a scale-down (or a
+ * new configuration) that replaces a rolling restart in flight, when the old deployment had
+ * started new tasks beside the old ones. The new definition's bounds apply at once: old tasks
+ * are killed (the caller takes unhealthy ones first) until the live ones fit the
+ * over-capacity bound, even below the minimum health. Marathon does the same when a restart
+ * begins (TaskReplaceActor kills the extra instances "due to previous deployment adding
+ * extra-instances" at once); it kills down to `instances`, which in a step computed from
+ * counts alone would kill again after every start, so here the bound is the over-capacity one.
  */
 export function rollingStep(s: RollingInput): { start: number; killOld: number; killFresh: number } {
   const minHealthy = Math.ceil(s.instances * s.minimumHealthCapacity - 1e-9);
@@ -102,6 +112,10 @@ export function rollingStep(s: RollingInput): { start: number; killOld: number; 
   // Unhealthy old tasks hold no capacity: they go first. Healthy ones only above the minimum.
   const surplus = Math.max(0, s.oldHealthy + freshHealthy - minHealthy);
   let killOld = Math.min(s.old, s.old - s.oldHealthy + Math.min(s.oldHealthy, surplus));
+  // Over the bound (a forced change, see above): shed old tasks down to it. After killFresh,
+  // fresh <= instances <= maxLive, so the old ones always suffice.
+  const overBound = s.old + fresh - maxLive;
+  if (overBound > killOld) killOld = Math.min(s.old, overBound);
   if (start === 0 && killOld === 0 && s.old > 0 && fresh === freshHealthy) {
     // No room to start and no capacity to kill (min 1, over 0): kill one old task to move on.
     killOld = 1;

@@ -272,6 +272,40 @@ describe('deployment planner', () => {
       killFresh: 0,
     });
   });
+  test('a forced scale-down in the middle of a rolling restart sheds old tasks down to the new over-capacity bound (sim seed 50)', () => {
+    // 3 instances restarting (min 1, over 0.5): 2 old healthy tasks and 2 new staging ones are
+    // live when a forced change scales the app to 2, whose bound is 2 + floor(2 × 0.5) = 3.
+    const step = rollingStep({ instances: 2, old: 2, oldHealthy: 2, fresh: 2, freshHealthy: 0, minimumHealthCapacity: 1, maximumOverCapacity: 0.5 });
+    assert.deepEqual(step, { start: 0, killOld: 1, killFresh: 0 });
+    // The same with 3 new tasks: the surplus new one goes, then old ones down to the bound.
+    assert.deepEqual(rollingStep({ instances: 2, old: 2, oldHealthy: 2, fresh: 3, freshHealthy: 1, minimumHealthCapacity: 1, maximumOverCapacity: 0.5 }), {
+      start: 0,
+      killOld: 1,
+      killFresh: 1,
+    });
+  });
+  test('after any step the live tasks fit instances + floor(instances × maximumOverCapacity)', () => {
+    for (const instances of [1, 2, 3, 5])
+      for (const [minimumHealthCapacity, maximumOverCapacity] of [
+        [1, 0.5],
+        [1, 0],
+        [0.5, 0],
+        [0.5, 1],
+        [0, 0],
+        [1, 1],
+      ] as const)
+        for (let old = 0; old <= 8; old++)
+          for (let oldHealthy = 0; oldHealthy <= old; oldHealthy++)
+            for (let fresh = 0; fresh <= 8; fresh++)
+              for (let freshHealthy = 0; freshHealthy <= fresh; freshHealthy++) {
+                const input = { instances, old, oldHealthy, fresh, freshHealthy, minimumHealthCapacity, maximumOverCapacity };
+                const s = rollingStep(input);
+                const maxLive = instances + Math.floor(instances * maximumOverCapacity + 1e-9);
+                const live = old - s.killOld + fresh - s.killFresh + s.start;
+                assert.ok(live <= maxLive, `${JSON.stringify(input)} -> ${JSON.stringify(s)}: ${live} live, bound ${maxLive}`);
+                assert.ok(s.killOld <= old && s.killFresh <= fresh && s.start >= 0, JSON.stringify({ input, s }));
+              }
+  });
   test('scaling down kills surplus fresh tasks and starts none', () => {
     assert.deepEqual(rollingStep({ instances: 1, old: 0, oldHealthy: 0, fresh: 3, freshHealthy: 3, minimumHealthCapacity: 1, maximumOverCapacity: 1 }), {
       start: 0,

@@ -119,6 +119,42 @@ describe('Marathon service (fake master, manual clock)', () => {
     assert.equal(master.of('REVIVE').length, 2, 'nothing wanted any more: no further REVIVE');
   });
 
+  test('an explicit reconciliation the master did not take is sent again within seconds, not at the next interval (sim seed 9)', async () => {
+    const { m, master, clock } = await setup();
+    await m.createApp({ id: '/q', cmd: 'sleep 1', cpus: 1, mem: 64 }, false);
+    master.offer('h1');
+    await settle(10);
+    const taskId = master.launched()[0]?.task_id.value as string;
+    assert.ok(taskId);
+    const explicit = () => master.of('RECONCILE').filter((c) => c.reconcile.tasks.length > 0);
+    const call = master.call.bind(master);
+    let failNext = true;
+    master.call = async (c: Json) => {
+      if (c.type === 'RECONCILE' && c.reconcile.tasks.length > 0 && failNext) {
+        failNext = false;
+        master.calls.push(c);
+        return { status: 503 };
+      }
+      return call(c);
+    };
+    // The subscription is renewed (a master failover): Marathon reconciles; that request is lost.
+    const sink = master.sink!;
+    sink.send({ type: 'SUBSCRIBED', subscribed: { framework_id: { value: 'fw-1' }, master_info: { hostname: 'm', port: 5050 } } });
+    await settle(10);
+    assert.equal(explicit().length, 1);
+    await clock.advance(11_000);
+    await settle(10);
+    assert.equal(explicit().length, 2, 'tried again');
+    assert.deepEqual(
+      explicit()[1]?.reconcile.tasks.map((t: Json) => t.task_id.value),
+      [taskId],
+    );
+    // Taken this time: the next one waits for the interval.
+    await clock.advance(60_000);
+    await settle(10);
+    assert.equal(explicit().length, 2);
+  });
+
   test('a failed task is relaunched only after backoffSeconds × backoffFactor^n', async () => {
     const { m, master, clock } = await setup();
     await m.createApp({ id: '/f', cmd: 'false', cpus: 1, mem: 64, backoffSeconds: 10, backoffFactor: 2 }, false);

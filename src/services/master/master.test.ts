@@ -294,6 +294,7 @@ describe('Master kills for tasks that must not run', () => {
 
     // The agent goes silent: the framework (not partition-aware) is told the task is lost.
     master.markUnreachable(master.agents.get(agentId)!);
+    await settle(); // sent once stored
     const lost = f.events.filter((e) => e.type === 'UPDATE' && e.update!.status.state === 'TASK_LOST');
     assert.equal(lost.length, 1);
 
@@ -373,6 +374,152 @@ describe('Master kills across a restart', () => {
     );
     assert.equal(m2.master.frameworks.get(fwId)?.tasks.has('t1'), false, 'not adopted as running');
     await m2.master.stop();
+  });
+});
+
+describe('Master-made updates and the store', () => {
+  const lostSeen = (f: Sink) => f.events.filter((e) => e.type === 'UPDATE' && e.update!.status.state === 'TASK_LOST').length;
+
+  test('a TASK_LOST the master makes goes to the framework only once its write commits', async () => {
+    const { m1, agentId, f1, update } = await setupCluster();
+    assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+    await settle();
+    m1.store.held = true;
+    m1.master.markUnreachable(m1.master.agents.get(agentId)!);
+    await settle();
+    assert.ok(m1.store.heldBatches > 0, 'the lost task and its unreachable agent are being written');
+    assert.equal(lostSeen(f1), 0, 'nothing sent before the store holds it');
+    m1.store.release();
+    await settle();
+    assert.equal(lostSeen(f1), 1, 'stored: it goes out, once');
+    await m1.master.stop();
+  });
+
+  test('a master crash before that write leaves the framework and the next master agreeing the task runs', async () => {
+    const { clock, durable, m1, agentId, fwId, f1, update } = await setupCluster();
+    assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+    await settle();
+    m1.store.held = true;
+    m1.master.markUnreachable(m1.master.agents.get(agentId)!);
+    await settle();
+    m1.store.crash();
+    void m1.master.stop();
+    await settle();
+    assert.equal(lostSeen(f1), 0, 'the framework was not told the task was lost');
+    const m2 = await startMaster(clock, durable, 2);
+    assert.notEqual(m2.master.agents.get(agentId)?.state, 'UNREACHABLE', 'the next master does not hold the agent unreachable');
+    assert.equal(m2.master.frameworks.get(fwId)?.tasks.get('t1')?.task.state, 'TASK_RUNNING');
+    await m2.master.stop();
+  });
+});
+
+describe('Master updates of a task adopted from a reregistration', () => {
+  for (const withHead of [true, false])
+    test(`the updates an agent had not had acknowledged when it reregistered reach the framework, each in order (sim seed 116${withHead ? '' : '; the agent names no head: seed 33'})`, async () => {
+      const { clock, durable, m1, agentId, fwId, f1, update } = await setupCluster();
+      assert.equal((await update('u1', 'TASK_RUNNING')).status, 200);
+      await settle();
+      // The agent goes away: the framework is told t1 is lost; then the master restarts.
+      m1.master.markUnreachable(m1.master.agents.get(agentId)!);
+      await settle();
+      assert.equal(f1.events.filter((e) => e.type === 'UPDATE' && e.update!.status.state === 'TASK_LOST').length, 1);
+      await m1.master.stop();
+      const m2 = await startMaster(clock, durable, 2);
+      const f2 = new Sink();
+      assert.equal(
+        await m2.master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2'),
+        undefined,
+      );
+      const statusOf = (uuid: string, state: TaskState) => ({ task_id: { value: 't1' }, state, uuid, source: 'SOURCE_EXECUTOR' as const });
+      const rereg = (session: number, state: TaskState, statuses: ReturnType<typeof statusOf>[], head?: string) =>
+        m2.master.agentCall({
+          type: 'REREGISTER',
+          agent_id: { value: agentId },
+          agent_info: AGENT_INFO,
+          ip: '127.0.0.2',
+          version: 'test',
+          session,
+          tasks: [
+            {
+              name: 't1',
+              task_id: { value: 't1' },
+              framework_id: { value: fwId },
+              agent_id: { value: agentId },
+              state,
+              resources: [],
+              statuses,
+              ...(head ? { status_update_uuid: head } : {}),
+            },
+          ],
+          frameworks: [],
+        });
+      // It comes back running t1, which is killed (its framework was told it is lost) ...
+      assert.equal((await rereg(1, 'TASK_RUNNING', [statusOf('u1', 'TASK_RUNNING')])).status, 200);
+      // ... and reregisters again (its command stream broke) with t1 TASK_KILLING, that update not
+      // yet acknowledged: the master adopts t1 as TASK_KILLING.
+      assert.equal((await rereg(2, 'TASK_KILLING', [statusOf('u1', 'TASK_RUNNING'), statusOf('u2', 'TASK_KILLING')], withHead ? 'u2' : undefined)).status, 200);
+      assert.equal(m2.master.frameworks.get(fwId)?.tasks.get('t1')?.task.state, 'TASK_KILLING');
+      // The agent resends u2, then sends u3: the framework gets both, in order.
+      const agentUpdate = (uuid: string, state: TaskState) =>
+        m2.master.agentCall({ type: 'STATUS_UPDATE', agent_id: { value: agentId }, framework_id: { value: fwId }, status: statusOf(uuid, state) });
+      assert.equal((await agentUpdate('u2', 'TASK_KILLING')).status, 200);
+      assert.equal((await agentUpdate('u3', 'TASK_KILLED')).status, 200);
+      await settle();
+      assert.deepEqual(updatesSeen(f2), ['u2'], 'the resent TASK_KILLING is not taken for a duplicate');
+      const ack = await m2.master.schedulerCall(
+        { type: 'ACKNOWLEDGE', framework_id: { value: fwId }, acknowledge: { agent_id: { value: agentId }, task_id: { value: 't1' }, uuid: 'u2' } },
+        'stream-2',
+      );
+      assert.equal(ack.status, 202);
+      await settle();
+      assert.deepEqual(updatesSeen(f2), ['u2', 'u3']);
+      if (withHead) {
+        // A late retry of an update taken before the reregistration is still a duplicate.
+        assert.equal((await agentUpdate('u1', 'TASK_RUNNING')).status, 200);
+        await settle();
+        assert.deepEqual(updatesSeen(f2), ['u2', 'u3']);
+      }
+      await m2.master.stop();
+    });
+});
+
+describe('Master offers and SUBSCRIBED', () => {
+  test('no OFFERS go out on a new event stream before SUBSCRIBED, while the subscription is being stored (bench:scale placement stall)', async () => {
+    const clock = new ManualClock();
+    const { master, store } = await startMaster(clock, new MemoryStore(), 6);
+    const reg = await master.agentCall({ type: 'REGISTER', agent_info: AGENT_INFO, ip: '127.0.0.2', version: 'test' });
+    assert.equal(reg.status, 200);
+    const types = (f: Sink) => f.events.map((e) => e.type).filter((t) => t !== 'HEARTBEAT');
+    const allocate = async () => {
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(DEFAULT_MASTER_CONFIG.allocationIntervalMs + 1);
+        await settle();
+      }
+    };
+
+    // A new framework: its SUBSCRIBE waits for the store while allocations run.
+    store.held = true;
+    const f1 = new Sink();
+    const sub1 = master.subscribe({ subscribe: { framework_info: FW_INFO } }, f1, 'stream-1');
+    await allocate();
+    assert.deepEqual(types(f1), [], 'nothing before SUBSCRIBED');
+    store.release();
+    assert.equal(await sub1, undefined);
+    await allocate();
+    assert.deepEqual(types(f1), ['SUBSCRIBED', 'OFFERS']);
+    const fwId = f1.events[0]!.subscribed!.framework_id.value;
+
+    // A failover to a new stream while the first holds the agent's offer: same rule.
+    store.held = true;
+    const f2 = new Sink();
+    const sub2 = master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2');
+    await allocate();
+    assert.deepEqual(types(f2), [], 'nothing before SUBSCRIBED');
+    store.release();
+    assert.equal(await sub2, undefined);
+    await allocate();
+    assert.deepEqual(types(f2), ['SUBSCRIBED', 'OFFERS']);
+    await master.stop();
   });
 });
 

@@ -524,7 +524,7 @@ export class Master {
           stray(fwId, t.task_id.value);
           continue;
         }
-        rec = { task: { ...t, statuses: t.statuses ?? [] }, pending: [], lastSentMs: 0, killRequested: false, unreachableTimeMs: undefined };
+        rec = { task: { ...t, statuses: takenStatuses(t) }, pending: [], lastSentMs: 0, killRequested: false, unreachableTimeMs: undefined };
         fw.tasks.set(t.task_id.value, rec);
       }
       const before = rec.task.state;
@@ -847,7 +847,9 @@ export class Master {
     if (reliable && status.uuid) {
       this.enqueueUpdate(fw, rec, status);
     } else {
-      this.sendEvent(fw, { type: 'UPDATE', update: { status } });
+      // A master-made update goes out once the change it reports is stored (below, or the
+      // removal of the completed task), like an agent's under the stored-head rule.
+      this.sendAfterCommit(fw, { type: 'UPDATE', update: { status } });
       if (isTerminal(status.state) && rec.pending.length === 0) this.completeTask(fw, rec);
     }
     if (!rec.task.status_update_state || rec.pending.length === 0) {
@@ -940,9 +942,25 @@ export class Master {
     this.applyStatus(fw, rec, status, false);
   }
 
+  /**
+   * Sends an event once every write queued so far has committed (the writer batches the rest of
+   * this turn's writes with them). A master that crashes first never sends it, so its framework
+   * never hears of a change the next master does not know (a TASK_LOST sent before its write, and
+   * a master crash, would leave the next one holding the task STAGING or RUNNING). Events sent this
+   * way keep their order among themselves: batches commit in order.
+   */
+  private sendAfterCommit(fw: FrameworkRecord, event: { type: string } & Record<string, unknown>): void {
+    this.writer.flush().then(
+      () => {
+        if (!this.stopped) this.sendEvent(fw, event);
+      },
+      (e: unknown) => this.log('error', `store write failed; ${event.type} for framework ${fw.id} not sent: ${String(e)}`),
+    );
+  }
+
   /** Sends the latest state again as a master update (used when an agent comes back). */
   private sendMasterUpdate(fw: FrameworkRecord, rec: TaskRecord, state: TaskState, reason: StatusReason, message: string): void {
-    this.sendEvent(fw, {
+    this.sendAfterCommit(fw, {
       type: 'UPDATE',
       update: {
         status: {
@@ -1012,9 +1030,13 @@ export class Master {
       const id = requestedId ?? `${this.id}-${String(this.nextFrameworkNum++).padStart(4, '0')}`;
       fw = this.newFrameworkRecord(id, { ...info, id: { value: id } }, now);
       this.frameworks.set(id, fw);
-      this.allocator.addFramework(id, { roles: fw.roles, suppressedRoles: call.subscribe?.suppressed_roles ?? [], active: true });
+      // Inactive until SUBSCRIBED has gone out (below, after the store write): an allocation
+      // while that write is in flight would send OFFERS before SUBSCRIBED on the new stream.
+      this.allocator.addFramework(id, { roles: fw.roles, suppressedRoles: call.subscribe?.suppressed_roles ?? [], active: false });
       this.persistMeta();
     } else {
+      // No offers until SUBSCRIBED has gone out on the new stream (see above).
+      this.allocator.deactivateFramework(fw.id);
       if (fw.sink) {
         fw.sink.send({ type: 'ERROR', error: { message: 'Framework failed over' } });
         const old = fw.sink;
@@ -2086,6 +2108,24 @@ function flattenQuantities(q: Record<string, { value: number }> | undefined): Re
     out[k] = n;
   }
   return out;
+}
+
+/**
+ * The statuses of a task an agent reports on reregistering that some master already took: those
+ * before its unacknowledged head (`status_update_uuid`). The agent resends that head and what
+ * follows it, and they must reach the framework in order, so they must not count as taken (a
+ * restarted master that adopted a task reported TASK_KILLING answered the resent TASK_KILLING
+ * as a duplicate and forwarded only the TASK_KILLED after it: sim seed 116). Without a head
+ * none counts: the agent records a status a moment before it queues it, so its last ones may
+ * still be on their way (sim seed 33 at 60 x 3 x 20). Forwarding an update another master took
+ * is safe: the agent resends only its head, so that is at worst a duplicate of the last update
+ * the framework saw.
+ */
+function takenStatuses(t: Task): TaskStatus[] {
+  const all = t.statuses ?? [];
+  const head = t.status_update_uuid;
+  const i = head === undefined ? -1 : all.findIndex((s) => s.uuid === head);
+  return i < 0 ? [] : all.slice(0, i);
 }
 
 export function taskKey(t: Task): string {
