@@ -255,7 +255,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   agentRoutes(router, agent, { stats });
   const { intervalMs: gcIntervalMs, ...gcPolicy } = opts.imageGc ?? {};
   agentOperatorRoutes(router, agent, {
-    exec: new ExecSessions({ ...cg, runtime: opts.ociRuntime ?? 'crun', bundleDir: join(workDir, 'bundles'), ociStateRoot: join(workDir, 'meta', 'oci'), log, ...(docker ? { docker } : {}) }),
+    exec: new ExecSessions({
+      ...cg,
+      runtime: opts.ociRuntime ?? 'crun',
+      bundleDir: join(workDir, 'bundles'),
+      ociStateRoot: join(workDir, 'meta', 'oci'),
+      log,
+      ...(docker ? { docker } : {}),
+    }),
     stats,
     images,
     imageGcPolicy: gcPolicy,

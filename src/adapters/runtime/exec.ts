@@ -93,7 +93,13 @@ export class ExecSessions implements ContainerExec {
       const name = this.options.runtime ?? 'crun';
       const bin = findOciRuntime(name);
       if (!bin) throw new ExecError(500, `the OCI runtime '${name}' is not installed`);
-      const args = [...(this.options.ociStateRoot ? ['--root', this.options.ociStateRoot] : []), 'exec', ...(await this.bundleProcessArgs(target.containerId)), target.containerId, ...argv];
+      const args = [
+        ...(this.options.ociStateRoot ? ['--root', this.options.ociStateRoot] : []),
+        'exec',
+        ...(await this.bundleProcessArgs(target.containerId)),
+        target.containerId,
+        ...argv,
+      ];
       const [cmd, ...rest] = this.wrapHybrid
         ? ['/usr/bin/unshare', '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...args]
         : [bin, ...args];
