@@ -270,6 +270,8 @@ interface Tracked {
   done: Promise<ExitStatus>;
   exit?: ExitStatus;
   logs?: Promise<void>;
+  /** The timestamp (ns) of the last log line written to the sandbox files. */
+  cursor?: bigint;
 }
 
 /** The ContainerInfo.docker fields read here (parameters are not in model/mesos.ts everywhere yet). */
@@ -448,7 +450,14 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const exit = await this.exitOf(name);
     // The log stream ends when the container stops: let it finish so the files are complete.
-    await Promise.race([t.logs, new Promise((r) => setTimeout(r, LOG_DRAIN_MS).unref())]);
+    const ended = await Promise.race([t.logs?.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), LOG_DRAIN_MS).unref())]);
+    // The followed stream can end before the daemon handed it the last lines (a CI run saw the
+    // final stderr line missing at TASK_FINISHED): read once more, without following, what came
+    // after the last line written (the cursor skips what the files already hold).
+    if (ended) {
+      const tail = this.followLogs(t, t.cursor, false).catch((e: Error) => this.options.log?.('warn', `docker logs of ${name}: ${e.message}`));
+      await Promise.race([tail, new Promise((r) => setTimeout(r, LOG_DRAIN_MS).unref())]);
+    }
     t.exit = exit;
     return exit;
   }
@@ -469,9 +478,9 @@ export class DockerRuntime implements ContainerRuntime {
    * line prefixed by its time, which is cut off and kept as the cursor (written to the state
    * dir), so a stream resumed after an agent restart skips what is already in the files.
    */
-  private async followLogs(t: Tracked, resumeAfter: bigint | undefined): Promise<void> {
+  private async followLogs(t: Tracked, resumeAfter: bigint | undefined, follow = true): Promise<void> {
     const name = DockerRuntime.containerName(t.containerId);
-    const q = new URLSearchParams({ follow: '1', stdout: '1', stderr: '1', timestamps: '1' });
+    const q = new URLSearchParams({ follow: follow ? '1' : '0', stdout: '1', stderr: '1', timestamps: '1' });
     if (resumeAfter !== undefined) q.set('since', (resumeAfter / 1_000_000_000n).toString());
     const res = await this.client.raw('GET', `/containers/${name}/logs?${q}`);
     if ((res.statusCode ?? 0) >= 300) throw new Error(daemonMessage((await readAll(res)).toString('utf8')));
@@ -486,7 +495,7 @@ export class DockerRuntime implements ContainerRuntime {
         const sp = payload.indexOf(0x20);
         const ts = sp > 0 ? logTimestampNs(payload.subarray(0, sp).toString('latin1')) : undefined;
         if (ts !== undefined && cursor !== undefined && ts <= cursor) return;
-        if (ts !== undefined) cursor = ts;
+        if (ts !== undefined) cursor = t.cursor = ts;
         batch.push({ stream, data: ts !== undefined ? payload.subarray(sp + 1) : payload });
       });
       for await (const chunk of res) {
