@@ -360,9 +360,13 @@ export class Master {
         return;
       }
       const task = this.compactTask(s.task);
-      // A pending update is also among the task's statuses: one object for both, as before the restart.
-      const byUuid = new Map(task.statuses.filter((x) => x.uuid).map((x) => [x.uuid, x] as const));
-      const pending = s.pending.length > 0 ? s.pending.map((p) => (p.uuid && byUuid.get(p.uuid)) || p) : [];
+      // A pending update is also among the task's statuses: one object for both, as before the
+      // restart. (Most tasks have none pending: no lookup table is built for them.)
+      let pending: TaskStatus[] = [];
+      if (s.pending.length > 0) {
+        const byUuid = new Map(task.statuses.filter((x) => x.uuid).map((x) => [x.uuid, x] as const));
+        pending = s.pending.map((p) => (p.uuid && byUuid.get(p.uuid)) || p);
+      }
       const rec: TaskRecord = {
         task,
         pending,
