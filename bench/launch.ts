@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RealClock } from '../src/adapters/clock-real.js';
 import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
-import { Cgroups, detectCgroups } from '../src/adapters/runtime/cgroups.js';
+import { Cgroups, detectCgroups, favorDynmodsArgv, parseMountinfo, setFavorDynmods } from '../src/adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
 import { createMesosContainerizer, findOciRuntime, hybridCgroupTrap, ociConfig, serializeConfig } from '../src/adapters/runtime/oci.js';
 import { HttpSchedulerTransport } from '../src/adapters/scheduler-http.js';
@@ -52,6 +52,13 @@ const CONC = arg('concurrency', 8);
 const TRACE = args.includes('--trace');
 /** --only-agent: the agent's paths and raw crun only (no cluster), for quick comparisons. */
 const ONLY_AGENT = args.includes('--only-agent');
+/**
+ * --favor-dynmods: the kernel's cgroup2 option favordynmods on for the whole run (raw crun and the
+ * agent alike), put back as it was at the end. Without it every container that joins its cgroups
+ * more than ~10 ms after the previous one waits for an RCU grace period (cgroups.ts).
+ */
+const FAVOR_DYNMODS = args.includes('--favor-dynmods');
+let dynmodsBefore: boolean | undefined;
 const marks = new Map<string, [string, number][]>();
 const trace = TRACE
   ? (id: string, point: string): void => {
@@ -68,9 +75,9 @@ class TimedCheckpointer extends FsCheckpointer {
     await super.write(path, data);
     if (TRACE) ckptTimes.write.push(performance.now() - t);
   }
-  override async append(path: string, data: string): Promise<void> {
+  override async append(path: string, data: string, options?: { sync?: boolean }): Promise<void> {
     const t = performance.now();
-    await super.append(path, data);
+    await super.append(path, data, process.env.B4_NOSYNC ? { sync: false } : options);
     if (TRACE) ckptTimes.append.push(performance.now() - t);
   }
 }
@@ -579,6 +586,15 @@ async function bootCluster(archive: string): Promise<{ launch: (id: string, cont
 // --- main ------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  const v2 = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).find((m) => m.fstype === 'cgroup2' && m.root === '/');
+  const dynmodsOn = v2?.superOptions.includes('favordynmods') ?? false;
+  if (FAVOR_DYNMODS && !dynmodsOn) {
+    console.error(`--favor-dynmods: ${await setFavorDynmods(true)} for this run`);
+    dynmodsBefore = false;
+  }
+  console.error(
+    `cgroup favordynmods: ${FAVOR_DYNMODS || dynmodsOn ? 'on' : `off (a container joining its cgroups may wait for an RCU grace period${v2 ? '; --favor-dynmods turns it on for the run' : ''})`}`,
+  );
   console.error(`B4 on ${crun}${wrap ? ' (hybrid cgroups: crun in a private mount namespace, as the agent runs it)' : ''}; cgroups ${cgMode.kind}`);
   const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: 'bench/busybox:1' } } } };
   const a = await bootAgent();
@@ -666,6 +682,11 @@ main()
           if (existsSync(join(m, r))) execFileSync('find', [join(m, r), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' });
     }
     rmSync(work, { recursive: true, force: true });
+    if (dynmodsBefore === false) {
+      // Back as it was before --favor-dynmods.
+      const plan = favorDynmodsArgv(false, readFileSync('/proc/self/mountinfo', 'utf8'));
+      if ('argv' in plan) execFileSync('mount', plan.argv, { stdio: 'ignore' });
+    }
     // The cluster's servers and links would keep a failed run alive.
     process.exit();
   });

@@ -9,7 +9,7 @@ import { Fetcher } from '../adapters/fetcher/fetcher.js';
 import { HttpMasterLink } from '../adapters/master-link-http.js';
 import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
-import { Cgroups, detectCgroups } from '../adapters/runtime/cgroups.js';
+import { Cgroups, detectCgroups, setFavorDynmods } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
 import { loadDockerConfig, type RegistryCredentials } from '../adapters/runtime/registry-client.js';
 import { type ContainerDns, createMesosContainerizer } from '../adapters/runtime/oci.js';
@@ -59,6 +59,12 @@ export interface AgentOptions {
   isolation?: 'cgroups' | 'none';
   /** The agent's own cgroup under each hierarchy (default `dcos-ts`). */
   cgroupsRoot?: string;
+  /**
+   * Set the kernel's cgroup `favordynmods` option on this machine's cgroup2 mount at start
+   * (--cgroups_favor_dynmods): a container start no longer waits for an RCU grace period when it
+   * moves the container into its cgroups (cgroups.ts, favorDynmodsArgv). Machine-wide; left on.
+   */
+  cgroupsFavorDynmods?: boolean;
   /** The OCI runtime for image tasks (default crun). */
   ociRuntime?: 'crun' | 'runc';
   /** `default` (the deny-list profile) or `unconfined` for image tasks (--seccomp). */
@@ -163,6 +169,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const link = opts.link ?? new HttpMasterLink({ master: opts.master });
   const clock = new RealClock();
   const cg = cgroupsOption(opts, log);
+  if (cg.cgroups && opts.cgroupsFavorDynmods) {
+    try {
+      log('info', `${await setFavorDynmods(true)} (container starts no longer wait for an RCU grace period to join their cgroups)`);
+    } catch (e) {
+      log('warn', `--cgroups_favor_dynmods: ${(e as Error).message}; container starts may wait 6-12 ms each to join their cgroups`);
+    }
+  }
   // Tasks on the default bridge reach the cluster DNS through a relay on its gateway (docs/dns.md).
   const gateway = opts.cni?.bridgeSubnet === 'none' ? undefined : subnetGateway(opts.cni?.bridgeSubnet ?? DEFAULT_BRIDGE_SUBNET);
   const upstream = opts.containerDns?.nameservers[0];
@@ -327,6 +340,10 @@ Flags:
   --isolation=cgroups|none      per-task cpu, memory and pids limits in cgroups v1 or v2 (default cgroups;
                                 none where the machine does not allow them, with a warning)
   --cgroups_root=NAME           the agent's own cgroup (default dcos-ts)
+  --cgroups_favor_dynmods       set the kernel's cgroup2 option favordynmods (machine-wide, Linux >= 6.0):
+                                a container no longer waits 6-12 ms for an RCU grace period to join its
+                                cgroups when launches are more than a few ms apart; forks and exits cost
+                                slightly more (docs/containers.md)
   --runtime=crun|runc           the OCI runtime for tasks with an image (default crun)
   --seccomp=default|unconfined  image tasks get a seccomp profile that denies kernel-wide system calls
                                 (modules, reboot, keyrings, bpf, ptrace, mount, unshare, ...) with EPERM
@@ -360,7 +377,7 @@ SIGINT it stops; its tasks keep running and the next start reattaches to them.
 
 /** `dcos agent`: runs until SIGTERM/SIGINT, or until the master marks the agent gone. */
 export async function runAgent(argv: string[]): Promise<void> {
-  const { flags } = parseFlags(argv, new Set(['help', 'enforce-container-disk-quota']));
+  const { flags } = parseFlags(argv, new Set(['help', 'enforce-container-disk-quota', 'cgroups-favor-dynmods']));
   if (flags.has('help')) {
     process.stdout.write(AGENT_HELP);
     return;
@@ -428,6 +445,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     enforceContainerDiskQuota: enforceDisk !== undefined && enforceDisk !== 'false',
     ...(diskWatchMs !== undefined ? { containerDiskWatchIntervalMs: diskWatchMs } : {}),
     ...(flags.get('cgroups-root') !== undefined ? { cgroupsRoot: flags.get('cgroups-root') as string } : {}),
+    ...(flags.has('cgroups-favor-dynmods') && flags.get('cgroups-favor-dynmods') !== 'false' ? { cgroupsFavorDynmods: true } : {}),
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
     flags: shown,
     imageGc,
