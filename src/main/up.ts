@@ -87,11 +87,20 @@ async function pickPort(preferred: number, host: string): Promise<number> {
   });
 }
 
+/**
+ * V8 flags per role. The master: a 32 MB semi-space (the young generation's default is 16 MB)
+ * lets the short-lived objects of bursts (a reregistration storm, 100,000 task rows at recovery)
+ * die young instead of being promoted and collected by full GCs: in bench:scale (which runs with
+ * the same flag) B3's GC pauses (recovery and reregistrations) fell from 0.84-0.90 s to
+ * 0.54-0.69 s and all agents were back in 3.9 s instead of 4.1-4.2 s.
+ */
+const NODE_FLAGS: Record<string, string[]> = { master: ['--max-semi-space-size=32'] };
+
 /** Starts a role as a detached process; stdout (its one JSON "ready" line) and stderr go to files. */
 function spawnRole(role: string, args: string[], logDir: string, name: string): ChildProcess {
   const out = openSync(join(logDir, `${name}.out`), 'w');
   const err = openSync(join(logDir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, [ENTRY, role, ...args], { detached: true, stdio: ['ignore', out, err] });
+  const child = spawn(process.execPath, [...(NODE_FLAGS[role] ?? []), ENTRY, role, ...args], { detached: true, stdio: ['ignore', out, err] });
   child.unref();
   return child;
 }
