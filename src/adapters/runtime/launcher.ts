@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 /**
  * One long-lived shell that starts the task supervisors for the process runtime, so that the
@@ -8,8 +9,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
  *
  * Protocol, one line each way per event:
  *   agent → launcher   `<id> <command>`   the launcher evals <command> in a background subshell
- *                                         (cd to the sandbox, export the task's environment, exec
- *                                         the supervisor) and answers `<id> spawned <pid>`;
+ *                                         (export the task's environment, set the supervisor's
+ *                                         arguments, run the supervisor script in that same
+ *                                         subshell: no exec of a new shell) and answers
+ *                                         `<id> spawned <pid>`; <command> is usually
+ *                                         `. '<file>'`, the command written to a file, since the
+ *                                         launcher's `read` takes a byte per system call;
  *   supervisor → agent `<id> pid <pid>` and later `<id> exit <status>`, on the launcher's stdout,
  *                      a pipe every supervisor inherits and keeps open itself.
  * If the launcher dies, the supervisors it started run on, still waiting on their tasks and still
@@ -20,12 +25,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
  */
 
 /**
- * The supervisor script is $1 and other long scripts of the runtime $2, $3, ...: the lines refer
- * to them as "$1", "$2" (one copy in the launcher, not one per line: its `read` takes a byte per
- * system call, about 0.4 ms per KB here).
+ * The supervisor script and other long scripts of the runtime are the launcher's arguments, kept
+ * in the variables __s1 (the supervisor), __s2, ...: a command refers to them as "$__s2" (one copy
+ * in the launcher, not one per command). Each process start costs about 0.8 ms of CPU on this
+ * kind of VM (the C library's start-up runs `cpuid`, a trap to the hypervisor, some twenty
+ * times), so the supervisor is the launcher's forked subshell itself rather than a new shell.
  */
-// biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not a template
-const LAUNCHER_SCRIPT = 'while IFS= read -r __l; do __i="${__l%% *}"; eval "${__l#* }" & echo "$__i spawned $!"; done';
+const LAUNCHER_SCRIPT = [
+  '__k=0; for __a; do __k=$((__k + 1)); eval "__s$__k=\\$__a"; done; set --',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not a template
+  'while IFS= read -r __l; do __i="${__l%% *}"; eval "${__l#* }" & echo "$__i spawned $!"; done',
+].join('; ');
 
 /** What one line from a supervisor or the launcher says about a container. */
 export type LauncherEvent = { kind: 'spawned' | 'pid'; pid: number } | { kind: 'exit'; text: string };
@@ -59,11 +69,12 @@ export class Launcher {
   }
 
   /**
-   * Starts a supervisor: the environment exported, then exec of `<shell> -c SUPERVISOR
-   * dcos-supervisor <args>` (the supervisor changes to the sandbox itself). Events about `id` go to
-   * onEvent until forget(id).
+   * Starts a supervisor: the environment exported, the supervisor's arguments set, then the
+   * supervisor script run by the launcher's subshell (it changes to the sandbox itself). With
+   * `commandFile` the command is written there and the line only sources it (one read of a
+   * file instead of a system call per byte). Events about `id` go to onEvent until forget(id).
    */
-  start(id: string, sandboxDir: string, env: Record<string, string>, args: readonly string[], onEvent: (e: LauncherEvent) => void): void {
+  start(id: string, sandboxDir: string, env: Record<string, string>, args: readonly string[], onEvent: (e: LauncherEvent) => void, commandFile?: string): void {
     if (!Launcher.canCarry(id, sandboxDir, env, args)) throw new Error(`launch of ${id} cannot go through the launcher`);
     const child = this.ensure();
     this.routes.set(id, onEvent);
@@ -71,14 +82,24 @@ export class Launcher {
     const exports = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
     const word = (a: string): string => {
       const k = this.scripts.indexOf(a);
-      return k >= 0 ? `"$${k + 1}"` : quote(a);
+      return k >= 0 ? `"$__s${k + 1}"` : quote(a);
     };
     const cmd = [
       // (`export` with no names would print every exported variable on the shared pipe.)
       ...(exports.length > 0 ? [`export ${exports.join(' ')};`] : []),
-      `exec ${this.shell.map(quote).join(' ')} -c "$1" dcos-supervisor ${args.map(word).join(' ')}`,
+      `set -- ${args.map(word).join(' ')}; eval "$__s1"`,
     ].join(' ');
-    child.stdin?.write(`${id} ${cmd}\n`);
+    let line = `${id} ${cmd}`;
+    if (commandFile && !commandFile.includes("'") && !commandFile.includes('\n')) {
+      try {
+        // Synchronous: a few hundred bytes to a file in the container's fresh state dir.
+        writeFileSync(commandFile, `${cmd}\n`, { mode: 0o600 });
+        line = `${id} . '${commandFile}'`;
+      } catch {
+        // carried on the line instead
+      }
+    }
+    child.stdin?.write(`${line}\n`);
   }
 
   /** Stops routing events of a container (its supervisor ended, or it was given up). */

@@ -222,7 +222,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         throw e;
       }
       const runArgs = ['run', '--bundle', bundle, spec.containerId];
-      if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false };
+      if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false, newSession: false };
       const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
       const [lower, upper] = [mount.lowerDir, mount.upperDir];
       const wrapper = [
@@ -236,7 +236,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         'dcos-rootfs',
         wrapHybrid ? 'hybrid' : 'plain',
       ];
-      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...rootArgs, ...runArgs], joinCgroups: false };
+      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...rootArgs, ...runArgs], joinCgroups: false, newSession: false };
     },
     signal: async (containerId, signal) => {
       if (!existsSync(bundleOf(containerId))) return;

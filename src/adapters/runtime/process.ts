@@ -56,7 +56,9 @@ const SUPERVISOR = [
   'wait "$__p"',
   '__c=$?',
   // The main process is gone: so is the rest of its process group (Mesos destroys the container).
-  'kill -KILL -"$__p"',
+  // (Without setsid the task has no group of its own: an OCI runtime's container dies with its
+  // PID namespace.)
+  '[ -z "$__setsid" ] || kill -KILL -"$__p"',
   'echo "$__c" >"$__d/exit_status"',
   // Then the agent hears it on the pipe (a dead agent's pipe fails quietly: SIGPIPE is ignored).
   'echo "$__id exit $__c"',
@@ -112,9 +114,12 @@ export interface ProcessRuntimeOptions {
   /**
    * Turns a launch into the argv the supervisor runs (the OCI runtime wraps `crun run` here) and
    * says whether the container joins its cgroups through the supervisor (false: the OCI runtime
-   * puts it under them itself). Throws to fail the launch.
+   * puts it under them itself), and whether the task starts a session of its own (default true:
+   * `setsid`, so its whole process group can be signalled; an OCI runtime's container has its
+   * own PID namespace and is signalled through the runtime, one process start less). Throws to
+   * fail the launch.
    */
-  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean }>;
+  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean; newSession?: boolean }>;
   /** Extra kill step (e.g. `crun kill`) before the process group is signalled. */
   signal?: (containerId: string, signal: 'SIGTERM' | 'SIGKILL') => Promise<void>;
   /** Removes what prepare() made (bundles, rootfs mounts). */
@@ -277,7 +282,8 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, this.setsidPath, spec.containerId, cgroupDirs.join(' '), ...argv]);
+    const setsid = prepared.status === 'fulfilled' && prepared.value?.newSession === false ? '' : this.setsidPath;
+    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, setsid, spec.containerId, cgroupDirs.join(' '), ...argv]);
     trace(spec.containerId, 'runtime: supervisor spawned');
     // Listen for the end right away: a short task can end before launch() returns.
     let ended: { piped: ExitStatus | undefined } | undefined;
@@ -558,7 +564,7 @@ export class ProcessRuntime implements ContainerRuntime {
     }, LAUNCH_TIMEOUT_MS);
     const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
     const viaLauncher = this.launcher !== undefined && Launcher.canCarry(id, spec.sandboxDir, spec.env, args);
-    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent);
+    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent, join(args[0] as string, 'launch'));
     else {
       child = spawn(shell, [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', ...args], {
         cwd: spec.sandboxDir,
