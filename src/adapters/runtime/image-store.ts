@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageAdmin, ImageGcPolicy, ImageGcResult, ImageSummary } from '../../ports/image-admin.js';
@@ -83,11 +83,13 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
   async prepareMount(image: PulledImage, containerId: string, targetDir: string): Promise<RootfsMount> {
     const lower = this.rootfsDir(image.manifestDigest);
     const own = join(this.dir, 'containers', containerId);
-    await fs.mkdir(join(own, 'upper'), { recursive: true });
-    await fs.mkdir(join(own, 'work'), { recursive: true });
-    await fs.mkdir(targetDir, { recursive: true });
+    // Synchronous: four small operations on the launch path (a thread-pool round trip each
+    // would cost more than the operation).
+    mkdirSync(join(own, 'upper'), { recursive: true });
+    mkdirSync(join(own, 'work'), { recursive: true });
+    mkdirSync(targetDir, { recursive: true });
     // Marks the image in use until release(): gc() never removes it meanwhile.
-    await fs.writeFile(join(own, 'image'), image.manifestDigest);
+    writeFileSync(join(own, 'image'), image.manifestDigest);
     return { lowerDir: lower, upperDir: join(own, 'upper'), workDir: join(own, 'work'), target: targetDir };
   }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, promises as fs, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageConfig, ImageStore, RootfsMount } from '../../ports/images.js';
@@ -180,7 +180,9 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       try {
         const pulled = await options.images.pull(image, { forcePull: spec.container?.docker?.force_pull_image === true });
         options.trace?.(spec.containerId, 'oci: image looked up');
-        await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
+        // The launch path's small file operations are synchronous: each is tens of microseconds
+        // here, against 0.1-0.4 ms for a round trip through the thread pool and the event loop.
+        mkdirSync(bundle, { recursive: true, mode: 0o700 });
         const rootfs = join(bundle, 'rootfs');
         // The overlay is mounted by the supervisor right before `crun run` and unmounted by it
         // right after (one process spawn per container); the image's own files are read below.
@@ -206,7 +208,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
         const dns = (spec.netnsPath ? options.containerNetDns : undefined) ?? options.containerDns;
         const resolvConf = dns ? join(bundle, 'resolv.conf') : undefined;
-        if (resolvConf && dns) await fs.writeFile(resolvConf, resolvConfText(dns), { mode: 0o644 });
+        if (resolvConf && dns) writeFileSync(resolvConf, resolvConfText(dns), { mode: 0o644 });
         options.trace?.(spec.containerId, 'oci: user, dirs, volumes');
         const config = ociConfig(spec, pulled.config, argv, options.cgroups, volumes, {
           user,
@@ -215,7 +217,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
           ...(resolvConf ? { resolvConf } : {}),
         });
         options.trace?.(spec.containerId, 'oci: config built');
-        await fs.writeFile(join(bundle, 'config.json'), serializeConfig(config));
+        writeFileSync(join(bundle, 'config.json'), serializeConfig(config));
       } catch (e) {
         await options.images.release(spec.containerId, join(bundle, 'rootfs')).catch(() => {});
         await fs.rm(bundle, { recursive: true, force: true });
@@ -493,8 +495,9 @@ async function ensureDirInUpper(lower: string, upper: string, path: string): Pro
   if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`'${path}' is not a clean absolute path`);
   const parts = path.split('/').filter(Boolean);
   let missing = parts.length;
+  // Synchronous, as the rest of the launch path's small file operations (see prepare).
   for (let i = 0; i < parts.length; i++) {
-    const st = await fs.lstat(join(lower, ...parts.slice(0, i + 1))).catch(() => undefined);
+    const st = lstatSync(join(lower, ...parts.slice(0, i + 1)), { throwIfNoEntry: false });
     if (!st) {
       missing = i;
       break;
@@ -506,11 +509,11 @@ async function ensureDirInUpper(lower: string, upper: string, path: string): Pro
   for (let i = 0; i < parts.length; i++) {
     const dir = join(upper, ...parts.slice(0, i + 1));
     if (existsSync(dir)) continue;
-    await fs.mkdir(dir, { mode: 0o755 });
+    mkdirSync(dir, { mode: 0o755 });
     if (i < missing) {
-      const st = await fs.stat(join(lower, ...parts.slice(0, i + 1)));
-      await fs.chmod(dir, st.mode & 0o7777);
-      await fs.chown(dir, st.uid, st.gid);
+      const st = statSync(join(lower, ...parts.slice(0, i + 1)));
+      chmodSync(dir, st.mode & 0o7777);
+      chownSync(dir, st.uid, st.gid);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type {
   CheckpointedContainer,
@@ -216,7 +216,9 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     const dir = join(this.options.stateDir, spec.containerId);
     const trace = this.options.trace ?? (() => {});
-    await fs.mkdir(spec.sandboxDir, { recursive: true, mode: 0o755 });
+    // The launch path's small directory operations are synchronous: tens of microseconds each,
+    // against 0.1-0.4 ms for a round trip through the thread pool and back to the event loop.
+    mkdirSync(spec.sandboxDir, { recursive: true, mode: 0o755 });
     trace(spec.containerId, 'runtime: sandbox made');
     const uris = spec.command.uris ?? [];
     if (uris.length > 0) {
@@ -227,7 +229,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const volumes = image ? [] : await processVolumes(spec, this.options.allowedHostPaths ?? []);
     // The runtime's state dir first: whatever else is made for the container, recover() finds
     // through it should the agent die before the container starts (spec.ready).
-    const made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const made = mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Only a directory that was there already can hold a pid or exit status of an earlier run.
     if (made === undefined) await Promise.all(['pid', 'exit_status'].map((f) => fs.rm(join(dir, f), { force: true })));
     trace(spec.containerId, 'runtime: state dir made');
