@@ -215,6 +215,18 @@ describe('process runtime: the launcher', () => {
     assert.equal(rt.launcherPid, launcher, 'the same launcher throughout');
   });
 
+  test("the command travels in a file the launcher sources; the task's environment is what it was given, none of the launcher's variables", async () => {
+    const s = spec({ value: 'env >env.txt' }, { GIVEN: 'yes' });
+    await rt.launch(s);
+    assert.deepEqual(await within(rt.wait(s.containerId)), { exitCode: 0 });
+    const command = readFileSync(join(root, 'state-launcher', s.containerId, 'launch'), 'utf8');
+    assert.match(command, /^export .*GIVEN='yes'.*; set -- .*; eval "\$__s1"\n$/s);
+    const env = readFileSync(join(s.sandboxDir, 'env.txt'), 'utf8');
+    assert.match(env, /^GIVEN=yes$/m);
+    // The launcher keeps its scripts and loop state in shell variables: never exported to tasks.
+    assert.doesNotMatch(env, /^__/m, env);
+  });
+
   test('a launcher killed while its tasks run loses no exit status, and the next launch starts a new one', async () => {
     const running = [spec({ value: 'sleep 0.5; exit 7' }), spec({ value: 'sleep 0.6; exit 0' })];
     for (const s of running) await rt.launch(s);
