@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, promises as fs, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type {
   CheckpointedContainer,
@@ -396,7 +396,8 @@ export class ProcessRuntime implements ContainerRuntime {
     if (!CONTAINER_ID.test(containerId)) return;
     this.options.trace?.(containerId, 'cleanup: start');
     await this.releaseAll(containerId);
-    await fs.rm(join(this.options.stateDir, containerId), { recursive: true, force: true });
+    // The runtime's own few small files (launch, pid, exit_status, runtime.json): in place.
+    rmSync(join(this.options.stateDir, containerId), { recursive: true, force: true });
   }
 
   async stats(containerId: string): Promise<ContainerStats | undefined> {
