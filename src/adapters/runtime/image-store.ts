@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fs, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageAdmin, ImageGcPolicy, ImageGcResult, ImageSummary } from '../../ports/image-admin.js';
@@ -96,7 +96,21 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
   async release(containerId: string, targetDir: string): Promise<void> {
     // The container's supervisor normally unmounted it already: no umount process then.
     if (isMountPoint(targetDir)) await run('umount', [targetDir]).catch(() => {});
-    await Promise.all([fs.rm(targetDir, { recursive: true, force: true }), fs.rm(join(this.dir, 'containers', containerId), { recursive: true, force: true })]);
+    const own = join(this.dir, 'containers', containerId);
+    // A container that wrote nothing leaves an empty upper dir and overlayfs' own work dir: a few
+    // entries, removed in place. One that wrote files (any amount) is removed asynchronously.
+    let upperEntries: number;
+    try {
+      upperEntries = readdirSync(join(own, 'upper')).length;
+    } catch {
+      upperEntries = 0;
+    }
+    if (upperEntries === 0 && !isMountPoint(targetDir)) {
+      rmSync(targetDir, { recursive: true, force: true });
+      rmSync(own, { recursive: true, force: true });
+      return;
+    }
+    await Promise.all([fs.rm(targetDir, { recursive: true, force: true }), fs.rm(own, { recursive: true, force: true })]);
   }
 
   // --- ImageAdmin --------------------------------------------------------------------------------
@@ -433,6 +447,11 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
         }
       }
       await fs.chmod(tmp, 0o755);
+      // The sandbox's mount point, made once in the image's tree (as Mesos makes it in a
+      // provisioned rootfs) rather than in every container's upper dir, which then stays empty
+      // for a container that writes nothing. Only where the path is plain directories (or
+      // missing): a symlink there is left to the launch, which refuses to follow it out.
+      ensurePlainDirs(tmp, ['mnt', 'mesos', 'sandbox']);
       await fs.rename(tmp, target);
     } catch (e) {
       await fs.rm(tmp, { recursive: true, force: true });
@@ -548,4 +567,15 @@ function parseConfig(text: string, digest: string): ImageConfig {
 function firstLine(e: unknown): string {
   const err = e as { stderr?: string; message?: string };
   return (err.stderr || err.message || String(e)).trim().split('\n')[0] ?? '';
+}
+
+/** Makes root/a/b/c as plain directories (0755) where each is missing; stops at anything else. */
+function ensurePlainDirs(root: string, parts: string[]): void {
+  let dir = root;
+  for (const p of parts) {
+    dir = join(dir, p);
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) mkdirSync(dir, { mode: 0o755 });
+    else if (!st.isDirectory()) return;
+  }
 }
