@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RealClock } from '../src/adapters/clock-real.js';
 import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
-import { Cgroups, detectCgroups, favorDynmodsArgv, parseMountinfo, setFavorDynmods } from '../src/adapters/runtime/cgroups.js';
+import { Cgroups, cgroup2Mount, detectCgroups, favorDynmodsArgv, setFavorDynmods } from '../src/adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
 import { createMesosContainerizer, findOciRuntime, hybridCgroupTrap, ociConfig, serializeConfig } from '../src/adapters/runtime/oci.js';
 import { HttpSchedulerTransport } from '../src/adapters/scheduler-http.js';
@@ -586,7 +586,7 @@ async function bootCluster(archive: string): Promise<{ launch: (id: string, cont
 // --- main ------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const v2 = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).find((m) => m.fstype === 'cgroup2' && m.root === '/');
+  const v2 = cgroup2Mount(readFileSync('/proc/self/mountinfo', 'utf8'));
   const dynmodsOn = v2?.superOptions.includes('favordynmods') ?? false;
   if (FAVOR_DYNMODS && !dynmodsOn) {
     console.error(`--favor-dynmods: ${await setFavorDynmods(true)} for this run`);

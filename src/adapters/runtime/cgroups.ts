@@ -159,7 +159,7 @@ export function detectCgroups(base = '/sys/fs/cgroup', host: CgroupHost = {}): C
  * options, or why nothing is to be done.
  */
 export function favorDynmodsArgv(on: boolean, mountinfo: string): { argv: string[]; point: string } | { skip: string } {
-  const v2 = parseMountinfo(mountinfo).find((m) => m.fstype === 'cgroup2' && m.root === '/');
+  const v2 = cgroup2Mount(mountinfo);
   if (!v2) return { skip: 'no cgroup2 mount (favordynmods is an option of the cgroup2 root)' };
   const has = v2.superOptions.includes('favordynmods');
   if (has === on) return { skip: `favordynmods is already ${on ? 'on' : 'off'} at ${v2.point}` };
@@ -168,6 +168,11 @@ export function favorDynmodsArgv(on: boolean, mountinfo: string): { argv: string
   // --options-mode ignore: exactly these options (mount(8) would otherwise merge in the ones it
   // reads from the mount table, and favordynmods could never be turned off).
   return { argv: ['-o', `remount,${opts.join(',')}`, '--options-mode', 'ignore', v2.point], point: v2.point };
+}
+
+/** The machine's cgroup2 mount (the unified one on a hybrid machine), or undefined on v1 only. */
+export function cgroup2Mount(mountinfo: string): MountEntry | undefined {
+  return parseMountinfo(mountinfo).find((m) => m.fstype === 'cgroup2' && m.root === '/');
 }
 
 /** Turns favordynmods on (or off) on this machine's cgroup2 mount; see favorDynmodsArgv. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { favorDynmodsArgv, parseMountinfo, setFavorDynmods } from './cgroups.js';
+import { cgroup2Mount, favorDynmodsArgv, setFavorDynmods } from './cgroups.js';
 
 // Mount tables as the kernel prints them: a systemd v2 host, a hybrid host, a v1-only host.
 const V2 = [
@@ -46,7 +46,7 @@ describe('favordynmods', () => {
 
   // The real kernel: on, then off, then back as it was (the option is machine-wide).
   const mountinfo = () => readFileSync('/proc/self/mountinfo', 'utf8');
-  const v2 = () => parseMountinfo(mountinfo()).find((m) => m.fstype === 'cgroup2' && m.root === '/');
+  const v2 = () => cgroup2Mount(mountinfo());
   const canTry = process.getuid?.() === 0 && v2() !== undefined;
   test('the real cgroup2 mount takes it and gives it back', { skip: canTry ? false : 'needs root and a cgroup2 mount' }, async () => {
     const before = v2()?.superOptions.includes('favordynmods') ?? false;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parseMountinfo } from './cgroups.js';
 import type { ImageAdmin, ImageGcPolicy, ImageGcResult, ImageSummary } from '../../ports/image-admin.js';
 import type { ImageConfig, ImageStore, PulledImage, RootfsMount } from '../../ports/images.js';
 import { type ImageReference, MEDIA, RegistryClient, type RegistryClientOptions, parseReference } from './registry-client.js';
@@ -95,7 +96,11 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
 
   async release(containerId: string, targetDir: string): Promise<void> {
     // The container's supervisor normally unmounted it already: no umount process then.
-    if (isMountPoint(targetDir)) await run('umount', [targetDir]).catch(() => {});
+    let mounted = isMountPoint(targetDir);
+    if (mounted) {
+      await run('umount', [targetDir]).catch(() => {});
+      mounted = isMountPoint(targetDir);
+    }
     const own = join(this.dir, 'containers', containerId);
     // A container that wrote nothing leaves an empty upper dir and overlayfs' own work dir: a few
     // entries, removed in place. One that wrote files (any amount) is removed asynchronously.
@@ -105,7 +110,7 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
     } catch {
       upperEntries = 0;
     }
-    if (upperEntries === 0 && !isMountPoint(targetDir)) {
+    if (upperEntries === 0 && !mounted) {
       rmSync(targetDir, { recursive: true, force: true });
       rmSync(own, { recursive: true, force: true });
       return;
@@ -540,11 +545,7 @@ export function isMountPoint(path: string): boolean {
   } catch {
     return true; // cannot tell: let umount decide
   }
-  for (const line of text.split('\n')) {
-    const point = line.split(' ')[4];
-    if (point && point.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))) === path) return true;
-  }
-  return false;
+  return parseMountinfo(text).some((m) => m.point === path);
 }
 
 function parseConfig(text: string, digest: string): ImageConfig {

@@ -567,7 +567,7 @@ export class ProcessRuntime implements ContainerRuntime {
     }, LAUNCH_TIMEOUT_MS);
     const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
     const viaLauncher = this.launcher !== undefined && Launcher.canCarry(id, spec.sandboxDir, spec.env, args);
-    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent, join(args[0] as string, 'launch'));
+    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent, join(this.options.stateDir, id, 'launch'));
     else {
       child = spawn(shell, [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', ...args], {
         cwd: spec.sandboxDir,

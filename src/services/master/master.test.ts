@@ -112,6 +112,11 @@ const AGENT_INFO = {
   ],
 };
 
+/** The framework's SUBSCRIBE again with its id (a failover, or after a master restart), on a new stream. */
+function resubscribe(master: Master, fwId: string, sink: Sink, streamId: string) {
+  return master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, sink, streamId);
+}
+
 /** One master incarnation on a gated store over a durable registry shared by incarnations. */
 async function startMaster(clock: ManualClock, durable: MemoryStore, seed: number) {
   const store = new GatedStore(durable);
@@ -191,10 +196,7 @@ describe('Master status updates across a crash', () => {
     // The new master recovers [u1, u2]: it resends u1 (a duplicate), then u2 once u1 is acknowledged again.
     const m2 = await startMaster(clock, durable, 2);
     const f2 = new Sink();
-    assert.equal(
-      await m2.master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2'),
-      undefined,
-    );
+    assert.equal(await resubscribe(m2.master, fwId, f2, 'stream-2'), undefined);
     await settle();
     assert.deepEqual(updatesSeen(f2), ['u1']);
     assert.equal((await ack(m2.master, 'u1', 'stream-2')).status, 202);
@@ -232,7 +234,7 @@ describe('Master status updates across a crash', () => {
     void m1.master.stop();
     const m2 = await startMaster(clock, durable, 2);
     const f2 = new Sink();
-    await m2.master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2');
+    await resubscribe(m2.master, fwId, f2, 'stream-2');
     await settle();
     assert.deepEqual(updatesSeen(f2), ['u2']);
     assertInOrder(updatesSeen(f1, f2), ['u1', 'u2']);
@@ -426,10 +428,7 @@ describe('Master updates of a task adopted from a reregistration', () => {
       await m1.master.stop();
       const m2 = await startMaster(clock, durable, 2);
       const f2 = new Sink();
-      assert.equal(
-        await m2.master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2'),
-        undefined,
-      );
+      assert.equal(await resubscribe(m2.master, fwId, f2, 'stream-2'), undefined);
       const statusOf = (uuid: string, state: TaskState) => ({ task_id: { value: 't1' }, state, uuid, source: 'SOURCE_EXECUTOR' as const });
       const rereg = (session: number, state: TaskState, statuses: ReturnType<typeof statusOf>[], head?: string) =>
         m2.master.agentCall({
@@ -512,7 +511,7 @@ describe('Master offers and SUBSCRIBED', () => {
     // A failover to a new stream while the first holds the agent's offer: same rule.
     store.held = true;
     const f2 = new Sink();
-    const sub2 = master.subscribe({ framework_id: { value: fwId }, subscribe: { framework_info: { ...FW_INFO, id: { value: fwId } } } }, f2, 'stream-2');
+    const sub2 = resubscribe(master, fwId, f2, 'stream-2');
     await allocate();
     assert.deepEqual(types(f2), [], 'nothing before SUBSCRIBED');
     store.release();
