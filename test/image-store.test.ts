@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -118,6 +118,31 @@ describe('the image cache', () => {
       assert.deepEqual(readdirSync(join(dir, 'rootfs')), []);
     },
   );
+
+  test("the sandbox's mount point is in the image's tree; released containers leave nothing, written to or not", async () => {
+    const dir = join(work, 'cache-mp');
+    const store = new RegistryImageStore(dir);
+    // An image without /mnt at all (makeRootfs makes the mount point: taken out again).
+    const bare = makeRootfs(mkdtempSync(join(work, 'bare-')), { 'etc/image-name': 'bare\n' });
+    rmSync(join(bare, 'mnt'), { recursive: true });
+    await store.load(dockerSaveArchive(work, bare, 'example/mp:1'), 1_000);
+    const image = await store.pull('example/mp:1');
+    const lower = join(dir, 'rootfs', readdirSync(join(dir, 'rootfs'))[0] as string);
+    assert.ok(lstatSync(join(lower, 'mnt', 'mesos', 'sandbox')).isDirectory(), 'made when the image was built');
+    for (const [id, writes] of [['mp-1', false], ['mp-2', true]] as const) {
+      const target = join(work, `mp-target-${id}`);
+      const m = await store.prepareMount(image, id, target);
+      // What a container that wrote files leaves in its writable layer.
+      if (writes) {
+        mkdirSync(join(m.upperDir, 'var', 'log'), { recursive: true });
+        writeFileSync(join(m.upperDir, 'var', 'log', 'out'), 'x\n');
+      }
+      await store.release(id, target);
+      assert.equal(existsSync(target), false, `${id}: mount point removed`);
+      assert.equal(existsSync(join(dir, 'containers', id)), false, `${id}: upper and work dirs removed`);
+    }
+    assert.deepEqual((await store.list()).map((i) => i.inUse), [0]);
+  });
 
   test('the agent runs gc on the injected clock at its interval', async () => {
     const store = new RegistryImageStore(join(work, 'cache5'));
