@@ -129,7 +129,10 @@ describe('the image cache', () => {
     const image = await store.pull('example/mp:1');
     const lower = join(dir, 'rootfs', readdirSync(join(dir, 'rootfs'))[0] as string);
     assert.ok(lstatSync(join(lower, 'mnt', 'mesos', 'sandbox')).isDirectory(), 'made when the image was built');
-    for (const [id, writes] of [['mp-1', false], ['mp-2', true]] as const) {
+    for (const [id, writes] of [
+      ['mp-1', false],
+      ['mp-2', true],
+    ] as const) {
       const target = join(work, `mp-target-${id}`);
       const m = await store.prepareMount(image, id, target);
       // What a container that wrote files leaves in its writable layer.
@@ -141,7 +144,10 @@ describe('the image cache', () => {
       assert.equal(existsSync(target), false, `${id}: mount point removed`);
       assert.equal(existsSync(join(dir, 'containers', id)), false, `${id}: upper and work dirs removed`);
     }
-    assert.deepEqual((await store.list()).map((i) => i.inUse), [0]);
+    assert.deepEqual(
+      (await store.list()).map((i) => i.inUse),
+      [0],
+    );
   });
 
   test('the agent runs gc on the injected clock at its interval', async () => {
