@@ -31,6 +31,8 @@ import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
 import { Cgroups, cgroup2Mount, detectCgroups, favorDynmodsArgv, setFavorDynmods } from '../src/adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
 import { createMesosContainerizer, findOciRuntime, hybridCgroupTrap, ociConfig, serializeConfig } from '../src/adapters/runtime/oci.js';
+import { defaultSeccompProfile } from '../src/adapters/runtime/seccomp.js';
+import { compileSeccompBpf } from '../src/adapters/runtime/seccomp-bpf.js';
 import { HttpSchedulerTransport } from '../src/adapters/scheduler-http.js';
 import { Random } from '../src/base/random.js';
 import { startAgent } from '../src/main/agent.js';
@@ -299,13 +301,17 @@ function rawBundle(w: number): string {
   return b;
 }
 
+/** The default seccomp profile as crun's BPF program, made as the agent makes it (see main). */
+let bundleBpf: string | undefined;
+
 /**
  * The bundle the agent writes for the same task (its mounts, masked paths, cpu and pids limits,
- * capabilities, rlimits and the default seccomp profile) over a copied rootfs: raw crun with the
- * agent's container, without the agent.
+ * capabilities, rlimits and the default seccomp profile, as a BPF program the way the agent hands
+ * it to crun) over a copied rootfs: raw crun with the agent's container, without the agent.
+ * `jsonSeccomp`: the profile as JSON only, which crun compiles with libseccomp in every start.
  */
-function fullBundle(w: number): string {
-  const b = join(work, `full-bundle-${w}`);
+function fullBundle(w: number, jsonSeccomp = false): string {
+  const b = join(work, `full-bundle-${w}${jsonSeccomp ? '-json' : ''}`);
   if (existsSync(b)) return b;
   mkdirSync(join(b, 'sandbox'), { recursive: true });
   execFileSync('cp', ['-a', rootfs, join(b, 'rootfs')]);
@@ -321,12 +327,13 @@ function fullBundle(w: number): string {
     ['/bin/true'],
     undefined,
     [],
-    { seccomp: true },
+    { seccomp: true, ...(bundleBpf && !jsonSeccomp ? { seccompBpf: bundleBpf } : {}) },
   );
-  (config.linux as Record<string, unknown>).cgroupsPath = `/${cgRoot}-raw/full-${w}`;
+  (config.linux as Record<string, unknown>).cgroupsPath = `/${cgRoot}-raw/full-${w}${jsonSeccomp ? '-json' : ''}`;
   writeFileSync(join(b, 'config.json'), serializeConfig(config));
   return b;
 }
+const jsonBundle = (w: number): string => fullBundle(w, true);
 
 function crunArgv(a: string[]): [string, string[]] {
   if (!wrap) return [crun as string, a];
@@ -339,7 +346,12 @@ function crunArgv(a: string[]): [string, string[]] {
 async function rawCrun(n: number, conc: number, bundle: (w: number) => string = rawBundle): Promise<Pooled> {
   for (let w = 0; w < conc; w++) bundle(w);
   return pool(n, conc, async (i, w) => {
-    const [cmd, argv] = crunArgv(['run', '--bundle', bundle(w), `raw-${process.pid}-${conc}-${i}-${bundle === rawBundle ? 'm' : 'f'}`]);
+    const [cmd, argv] = crunArgv([
+      'run',
+      '--bundle',
+      bundle(w),
+      `raw-${process.pid}-${conc}-${i}-${bundle === rawBundle ? 'm' : bundle === jsonBundle ? 'j' : 'f'}`,
+    ]);
     const code = await run(cmd, argv);
     if (code !== 0) throw new Error(`crun run exited ${code}`);
   });
@@ -603,13 +615,27 @@ async function main(): Promise<void> {
   for (let i = 0; i < 5; i++) await a.runTask(`warm-${seq++}`, image);
   for (let i = 0; i < 5; i++) await a.runTask(`warm-${seq++}`);
   marks.clear();
+  // The agent hands crun its seccomp profile compiled once; the raw rows with its bundle do too.
+  bundleBpf = await compileSeccompBpf({
+    ociArgv: (a) => {
+      const [cmd, argv] = crunArgv(a);
+      return [cmd, ...argv];
+    },
+    stateRoot: '/run/crun',
+    scratchDir: work,
+    profile: defaultSeccompProfile(),
+    cgroupsPath: `/${cgRoot}-raw/seccomp`,
+  });
   await rawCrun(5, 1);
   await rawCrun(5, 1, fullBundle);
+  await rawCrun(5, 1, jsonBundle);
 
   const raw = await rawCrun(N, 1);
   record(`raw crun run, ${N} sequential`, raw);
   const full = await rawCrun(N, 1, fullBundle);
   record(`raw crun run of the agent's bundle (seccomp, all mounts), ${N} sequential`, full);
+  const json = await rawCrun(N, 1, jsonBundle);
+  record(`raw crun run of the agent's bundle with its seccomp profile as JSON (compiled by crun in each start), ${N} sequential`, json);
   await rawCrunOverlay(5);
   const ovl = await rawCrunOverlay(N);
   record(`raw crun run of the agent's bundle over an overlay rootfs mounted as the agent does, ${N} sequential`, ovl);

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FsCheckpointer } from '../src/adapters/runtime/checkpoint-fs.js';
 import { Cgroups, detectCgroups } from '../src/adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
-import { createMesosContainerizer, findOciRuntime } from '../src/adapters/runtime/oci.js';
+import { createMesosContainerizer, findOciRuntime, hybridCgroupTrap } from '../src/adapters/runtime/oci.js';
 import { Random } from '../src/base/random.js';
 import type { AgentCommand } from '../src/model/agent-protocol.js';
 import type { ContainerInfo, TaskStatus } from '../src/model/mesos.js';
@@ -309,6 +309,62 @@ describe('containers through the agent', () => {
       const open = await output(runTask(cmd, { container: imageOf('probes', { linux_info: { seccomp: { unconfined: true } } }) }));
       assert.equal(open.s.state, 'TASK_FINISHED', `${JSON.stringify(open.s)} ${open.err}`);
       assert.equal(open.out, 'clone=0\nclone3=0\nunshare=0\nfork=3\n', 'the same calls without the profile: only seccomp stopped them');
+    },
+  );
+
+  test(
+    'crun gets the default profile as a BPF program made once (run.oci.seccomp_bpf_data); that program alone denies unshare',
+    { skip: imageSkip },
+    async () => {
+      // A running image task's bundle carries the annotation (and the JSON profile, for a crun without it).
+      const { id, cmd } = runTask('sleep 30', { container: imageOf('busybox') });
+      a.link.push(cmd);
+      await until('the task running', () => a.link.updateStates(id).includes('TASK_RUNNING'));
+      const bundles = join(work, 'agent', 'bundles');
+      const containerId = readdirSync(bundles).find(
+        (d) => existsSync(join(bundles, d, 'config.json')) && readFileSync(join(bundles, d, 'config.json'), 'utf8').includes('sleep 30'),
+      );
+      assert.ok(containerId, 'the bundle of the running task');
+      const config = JSON.parse(readFileSync(join(bundles, containerId, 'config.json'), 'utf8'));
+      const data = config.annotations?.['run.oci.seccomp_bpf_data'] as string;
+      assert.ok(data, 'the annotation is set');
+      assert.ok(config.linux.seccomp, 'the JSON profile stays');
+      const bpf = Buffer.from(data, 'base64');
+      assert.ok(bpf.length > 8 && bpf.length % 8 === 0, `a BPF program of ${bpf.length} bytes`);
+      a.link.push({ type: 'KILL_TASK', framework_id: { value: 'fw' }, task_id: { value: id } });
+      await finalStatus(id);
+
+      // The program by itself, with no JSON profile beside it, is what denies unshare: crun loads it.
+      const rootfs = join(work, 'bpf-only', 'rootfs');
+      mkdirSync(join(rootfs, 'bin'), { recursive: true });
+      for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+      copyFileSync(busybox as string, join(rootfs, 'bin', 'busybox'));
+      chmodSync(join(rootfs, 'bin', 'busybox'), 0o755);
+      const bundleConfig = {
+        ociVersion: '1.0.2',
+        process: {
+          terminal: false,
+          user: { uid: 0, gid: 0 },
+          args: ['/bin/busybox', 'sh', '-c', '/bin/busybox unshare -U /bin/busybox true; echo unshare=$?'],
+          env: ['PATH=/bin'],
+          cwd: '/',
+        },
+        root: { path: 'rootfs' },
+        mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+        linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], cgroupsPath: `/${cgRoot}/bpf-only` },
+        annotations: {} as Record<string, string>,
+      };
+      const runOnce = (annotation: string | undefined): string => {
+        bundleConfig.annotations = annotation ? { 'run.oci.seccomp_bpf_data': annotation } : {};
+        writeFileSync(join(work, 'bpf-only', 'config.json'), JSON.stringify(bundleConfig));
+        const argv = [crun as string, '--root', join(work, 'bpf-only-state'), 'run', '--bundle', join(work, 'bpf-only'), `bpf-only-${process.pid}`];
+        const wrapped = hybridCgroupTrap()
+          ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified && exec "$0" "$@"', ...argv]
+          : argv;
+        return execFileSync(wrapped[0] as string, wrapped.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      };
+      assert.equal(runOnce(data), 'unshare=1\n', 'EPERM from the program');
+      assert.equal(runOnce(undefined), 'unshare=0\n', 'the same bundle without it: allowed');
     },
   );
 });

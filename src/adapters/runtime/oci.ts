@@ -9,6 +9,7 @@ import type { Cgroups } from './cgroups.js';
 import { cfsQuotaUs, cpuShares, v2LimitFiles } from './cgroups.js';
 import { BUSYBOX, ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
 import { defaultSeccompProfile } from './seccomp.js';
+import { compileSeccompBpf } from './seccomp-bpf.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
 const run = promisify(execFile);
@@ -70,6 +71,8 @@ export interface OciExtras {
   /** The working directory inside the container (default: the sandbox). */
   cwd?: string;
   seccomp?: boolean;
+  /** The default profile compiled to BPF (base64), for crun's run.oci.seccomp_bpf_data annotation. */
+  seccompBpf?: string;
   /** Host path of a resolv.conf to bind read-only at /etc/resolv.conf (the cluster DNS). */
   resolvConf?: string;
 }
@@ -164,6 +167,24 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
     return [unshare, '-m', '--propagation', 'private', '/bin/sh', '-c', 'umount /sys/fs/cgroup/unified || exit 125; exec "$0" "$@"', bin, ...rootArgs, ...args];
   };
   const bundleOf = (id: string) => join(options.bundleDir, id);
+  const stateRoot = options.stateRoot ?? (name === 'crun' ? '/run/crun' : '/run/runc');
+  // The default seccomp profile as crun's BPF program, made once (by the first image task) and
+  // handed to every bundle after it; see seccomp-bpf.ts. runc has no such annotation.
+  let bpf: Promise<string | undefined> | undefined;
+  const seccompBpf = (): Promise<string | undefined> => {
+    if (name !== 'crun') return Promise.resolve(undefined);
+    bpf ??= compileSeccompBpf({
+      ociArgv,
+      stateRoot,
+      scratchDir: options.bundleDir,
+      profile: defaultSeccompProfile(),
+      cgroupsPath: options.cgroups ? options.cgroups.relativePath(`seccomp-compile-${process.pid}`) : `/dcos-ts/seccomp-compile-${process.pid}`,
+    }).catch((e: Error) => {
+      options.log?.('warn', `compiling the seccomp profile once failed (${e.message}); crun compiles it in every container start instead`);
+      return undefined;
+    });
+    return bpf;
+  };
 
   return new ProcessRuntime({
     ...options,
@@ -206,6 +227,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         if (cwd) await ensureDir(cwd);
         const extras = spec.container as ContainerExtras | undefined;
         const seccomp = options.seccomp !== 'unconfined' && extras?.linux_info?.seccomp?.unconfined !== true;
+        const bpfData = seccomp ? await seccompBpf() : undefined;
         const dns = (spec.netnsPath ? options.containerNetDns : undefined) ?? options.containerDns;
         const resolvConf = dns ? join(bundle, 'resolv.conf') : undefined;
         if (resolvConf && dns) writeFileSync(resolvConf, resolvConfText(dns), { mode: 0o644 });
@@ -214,6 +236,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
           user,
           ...(cwd ? { cwd } : {}),
           seccomp,
+          ...(bpfData ? { seccompBpf: bpfData } : {}),
           ...(resolvConf ? { resolvConf } : {}),
         });
         options.trace?.(spec.containerId, 'oci: config built');
@@ -256,7 +279,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       if (!existsSync(bundle)) return;
       // A foreground `crun run` removed its own state when it ended; it is left only when the
       // runtime was killed (a SIGKILL to the process group), and only then is a delete spawned.
-      if (existsSync(join(options.stateRoot ?? (name === 'crun' ? '/run/crun' : '/run/runc'), containerId))) {
+      if (existsSync(join(stateRoot, containerId))) {
         const [bin, ...args] = ociArgv(['delete', '--force', containerId]);
         await run(bin as string, args).catch(() => {});
       }
@@ -340,6 +363,8 @@ export function ociConfig(
       readonlyPaths: ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
       ...(extras.seccomp ? { seccomp: defaultSeccompProfile() } : {}),
     },
+    // crun loads this program as it is (the JSON profile above stays for runtimes without it).
+    ...(extras.seccomp && extras.seccompBpf ? { annotations: { 'run.oci.seccomp_bpf_data': extras.seccompBpf } } : {}),
   };
 }
 
