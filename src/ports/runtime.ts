@@ -24,10 +24,12 @@ export interface LaunchSpec {
   /** A network namespace the container joins (ports/network.ts); none: the host's network. */
   netnsPath?: string;
   /**
-   * When set, the runtime may prepare the container meanwhile but starts nothing of it before
-   * this resolves (the agent's durable checkpoint of the task); when it rejects, the launch fails
-   * with its error and undoes what it made. What a crash leaves in between is the runtime's own
-   * state of a container that never started: recover() removes it when no checkpoint names it.
+   * When set, the runtime may prepare the container meanwhile but runs nothing of the task before
+   * this resolves (the agent's durable checkpoint of the task): it may start the container's own
+   * machinery up to a gate right before the task (the process runtime's gated launches). When it
+   * rejects, the launch fails with its error and undoes what it made. What a crash leaves in
+   * between is the runtime's own state of a container whose task never ran: recover() removes it
+   * when no checkpoint names it, and lets it go on when one does.
    */
   ready?: Promise<void>;
 }

@@ -7,7 +7,7 @@ import type { ContainerInfo } from '../../model/mesos.js';
 import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
 import { cfsQuotaUs, cpuShares, v2LimitFiles } from './cgroups.js';
-import { BUSYBOX, ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
+import { BUSYBOX, GATE_GO, ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
 import { defaultSeccompProfile } from './seccomp.js';
 import { compileSeccompBpf } from './seccomp-bpf.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
@@ -115,12 +115,15 @@ const DEFAULT_CAPS = [
  * overlay rootfs (or copies the image and the prepared upper dir where overlayfs cannot be
  * mounted), then execs the OCI runtime. The overlay exists only in that namespace and goes away
  * with it when the runtime exits: nobody has to unmount it, and the host never sees it.
- * argv: hybrid|plain, overlay options, target, lower dir, upper dir, then the runtime's argv.
+ * argv: hybrid|plain, overlay options, target, lower dir, upper dir, gated|open, then the
+ * runtime's argv.
  */
 const MOUNT_AND_RUN = [
   'if [ "$1" = hybrid ]; then umount /sys/fs/cgroup/unified || exit 125; fi',
   'mount -t overlay overlay -o "$2" "$3" 2>/dev/null || { cp -a "$4/." "$3" && cp -a "$5/." "$3"; } || exit 126',
-  'shift 5',
+  // A gated launch waits here for the agent's word (process.ts, GATE_GO); crun does not get fd 3.
+  `if [ "$6" = gated ]; then read -r __g <&3; exec 3<&-; [ "$__g" = ${GATE_GO} ] || exit 120; fi`,
+  'shift 6',
   'exec "$@"',
 ].join('; '); // one line: the launcher carries a command on one line
 
@@ -261,7 +264,14 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         'dcos-rootfs',
         wrapHybrid ? 'hybrid' : 'plain',
       ];
-      return { argv: [...wrapper, opts, mount.target, lower, upper, runtimeBin(), ...rootArgs, ...runArgs], joinCgroups: false, newSession: false };
+      // Gated when the agent's checkpoint is still being written: all of this runs meanwhile.
+      const gated = spec.ready !== undefined;
+      return {
+        argv: [...wrapper, opts, mount.target, lower, upper, gated ? 'gated' : 'open', runtimeBin(), ...rootArgs, ...runArgs],
+        joinCgroups: false,
+        newSession: false,
+        gated,
+      };
     },
     signal: async (containerId, signal) => {
       if (!existsSync(bundleOf(containerId))) return;

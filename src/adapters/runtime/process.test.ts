@@ -314,3 +314,79 @@ describe('process runtime: launches prepared before the checkpoint is durable (L
     }
   });
 });
+
+describe('process runtime: gated launches (the chain starts before ready and waits at the gate)', () => {
+  const stateDir = join(root, 'state-gate');
+  const released: string[] = [];
+  // Stands in for the OCI runtime's MOUNT_AND_RUN: work before the gate ("before"), the gate on
+  // fd 3, then the task ("ran").
+  const GATED = 'touch before; read -r g <&3; exec 3<&-; [ "$g" = go ] || exit 120; touch ran';
+  const prepare = async (s: LaunchSpec) => ({ argv: ['/bin/sh', '-c', GATED], joinCgroups: false, newSession: true, gated: s.ready !== undefined });
+  const make = () => new ProcessRuntime({ stateDir, pollIntervalMs: 50, prepare, release: async (id) => void released.push(id) });
+  const rt = make();
+  after(() => rt.close());
+  const gateOf = (id: string) => join(stateDir, id, 'gate');
+
+  test('the chain runs up to the gate while ready is pending, and the task only after it resolves', async () => {
+    let go!: () => void;
+    const s = { ...spec({ value: 'unused' }), ready: new Promise<void>((r) => (go = r)) };
+    let launched = false;
+    const p = rt.launch(s).then((h) => {
+      launched = true;
+      return h;
+    });
+    await until(() => existsSync(join(s.sandboxDir, 'before')));
+    assert.equal(existsSync(gateOf(s.containerId)), true, 'held at its gate');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(launched, false);
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), false, 'nothing of the task before ready');
+    go();
+    const h = await within(p);
+    groups.push(h.pid);
+    assert.deepEqual(await within(rt.wait(s.containerId)), { exitCode: 0 });
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), true);
+    assert.equal(existsSync(gateOf(s.containerId)), false, 'the gate is removed once opened');
+  });
+
+  test('a rejected ready turns the chain back: the task never runs and nothing of the container is left', async () => {
+    let fail!: (e: Error) => void;
+    const ready = new Promise<void>((_, rej) => (fail = rej));
+    ready.catch(() => {});
+    const s = { ...spec({ value: 'unused' }), ready };
+    const p = rt.launch(s);
+    await until(() => existsSync(join(s.sandboxDir, 'before')));
+    fail(new Error('the task is no longer to be launched'));
+    await assert.rejects(within(p), /no longer to be launched/);
+    assert.equal(existsSync(join(stateDir, s.containerId)), false, 'its state dir is gone');
+    assert.ok(released.includes(s.containerId), 'what prepare made is released');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(existsSync(join(s.sandboxDir, 'ran')), false, 'never ran');
+  });
+
+  test('after a crash at the gate, recovery lets a checkpointed container go and turns an unnamed one back', async () => {
+    const crashed = make();
+    const pending = () => {
+      const s = { ...spec({ value: 'unused' }), ready: new Promise<void>(() => {}) }; // never durable before the "crash"
+      void crashed.launch(s).catch(() => {});
+      return s;
+    };
+    const named = pending();
+    const unnamed = pending();
+    for (const s of [named, unnamed]) await until(() => existsSync(join(s.sandboxDir, 'before')) && existsSync(join(stateDir, s.containerId, 'pid')));
+    crashed.close(); // the agent is gone; the chains wait at their gates
+
+    const rt2 = make();
+    try {
+      const out = await within(rt2.recover([{ containerId: named.containerId, sandboxDir: named.sandboxDir }]), 10_000);
+      assert.equal(out.length, 1);
+      assert.equal(existsSync(join(stateDir, unnamed.containerId)), false, 'the unnamed one is turned back and removed');
+      assert.ok(released.includes(unnamed.containerId));
+      assert.equal(existsSync(join(unnamed.sandboxDir, 'ran')), false, 'its task never ran');
+      const exit = await within(rt2.wait(named.containerId), 10_000);
+      assert.deepEqual(exit, { exitCode: 0 }, 'the checkpointed one went on and finished');
+      assert.equal(existsSync(join(named.sandboxDir, 'ran')), true);
+    } finally {
+      rt2.close();
+    }
+  });
+});

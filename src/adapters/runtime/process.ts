@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, promises as fs, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, promises as fs, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type {
   CheckpointedContainer,
@@ -36,15 +36,19 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  */
 
 const SUPERVISOR = [
-  '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; shift 5',
+  '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; __gate="$6"; shift 6',
   // (Said on the pipe too: a launched supervisor is not the agent's child, no exit event.)
   'cd "$__s" || { echo "$__id exit 121"; exit 121; }',
+  // A gated launch (see GATE_GO): the task's chain inherits the gate as fd 3, opened read-write
+  // here so that it has a reader (the agent's write cannot fail) and never sees an end of file.
+  'if [ -n "$__gate" ]; then mkfifo -m 600 "$__gate" && exec 3<>"$__gate" || { echo 120 >"$__d/exit_status"; echo "$__id exit 120"; exit 120; }; fi',
   'set -f',
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
   // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
   // ($__setsid is one word or two, `busybox setsid`: split on purpose, with globbing off.)
   '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec $__setsid "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
   '__p=$!',
+  '[ -z "$__gate" ] || exec 3<&-',
   // One short write each (echo is a builtin: no process); readers take a file only once it ends
   // in a newline, so a half-written one reads as not there yet.
   'echo "$__p" >"$__d/pid"',
@@ -63,6 +67,44 @@ const SUPERVISOR = [
   // Then the agent hears it on the pipe (a dead agent's pipe fails quietly: SIGPIPE is ignored).
   'echo "$__id exit $__c"',
 ].join('\n');
+
+/**
+ * The gate of a gated launch: a FIFO in the container's state dir that the supervisor makes and
+ * opens as fd 3 of the task's chain. The chain does its slow part (for an image task: a private
+ * mount namespace, the overlay mount, everything up to `crun run`) while the agent's checkpoint of
+ * the task is still being written, then reads one word from fd 3: GATE_GO execs the runtime,
+ * anything else ends the chain with exit 120 before any of the task has run. The agent writes the
+ * word once the checkpoint is durable (or the launch is off) and removes the FIFO; a FIFO still
+ * there after a crash names a chain held at the gate, which recovery lets go (its task was
+ * checkpointed) or turns back (no checkpoint names it).
+ */
+export const GATE_GO = 'go';
+const GATE_NO = 'no';
+/** How long a turned-back launch waits for its chain to end before undoing the rest anyway. */
+const GATE_NO_WAIT_MS = 2_000;
+
+/**
+ * Writes a word to a gate and removes the gate. False when nobody holds it open (the chain ended,
+ * or the gate was never made); the word is then lost with nobody to read it.
+ */
+function signalGate(path: string, word: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch {
+    rmSync(path, { force: true });
+    return false;
+  }
+  try {
+    writeSync(fd, `${word}\n`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
 
 /** busybox, where installed: its sh, setsid and unshare are applets of one static binary. */
 export const BUSYBOX = existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
@@ -116,10 +158,11 @@ export interface ProcessRuntimeOptions {
    * says whether the container joins its cgroups through the supervisor (false: the OCI runtime
    * puts it under them itself), and whether the task starts a session of its own (default true:
    * `setsid`, so its whole process group can be signalled; an OCI runtime's container has its
-   * own PID namespace and is signalled through the runtime, one process start less). Throws to
-   * fail the launch.
+   * own PID namespace and is signalled through the runtime, one process start less). `gated`:
+   * the argv waits at the gate (fd 3, see GATE_GO) before its last exec, so it may be started
+   * before spec.ready resolves. Throws to fail the launch.
    */
-  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean; newSession?: boolean }>;
+  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean; newSession?: boolean; gated?: boolean }>;
   /** Extra kill step (e.g. `crun kill`) before the process group is signalled. */
   signal?: (containerId: string, signal: 'SIGTERM' | 'SIGKILL') => Promise<void>;
   /** Removes what prepare() made (bundles, rootfs mounts). */
@@ -234,10 +277,16 @@ export class ProcessRuntime implements ContainerRuntime {
     if (made === undefined) await Promise.all(['pid', 'exit_status'].map((f) => fs.rm(join(dir, f), { force: true })));
     trace(spec.containerId, 'runtime: state dir made');
     // The bundle (prepare), the cgroups and the agent's checkpoint (ready) do not depend on each
-    // other: side by side, and all of them settled before anything is undone or started.
+    // other: side by side. A gated launch starts its chain before the checkpoint is durable and
+    // holds it at the gate; any other waits for ready before anything starts.
     const cg = this.options.cgroups;
-    const [ready, prepared, created] = await Promise.allSettled([
-      spec.ready,
+    const readySettled = spec.ready
+      ? spec.ready.then(
+          () => undefined,
+          (e: Error) => e,
+        )
+      : Promise.resolve(undefined);
+    const [prepared, created] = await Promise.allSettled([
       this.options.prepare?.(spec, argv).then((p) => {
         trace(spec.containerId, 'runtime: prepared (oci)');
         return p;
@@ -253,17 +302,22 @@ export class ProcessRuntime implements ContainerRuntime {
           return dirs;
         }),
     ]);
-    if (ready.status === 'rejected') {
-      // Not checkpointed (or no longer wanted): nothing of it may remain.
+    const p = prepared.status === 'fulfilled' ? prepared.value : undefined;
+    const gate = spec.ready && p?.gated === true ? join(dir, 'gate') : undefined;
+    // Not checkpointed (or no longer wanted): nothing of it may remain.
+    const notWanted = async (reason: Error): Promise<never> => {
       await this.releaseAll(spec.containerId);
       await fs.rm(dir, { recursive: true, force: true });
-      throw ready.reason;
+      throw reason;
+    };
+    if (!gate || prepared.status === 'rejected' || created.status === 'rejected') {
+      const notReady = await readySettled;
+      if (notReady) return notWanted(notReady);
     }
     let cgroupDirs: string[] = [];
     try {
       for (const r of [prepared, created]) if (r.status === 'rejected') throw r.reason;
       let joinCg = true;
-      const p = prepared.status === 'fulfilled' ? prepared.value : undefined;
       if (p) {
         argv = p.argv;
         joinCg = p.joinCgroups;
@@ -284,8 +338,8 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
-    const setsid = prepared.status === 'fulfilled' && prepared.value?.newSession === false ? '' : this.setsidPath;
-    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, setsid, spec.containerId, cgroupDirs.join(' '), ...argv]);
+    const setsid = p?.newSession === false ? '' : this.setsidPath;
+    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, setsid, spec.containerId, cgroupDirs.join(' '), gate ?? '', ...argv]);
     trace(spec.containerId, 'runtime: supervisor spawned');
     // Listen for the end right away: a short task can end before launch() returns.
     let ended: { piped: ExitStatus | undefined } | undefined;
@@ -300,8 +354,29 @@ export class ProcessRuntime implements ContainerRuntime {
       pid = await sup.pid;
       trace(spec.containerId, 'runtime: pid read');
     } catch (e) {
+      if (gate) await readySettled; // everything settled before anything is undone
       await this.releaseAll(spec.containerId);
       throw e;
+    }
+    if (gate) {
+      // The chain is at (or on its way to) the gate; the task itself runs only after the go.
+      const notReady = await readySettled;
+      if (notReady) {
+        // Turned back: the chain ends without running anything (exit 120); then undo the rest.
+        if (signalGate(gate, GATE_NO)) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, GATE_NO_WAIT_MS);
+            onExit = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            if (ended) onExit(ended.piped);
+          });
+        }
+        return notWanted(notReady);
+      }
+      signalGate(gate, GATE_GO);
+      trace(spec.containerId, 'runtime: gate opened');
     }
     const rec: RuntimeRecord = { pid, sandboxDir: spec.sandboxDir };
     const supervisorPid = sup.supervisorPid();
@@ -362,6 +437,9 @@ export class ProcessRuntime implements ContainerRuntime {
         continue;
       }
       const dir = join(this.options.stateDir, c.containerId);
+      // Held at its gate when the agent stopped: its task was checkpointed, so it goes on.
+      if (existsSync(join(dir, 'gate')) && signalGate(join(dir, 'gate'), GATE_GO))
+        this.options.log?.('info', `container ${c.containerId} was held at its gate when the agent stopped; its task is checkpointed: let go`);
       const exit = await readExitStatus(dir);
       if (exit) {
         out.push({ containerId: c.containerId, state: 'exited', exit: await this.withOom(c.containerId, exit) });
@@ -507,6 +585,12 @@ export class ProcessRuntime implements ContainerRuntime {
     for (const id of names) {
       if (known.has(id) || this.containers.has(id) || !CONTAINER_ID.test(id)) continue;
       const dir = join(this.options.stateDir, id);
+      // Held at its gate when the agent stopped, and no checkpoint names it: nothing of the task
+      // ran; turned back, its chain ends at once and the state below goes with the rest.
+      if (existsSync(join(dir, 'gate')) && signalGate(join(dir, 'gate'), GATE_NO)) {
+        this.options.log?.('info', `container ${id} was held at its gate when the agent stopped and no checkpoint names it: turned back`);
+        for (const end = Date.now() + GATE_NO_WAIT_MS; Date.now() < end && !existsSync(join(dir, 'exit_status')); ) await sleep(10);
+      }
       const started = existsSync(join(dir, 'pid')) || existsSync(join(dir, 'runtime.json'));
       if (started && !(await readExitStatus(dir))) continue;
       this.options.log?.('info', `removing the state of container ${id}: no checkpoint names it and it does not run`);
