@@ -18,7 +18,12 @@
  *   framework must for the next one to come), 100 sequential and 500 at concurrency 8 (up to 8
  *   tasks in flight; an offer that arrives while workers wait is accepted with one task each).
  *
- * Usage: npm run bench:launch  (node dist/bench/launch.js [--n 100] [--burst 500] [--concurrency 8])
+ * - paired rounds: one raw crun run and one agent container back to back, N times, the agent's
+ *   cleanup finished before each: the overhead as the median of the per-round differences, which
+ *   the machine's drift between the separate rows does not move.
+ *
+ * Usage: npm run bench:launch  (node dist/bench/launch.js [--n 100] [--burst 500] [--concurrency 8]
+ *        [--only-agent] [--trace] [--favor-dynmods] [--no-isolated])
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -60,6 +65,12 @@ const ONLY_AGENT = args.includes('--only-agent');
  * more than ~10 ms after the previous one waits for an RCU grace period (cgroups.ts).
  */
 const FAVOR_DYNMODS = args.includes('--favor-dynmods');
+/**
+ * --no-isolated: image tasks each get a mount namespace of their own (`unshare -m`, `sh`, the
+ * umount) as before the isolated launcher, and as tasks with a network namespace or host path
+ * volumes still do: for comparison.
+ */
+const NO_ISOLATED = args.includes('--no-isolated');
 let dynmodsBefore: boolean | undefined;
 const marks = new Map<string, [string, number][]>();
 const trace = TRACE
@@ -417,6 +428,7 @@ async function bootAgent(): Promise<{
     stateDir: join(workDir, 'meta', 'runtime'),
     bundleDir: join(workDir, 'bundles'),
     images,
+    ...(NO_ISOLATED ? { isolatedLaunches: false } : {}),
     ...(cgroups ? { cgroups } : {}),
     ...(trace ? { trace } : {}),
   });

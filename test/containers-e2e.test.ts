@@ -313,6 +313,33 @@ describe('containers through the agent', () => {
   );
 
   test(
+    'image tasks start through a launcher in a mount namespace of its own: the rootfs overlay never shows on the host and is unmounted there when the task ends',
+    { skip: imageSkip },
+    async () => {
+      const { id, cmd } = runTask('sleep 30', { container: imageOf('busybox') });
+      a.link.push(cmd);
+      await until('the task running', () => a.link.updateStates(id).includes('TASK_RUNNING'));
+      const launcher = a.runtime.isolatedLauncherPid;
+      assert.ok(launcher, 'the isolated launcher runs');
+      const bundles = join(work, 'agent', 'bundles');
+      const containerId = readdirSync(bundles).find(
+        (d) => existsSync(join(bundles, d, 'config.json')) && readFileSync(join(bundles, d, 'config.json'), 'utf8').includes('sleep 30'),
+      );
+      assert.ok(containerId);
+      const target = join(bundles, containerId, 'rootfs');
+      const mountedIn = (pid: number | 'self') =>
+        readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+          .split('\n')
+          .some((l) => l.split(' ')[4] === target);
+      assert.equal(mountedIn('self'), false, 'not in the host mount table');
+      assert.equal(mountedIn(launcher), true, "in the launcher's namespace");
+      a.link.push({ type: 'KILL_TASK', framework_id: { value: 'fw' }, task_id: { value: id } });
+      assert.equal((await finalStatus(id)).state, 'TASK_KILLED');
+      await until("the rootfs unmounted in the launcher's namespace", () => !mountedIn(launcher), 5_000);
+    },
+  );
+
+  test(
     'crun gets the default profile as a BPF program made once (run.oci.seccomp_bpf_data); that program alone denies unshare',
     { skip: imageSkip },
     async () => {

@@ -59,6 +59,8 @@ export class Launcher {
     private readonly shell: readonly string[],
     private readonly scripts: readonly string[],
     private readonly log?: (level: 'info' | 'warn' | 'error', message: string) => void,
+    /** Run once by the launcher before its loop (e.g. dropping a mount in its own namespace). */
+    private readonly prelude = '',
   ) {}
 
   /** Whether this launch can go through the launcher (everything fits one shell line). */
@@ -150,7 +152,8 @@ export class Launcher {
     const [bin, ...pre] = this.shell as [string, ...string[]];
     // Its own session (a terminal's signals to the agent do not reach it or the supervisors), an
     // empty environment (each task's comes on its line), stderr ignored.
-    const child = spawn(bin, [...pre, '-c', LAUNCHER_SCRIPT, 'dcos-launcher', ...this.scripts], {
+    const script = this.prelude ? `${this.prelude}; ${LAUNCHER_SCRIPT}` : LAUNCHER_SCRIPT;
+    const child = spawn(bin, [...pre, '-c', script, 'dcos-launcher', ...this.scripts], {
       detached: true,
       env: {},
       stdio: ['pipe', 'pipe', 'ignore'],

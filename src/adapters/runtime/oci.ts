@@ -48,6 +48,11 @@ export interface OciOptions extends Omit<ProcessRuntimeOptions, 'prepare' | 'sig
   runtime?: OciRuntimeName;
   /** `default`: the deny-list profile of seccomp.ts for every image task; `unconfined`: none. */
   seccomp?: 'default' | 'unconfined';
+  /**
+   * Image tasks start through a second launcher that lives in a private mount namespace of its
+   * own (default true): no `unshare -m` and `sh` per container. False: each gets its own.
+   */
+  isolatedLaunches?: boolean;
   /** The cluster DNS for image tasks: a resolv.conf of these, bind-mounted read-only at /etc/resolv.conf. */
   containerDns?: ContainerDns;
   /** The same for image tasks in a network namespace of their own (the bridge gateway's DNS relay). */
@@ -189,9 +194,20 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
     return bpf;
   };
 
+  // Image tasks start through a launcher in a mount namespace of its own (see prepare below).
+  const isolatedLaunches = options.isolatedLaunches !== false && options.launcher !== false;
   return new ProcessRuntime({
     ...options,
     launcherScripts: [MOUNT_AND_RUN],
+    ...(isolatedLaunches
+      ? {
+          isolatedLauncher: {
+            shell: [...MOUNT_UNSHARE(unshare), '-m', '--propagation', 'private', ...MOUNT_SHELL],
+            // Its commands fail with crun's own message should this not work.
+            ...(wrapHybrid ? { prelude: 'umount /sys/fs/cgroup/unified 2>/dev/null' } : {}),
+          },
+        }
+      : {}),
     prepare: async (spec, argv) => {
       const image = spec.container?.mesos?.image?.docker?.name ?? spec.container?.docker?.image;
       if (!image) {
@@ -201,6 +217,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       if (spec.container?.type === 'DOCKER') throw new Error('container type DOCKER needs the docker containerizer; use type MESOS with an image');
       const bundle = bundleOf(spec.containerId);
       let mount: RootfsMount | undefined;
+      let hostPaths = false;
       try {
         const pulled = await options.images.pull(image, { forcePull: spec.container?.docker?.force_pull_image === true });
         options.trace?.(spec.containerId, 'oci: image looked up');
@@ -222,6 +239,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
           allowedHostPaths: options.allowedHostPaths ?? [],
         });
         for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
+        hostPaths = volumes.some((v) => !v.inSandbox && !v.source.startsWith(`${spec.sandboxDir}/`));
         const userName = spec.command.user || pulled.config.user || '';
         const user = userName === '' ? { uid: 0, gid: 0 } : await resolveUser(userName, imageRoot);
         // As Mesos does: the sandbox belongs to the task's user, so a non-root task can write it.
@@ -253,6 +271,23 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false, newSession: false };
       const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
       const [lower, upper] = [mount.lowerDir, mount.upperDir];
+      // Gated when the agent's checkpoint is still being written: all of this runs meanwhile.
+      const gated = spec.ready !== undefined;
+      const gateArg = gated ? 'gated' : 'open';
+      // Through the isolated launcher (a mount namespace made once, the hybrid v2 mount dropped
+      // there once): the supervisor's own subshell mounts the rootfs and execs the runtime, and
+      // unmounts it after the exit. Not for a task whose network namespace or host path volumes may
+      // be mounts made after that namespace was (it would not see them): those get one of their own.
+      if (isolatedLaunches && !spec.netnsPath && !hostPaths) {
+        return {
+          argv: ['dcos-inline', MOUNT_AND_RUN, 'plain', opts, mount.target, lower, upper, gateArg, runtimeBin(), ...rootArgs, ...runArgs],
+          joinCgroups: false,
+          newSession: false,
+          gated,
+          isolated: true,
+          unmountAfter: mount.target,
+        };
+      }
       const wrapper = [
         ...MOUNT_UNSHARE(unshare),
         '-m',
@@ -264,10 +299,8 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         'dcos-rootfs',
         wrapHybrid ? 'hybrid' : 'plain',
       ];
-      // Gated when the agent's checkpoint is still being written: all of this runs meanwhile.
-      const gated = spec.ready !== undefined;
       return {
-        argv: [...wrapper, opts, mount.target, lower, upper, gated ? 'gated' : 'open', runtimeBin(), ...rootArgs, ...runArgs],
+        argv: [...wrapper, opts, mount.target, lower, upper, gateArg, runtimeBin(), ...rootArgs, ...runArgs],
         joinCgroups: false,
         newSession: false,
         gated,

@@ -36,7 +36,7 @@ import { resolveVolumes, type VolumeMount } from './volumes.js';
  */
 
 const SUPERVISOR = [
-  '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; __gate="$6"; shift 6',
+  '__d="$1"; __s="$2"; __setsid="$3"; __id="$4"; __cg="$5"; __gate="$6"; __mnt="$7"; shift 7',
   // (Said on the pipe too: a launched supervisor is not the agent's child, no exit event.)
   'cd "$__s" || { echo "$__id exit 121"; exit 121; }',
   // A gated launch (see GATE_GO): the task's chain inherits the gate as fd 3, opened read-write
@@ -46,7 +46,11 @@ const SUPERVISOR = [
   // The task joins its cgroups itself (writing 0 moves the writer) before it execs the command,
   // so nothing of it ever runs outside its limits; the supervisor stays in the agent's cgroup.
   // ($__setsid is one word or two, `busybox setsid`: split on purpose, with globbing off.)
-  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done; exec $__setsid "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
+  // An argv that starts with `dcos-inline <script>` is run by this subshell itself (eval, with the
+  // rest as its arguments): a shell step before the task's exec costs no process start.
+  '( for __g in $__cg; do echo 0 >"$__g/cgroup.procs" || exit 122; done',
+  '  if [ "$1" = dcos-inline ]; then __x="$2"; shift 2; eval "$__x"; exit 127; fi',
+  '  exec $__setsid "$@" ) </dev/null >>"$__s/stdout" 2>>"$__s/stderr" &',
   '__p=$!',
   '[ -z "$__gate" ] || exec 3<&-',
   // One short write each (echo is a builtin: no process); readers take a file only once it ends
@@ -66,6 +70,9 @@ const SUPERVISOR = [
   'echo "$__c" >"$__d/exit_status"',
   // Then the agent hears it on the pipe (a dead agent's pipe fails quietly: SIGPIPE is ignored).
   'echo "$__id exit $__c"',
+  // A mount the task's chain made in the launcher's own namespace (an image task's rootfs): gone
+  // with the task (busybox's umount is a fork without an exec), after the exit has been told.
+  '[ -z "$__mnt" ] || umount "$__mnt"',
 ].join('\n');
 
 /**
@@ -135,6 +142,8 @@ const EXEC_SCRIPT = [
   'exec "$@"',
 ].join('\n');
 
+/** The environment of the isolated launcher's supervisors. */
+const ISOLATED_ENV: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 const LAUNCH_TIMEOUT_MS = 10_000;
 const PIPE_CLOSE_WAIT_MS = 200;
 const SWEEP_INTERVAL_MS = 1_000;
@@ -162,7 +171,7 @@ export interface ProcessRuntimeOptions {
    * the argv waits at the gate (fd 3, see GATE_GO) before its last exec, so it may be started
    * before spec.ready resolves. Throws to fail the launch.
    */
-  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<{ argv: string[]; joinCgroups: boolean; newSession?: boolean; gated?: boolean }>;
+  prepare?: (spec: LaunchSpec, argv: string[]) => Promise<Prepared>;
   /** Extra kill step (e.g. `crun kill`) before the process group is signalled. */
   signal?: (containerId: string, signal: 'SIGTERM' | 'SIGKILL') => Promise<void>;
   /** Removes what prepare() made (bundles, rootfs mounts). */
@@ -179,8 +188,26 @@ export interface ProcessRuntimeOptions {
   trace?: (containerId: string, point: string) => void;
   /** Start supervisors through one long-lived launcher shell (default) or spawn each from Node (false). */
   launcher?: boolean;
+  /**
+   * A second launcher for the launches whose prepare() asks for it (`isolated`): its shell argv
+   * (e.g. busybox's `unshare -m` then `sh`: a mount namespace of its own, made once) and a
+   * prelude it runs once before its loop. Its launches must carry everything on one line.
+   */
+  isolatedLauncher?: { shell: string[]; prelude?: string };
   /** Long scripts that prepare() puts in argv: the launcher holds one copy of each. */
   launcherScripts?: string[];
+}
+
+/** What prepare() makes of a launch (see ProcessRuntimeOptions.prepare). */
+export interface Prepared {
+  argv: string[];
+  joinCgroups: boolean;
+  newSession?: boolean;
+  gated?: boolean;
+  /** Start it through the isolated launcher (ProcessRuntimeOptions.isolatedLauncher). */
+  isolated?: boolean;
+  /** A mount the argv makes in the launcher's namespace: the supervisor unmounts it after the exit. */
+  unmountAfter?: string;
 }
 
 interface RuntimeRecord {
@@ -224,6 +251,7 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly containers = new Map<string, Tracked>();
   private readonly setsidPath: string;
   private readonly launcher: Launcher | undefined;
+  private isolatedLauncher: Launcher | undefined;
   /** Checks that supervisors started by the launcher are alive (they are not the agent's children). */
   private sweep: NodeJS.Timeout | undefined;
   private readonly pollIntervalMs: number;
@@ -240,6 +268,19 @@ export class ProcessRuntime implements ContainerRuntime {
   /** The launcher's pid while one runs (the benchmark counts its CPU; tests kill it). */
   get launcherPid(): number | undefined {
     return this.launcher?.pid;
+  }
+
+  /** The isolated launcher's pid while one runs (the benchmark counts its CPU). */
+  get isolatedLauncherPid(): number | undefined {
+    return this.isolatedLauncher?.pid;
+  }
+
+  /** The isolated launcher, made at its first launch. */
+  private isolated(): Launcher {
+    const o = this.options.isolatedLauncher;
+    if (!o) throw new Error('this runtime has no isolated launcher');
+    this.isolatedLauncher ??= new Launcher(o.shell, [SUPERVISOR, VOLUME_SCRIPT, ...(this.options.launcherScripts ?? [])], this.options.log, o.prelude);
+    return this.isolatedLauncher;
   }
 
   async launch(spec: LaunchSpec): Promise<ContainerHandle> {
@@ -339,7 +380,16 @@ export class ProcessRuntime implements ContainerRuntime {
     for (const d of cgroupDirs) if (/\s/.test(d)) throw new Error(`cgroup path with whitespace: ${d}`);
 
     const setsid = p?.newSession === false ? '' : this.setsidPath;
-    const sup = this.startSupervisor(spec, [dir, spec.sandboxDir, setsid, spec.containerId, cgroupDirs.join(' '), gate ?? '', ...argv]);
+    let sup: SupervisorStart;
+    try {
+      sup = this.startSupervisor(spec, [dir, spec.sandboxDir, setsid, spec.containerId, cgroupDirs.join(' '), gate ?? '', p?.unmountAfter ?? '', ...argv], {
+        isolated: p?.isolated === true,
+      });
+    } catch (e) {
+      if (gate) await readySettled;
+      await this.releaseAll(spec.containerId);
+      throw e;
+    }
     trace(spec.containerId, 'runtime: supervisor spawned');
     // Listen for the end right away: a short task can end before launch() returns.
     let ended: { piped: ExitStatus | undefined } | undefined;
@@ -470,6 +520,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const t = this.containers.get(containerId);
     if (t?.poll) clearInterval(t.poll);
     this.launcher?.forget(containerId);
+    this.isolatedLauncher?.forget(containerId);
     this.containers.delete(containerId);
     if (!CONTAINER_ID.test(containerId)) return;
     this.options.trace?.(containerId, 'cleanup: start');
@@ -559,6 +610,7 @@ export class ProcessRuntime implements ContainerRuntime {
     if (this.sweep) clearInterval(this.sweep);
     this.sweep = undefined;
     this.launcher?.unref();
+    this.isolatedLauncher?.unref();
     for (const t of this.containers.values()) {
       if (t.poll) clearInterval(t.poll);
       t.poll = undefined;
@@ -603,7 +655,7 @@ export class ProcessRuntime implements ContainerRuntime {
    * Starts the supervisor of a container: through the launcher where the launch fits one shell
    * line, else spawned from here. args: state dir, sandbox, setsid, container id, cgroups, argv.
    */
-  private startSupervisor(spec: LaunchSpec, args: string[]): SupervisorStart {
+  private startSupervisor(spec: LaunchSpec, args: string[], o: { isolated: boolean }): SupervisorStart {
     const id = spec.containerId;
     let supervisorPid: number | undefined;
     let piped: ExitStatus | undefined;
@@ -622,6 +674,7 @@ export class ProcessRuntime implements ContainerRuntime {
       ended = true;
       clearTimeout(timer);
       this.launcher?.forget(id);
+      this.isolatedLauncher?.forget(id);
       if (!pidKnown) rejectPid(new Error('the task supervisor exited before the task started'));
       endCb?.(piped);
     };
@@ -650,8 +703,13 @@ export class ProcessRuntime implements ContainerRuntime {
       rejectPid(new Error(`the task did not start within ${LAUNCH_TIMEOUT_MS} ms`));
     }, LAUNCH_TIMEOUT_MS);
     const [shell, ...shellArgs] = SUPERVISOR_SHELL as [string, ...string[]];
-    const viaLauncher = this.launcher !== undefined && Launcher.canCarry(id, spec.sandboxDir, spec.env, args);
-    if (viaLauncher) this.launcher?.start(id, spec.sandboxDir, spec.env, args, onEvent, join(this.options.stateDir, id, 'launch'));
+    // The isolated launcher's supervisors get a fixed PATH, not the task's environment (an image
+    // task's is in its bundle), so that their line can always be carried.
+    const launcher = o.isolated ? this.isolated() : this.launcher;
+    const env = o.isolated ? ISOLATED_ENV : spec.env;
+    const viaLauncher = launcher !== undefined && Launcher.canCarry(id, spec.sandboxDir, env, args);
+    if (o.isolated && !viaLauncher) throw new Error(`launch of ${id} cannot go through the isolated launcher (a newline in its arguments?)`);
+    if (viaLauncher) launcher?.start(id, spec.sandboxDir, env, args, onEvent, join(this.options.stateDir, id, 'launch'));
     else {
       child = spawn(shell, [...shellArgs, '-c', SUPERVISOR, 'dcos-supervisor', ...args], {
         cwd: spec.sandboxDir,
