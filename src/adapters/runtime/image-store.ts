@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fs, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseMountinfo } from './cgroups.js';
+import { removeTrees } from './remover.js';
 import type { ImageAdmin, ImageGcPolicy, ImageGcResult, ImageSummary } from '../../ports/image-admin.js';
 import type { ImageConfig, ImageStore, PulledImage, RootfsMount } from '../../ports/images.js';
 import { type ImageReference, MEDIA, RegistryClient, type RegistryClientOptions, parseReference } from './registry-client.js';
@@ -103,7 +104,7 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
     }
     const own = join(this.dir, 'containers', containerId);
     // A container that wrote nothing leaves an empty upper dir and overlayfs' own work dir: a few
-    // entries, removed in place. One that wrote files (any amount) is removed asynchronously.
+    // entries, removed by the remover thread. One that wrote files (any amount) through the pool.
     let upperEntries: number;
     try {
       upperEntries = readdirSync(join(own, 'upper')).length;
@@ -111,8 +112,7 @@ export class RegistryImageStore implements ImageStore, ImageAdmin {
       upperEntries = 0;
     }
     if (upperEntries === 0 && !mounted) {
-      rmSync(targetDir, { recursive: true, force: true });
-      rmSync(own, { recursive: true, force: true });
+      await removeTrees([targetDir, own]);
       return;
     }
     await Promise.all([fs.rm(targetDir, { recursive: true, force: true }), fs.rm(own, { recursive: true, force: true })]);

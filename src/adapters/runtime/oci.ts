@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, promises as fs, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, promises as fs, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageConfig, ImageStore, RootfsMount } from '../../ports/images.js';
 import type { ContainerInfo } from '../../model/mesos.js';
 import type { LaunchSpec } from '../../ports/runtime.js';
 import type { Cgroups } from './cgroups.js';
+import { removeTrees } from './remover.js';
 import { cfsQuotaUs, cpuShares, v2LimitFiles } from './cgroups.js';
 import { BUSYBOX, GATE_GO, ProcessRuntime, type ProcessRuntimeOptions } from './process.js';
 import { defaultSeccompProfile } from './seccomp.js';
@@ -328,9 +329,9 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       }
       await options.images.release(containerId, join(bundle, 'rootfs'));
       options.trace?.(containerId, 'cleanup: image released');
-      // A few files of our own (config.json, resolv.conf, the empty rootfs mount point): removed in
-      // place, not in some ten thread-pool round trips.
-      rmSync(bundle, { recursive: true, force: true });
+      // A few files of our own (config.json, resolv.conf, the empty rootfs mount point): removed by
+      // the remover thread, not in some ten thread-pool round trips nor on the event loop.
+      await removeTrees([bundle]);
       options.trace?.(containerId, 'cleanup: bundle removed');
     },
   });

@@ -12,6 +12,7 @@ import type {
 } from '../../ports/runtime.js';
 import type { CommandURI } from '../../model/mesos.js';
 import type { Cgroups } from './cgroups.js';
+import { removeTrees } from './remover.js';
 import { Launcher, type LauncherEvent } from './launcher.js';
 import { resolveVolumes, type VolumeMount } from './volumes.js';
 
@@ -525,8 +526,8 @@ export class ProcessRuntime implements ContainerRuntime {
     if (!CONTAINER_ID.test(containerId)) return;
     this.options.trace?.(containerId, 'cleanup: start');
     await this.releaseAll(containerId);
-    // The runtime's own few small files (launch, pid, exit_status, runtime.json): in place.
-    rmSync(join(this.options.stateDir, containerId), { recursive: true, force: true });
+    // The runtime's own few small files (launch, pid, exit_status, runtime.json), off the event loop.
+    await removeTrees([join(this.options.stateDir, containerId)]);
   }
 
   async stats(containerId: string): Promise<ContainerStats | undefined> {
