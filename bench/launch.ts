@@ -38,6 +38,7 @@ import { RegistryImageStore } from '../src/adapters/runtime/image-store.js';
 import { createMesosContainerizer, findOciRuntime, hybridCgroupTrap, ociConfig, serializeConfig } from '../src/adapters/runtime/oci.js';
 import { defaultSeccompProfile } from '../src/adapters/runtime/seccomp.js';
 import { compileSeccompBpf } from '../src/adapters/runtime/seccomp-bpf.js';
+import { isTmpfs, runtimeLayout } from '../src/adapters/runtime/runtime-dir.js';
 import { HttpSchedulerTransport } from '../src/adapters/scheduler-http.js';
 import { Random } from '../src/base/random.js';
 import { startAgent } from '../src/main/agent.js';
@@ -71,6 +72,11 @@ const FAVOR_DYNMODS = args.includes('--favor-dynmods');
  * volumes still do: for comparison.
  */
 const NO_ISOLATED = args.includes('--no-isolated');
+/**
+ * The agents' runtime dir (containers' runtime state, bundles, crun's state) on a tmpfs, as `dcos
+ * up` gives its agents (/run where it is one, else /dev/shm); --runtime-on-disk: in the work dir.
+ */
+const RUNTIME_ON_DISK = args.includes('--runtime-on-disk');
 let dynmodsBefore: boolean | undefined;
 const marks = new Map<string, [string, number][]>();
 const trace = TRACE
@@ -414,6 +420,10 @@ async function rawCrunOverlay(n: number): Promise<Pooled> {
 
 // --- the agent ---------------------------------------------------------------------------------------
 
+const tmpfsBase = isTmpfs('/run') ? '/run' : isTmpfs('/dev/shm') ? '/dev/shm' : undefined;
+const runtimeBase = RUNTIME_ON_DISK || !tmpfsBase ? join(work, 'run') : join(tmpfsBase, `dcos-bench-launch-${process.pid}`);
+const runtimeDirOf = (name: string): string => join(runtimeBase, name);
+
 async function bootAgent(): Promise<{
   agent: Agent;
   runTask: (id: string, container?: ContainerInfo) => Promise<number>;
@@ -425,8 +435,9 @@ async function bootAgent(): Promise<{
   const images = new RegistryImageStore(join(workDir, 'images'));
   await images.load(dockerSave(), Date.now());
   const runtime = createMesosContainerizer({
-    stateDir: join(workDir, 'meta', 'runtime'),
-    bundleDir: join(workDir, 'bundles'),
+    stateDir: runtimeLayout(runtimeDirOf('agent')).containers,
+    bundleDir: runtimeLayout(runtimeDirOf('agent')).bundles,
+    stateRoot: runtimeLayout(runtimeDirOf('agent')).oci,
     images,
     ...(NO_ISOLATED ? { isolatedLaunches: false } : {}),
     ...(cgroups ? { cgroups } : {}),
@@ -518,6 +529,7 @@ async function bootCluster(archive: string): Promise<{ launch: (id: string, cont
     resources: 'cpus:8;mem:8192;disk:1024',
     containerizers: ['mesos'],
     cgroupsRoot: `${cgRoot}-cl`,
+    runtimeDir: runtimeDirOf('cluster-agent'),
     seed: 1,
   });
   await agent.registered;
@@ -640,6 +652,9 @@ async function main(): Promise<void> {
     `cgroup favordynmods: ${FAVOR_DYNMODS || dynmodsOn ? 'on' : `off (a container joining its cgroups may wait for an RCU grace period${v2 ? '; --favor-dynmods turns it on for the run' : ''})`}`,
   );
   console.error(`B4 on ${crun}${wrap ? ' (hybrid cgroups: crun in a private mount namespace, as the agent runs it)' : ''}; cgroups ${cgMode.kind}`);
+  console.error(
+    `agents' runtime dir: ${runtimeBase} (${isTmpfs(runtimeBase.startsWith(work) ? work : (tmpfsBase as string)) ? 'tmpfs, as dcos up gives its agents' : 'on disk'}${RUNTIME_ON_DISK ? ', --runtime-on-disk' : ''})`,
+  );
   const image: ContainerInfo = { type: 'MESOS', mesos: { image: { type: 'DOCKER', docker: { name: 'bench/busybox:1' } } } };
   const a = await bootAgent();
   let seq = 0;
@@ -766,7 +781,7 @@ main()
   .finally(() => {
     for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
       const t = m.split(' ')[1];
-      if (t?.startsWith(work)) execFileSync('umount', ['-l', t], { stdio: 'ignore' });
+      if (t?.startsWith(work) || t?.startsWith(runtimeBase)) execFileSync('umount', ['-l', t], { stdio: 'ignore' });
     }
     if (cgMode.kind !== 'none') {
       // Every hierarchy: the OCI runtime makes its cgroup path in those the agent sets no limits in too.
@@ -779,6 +794,7 @@ main()
           if (existsSync(join(m, r))) execFileSync('find', [join(m, r), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' });
     }
     rmSync(work, { recursive: true, force: true });
+    rmSync(runtimeBase, { recursive: true, force: true });
     if (dynmodsBefore === false) {
       // Back as it was before --favor-dynmods.
       const plan = favorDynmodsArgv(false, readFileSync('/proc/self/mountinfo', 'utf8'));

@@ -64,6 +64,9 @@ for (const ociRuntime of runtimes) {
     const agentArgs = () => [
       `--master=127.0.0.1:${master.port}`,
       `--work_dir=${join(work, 'agent')}`,
+      // The runtime dir apart from the work dir (as on a host whose /run is a tmpfs): what the
+      // restarted agent reattaches through lives there.
+      `--runtime_dir=${join(work, 'agent-run')}`,
       `--port=${agentPort}`,
       `--cgroups_root=${cgRoot}`,
       `--runtime=${ociRuntime}`,
@@ -171,9 +174,10 @@ for (const ociRuntime of runtimes) {
 
       // The short task's container is cleaned up: no bundle, no rootfs mount, no cgroup.
       const shortCtr = seen.find((s) => s.task_id.value === 'short')?.container_status?.container_id?.value as string;
+      assert.ok(existsSync(join(work, 'agent-run', 'bundles')), 'bundles live in the runtime dir');
       await waitFor(
         'the short container to be cleaned up',
-        async () => (!existsSync(join(work, 'agent', 'bundles', shortCtr)) ? true : undefined),
+        async () => (!existsSync(join(work, 'agent-run', 'bundles', shortCtr)) ? true : undefined),
         10_000,
         100,
       );

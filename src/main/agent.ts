@@ -11,6 +11,7 @@ import { FsCheckpointer } from '../adapters/runtime/checkpoint-fs.js';
 import { detectResources, mergeResources } from '../adapters/runtime/host-resources.js';
 import { Cgroups, detectCgroups, setFavorDynmods } from '../adapters/runtime/cgroups.js';
 import { RegistryImageStore } from '../adapters/runtime/image-store.js';
+import { defaultRuntimeDir, prepareRuntimeDir, runtimeLayout } from '../adapters/runtime/runtime-dir.js';
 import { loadDockerConfig, type RegistryCredentials } from '../adapters/runtime/registry-client.js';
 import { type ContainerDns, createMesosContainerizer } from '../adapters/runtime/oci.js';
 import { ContainerizerRouter, DockerRuntime } from '../adapters/runtime/docker.js';
@@ -39,6 +40,12 @@ export interface AgentOptions {
   /** `host:port` of the master. */
   master: string;
   workDir?: string;
+  /**
+   * State that outlives the agent process but not the machine (containers' runtime state, OCI
+   * bundles, the OCI runtime's state). Default: /run/dcos-ts/<hash> where /run is a tmpfs, else
+   * <work dir>/run.
+   */
+  runtimeDir?: string;
   ip?: string;
   /** 0 = any free port. */
   port?: number;
@@ -145,6 +152,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const ip = opts.ip ?? '127.0.0.1';
   const log: LogFn = opts.log ?? (() => {});
   await fs.mkdir(workDir, { recursive: true });
+  const runtimeDir = resolvePath(opts.runtimeDir ?? defaultRuntimeDir(workDir));
+  prepareRuntimeDir(runtimeDir);
+  const rt = runtimeLayout(runtimeDir);
 
   let resources: Resource[] = detectResources(workDir);
   if (opts.resources !== undefined && opts.resources.trim() !== '') {
@@ -198,11 +208,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     opts.runtime ??
     (containerizers.includes('mesos')
       ? createMesosContainerizer({
-          stateDir: join(workDir, 'meta', 'runtime'),
+          stateDir: rt.containers,
           log,
           ...cg,
-          bundleDir: join(workDir, 'bundles'),
-          stateRoot: join(workDir, 'meta', 'oci'),
+          bundleDir: rt.bundles,
+          stateRoot: rt.oci,
           images,
           runtime: opts.ociRuntime ?? 'crun',
           seccomp: opts.seccomp ?? 'default',
@@ -253,6 +263,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       flags: {
         master: opts.master,
         work_dir: workDir,
+        runtime_dir: runtimeDir,
         ip,
         port: String(port),
         hostname: opts.hostname ?? ip,
@@ -271,8 +282,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     exec: new ExecSessions({
       ...cg,
       runtime: opts.ociRuntime ?? 'crun',
-      bundleDir: join(workDir, 'bundles'),
-      ociStateRoot: join(workDir, 'meta', 'oci'),
+      bundleDir: rt.bundles,
+      ociStateRoot: rt.oci,
       log,
       ...(docker ? { docker } : {}),
     }),
@@ -330,6 +341,9 @@ and serves the agent API (/state, /files/*, /metrics/snapshot) on its port.
 Flags:
   --master=HOST:PORT            the master (required)
   --work_dir=DIR                checkpoints and sandboxes (default ${DEFAULT_AGENT_WORK_DIR})
+  --runtime_dir=DIR             containers' runtime state, OCI bundles and crun's state: lost at a
+                                reboot, like the containers (default /run/dcos-ts/<hash> where /run
+                                is a tmpfs, else <work_dir>/run)
   --ip=IP                       address to bind and advertise (default 127.0.0.1)
   --port=PORT                   agent port (default 5051; 0 = any free port)
   --hostname=NAME               hostname to advertise (default the ip)
@@ -405,6 +419,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     }
   }
   const workDir = flags.get('work-dir') ?? DEFAULT_AGENT_WORK_DIR;
+  const runtimeDir = flags.get('runtime-dir');
   const isolation = flags.get('isolation') ?? 'cgroups';
   const ociRuntime = flags.get('runtime') ?? 'crun';
   if (ociRuntime !== 'crun' && ociRuntime !== 'runc') throw new Error(`--runtime must be crun or runc, got '${ociRuntime}'`);
@@ -427,6 +442,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   const running = await startAgent({
     master,
     workDir,
+    ...(runtimeDir ? { runtimeDir } : {}),
     ip,
     port,
     hostname: flags.get('hostname') ?? ip,

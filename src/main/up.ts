@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isTmpfs } from '../adapters/runtime/runtime-dir.js';
 import { parseFlags } from '../base/flags.js';
 import { ClusterClient } from '../cli/client.js';
 import { addCluster, loadConfig, saveConfig } from '../cli/config.js';
@@ -261,6 +263,7 @@ export async function up(argv: string[]): Promise<number> {
       [
         `--master=127.0.0.1:${c.masterPort}`,
         `--work_dir=${join(workDir, 'agents', String(i))}`,
+        ...runtimeDirFlag(join(workDir, 'agents', String(i))),
         `--ip=${a.ip}`,
         `--port=${a.port}`,
         `--hostname=${a.ip}`,
@@ -295,6 +298,15 @@ export async function up(argv: string[]): Promise<number> {
   await stopProcesses(c, say);
   writeClusterFile(workDir, { ...c, pids: { agents: [] } });
   return 0;
+}
+
+/**
+ * The agents' runtime dir on a tmpfs: their own default where /run is one; /dev/shm on a host
+ * whose /run is on disk (as on these VMs), keyed by the agent's work dir.
+ */
+function runtimeDirFlag(agentWorkDir: string): string[] {
+  if (isTmpfs('/run') || !isTmpfs('/dev/shm')) return [];
+  return [`--runtime_dir=${join('/dev/shm', 'dcos-ts', createHash('sha256').update(agentWorkDir).digest('hex').slice(0, 16))}`];
 }
 
 /** `cpus:4;ports:[…]` → `cpus(role):4;ports(role):[…]` (parts that name a role keep it). */
