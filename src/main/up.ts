@@ -304,9 +304,13 @@ export async function up(argv: string[]): Promise<number> {
  * The agents' runtime dir on a tmpfs: their own default where /run is one; /dev/shm on a host
  * whose /run is on disk (as on these VMs), keyed by the agent's work dir.
  */
+function shmRuntimeDir(agentWorkDir: string): string | undefined {
+  if (isTmpfs('/run') || !isTmpfs('/dev/shm')) return undefined;
+  return join('/dev/shm', 'dcos-ts', createHash('sha256').update(agentWorkDir).digest('hex').slice(0, 16));
+}
 function runtimeDirFlag(agentWorkDir: string): string[] {
-  if (isTmpfs('/run') || !isTmpfs('/dev/shm')) return [];
-  return [`--runtime_dir=${join('/dev/shm', 'dcos-ts', createHash('sha256').update(agentWorkDir).digest('hex').slice(0, 16))}`];
+  const dir = shmRuntimeDir(agentWorkDir);
+  return dir ? [`--runtime_dir=${dir}`] : [];
 }
 
 /** `cpus:4;ports:[…]` → `cpus(role):4;ports(role):[…]` (parts that name a role keep it). */
@@ -362,7 +366,7 @@ const DOWN_HELP = `Usage: dcos down [--work-dir=DIR] [--purge] [--json]
 
 Stops the local cluster started by 'dcos up'. Tasks keep running, like containers under a
 restarted Mesos agent, and the next 'dcos up' reattaches them. With --purge, every service is
-torn down first (its tasks killed), and the work dir is deleted.
+torn down first (its tasks killed), and the work dir (with the agents' runtime dirs) is deleted.
 `;
 
 /** `dcos down` */
@@ -402,6 +406,11 @@ export async function down(argv: string[]): Promise<number> {
   }
   await stopProcesses(c, say);
   if (flags.has('purge')) {
+    // The agents' runtime dirs too, where they are apart from the work dir (their tasks are gone).
+    for (let i = 0; i < c.agents.length; i++) {
+      const dir = shmRuntimeDir(join(workDir, 'agents', String(i)));
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
     rmSync(workDir, { recursive: true, force: true });
     const cfg = loadConfig();
     for (const [name, e] of Object.entries(cfg.clusters)) {
