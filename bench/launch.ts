@@ -23,7 +23,7 @@
  *   the machine's drift between the separate rows does not move.
  *
  * Usage: npm run bench:launch  (node dist/bench/launch.js [--n 100] [--burst 500] [--concurrency 8]
- *        [--only-agent] [--trace] [--favor-dynmods] [--no-isolated])
+ *        [--only-agent] [--trace] [--favor-dynmods] [--no-isolated] [--runtime-on-disk] [--background N])
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -77,6 +77,12 @@ const NO_ISOLATED = args.includes('--no-isolated');
  * up` gives its agents (/run where it is one, else /dev/shm); --runtime-on-disk: in the work dir.
  */
 const RUNTIME_ON_DISK = args.includes('--runtime-on-disk');
+/**
+ * --background N: N long-running image tasks (`sleep`) are started before the measured rows and
+ * killed after them: launches with N containers running beside them (the isolated launcher's
+ * mount namespace then holds N rootfs mounts, and every new container's copy of it too).
+ */
+const BACKGROUND = arg('background', 0);
 let dynmodsBefore: boolean | undefined;
 const marks = new Map<string, [string, number][]>();
 const trace = TRACE
@@ -427,6 +433,7 @@ const runtimeDirOf = (name: string): string => join(runtimeBase, name);
 async function bootAgent(): Promise<{
   agent: Agent;
   runTask: (id: string, container?: ContainerInfo) => Promise<number>;
+  startLong: (id: string, container: ContainerInfo) => Promise<() => Promise<void>>;
   idle: () => Promise<void>;
   stop: () => Promise<void>;
 }> {
@@ -476,12 +483,12 @@ async function bootAgent(): Promise<{
   };
   await agent.start();
   for (let i = 0; i < 500 && agent.connection !== 'registered'; i++) await new Promise((r) => setTimeout(r, 10));
-  const runTask = (id: string, container?: ContainerInfo): Promise<number> =>
+  const runTask = (id: string, container?: ContainerInfo, command = '/bin/true'): Promise<number> =>
     new Promise((resolve, reject) => {
       const t0 = performance.now();
       waiting.set(id, (s) => {
         waiting.delete(id);
-        if (s.state !== 'TASK_FINISHED') reject(new Error(`${id}: ${s.state} ${s.message}`));
+        if (s.state !== 'TASK_FINISHED' && command === '/bin/true') reject(new Error(`${id}: ${s.state} ${s.message}`));
         else resolve(performance.now() - t0);
       });
       link.push({
@@ -492,7 +499,7 @@ async function bootAgent(): Promise<{
           name: id,
           task_id: { value: id },
           agent_id: { value: 'agent-1' },
-          command: { value: '/bin/true', shell: false, arguments: ['/bin/true'] },
+          command: { value: command, shell: false, arguments: command.split(' ') },
           resources: [
             { name: 'cpus', type: 'SCALAR', scalar: { value: 0.1 } },
             { name: 'mem', type: 'SCALAR', scalar: { value: 32 } },
@@ -501,9 +508,19 @@ async function bootAgent(): Promise<{
         },
       });
     });
+  /** Starts a long-running task; resolves once it runs, with a function that kills it and waits for its end. */
+  const startLong = async (id: string, container: ContainerInfo): Promise<() => Promise<void>> => {
+    const ended = runTask(id, container, '/bin/sleep 3600');
+    for (let i = 0; i < 3000 && !link.updateStates(id).includes('TASK_RUNNING'); i++) await new Promise((r) => setTimeout(r, 5));
+    return async () => {
+      link.push({ type: 'KILL_TASK', framework_id: { value: 'fw' }, task_id: { value: id } });
+      await ended;
+    };
+  };
   return {
     agent,
     runTask,
+    startLong,
     idle,
     stop: async () => {
       await agent.stop();
@@ -673,6 +690,9 @@ async function main(): Promise<void> {
     profile: defaultSeccompProfile(),
     cgroupsPath: `/${cgRoot}-raw/seccomp`,
   });
+  const background: (() => Promise<void>)[] = [];
+  for (let i = 0; i < BACKGROUND; i++) background.push(await a.startLong(`bg-${i}`, image));
+  if (BACKGROUND > 0) console.error(`${BACKGROUND} image tasks running in the background (sleep), killed after the agent rows`);
   await rawCrun(5, 1);
   await rawCrun(5, 1, fullBundle);
   await rawCrun(5, 1, jsonBundle);
@@ -740,6 +760,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
   breakdown(`agent (crun), concurrency ${CONC}`);
   record(`agent (crun), ${BURST} at concurrency ${CONC}`, agB, '≥ 100 containers/s');
+  await Promise.all(background.map((kill) => kill()));
   await a.stop();
 
   let clP50: number | undefined;

@@ -340,6 +340,28 @@ describe('containers through the agent', () => {
   );
 
   test(
+    'the isolated launcher is replaced every 64 launches (a fresh mount namespace); a container of the retired one still reports its end',
+    { skip: imageSkip },
+    async () => {
+      const long = runTask('sleep 60', { container: imageOf('busybox') });
+      a.link.push(long.cmd);
+      await until('the long task running', () => a.link.updateStates(long.id).includes('TASK_RUNNING'));
+      const first = a.runtime.isolatedLauncherPid as number;
+      assert.ok(first);
+      for (let i = 0; i < 64; i++) {
+        const t = runTask('true', { container: imageOf('busybox') });
+        a.link.push(t.cmd);
+        assert.equal((await finalStatus(t.id)).state, 'TASK_FINISHED');
+      }
+      const now = a.runtime.isolatedLauncherPid as number;
+      assert.ok(now && now !== first, `a new isolated launcher (${first} → ${now})`);
+      await until('the retired launcher gone', () => !existsSync(`/proc/${first}`) || /\) [ZX] /.test(readFileSync(`/proc/${first}/stat`, 'utf8')), 5_000);
+      a.link.push({ type: 'KILL_TASK', framework_id: { value: 'fw' }, task_id: { value: long.id } });
+      assert.equal((await finalStatus(long.id)).state, 'TASK_KILLED', 'its end came through the retired launcher');
+    },
+  );
+
+  test(
     'crun gets the default profile as a BPF program made once (run.oci.seccomp_bpf_data); that program alone denies unshare',
     { skip: imageSkip },
     async () => {

@@ -51,6 +51,7 @@ export class Launcher {
   /** Pipes still open (a dead launcher's stays while its supervisors live). */
   private readonly pipes = new Set<{ ref?: () => void; unref?: () => void }>();
   private unrefd = false;
+  private retired = false;
   /** Launchers started so far (for tests and logs). */
   starts = 0;
 
@@ -141,6 +142,20 @@ export class Launcher {
     }
   }
 
+  /**
+   * Lets the launcher end (its stdin closes once the lines written so far are read): no more
+   * launches through it, while the supervisors it started keep reporting through it.
+   */
+  retire(): void {
+    this.retired = true;
+    this.child?.stdin?.end();
+  }
+
+  /** Whether no container of this launcher is starting or running any more. */
+  get idle(): boolean {
+    return this.routes.size === 0;
+  }
+
   /** Ends the launcher (its stdin closes; the supervisors it started are not touched). */
   close(): void {
     this.unref();
@@ -164,7 +179,7 @@ export class Launcher {
     child.once('error', (e) => this.log?.('error', `task launcher: ${e.message}`));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
-      this.log?.('warn', `task launcher ${child.pid} exited (${signal ?? `status ${code}`}); the next launch starts another`);
+      if (!this.retired) this.log?.('warn', `task launcher ${child.pid} exited (${signal ?? `status ${code}`}); the next launch starts another`);
     });
     const pipe = child.stdout as unknown as { ref?: () => void; unref?: () => void };
     if (child.stdout) {

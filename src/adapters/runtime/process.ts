@@ -145,6 +145,8 @@ const EXEC_SCRIPT = [
 
 /** The environment of the isolated launcher's supervisors. */
 const ISOLATED_ENV: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+/** Launches per isolated launcher (and its mount namespace) before a fresh one takes over. */
+const ISOLATED_GENERATION = 64;
 const LAUNCH_TIMEOUT_MS = 10_000;
 const PIPE_CLOSE_WAIT_MS = 200;
 const SWEEP_INTERVAL_MS = 1_000;
@@ -253,6 +255,9 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly setsidPath: string;
   private readonly launcher: Launcher | undefined;
   private isolatedLauncher: Launcher | undefined;
+  /** Launches through the current isolated launcher, and the ones retired with containers still reporting. */
+  private isolatedLaunches = 0;
+  private readonly retiredLaunchers = new Set<Launcher>();
   /** Checks that supervisors started by the launcher are alive (they are not the agent's children). */
   private sweep: NodeJS.Timeout | undefined;
   private readonly pollIntervalMs: number;
@@ -276,12 +281,37 @@ export class ProcessRuntime implements ContainerRuntime {
     return this.isolatedLauncher?.pid;
   }
 
-  /** The isolated launcher, made at its first launch. */
+  /**
+   * The isolated launcher, made at its first launch and replaced by a fresh one (a fresh mount
+   * namespace) every ISOLATED_GENERATION launches: its namespace holds the rootfs of every
+   * container it started that still runs, and each new container's start copies that mount table
+   * (about 5 µs a mount here: +1.1 ms per launch with 200 running). A retired launcher ends; its
+   * supervisors keep reporting through it.
+   */
   private isolated(): Launcher {
     const o = this.options.isolatedLauncher;
     if (!o) throw new Error('this runtime has no isolated launcher');
-    this.isolatedLauncher ??= new Launcher(o.shell, [SUPERVISOR, VOLUME_SCRIPT, ...(this.options.launcherScripts ?? [])], this.options.log, o.prelude);
+    if (this.isolatedLauncher && this.isolatedLaunches >= ISOLATED_GENERATION) {
+      this.isolatedLauncher.retire();
+      this.retiredLaunchers.add(this.isolatedLauncher);
+      this.isolatedLauncher = undefined;
+    }
+    if (!this.isolatedLauncher) {
+      this.isolatedLauncher = new Launcher(o.shell, [SUPERVISOR, VOLUME_SCRIPT, ...(this.options.launcherScripts ?? [])], this.options.log, o.prelude);
+      this.isolatedLaunches = 0;
+    }
+    this.isolatedLaunches++;
     return this.isolatedLauncher;
+  }
+
+  /** Stops routing a container's events, in every launcher (a retired one is dropped once idle). */
+  private forgetLaunch(id: string): void {
+    this.launcher?.forget(id);
+    this.isolatedLauncher?.forget(id);
+    for (const l of this.retiredLaunchers) {
+      l.forget(id);
+      if (l.idle) this.retiredLaunchers.delete(l);
+    }
   }
 
   async launch(spec: LaunchSpec): Promise<ContainerHandle> {
@@ -520,8 +550,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async cleanup(containerId: string): Promise<void> {
     const t = this.containers.get(containerId);
     if (t?.poll) clearInterval(t.poll);
-    this.launcher?.forget(containerId);
-    this.isolatedLauncher?.forget(containerId);
+    this.forgetLaunch(containerId);
     this.containers.delete(containerId);
     if (!CONTAINER_ID.test(containerId)) return;
     this.options.trace?.(containerId, 'cleanup: start');
@@ -612,6 +641,7 @@ export class ProcessRuntime implements ContainerRuntime {
     this.sweep = undefined;
     this.launcher?.unref();
     this.isolatedLauncher?.unref();
+    for (const l of this.retiredLaunchers) l.unref();
     for (const t of this.containers.values()) {
       if (t.poll) clearInterval(t.poll);
       t.poll = undefined;
@@ -674,8 +704,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
-      this.launcher?.forget(id);
-      this.isolatedLauncher?.forget(id);
+      this.forgetLaunch(id);
       if (!pidKnown) rejectPid(new Error('the task supervisor exited before the task started'));
       endCb?.(piped);
     };
