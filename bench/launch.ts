@@ -658,12 +658,24 @@ async function bootCluster(archive: string): Promise<{ launch: (id: string, cont
 
 // --- main ------------------------------------------------------------------------------------------
 
+/** Back as it was before --favor-dynmods (once; synchronous, so an exit handler can run it). */
+function restoreDynmods(): void {
+  if (dynmodsBefore !== false) return;
+  dynmodsBefore = undefined;
+  const plan = favorDynmodsArgv(false, readFileSync('/proc/self/mountinfo', 'utf8'));
+  if ('argv' in plan) execFileSync('mount', plan.argv, { stdio: 'ignore' });
+}
+
 async function main(): Promise<void> {
   const v2 = cgroup2Mount(readFileSync('/proc/self/mountinfo', 'utf8'));
   const dynmodsOn = v2?.superOptions.includes('favordynmods') ?? false;
   if (FAVOR_DYNMODS && !dynmodsOn) {
     console.error(`--favor-dynmods: ${await setFavorDynmods(true)} for this run`);
     dynmodsBefore = false;
+    // Put back however the run ends: an interrupted run (Ctrl-C, or `| head` closing its output)
+    // once left it on for the rest of a session's measurements.
+    process.once('exit', restoreDynmods);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => process.exit(130));
   }
   console.error(
     `cgroup favordynmods: ${FAVOR_DYNMODS || dynmodsOn ? 'on' : `off (a container joining its cgroups may wait for an RCU grace period${v2 ? '; --favor-dynmods turns it on for the run' : ''})`}`,
@@ -816,11 +828,7 @@ main()
     }
     rmSync(work, { recursive: true, force: true });
     rmSync(runtimeBase, { recursive: true, force: true });
-    if (dynmodsBefore === false) {
-      // Back as it was before --favor-dynmods.
-      const plan = favorDynmodsArgv(false, readFileSync('/proc/self/mountinfo', 'utf8'));
-      if ('argv' in plan) execFileSync('mount', plan.argv, { stdio: 'ignore' });
-    }
+    restoreDynmods();
     // The cluster's servers and links would keep a failed run alive.
     process.exit();
   });
