@@ -826,9 +826,14 @@ main()
         for (const r of [cgRoot, `${cgRoot}-raw`, `${cgRoot}-cl`])
           if (existsSync(join(m, r))) execFileSync('find', [join(m, r), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' });
     }
-    rmSync(work, { recursive: true, force: true });
-    rmSync(runtimeBase, { recursive: true, force: true });
     restoreDynmods();
+    for (const dir of [work, runtimeBase]) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch (e) {
+        console.error(`could not remove ${dir}: ${(e as Error).message}`);
+      }
+    }
     // The cluster's servers and links would keep a failed run alive.
     process.exit();
   });
