@@ -441,10 +441,11 @@ async function bootAgent(): Promise<{
   const link = new FakeMasterLink();
   const images = new RegistryImageStore(join(workDir, 'images'));
   await images.load(dockerSave(), Date.now());
+  const agentRuntime = runtimeLayout(runtimeDirOf('agent'));
   const runtime = createMesosContainerizer({
-    stateDir: runtimeLayout(runtimeDirOf('agent')).containers,
-    bundleDir: runtimeLayout(runtimeDirOf('agent')).bundles,
-    stateRoot: runtimeLayout(runtimeDirOf('agent')).oci,
+    stateDir: agentRuntime.containers,
+    bundleDir: agentRuntime.bundles,
+    stateRoot: agentRuntime.oci,
     images,
     ...(NO_ISOLATED ? { isolatedLaunches: false } : {}),
     ...(cgroups ? { cgroups } : {}),

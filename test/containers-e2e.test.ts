@@ -220,6 +220,19 @@ describe('containers through the agent', () => {
     return { s, out: read('stdout'), err: read('stderr') };
   }
 
+  /** Starts `sleep 30` in the busybox image; once it runs, its task id and its container's bundle dir. */
+  async function runningImageTask(): Promise<{ id: string; bundle: string }> {
+    const { id, cmd } = runTask('sleep 30', { container: imageOf('busybox') });
+    a.link.push(cmd);
+    await until('the task running', () => a.link.updateStates(id).includes('TASK_RUNNING'));
+    const bundles = join(work, 'agent', 'bundles');
+    const containerId = readdirSync(bundles).find(
+      (d) => existsSync(join(bundles, d, 'config.json')) && readFileSync(join(bundles, d, 'config.json'), 'utf8').includes('sleep 30'),
+    );
+    assert.ok(containerId, 'the bundle of the running task');
+    return { id, bundle: join(bundles, containerId) };
+  }
+
   test("the image's User (a name in its /etc/passwd, with its groups) and WorkingDir; the sandbox is the user's", { skip: imageSkip }, async () => {
     const r = await output(runTask('id -u; id -g; id -G; pwd; echo hi > $MESOS_SANDBOX/written && echo wrote', { container: imageOf('app') }));
     assert.equal(r.s.state, 'TASK_FINISHED', `${JSON.stringify(r.s)} ${r.err}`);
@@ -316,17 +329,10 @@ describe('containers through the agent', () => {
     'image tasks start through a launcher in a mount namespace of its own: the rootfs overlay never shows on the host and is unmounted there when the task ends',
     { skip: imageSkip },
     async () => {
-      const { id, cmd } = runTask('sleep 30', { container: imageOf('busybox') });
-      a.link.push(cmd);
-      await until('the task running', () => a.link.updateStates(id).includes('TASK_RUNNING'));
+      const { id, bundle } = await runningImageTask();
       const launcher = a.runtime.isolatedLauncherPid;
       assert.ok(launcher, 'the isolated launcher runs');
-      const bundles = join(work, 'agent', 'bundles');
-      const containerId = readdirSync(bundles).find(
-        (d) => existsSync(join(bundles, d, 'config.json')) && readFileSync(join(bundles, d, 'config.json'), 'utf8').includes('sleep 30'),
-      );
-      assert.ok(containerId);
-      const target = join(bundles, containerId, 'rootfs');
+      const target = join(bundle, 'rootfs');
       const mountedIn = (pid: number | 'self') =>
         readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
           .split('\n')
@@ -366,15 +372,8 @@ describe('containers through the agent', () => {
     { skip: imageSkip },
     async () => {
       // A running image task's bundle carries the annotation (and the JSON profile, for a crun without it).
-      const { id, cmd } = runTask('sleep 30', { container: imageOf('busybox') });
-      a.link.push(cmd);
-      await until('the task running', () => a.link.updateStates(id).includes('TASK_RUNNING'));
-      const bundles = join(work, 'agent', 'bundles');
-      const containerId = readdirSync(bundles).find(
-        (d) => existsSync(join(bundles, d, 'config.json')) && readFileSync(join(bundles, d, 'config.json'), 'utf8').includes('sleep 30'),
-      );
-      assert.ok(containerId, 'the bundle of the running task');
-      const config = JSON.parse(readFileSync(join(bundles, containerId, 'config.json'), 'utf8'));
+      const { id, bundle } = await runningImageTask();
+      const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
       const data = config.annotations?.['run.oci.seccomp_bpf_data'] as string;
       assert.ok(data, 'the annotation is set');
       assert.ok(config.linux.seccomp, 'the JSON profile stays');

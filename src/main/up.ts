@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isTmpfs } from '../adapters/runtime/runtime-dir.js';
+import { isTmpfs, runtimeDirUnder } from '../adapters/runtime/runtime-dir.js';
 import { parseFlags } from '../base/flags.js';
 import { ClusterClient } from '../cli/client.js';
 import { addCluster, loadConfig, saveConfig } from '../cli/config.js';
@@ -306,7 +305,7 @@ export async function up(argv: string[]): Promise<number> {
  */
 function shmRuntimeDir(agentWorkDir: string): string | undefined {
   if (isTmpfs('/run') || !isTmpfs('/dev/shm')) return undefined;
-  return join('/dev/shm', 'dcos-ts', createHash('sha256').update(agentWorkDir).digest('hex').slice(0, 16));
+  return runtimeDirUnder('/dev/shm', agentWorkDir);
 }
 function runtimeDirFlag(agentWorkDir: string): string[] {
   const dir = shmRuntimeDir(agentWorkDir);

@@ -116,11 +116,12 @@ const DEFAULT_CAPS = [
 ];
 
 /**
- * Run by the supervisor in place of the task, in a private mount namespace of its own
- * (`unshare -m`): drops the hybrid v2 cgroup mount where crun needs that, mounts the container's
- * overlay rootfs (or copies the image and the prepared upper dir where overlayfs cannot be
- * mounted), then execs the OCI runtime. The overlay exists only in that namespace and goes away
- * with it when the runtime exits: nobody has to unmount it, and the host never sees it.
+ * Run in place of the task in a mount namespace the host does not see: drops the hybrid v2 cgroup
+ * mount where crun needs that (`hybrid`), mounts the container's overlay rootfs (or copies the
+ * image and the prepared upper dir where overlayfs cannot be mounted), waits at the gate of a
+ * gated launch, then execs the OCI runtime. Either evaluated by the isolated launcher's subshell
+ * (`dcos-inline`; the supervisor unmounts the rootfs after the exit) or by a `sh` of its own after
+ * `unshare -m` (the mount goes with that namespace when the runtime exits).
  * argv: hybrid|plain, overlay options, target, lower dir, upper dir, gated|open, then the
  * runtime's argv.
  */
@@ -240,7 +241,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
           allowedHostPaths: options.allowedHostPaths ?? [],
         });
         for (const v of volumes) if (v.source.startsWith(`${spec.sandboxDir}/`)) await fs.mkdir(v.source, { recursive: true });
-        hostPaths = volumes.some((v) => !v.inSandbox && !v.source.startsWith(`${spec.sandboxDir}/`));
+        hostPaths = volumes.some((v) => !v.source.startsWith(`${spec.sandboxDir}/`));
         const userName = spec.command.user || pulled.config.user || '';
         const user = userName === '' ? { uid: 0, gid: 0 } : await resolveUser(userName, imageRoot);
         // As Mesos does: the sandbox belongs to the task's user, so a non-root task can write it.
@@ -270,18 +271,26 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
       }
       const runArgs = ['run', '--bundle', bundle, spec.containerId];
       if (!mount) return { argv: ociArgv(runArgs), joinCgroups: false, newSession: false };
-      const opts = `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`;
-      const [lower, upper] = [mount.lowerDir, mount.upperDir];
       // Gated when the agent's checkpoint is still being written: all of this runs meanwhile.
       const gated = spec.ready !== undefined;
-      const gateArg = gated ? 'gated' : 'open';
+      // MOUNT_AND_RUN's arguments after hybrid|plain.
+      const mountArgs = [
+        `lowerdir=${mount.lowerDir},upperdir=${mount.upperDir},workdir=${mount.workDir}`,
+        mount.target,
+        mount.lowerDir,
+        mount.upperDir,
+        gated ? 'gated' : 'open',
+        runtimeBin(),
+        ...rootArgs,
+        ...runArgs,
+      ];
       // Through the isolated launcher (a mount namespace made once, the hybrid v2 mount dropped
       // there once): the supervisor's own subshell mounts the rootfs and execs the runtime, and
       // unmounts it after the exit. Not for a task whose network namespace or host path volumes may
       // be mounts made after that namespace was (it would not see them): those get one of their own.
       if (isolatedLaunches && !spec.netnsPath && !hostPaths) {
         return {
-          argv: ['dcos-inline', MOUNT_AND_RUN, 'plain', opts, mount.target, lower, upper, gateArg, runtimeBin(), ...rootArgs, ...runArgs],
+          argv: ['dcos-inline', MOUNT_AND_RUN, 'plain', ...mountArgs],
           joinCgroups: false,
           newSession: false,
           gated,
@@ -301,7 +310,7 @@ export function createMesosContainerizer(options: OciOptions): ProcessRuntime {
         wrapHybrid ? 'hybrid' : 'plain',
       ];
       return {
-        argv: [...wrapper, opts, mount.target, lower, upper, gateArg, runtimeBin(), ...rootArgs, ...runArgs],
+        argv: [...wrapper, ...mountArgs],
         joinCgroups: false,
         newSession: false,
         gated,

@@ -40,6 +40,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A launch whose settling can be asked about while it is pending. */
+function tracked<T>(p: Promise<T>): { p: Promise<T>; launched: () => boolean } {
+  let done = false;
+  return {
+    p: p.then((v) => {
+      done = true;
+      return v;
+    }),
+    launched: () => done,
+  };
+}
+
 async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
@@ -267,13 +279,9 @@ describe('process runtime: launches prepared before the checkpoint is durable (L
   test('nothing starts before ready resolves; a rejected ready starts nothing and removes what was made', async () => {
     let go!: () => void;
     const s = { ...spec({ value: 'touch ran' }), ready: new Promise<void>((r) => (go = r)) };
-    let launched = false;
-    const p = rt.launch(s).then((h) => {
-      launched = true;
-      return h;
-    });
+    const { p, launched } = tracked(rt.launch(s));
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(launched, false);
+    assert.equal(launched(), false);
     assert.equal(existsSync(join(stateDir, s.containerId, 'pid')), false, 'no supervisor yet');
     assert.equal(existsSync(join(s.sandboxDir, 'ran')), false);
     go();
@@ -330,15 +338,11 @@ describe('process runtime: gated launches (the chain starts before ready and wai
   test('the chain runs up to the gate while ready is pending, and the task only after it resolves', async () => {
     let go!: () => void;
     const s = { ...spec({ value: 'unused' }), ready: new Promise<void>((r) => (go = r)) };
-    let launched = false;
-    const p = rt.launch(s).then((h) => {
-      launched = true;
-      return h;
-    });
+    const { p, launched } = tracked(rt.launch(s));
     await until(() => existsSync(join(s.sandboxDir, 'before')));
     assert.equal(existsSync(gateOf(s.containerId)), true, 'held at its gate');
     await new Promise((r) => setTimeout(r, 200));
-    assert.equal(launched, false);
+    assert.equal(launched(), false);
     assert.equal(existsSync(join(s.sandboxDir, 'ran')), false, 'nothing of the task before ready');
     go();
     const h = await within(p);

@@ -23,10 +23,14 @@ export function isTmpfs(path: string): boolean {
   }
 }
 
+/** `<base>/dcos-ts/<hash of the work dir>`: one runtime dir per agent work dir under a shared base. */
+export function runtimeDirUnder(base: string, workDir: string): string {
+  return join(base, 'dcos-ts', createHash('sha256').update(workDir).digest('hex').slice(0, 16));
+}
+
 /** `/run/dcos-ts/<hash of the work dir>` where /run is a tmpfs (most hosts), else `<work dir>/run`. */
 export function defaultRuntimeDir(workDir: string): string {
-  if (isTmpfs('/run')) return join('/run', 'dcos-ts', createHash('sha256').update(workDir).digest('hex').slice(0, 16));
-  return join(workDir, 'run');
+  return isTmpfs('/run') ? runtimeDirUnder('/run', workDir) : join(workDir, 'run');
 }
 
 /**
